@@ -1,0 +1,255 @@
+"""Run the deterministic rules over a module: one libcst parse per chunk feeds every rule.
+
+Chunk results are memoised by (chunk text, rule codes), so re-analysing an edited file costs
+one parse of the statement that changed. Everything here is pure: text in, findings out.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections import Counter
+from functools import lru_cache
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .chunks import split_chunks
+from .models import (
+    AnalysisStatus,
+    Edit,
+    Finding,
+    Fix,
+    Frozen,
+    Severity,
+    Span,
+)
+from .rule import Replacement, Report, Rule
+from .rules import ALL_RULES
+from .source import LineIndex
+from .suppression import is_suppressed
+
+log = logging.getLogger(__name__)
+
+SYNTAX_ERROR = "DL000"
+SKIPPED = "DL001"
+INTERNAL_ERROR = "DL002"
+DEFAULT_MAX_CHARS = 2_000_000
+_BOM = "\ufeff"
+
+
+class Analysis(Frozen):
+    findings: tuple[Finding, ...]
+    status: AnalysisStatus
+
+
+def analyze_source(
+    text: str, codes: tuple[str, ...] | None = None, *, max_chars: int = DEFAULT_MAX_CHARS
+) -> Analysis:
+    """All unsuppressed findings of the rules in ``codes`` (default: every rule) on ``text``."""
+    codes = tuple(ALL_RULES) if codes is None else tuple(c for c in codes if c in ALL_RULES)
+    if len(text) > max_chars:
+        detail = f"file too large to analyse ({len(text):,} characters > limit {max_chars:,})"
+        return _skipped(detail)
+    if "\x00" in text:
+        return _skipped("file contains NUL bytes; it looks binary")
+    bom = 1 if text.startswith(_BOM) else 0
+    body = text[bom:]
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as exc:
+        return _unparsable(body, exc, bom, codes)
+    except (RecursionError, MemoryError, ValueError) as exc:
+        return _skipped(f"file is too deeply nested to analyse ({type(exc).__name__})")
+    index = LineIndex(text)
+    findings = []
+    for chunk in split_chunks(body, tree):
+        shift_cols = bom if chunk.start_line == 0 else 0
+        for finding in _chunk_findings(chunk.text, codes):
+            moved = _shift(finding, chunk.start_line, shift_cols)
+            if not is_suppressed(index, moved):
+                findings.append(moved)
+    findings.sort(key=lambda f: (f.span.start.line, f.span.start.column, f.rule))
+    return Analysis(findings=tuple(findings), status=AnalysisStatus(kind="analyzed"))
+
+
+def meta_finding(rule: str, severity: Severity, message: str, span: Span) -> Finding:
+    """A finding about the analysis itself (syntax error, skipped file), never suppressible."""
+    return Finding(
+        id=Finding.make_id(rule, message, span),
+        rule=rule,
+        severity=severity,
+        message=message,
+        rationale="",
+        confidence=1.0,
+        span=span,
+    )
+
+
+def _skipped(detail: str) -> Analysis:
+    finding = meta_finding(SKIPPED, Severity.INFO, f"dspy-lsp skipped this file: {detail}", _TOP)
+    return Analysis(findings=(finding,), status=AnalysisStatus(kind="skipped", detail=detail))
+
+
+_TOP = Span.of(0, 0, 0, 0)
+
+
+def _unparsable(body: str, exc: SyntaxError, bom: int, codes: tuple[str, ...]) -> Analysis:
+    """One diagnostic at the syntax error; libcst may still parse newer grammar than ``ast``."""
+    try:
+        module = cst.parse_module(body)
+    except cst.ParserSyntaxError:
+        module = None
+    except RecursionError:
+        return _skipped("file is too deeply nested to analyse")
+    if module is not None:
+        log.info("ast rejected but libcst parsed the file; analysing it as one chunk")
+        findings = _chunk_findings(body, codes)
+        shifted = tuple(_shift(f, 0, bom) for f in findings)
+        return Analysis(findings=shifted, status=AnalysisStatus(kind="analyzed"))
+    span = _syntax_error_span(body, exc).shifted(0, bom)
+    message = f"SyntaxError: {exc.msg}"
+    finding = meta_finding(SYNTAX_ERROR, Severity.ERROR, message, span)
+    return Analysis(findings=(finding,), status=AnalysisStatus(kind="syntax_error", detail=message))
+
+
+def _syntax_error_span(text: str, exc: SyntaxError) -> Span:
+    index = LineIndex(text)
+    last_line = len(index.line_starts) - 1
+    line = min(max((exc.lineno or 1) - 1, 0), last_line)
+    line_len = len(index.line_text(line))
+    col = min(max((exc.offset or 1) - 1, 0), line_len)
+    end_line, end_col = line, min(col + 1, line_len)
+    if exc.end_lineno and exc.end_offset and exc.end_lineno - 1 <= last_line:
+        candidate = (
+            exc.end_lineno - 1,
+            min(exc.end_offset - 1, len(index.line_text(exc.end_lineno - 1))),
+        )
+        if candidate > (line, col):
+            end_line, end_col = candidate
+    return Span.of(line, col, end_line, end_col)
+
+
+def _shift(finding: Finding, lines: int, first_line_cols: int) -> Finding:
+    if lines == 0 and first_line_cols == 0:
+        return finding
+    fix = finding.fix
+    if fix is not None:
+        edits = tuple(
+            e.model_copy(update={"span": e.span.shifted(lines, first_line_cols)}) for e in fix.edits
+        )
+        fix = fix.model_copy(update={"edits": edits})
+    return finding.model_copy(
+        update={"span": finding.span.shifted(lines, first_line_cols), "fix": fix}
+    )
+
+
+@lru_cache(maxsize=8192)
+def _chunk_findings(chunk_text: str, codes: tuple[str, ...]) -> tuple[Finding, ...]:
+    """Findings for one chunk with chunk-relative positions."""
+    try:
+        module = cst.parse_module(chunk_text)
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        rules = [ALL_RULES[code]() for code in codes]
+        wrapper.visit_batched(rules)
+        positions = wrapper.resolve(PositionProvider)
+    except RecursionError:
+        message = "dspy-lsp skipped this statement: it is nested too deeply to analyse"
+        return (meta_finding(SKIPPED, Severity.INFO, message, _TOP),)
+    except cst.ParserSyntaxError as exc:
+        # ast accepted what libcst's grammar does not (rare); say so rather than pass silently.
+        message = f"dspy-lsp could not parse this statement with libcst: {exc.message}"
+        return (meta_finding(SKIPPED, Severity.INFO, message, _TOP),)
+    header = chunk_text.lstrip().split("\n", 1)[0][:120]
+    seen: Counter[str] = Counter()
+    findings = []
+    for rule in rules:
+        for report in rule.reports:
+            node_code = module.code_for_node(report.node)
+            seen[f"{rule.CODE}|{node_code}"] += 1
+            anchor = f"{header}|{node_code}|{seen[f'{rule.CODE}|{node_code}']}"
+            findings.append(_to_finding(rule, report, module, chunk_text, positions, anchor))
+    return tuple(findings)
+
+
+def _to_finding(
+    rule: Rule,
+    report: Report,
+    module: cst.Module,
+    chunk_text: str,
+    positions: object,
+    anchor: str,
+) -> Finding:
+    code_range = report.position or positions[report.node]  # type: ignore[index]
+    span = Span.of(
+        code_range.start.line - 1,
+        code_range.start.column,
+        code_range.end.line - 1,
+        code_range.end.column,
+    )
+    fix = None
+    if report.replacement is not None:
+        fix = _build_fix(module, chunk_text, report, report.replacement)
+    return Finding(
+        id=Finding.make_id(rule.CODE, anchor, Span.of(0, 0, 0, 0)),
+        rule=rule.CODE,
+        severity=rule.SEVERITY,
+        message=report.message,
+        rationale=rule.RATIONALE,
+        confidence=rule.CONFIDENCE,
+        span=span,
+        fix=fix,
+    )
+
+
+class _ReplaceNode(cst.CSTTransformer):
+    def __init__(self, target: cst.CSTNode, replacement: Replacement) -> None:
+        super().__init__()
+        self.target = target
+        self.replacement = replacement
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return node is not self.target and super().on_visit(node)
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def, override]
+        if original_node is self.target:
+            return self.replacement
+        return updated_node
+
+
+def _build_fix(
+    module: cst.Module, chunk_text: str, report: Report, replacement: Replacement
+) -> Fix | None:
+    """Apply the replacement to the chunk, check the result parses, and keep the smallest edit."""
+    try:
+        new_text = module.visit(_ReplaceNode(report.target, replacement)).code
+        cst.parse_module(new_text)
+    except Exception:  # a rule's replacement that cannot render or parse is dropped, not shown
+        log.warning("dropping an unverifiable fix for %s", report.message, exc_info=True)
+        return None
+    edit = minimal_edit(chunk_text, new_text)
+    if edit is None:
+        return None
+    return Fix(title=report.fix_title or "", safety=report.safety, edits=(edit,))
+
+
+def minimal_edit(old: str, new: str) -> Edit | None:
+    """One edit turning ``old`` into ``new``, trimmed to the part that differs."""
+    if old == new:
+        return None
+    limit = min(len(old), len(new))
+    start = 0
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    # Never split a \r\n pair: a position between them is not addressable in LSP.
+    if start > 0 and old[start - 1] == "\r" and start < len(old) and old[start] == "\n":
+        start -= 1
+    if 0 < end_old < len(old) and old[end_old - 1] == "\r" and old[end_old] == "\n":
+        end_old += 1
+        end_new += 1
+    index = LineIndex(old)
+    return Edit(span=index.span(start, end_old), new_text=new[start:end_new])

@@ -1,0 +1,84 @@
+"""The base class of deterministic rules, and the examples each rule carries.
+
+A rule is a libcst visitor that calls :meth:`Rule.report`. Its ``VALID`` and ``INVALID``
+examples are its unit tests and later seed the DSPy datasets, as Fixit's rules do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import libcst as cst
+from libcst.metadata import CodeRange, PositionProvider
+
+from .models import FixSafety, Severity
+
+Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Code the rule must flag. ``fixed`` is the whole snippet after the fix (None: no fix)."""
+
+    code: str
+    fixed: str | None = None
+    line: int = 1  # 1-based line of the first report, relative to the dedented snippet
+
+
+@dataclass(frozen=True)
+class Report:
+    node: cst.CSTNode
+    message: str
+    replacement: Replacement | None
+    target: cst.CSTNode
+    fix_title: str | None
+    safety: FixSafety
+    position: CodeRange | None
+
+
+class Rule(cst.BatchableCSTVisitor):
+    CODE: ClassVar[str]
+    NAME: ClassVar[str]
+    MESSAGE: ClassVar[str]
+    RATIONALE: ClassVar[str]
+    SEVERITY: ClassVar[Severity] = Severity.WARNING
+    FIX_SAFETY: ClassVar[FixSafety] = FixSafety.SAFE
+    CONFIDENCE: ClassVar[float] = 0.95
+    FIX_TITLE: ClassVar[str] = ""
+    VALID: ClassVar[tuple[str, ...]] = ()
+    INVALID: ClassVar[tuple[Invalid, ...]] = ()
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[Report] = []
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str | None = None,
+        *,
+        replacement: Replacement | None = None,
+        replaces: cst.CSTNode | None = None,
+        fix_title: str | None = None,
+        safety: FixSafety | None = None,
+        position: CodeRange | None = None,
+    ) -> None:
+        """Flag ``node``. ``replacement`` (a node or a removal/flatten sentinel) makes a fix that
+        replaces ``replaces`` (default: ``node`` itself)."""
+        self.reports.append(
+            Report(
+                node=node,
+                message=message or self.MESSAGE,
+                replacement=replacement,
+                target=replaces if replaces is not None else node,
+                fix_title=fix_title or self.FIX_TITLE or f"Fix {self.CODE}",
+                safety=safety or self.FIX_SAFETY,
+                position=position,
+            )
+        )
+
+    @classmethod
+    def doc(cls) -> str:
+        return f"{cls.CODE} {cls.NAME}: {cls.MESSAGE}"

@@ -1,0 +1,83 @@
+"""Source text as the editor sees it: LSP line breaks, offsets, and decoding of files on disk."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import tokenize
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cached_property
+
+from .models import Position, Span
+
+# LSP and libcst break lines only at \n, \r\n and \r; str.splitlines also breaks at \x0c, \x1c,
+# \x85, \u2028 and others, which would shift every position after such a character.
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_BREAK_RE = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their terminators, split at LSP line breaks only."""
+    return _LINE_RE.findall(text)
+
+
+def strip_newline(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+@dataclass(frozen=True)
+class LineIndex:
+    """Maps between (line, column) in code points and string offsets of one text."""
+
+    text: str
+
+    @cached_property
+    def line_starts(self) -> tuple[int, ...]:
+        return (0, *(m.end() for m in _BREAK_RE.finditer(self.text)))
+
+    def offset(self, pos: Position) -> int:
+        starts = self.line_starts
+        if pos.line >= len(starts):
+            return len(self.text)
+        start = starts[pos.line]
+        end = starts[pos.line + 1] if pos.line + 1 < len(starts) else len(self.text)
+        line_len = len(strip_newline(self.text[start:end]))
+        return start + min(pos.column, line_len)
+
+    def position(self, offset: int) -> Position:
+        line = bisect_right(self.line_starts, offset) - 1
+        return Position(line=line, column=offset - self.line_starts[line])
+
+    def span(self, start: int, end: int) -> Span:
+        return Span(start=self.position(start), end=self.position(end))
+
+    def line_text(self, line: int) -> str:
+        starts = self.line_starts
+        if line >= len(starts):
+            return ""
+        end = starts[line + 1] if line + 1 < len(starts) else len(self.text)
+        return strip_newline(self.text[starts[line] : end])
+
+
+class UndecodableSource(ValueError):
+    """A file that is not Python text: binary, or not in its declared encoding."""
+
+
+def decode_source(data: bytes) -> str:
+    """Decode a file the way Python would (BOM, coding cookie, else UTF-8), or explain why not."""
+    if b"\x00" in data[:8192]:
+        raise UndecodableSource("binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise UndecodableSource(f"unknown source encoding: {exc.msg}") from exc
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise UndecodableSource(f"not valid {encoding}: {exc}") from exc
+    # utf-8-sig strips the BOM for us; keep the text identical to what an editor shows otherwise.
+    if encoding != "utf-8-sig" and text.startswith(codecs.BOM_UTF8.decode("utf-8")):
+        text = text[1:]
+    return text
