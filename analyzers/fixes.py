@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from .engine import analyze_source
@@ -22,7 +23,7 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
         ((index.offset(e.span.start), index.offset(e.span.end), e.new_text) for e in edits),
         reverse=True,
     )
-    for (start, _, _), (_, prev_end, _) in zip(located, located[1:], strict=False):
+    for (start, _, _), (_, prev_end, _) in itertools.pairwise(located):
         if prev_end > start:
             raise OverlappingEdits("edits overlap")
     for start, end, new_text in located:
