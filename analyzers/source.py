@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import codecs
 import io
-import re
 import tokenize
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
+from .lines import BREAK_RE, strip_newline
 from .models import Position, Span
-
-# LSP and libcst break lines only at \n, \r\n and \r; str.splitlines also breaks at \x0c, \x1c,
-# \x85, \u2028 and others, which would shift every position after such a character.
-_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-_BREAK_RE = re.compile(r"\r\n|\r|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their terminators, split at LSP line breaks only."""
-    return _LINE_RE.findall(text)
-
-
-def strip_newline(line: str) -> str:
-    return line.rstrip("\r\n")
 
 
 @dataclass(frozen=True)
@@ -35,7 +21,7 @@ class LineIndex:
 
     @cached_property
     def line_starts(self) -> tuple[int, ...]:
-        return (0, *(m.end() for m in _BREAK_RE.finditer(self.text)))
+        return (0, *(m.end() for m in BREAK_RE.finditer(self.text)))
 
     def offset(self, pos: Position) -> int:
         starts = self.line_starts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+from libcst.metadata import CodeRange, PositionProvider
 
 from ..models import FixSafety, Severity
 from ..rule import Invalid, Rule
@@ -87,7 +88,18 @@ class MutableDefaultArgument(Rule):
         fix = _guarded(node, mutable) if isinstance(node.body, cst.IndentedBlock) else None
         for i, param in enumerate(mutable):
             # One fix repairs every mutable default of the function; it rides on the first report.
-            self.report(param, replacement=fix if i == 0 else None, replaces=node)
+            self.report(
+                param,
+                replacement=fix if i == 0 else None,
+                replaces=node,
+                position=self._name_to_default(param),
+            )
+
+    def _name_to_default(self, param: cst.Param) -> CodeRange:
+        """libcst's range for a Param is its name alone; the finding covers ``name=default``."""
+        start = self.get_metadata(PositionProvider, param.name).start
+        end = self.get_metadata(PositionProvider, param.default).end  # type: ignore[arg-type]
+        return CodeRange(start, end)
 
 
 def _guarded(node: cst.FunctionDef, mutable: list[cst.Param]) -> cst.FunctionDef:

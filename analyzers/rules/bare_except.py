@@ -1,0 +1,85 @@
+"""DL102: a bare ``except:`` also catches KeyboardInterrupt and SystemExit."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import CodePosition, CodeRange, PositionProvider
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+
+class BareExcept(Rule):
+    CODE = "DL102"
+    NAME = "bare-except"
+    MESSAGE = "Bare `except:` also catches KeyboardInterrupt and SystemExit"
+    RATIONALE = (
+        "A bare except catches BaseException, so Ctrl-C, sys.exit() and generator shutdown are "
+        "swallowed along with real errors. Catching Exception (or something narrower) keeps "
+        "the program interruptible."
+    )
+    SEVERITY = Severity.WARNING
+    FIX_SAFETY = FixSafety.UNSAFE
+    FIX_TITLE = "Catch `Exception` instead"
+    VALID = (
+        "try:\n    f()\nexcept Exception:\n    pass\n",
+        "try:\n    f()\nexcept (KeyError, ValueError) as e:\n    log(e)\n",
+        # Cleanup-and-reraise is meant to see every exception.
+        "try:\n    f()\nexcept:\n    rollback()\n    raise\n",
+        "try:\n    f()\nexcept* OSError:\n    pass\n",
+    )
+    INVALID = (
+        Invalid(
+            code="try:\n    f()\nexcept:\n    pass\n",
+            fixed="try:\n    f()\nexcept Exception:\n    pass\n",
+            line=3,
+        ),
+        Invalid(
+            code=(
+                "class C:\n    async def m(self):\n        try:\n            await f()\n"
+                "        except:  # keep going\n            return None\n"
+            ),
+            fixed=(
+                "class C:\n    async def m(self):\n        try:\n            await f()\n"
+                "        except Exception:  # keep going\n            return None\n"
+            ),
+            line=5,
+        ),
+        Invalid(
+            code="for x in xs:\n    try: f(x)\n    except: continue\n",
+            fixed="for x in xs:\n    try: f(x)\n    except Exception: continue\n",
+            line=3,
+        ),
+        Invalid(
+            code=(
+                "try:\n    f()\nexcept ValueError:\n    g()\nexcept :\n    h()\n"
+                "finally:\n    done()\n"
+            ),
+            fixed=(
+                "try:\n    f()\nexcept ValueError:\n    g()\nexcept Exception:\n    h()\n"
+                "finally:\n    done()\n"
+            ),
+            line=5,
+        ),
+    )
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.type is not None or _reraises(node.body):
+            return
+        start = self.get_metadata(PositionProvider, node).start
+        keyword = CodeRange(start, CodePosition(start.line, start.column + len("except")))
+        fixed = node.with_changes(
+            type=cst.Name("Exception"), whitespace_after_except=cst.SimpleWhitespace(" ")
+        )
+        self.report(node, replacement=fixed, position=keyword)
+
+
+def _reraises(body: cst.BaseSuite) -> bool:
+    """A handler ending in a bare ``raise`` only cleans up; it does not swallow anything."""
+    if isinstance(body, cst.SimpleStatementSuite):
+        last = body.body[-1] if body.body else None
+    else:
+        line = body.body[-1] if body.body else None
+        last = line.body[-1] if isinstance(line, cst.SimpleStatementLine) and line.body else None
+    return last is not None and m.matches(last, m.Raise(exc=None))

@@ -1,0 +1,91 @@
+"""DL111: an ``if`` whose whole body is another ``if`` is one condition written twice."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import CodeRange, PositionProvider
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+# Operands that bind looser than ``and`` and so need parentheses inside ``a and b``.
+_LOOSE = m.BooleanOperation(operator=m.Or()) | m.IfExp() | m.Lambda() | m.NamedExpr()
+
+
+def _operand(test: cst.BaseExpression) -> cst.BaseExpression:
+    if not test.lpar and m.matches(test, _LOOSE):
+        return test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return test
+
+
+def _has_comment(nodes: list[cst.CSTNode]) -> bool:
+    return any(m.findall(n, m.Comment()) for n in nodes)
+
+
+class CollapsibleIf(Rule):
+    CODE = "DL111"
+    NAME = "collapsible-if"
+    MESSAGE = "Nested if statements can be collapsed into one with `and`"
+    RATIONALE = (
+        "An if whose only statement is another if (neither with an else) is a single "
+        "condition split over two levels of nesting. Joining the tests with `and` says that "
+        "directly and removes one indentation level."
+    )
+    SEVERITY = Severity.INFO
+    FIX_SAFETY = FixSafety.SAFE
+    FIX_TITLE = "Combine the conditions with `and`"
+    VALID = (
+        "if a:\n    if b:\n        f()\n    g()\n",
+        "if a:\n    if b:\n        f()\nelse:\n    g()\n",
+        "if a:\n    if b:\n        f()\n    else:\n        g()\n",
+        "if a:\n    for x in b:\n        f(x)\n",
+    )
+    INVALID = (
+        Invalid(
+            code="if a:\n    if b:  # both\n        f()\n        g()\n",
+            fixed="if a and b:  # both\n    f()\n    g()\n",
+        ),
+        Invalid(
+            code=(
+                "class C:\n    async def m(self, x):\n        if x or self.y:\n"
+                "            if (z := x.get()) if x else None:\n"
+                "                # use z\n                await z\n"
+            ),
+            fixed=(
+                "class C:\n    async def m(self, x):\n"
+                "        if (x or self.y) and ((z := x.get()) if x else None):\n"
+                "            # use z\n            await z\n"
+            ),
+            line=3,
+        ),
+        Invalid(
+            code="def f(a):\n    if a:\n        pass\n    elif not a.b:\n        if a.c: return 1\n",
+            fixed="def f(a):\n    if a:\n        pass\n    elif not a.b and a.c: return 1\n",
+            line=4,
+        ),
+        Invalid(code="if a:\n    # why b\n    if b:\n        f()\n", fixed=None),
+    )
+
+    def visit_If(self, node: cst.If) -> None:
+        body = node.body
+        if node.orelse is not None or not isinstance(body, cst.IndentedBlock):
+            return
+        if len(body.body) != 1 or not isinstance(inner := body.body[0], cst.If):
+            return
+        if inner.orelse is not None:
+            return
+        position = CodeRange(
+            self.get_metadata(PositionProvider, node).start,
+            self.get_metadata(PositionProvider, node.test).end,
+        )
+        # Comments on the outer header, above the inner if, or after it would have no home.
+        lost: list[cst.CSTNode] = [body.header, *inner.leading_lines, *body.footer]
+        if _has_comment(lost):
+            self.report(node, position=position)
+            return
+        test = cst.BooleanOperation(
+            left=_operand(node.test), operator=cst.And(), right=_operand(inner.test)
+        )
+        merged = node.with_changes(test=test, body=inner.body)
+        self.report(node, replacement=merged, position=position)

@@ -1,0 +1,137 @@
+"""DL104: ``== None`` / ``== True`` ask the object whether it equals a singleton.
+
+``x == None`` calls ``x.__eq__``, which overloaded types (numpy, ORMs) answer with anything;
+identity is what is meant. Outside a truth test such an overload may be the point (an ORM
+filter), so there the rewrite needs a human.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+_SINGLETONS = frozenset({"None", "True", "False"})
+_Op = cst.Equal | cst.NotEqual
+
+
+def _singleton(node: cst.BaseExpression) -> str | None:
+    return node.value if isinstance(node, cst.Name) and node.value in _SINGLETONS else None
+
+
+def _space(ws: cst.BaseParenthesizableWhitespace) -> cst.BaseParenthesizableWhitespace:
+    """``x==None`` must become ``x is None``, not ``xisNone``."""
+    empty = isinstance(ws, cst.SimpleWhitespace) and not ws.value
+    return cst.SimpleWhitespace(" ") if empty else ws
+
+
+def _identity(op: cst.Equal | cst.NotEqual) -> cst.Is | cst.IsNot:
+    before, after = _space(op.whitespace_before), _space(op.whitespace_after)
+    if isinstance(op, cst.Equal):
+        return cst.Is(whitespace_before=before, whitespace_after=after)
+    return cst.IsNot(whitespace_before=before, whitespace_after=after)
+
+
+class ComparisonToSingleton(Rule):
+    CODE = "DL104"
+    NAME = "comparison-to-singleton"
+    MESSAGE = "Compare to None/True/False with `is`, not `==`"
+    RATIONALE = (
+        "`==` calls the left operand's __eq__, which overloaded types such as numpy arrays or "
+        "ORM columns may answer with something other than a bool. `is` tests the identity "
+        "that is actually meant, and cannot be fooled."
+    )
+    SEVERITY = Severity.WARNING
+    FIX_SAFETY = FixSafety.SAFE
+    FIX_TITLE = "Use an identity comparison"
+    VALID = (
+        "if x is None:\n    pass\n",
+        "if x is not None and y is False:\n    pass\n",
+        "if x == 'None' or n == 0:\n    pass\n",
+        "flag = a is None\n",
+    )
+    INVALID = (
+        Invalid(code="if x == None:\n    pass\n", fixed="if x is None:\n    pass\n"),
+        Invalid(
+            code="def f(x):\n    while x.next!=None:  # walk\n        x = x.next\n",
+            fixed="def f(x):\n    while x.next is not None:  # walk\n        x = x.next\n",
+            line=2,
+        ),
+        Invalid(
+            code="class C:\n    async def m(self, a):\n        assert None == a\n",
+            fixed="class C:\n    async def m(self, a):\n        assert a is None\n",
+            line=3,
+        ),
+        Invalid(
+            code="ok = [v for v in vs if not (v == None)]\n",
+            fixed="ok = [v for v in vs if not (v is None)]\n",
+        ),
+        Invalid(
+            code="if x != None and flag == True:\n    pass\n",
+            fixed="if x is not None and flag == True:\n    pass\n",
+        ),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tested: set[int] = set()  # ids of expressions whose value is only truth-tested
+
+    def _truth_tested(self, node: cst.BaseExpression) -> None:
+        self._tested.add(id(node))
+
+    def visit_If(self, node: cst.If) -> None:
+        self._truth_tested(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._truth_tested(node.test)
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self._truth_tested(node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._truth_tested(node.test)
+
+    def visit_CompIf(self, node: cst.CompIf) -> None:
+        self._truth_tested(node.test)
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self._truth_tested(node.expression)
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        self._truth_tested(node.left)
+        if id(node) in self._tested:
+            self._truth_tested(node.right)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        tested = id(node) in self._tested
+        left = node.left
+        for target in node.comparisons:
+            op, right = target.operator, target.comparator
+            name = _singleton(right) or _singleton(left)
+            if name is not None and isinstance(op, _Op):
+                self._flag(node, target, left, name, tested)
+            left = right
+
+    def _flag(
+        self,
+        node: cst.Comparison,
+        target: cst.ComparisonTarget,
+        left: cst.BaseExpression,
+        name: str,
+        tested: bool,
+    ) -> None:
+        op = target.operator
+        assert isinstance(op, _Op)
+        spelled = f"{'is' if isinstance(op, cst.Equal) else 'is not'} {name}"
+        message = f"Use `{spelled}` to compare with {name}"
+        safe = name == "None" and tested
+        safety = FixSafety.SAFE if safe else FixSafety.UNSAFE
+        swap = len(node.comparisons) == 1 and _singleton(target.comparator) is None
+        if swap:  # `None == x` reads as `x is None`
+            flipped = cst.ComparisonTarget(operator=_identity(op), comparator=left)
+            fixed = node.with_changes(left=target.comparator, comparisons=[flipped])
+            self.report(node, message, replacement=fixed, safety=safety)
+        else:
+            self.report(node, message, replacement=_identity(op), replaces=op, safety=safety)

@@ -1,0 +1,160 @@
+"""DL112: ``len(x) == 0`` in a condition is a roundabout emptiness test."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+_LEN = m.Call(func=m.Name("len"), args=[m.Arg(keyword=None, star="")])
+# (operator, constant) with len(x) on the left -> whether the comparison means "empty".
+_MEANING = {
+    (cst.Equal, "0"): True,
+    (cst.LessThan, "1"): True,
+    (cst.LessThanEqual, "0"): True,
+    (cst.NotEqual, "0"): False,
+    (cst.GreaterThan, "0"): False,
+    (cst.GreaterThanEqual, "1"): False,
+}
+# The same comparisons written with the constant on the left.
+_MIRROR = {
+    cst.Equal: cst.Equal,
+    cst.NotEqual: cst.NotEqual,
+    cst.LessThan: cst.GreaterThan,
+    cst.GreaterThan: cst.LessThan,
+    cst.LessThanEqual: cst.GreaterThanEqual,
+    cst.GreaterThanEqual: cst.LessThanEqual,
+}
+_PRIMARY = (
+    cst.Name,
+    cst.Attribute,
+    cst.Subscript,
+    cst.Call,
+    cst.List,
+    cst.Tuple,
+    cst.Dict,
+    cst.Set,
+    cst.BaseSimpleComp,
+    cst.DictComp,
+    cst.BaseString,
+)
+
+
+def _emptiness(node: cst.Comparison) -> tuple[bool, cst.BaseExpression] | None:
+    """(tests for empty, the sized expression) when ``node`` compares len() with 0 or 1."""
+    if len(node.comparisons) != 1:
+        return None
+    target = node.comparisons[0]
+    left, op, right = node.left, type(target.operator), target.comparator
+    if isinstance(left, cst.Integer) and op in _MIRROR:
+        left, op, right = right, _MIRROR[op], left
+    if not isinstance(right, cst.Integer) or right.lpar or not m.matches(left, _LEN):
+        return None
+    meaning = _MEANING.get((op, right.value))
+    if meaning is None:
+        return None
+    assert isinstance(left, cst.Call)
+    return meaning, left.args[0].value
+
+
+def _parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
+    if expr.lpar or isinstance(expr, _PRIMARY):
+        return expr
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+class LenComparison(Rule):
+    CODE = "DL112"
+    NAME = "len-comparison"
+    MESSAGE = "Comparing len() with 0 in a condition; test the container's truthiness instead"
+    RATIONALE = (
+        "Empty sequences and mappings are false, so `if not items:` says the same as "
+        "`if len(items) == 0:` without the call. It also works for sized objects whose length "
+        "is costly or lazy, though numpy arrays and custom classes may define truth differently."
+    )
+    SEVERITY = Severity.INFO
+    FIX_SAFETY = FixSafety.UNSAFE
+    FIX_TITLE = "Use the truthiness of the container"
+    VALID = (
+        "empty = len(x) == 0\n",
+        "if len(x) == 2:\n    pass\n",
+        "if len(x, y) == 0 or n == 0:\n    pass\n",
+        "return_value = len(a) > 0 and b\n",
+        "if len(x) > 0 == y:\n    pass\n",
+    )
+    INVALID = (
+        Invalid(code="if len(x) == 0:\n    pass\n", fixed="if not x:\n    pass\n"),
+        Invalid(
+            code=(
+                "class C:\n    async def m(self):\n        while 0 < len(self.queue):  # busy\n"
+                "            await self.queue.pop()\n"
+            ),
+            fixed=(
+                "class C:\n    async def m(self):\n        while self.queue:  # busy\n"
+                "            await self.queue.pop()\n"
+            ),
+            line=3,
+        ),
+        Invalid(
+            code="assert ready and not (len(a or b) >= 1), 'no'\n",
+            fixed="assert ready and not (a or b), 'no'\n",
+        ),
+        Invalid(
+            code="ys = [y for y in xs if len(y) != 0]\n",
+            fixed="ys = [y for y in xs if y]\n",
+        ),
+        Invalid(
+            code="v = 1 if len(x) < 1 else 2\n",
+            fixed="v = 1 if not x else 2\n",
+        ),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tested: set[int] = set()
+
+    def _test(self, expr: cst.BaseExpression | None) -> None:
+        """Mark ``expr`` as evaluated only for truth, with `and`/`or` operands inside it."""
+        while expr is not None:
+            self._tested.add(id(expr))
+            if not isinstance(expr, cst.BooleanOperation):
+                return
+            self._test(expr.left)
+            expr = expr.right
+
+    def visit_If(self, node: cst.If) -> None:
+        self._test(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._test(node.test)
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self._test(node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._test(node.test)
+
+    def visit_CompIf(self, node: cst.CompIf) -> None:
+        self._test(node.test)
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self._test(node.guard)
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self._test(node.expression)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        if id(node) not in self._tested:
+            return
+        found = _emptiness(node)
+        if found is None:
+            return
+        empty, sized = found
+        operand = _parenthesized(sized)
+        new: cst.BaseExpression = cst.UnaryOperation(cst.Not(), operand) if empty else operand
+        if node.lpar:  # the comparison's own parentheses now hold the replacement
+            new = new.with_changes(lpar=node.lpar, rpar=node.rpar)
+        self.report(node, replacement=new)

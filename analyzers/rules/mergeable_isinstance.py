@@ -1,0 +1,162 @@
+"""DL117: ``isinstance(x, A) or isinstance(x, B)`` is one call with a tuple of types."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+_ISINSTANCE = m.Call(
+    func=m.Name("isinstance"),
+    args=[m.Arg(keyword=None, star=""), m.Arg(keyword=None, star="")],
+)
+_EMPTY = cst.Module([])
+
+
+def _simple(expr: cst.BaseExpression) -> bool:
+    """A name or dotted name: evaluating it twice or once cannot differ."""
+    while isinstance(expr, cst.Attribute) and not expr.lpar:
+        expr = expr.value
+    return isinstance(expr, cst.Name) and not expr.lpar
+
+
+def _subject(operand: cst.BaseExpression) -> str | None:
+    """The code of ``x`` when ``operand`` is ``isinstance(x, ...)`` on a simple ``x``."""
+    if not m.matches(operand, _ISINSTANCE) or operand.lpar:
+        return None
+    assert isinstance(operand, cst.Call)
+    subject = operand.args[0].value
+    return _EMPTY.code_for_node(subject) if _simple(subject) else None
+
+
+def _flatten(node: cst.BooleanOperation) -> tuple[list[cst.BaseExpression], list[cst.Or]]:
+    """Operands and operators of an unparenthesized left-nested ``a or b or c`` chain."""
+    left = node.left
+    if (
+        isinstance(left, cst.BooleanOperation)
+        and isinstance(left.operator, cst.Or)
+        and not left.lpar
+    ):
+        operands, ops = _flatten(left)
+    else:
+        operands, ops = [left], []
+    assert isinstance(node.operator, cst.Or)
+    return [*operands, node.right], [*ops, node.operator]
+
+
+def _types(call: cst.Call) -> list[cst.BaseExpression]:
+    second = call.args[1].value
+    if isinstance(second, cst.Tuple):
+        return [e.value if isinstance(e, cst.Element) else e for e in second.elements]
+    return [second]
+
+
+def _merged(calls: list[cst.Call]) -> cst.Call:
+    """The first call with every call's types, each once, in order."""
+    unique: dict[str, cst.BaseExpression] = {}
+    for call in calls:
+        for t in _types(call):
+            unique.setdefault(_EMPTY.code_for_node(t), t)
+    types = list(unique.values())
+    second: cst.BaseExpression = types[0]
+    if len(types) > 1:
+        comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        elements = [t if isinstance(t, cst.StarredElement) else cst.Element(t) for t in types]
+        elements = [e.with_changes(comma=comma) for e in elements[:-1]] + elements[-1:]
+        second = cst.Tuple(elements)
+    first = calls[0]
+    return first.with_changes(args=[first.args[0], first.args[1].with_changes(value=second)])
+
+
+class MergeableIsinstance(Rule):
+    CODE = "DL117"
+    NAME = "mergeable-isinstance"
+    MESSAGE = "isinstance calls on the same object can be merged into one with a tuple"
+    RATIONALE = (
+        "`isinstance` accepts a tuple of types, so a chain of `or`-ed calls on the same object "
+        "repeats the subject and hides the set of accepted types. One call is shorter, lists "
+        "the types in one place and checks them in a single pass."
+    )
+    SEVERITY = Severity.INFO
+    FIX_SAFETY = FixSafety.SAFE
+    FIX_TITLE = "Merge into one isinstance call"
+    VALID = (
+        "ok = isinstance(x, A) or isinstance(y, B)\n",
+        "ok = isinstance(x, A) and isinstance(x, B)\n",
+        "ok = isinstance(f(), A) or isinstance(f(), B)\n",
+        "ok = isinstance(x, A) or g() or isinstance(x, B)\n",
+    )
+    INVALID = (
+        Invalid(
+            code="if isinstance(x, int) or isinstance(x, float):  # num\n    pass\n",
+            fixed="if isinstance(x, (int, float)):  # num\n    pass\n",
+        ),
+        Invalid(
+            code=(
+                "class C:\n    async def m(self):\n        return a or isinstance(self.v, (A, B))"
+                " or isinstance(y, D) or isinstance(self.v, C) or b\n"
+            ),
+            fixed=(
+                "class C:\n    async def m(self):\n"
+                "        return a or isinstance(self.v, (A, B, C)) or isinstance(y, D) or b\n"
+            ),
+            line=3,
+        ),
+        Invalid(
+            code="ok = (isinstance(x, A) or isinstance(x, (B,)) or isinstance(x, A))\n",
+            fixed="ok = (isinstance(x, (A, B)))\n",
+        ),
+        Invalid(
+            code="ok = (\n    isinstance(x, A)  # a\n    or isinstance(x, B)\n)\n",
+            fixed=None,
+            line=2,
+        ),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inner: set[int] = set()
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        if id(node) in self._inner or not isinstance(node.operator, cst.Or):
+            return
+        operands, ops = _flatten(node)
+        left = node.left
+        while isinstance(left, cst.BooleanOperation) and id(left) not in self._inner:
+            if not isinstance(left.operator, cst.Or) or left.lpar:
+                break
+            self._inner.add(id(left))
+            left = left.left
+        subjects = [_subject(o) for o in operands]
+        # Merge only within runs of isinstance calls, so no other operand's evaluation moves.
+        run_start = 0
+        groups: list[list[int]] = []
+        for i, subject in enumerate([*subjects, None]):
+            if subject is not None:
+                continue
+            by_subject: dict[str, list[int]] = {}
+            for j in range(run_start, i):
+                by_subject.setdefault(subjects[j] or "", []).append(j)
+            groups.extend(g for g in by_subject.values() if len(g) > 1)
+            run_start = i + 1
+        if not groups:
+            return
+        dropped = {j for g in groups for j in g[1:]}
+        changed = {g[0]: _merged([operands[j] for j in g]) for g in groups}  # type: ignore[misc]
+        keep = [i for i in range(len(operands)) if i not in dropped]
+        # A comment inside a merged call, or on an operator that goes away, would be lost.
+        touched: list[cst.CSTNode] = [operands[j] for g in groups for j in g]
+        touched += [ops[j - 1] for j in dropped]
+        names = ", ".join(f"`{subjects[g[0]]}`" for g in groups)
+        message = f"isinstance calls on {names} can be merged into one call with a tuple"
+        if any(m.findall(n, m.Comment()) for n in touched):
+            self.report(node, message)
+            return
+        result: cst.BaseExpression = changed.get(keep[0], operands[keep[0]])
+        for i in keep[1:]:
+            result = cst.BooleanOperation(
+                left=result, operator=ops[i - 1], right=changed.get(i, operands[i])
+            )
+        self.report(node, message, replacement=result.with_changes(lpar=node.lpar, rpar=node.rpar))

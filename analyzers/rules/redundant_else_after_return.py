@@ -1,0 +1,151 @@
+"""DL110: an ``else`` after a branch that always returns or raises only adds nesting."""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst.metadata import CodePosition, CodeRange, PositionProvider
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+
+def _exits(suite: cst.BaseSuite) -> bool:
+    """Whether the suite's last statement is a ``return`` or ``raise``."""
+    if isinstance(suite, cst.SimpleStatementSuite):
+        small = suite.body
+    else:
+        last = suite.body[-1] if suite.body else None
+        if not isinstance(last, cst.SimpleStatementLine):
+            return False
+        small = last.body
+    return bool(small) and isinstance(small[-1], cst.Return | cst.Raise)
+
+
+def _final_else(node: cst.If) -> cst.Else | None:
+    """The chain's ``else`` when every ``if``/``elif`` branch ends in return or raise."""
+    while True:
+        if not _exits(node.body):
+            return None
+        if isinstance(node.orelse, cst.If):
+            node = node.orelse
+            continue
+        return node.orelse
+
+
+def _without_else(node: cst.If) -> cst.If:
+    if isinstance(node.orelse, cst.If):
+        return node.with_changes(orelse=_without_else(node.orelse))
+    return node.with_changes(orelse=None)
+
+
+def _dedented(orelse: cst.Else) -> list[cst.BaseStatement]:
+    """The else body as statements of the enclosing block, its comments kept above it."""
+    body = orelse.body
+    lines = list(orelse.leading_lines)
+    if isinstance(body, cst.SimpleStatementSuite):
+        stmts: list[cst.BaseStatement] = [
+            cst.SimpleStatementLine(body=body.body, trailing_whitespace=body.trailing_whitespace)
+        ]
+    else:
+        stmts = list(body.body)
+        if body.header.comment is not None:
+            lines.append(cst.EmptyLine(comment=body.header.comment))
+    first = stmts[0]
+    stmts[0] = first.with_changes(leading_lines=[*lines, *first.leading_lines])
+    return stmts
+
+
+def _footer(orelse: cst.Else) -> list[cst.EmptyLine]:
+    body = orelse.body
+    return list(body.footer) if isinstance(body, cst.IndentedBlock) else []
+
+
+class RedundantElseAfterReturn(Rule):
+    CODE = "DL110"
+    NAME = "redundant-else-after-return"
+    MESSAGE = "Unnecessary else: every branch above it ends in return or raise"
+    RATIONALE = (
+        "When the if branch always leaves the function, the else body runs exactly when the "
+        "condition is false anyway. Dedenting it keeps the main path flat and makes the early "
+        "exit obvious to the reader."
+    )
+    SEVERITY = Severity.INFO
+    FIX_SAFETY = FixSafety.SAFE
+    FIX_TITLE = "Remove the else and dedent its body"
+    VALID = (
+        "def f(x):\n    if x:\n        y = 1\n    else:\n        y = 2\n    return y\n",
+        "def f(x):\n    if x:\n        return 1\n    elif x is None:\n        y = 0\n"
+        "    else:\n        return 2\n    return y\n",
+        "def f(x):\n    if x:\n        return 1\n    y = 2\n    return y\n",
+        "def f(x):\n    for i in x:\n        if i:\n            print(i)\n        else:\n"
+        "            break\n",
+    )
+    INVALID = (
+        Invalid(
+            code="def f(x):\n    if x:\n        return 1\n    else:\n        y = 2\n"
+            "        return y\n",
+            fixed="def f(x):\n    if x:\n        return 1\n    y = 2\n    return y\n",
+            line=4,
+        ),
+        Invalid(
+            code=(
+                "class C:\n    async def m(self, x):\n        if x > 1:\n"
+                "            raise ValueError(x)\n        elif x:\n            return 1\n"
+                "        # otherwise\n        else:  # small\n            # zero\n"
+                "            await self.g()\n            return 0\n"
+            ),
+            fixed=(
+                "class C:\n    async def m(self, x):\n        if x > 1:\n"
+                "            raise ValueError(x)\n        elif x:\n            return 1\n"
+                "        # otherwise\n        # small\n        # zero\n"
+                "        await self.g()\n        return 0\n"
+            ),
+            line=8,
+        ),
+        Invalid(
+            code="def f(x):\n    if x: return 1\n    else: return 2  # two\n",
+            fixed="def f(x):\n    if x: return 1\n    return 2  # two\n",
+            line=3,
+        ),
+        Invalid(
+            code=(
+                "def f(x):\n    if x:\n        return 1\n    else:\n        y = 2\n"
+                "        # about y\n    return y\n"
+            ),
+            fixed="def f(x):\n    if x:\n        return 1\n    y = 2\n    # about y\n    return y\n",
+            line=4,
+        ),
+    )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._check_block(node)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._check_block(node)
+
+    def _check_block(self, block: cst.Module | cst.IndentedBlock) -> None:
+        # Walking blocks (not every If) skips elif links and hands us the parent for footers.
+        for i, stmt in enumerate(block.body):
+            if not isinstance(stmt, cst.If):
+                continue
+            orelse = _final_else(stmt)
+            if orelse is None:
+                continue
+            start = self.get_metadata(PositionProvider, orelse).start
+            keyword = CodeRange(start, CodePosition(start.line, start.column + len("else")))
+            replacement = cst.FlattenSentinel([_without_else(stmt), *_dedented(orelse)])
+            footer = _footer(orelse)
+            if not footer:
+                self.report(orelse, replacement=replacement, replaces=stmt, position=keyword)
+                continue
+            # Comments trailing the else body move to the statement after it (or the footer).
+            rest = list(block.body[i + 1 :])
+            new_footer = list(block.footer)
+            if rest:
+                rest[0] = rest[0].with_changes(leading_lines=[*footer, *rest[0].leading_lines])
+            else:
+                new_footer = [*footer, *new_footer]
+            new_block = block.with_changes(
+                body=[*block.body[:i], *replacement.nodes, *rest], footer=new_footer
+            )
+            self.report(orelse, replacement=new_block, replaces=block, position=keyword)

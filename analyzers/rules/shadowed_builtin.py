@@ -1,0 +1,128 @@
+"""DL115: binding a name like ``list`` or ``id`` hides the builtin for the rest of the scope."""
+
+from __future__ import annotations
+
+import builtins
+
+import libcst as cst
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+# Builtins that code calls often enough for a local of the same name to break it.
+_CURATED = (
+    "abs all any bin bool bytearray bytes callable chr compile dict dir divmod enumerate eval "
+    "exec filter float format frozenset getattr globals hasattr hash help id input int "
+    "isinstance issubclass iter len list locals map max min next object open ord pow print "
+    "property range repr reversed round set setattr slice sorted str sum super tuple type vars zip"
+)
+_RISKY = frozenset(name for name in _CURATED.split() if hasattr(builtins, name))
+
+
+def _names(target: cst.BaseExpression) -> list[cst.Name]:
+    """The plain names bound by an assignment target (attributes and subscripts bind none)."""
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, cst.Tuple | cst.List):
+        return [n for e in target.elements for n in _names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _names(target.value)
+    return []
+
+
+class ShadowedBuiltin(Rule):
+    CODE = "DL115"
+    NAME = "shadowed-builtin"
+    MESSAGE = "Name shadows a Python builtin"
+    RATIONALE = (
+        "After `list = ...` or `def f(id):` the builtin is unreachable by that name in the "
+        "scope, so a later `list(x)` or `id(obj)` calls the wrong object and fails far from the "
+        "cause. A different name avoids the trap and keeps the code readable."
+    )
+    SEVERITY = Severity.WARNING
+    FIX_SAFETY = FixSafety.SUGGESTION
+    CONFIDENCE = 0.8
+    VALID = (
+        "class Item:\n    id: int = 0\n    type = 'x'\n\n    def filter(self, input_=None):\n"
+        "        self.id = 1\n        return self.id\n",
+        "items = dict(list=1)\nf(type=2)\n",
+        "for _ in range(3):\n    pass\n__doc__ = 'x'\nfile = open('p')\n",
+        "from os import path as os_path\nimport json\n",
+    )
+    INVALID = (
+        Invalid(code="list = [1, 2]\n"),
+        Invalid(code="def f(a, /, id, *, type=None):\n    return id\n"),
+        Invalid(
+            code="class C:\n    async def m(self, rows):\n        for i, (max, *sum) in rows:\n"
+            "            pass\n",
+            line=3,
+        ),
+        Invalid(code="with open(p) as input:\n    pass\n"),
+        Invalid(code="from itertools import chain as iter\n"),
+        Invalid(code="def outer():\n    def hash(x):\n        return 0\n", line=2),
+        Invalid(code="f = lambda str: str\n"),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scopes: list[bool] = []  # True for a class body, whose names are attributes
+
+    def _check(self, names: list[cst.Name]) -> None:
+        for name in names:
+            if name.value in _RISKY:
+                self.report(name, f"`{name.value}` shadows the builtin `{name.value}`")
+
+    def _in_class(self) -> bool:
+        return bool(self._scopes) and self._scopes[-1]
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if not self._in_class():
+            self._check([node.name])
+        self._scopes.append(True)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._scopes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if not self._in_class():
+            self._check([node.name])
+        self._scopes.append(False)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._scopes.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._scopes.append(False)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._scopes.pop()
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._check([node.name])
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if not self._in_class():
+            self._check(_names(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if not self._in_class():
+            self._check(_names(node.target))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._check(_names(node.target))
+
+    def visit_For(self, node: cst.For) -> None:
+        if not self._in_class():
+            self._check(_names(node.target))
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None and not self._in_class():
+            self._check(_names(node.asname.name))
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None and not self._in_class():
+            self._check(_names(node.name.name))
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        if node.asname is not None and not self._in_class():
+            self._check(_names(node.asname.name))

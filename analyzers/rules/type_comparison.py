@@ -1,0 +1,73 @@
+"""DL116: ``type(x) == T`` rejects subclasses of ``T``, which is rarely what was meant."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from ..models import FixSafety, Severity
+from ..rule import Invalid, Rule
+
+_TYPE_CALL = m.Call(func=m.Name("type"), args=[m.Arg(keyword=None, star="")])
+_CLASS_REF = m.Name() | m.Attribute()
+
+
+class TypeComparison(Rule):
+    CODE = "DL116"
+    NAME = "type-comparison"
+    MESSAGE = "Comparing types with == or !=; use isinstance() (or `is` for an exact type)"
+    RATIONALE = (
+        "`type(x) == T` is false for instances of subclasses of T, so code that works for "
+        "`dict` breaks for `OrderedDict` or a user's subclass. Use `isinstance(x, T)`, or "
+        "`type(x) is T` when the exact type really matters."
+    )
+    SEVERITY = Severity.WARNING
+    FIX_SAFETY = FixSafety.UNSAFE
+    FIX_TITLE = "Use isinstance()"
+    VALID = (
+        "if type(x) is int:\n    pass\n",
+        "if isinstance(x, int):\n    pass\n",
+        "same = type(x).__name__ == 'int'\n",
+        "ok = type(x) == int == y\n",
+    )
+    INVALID = (
+        Invalid(
+            code="if type(x) == int:  # exact\n    pass\n",
+            fixed="if isinstance(x, int):  # exact\n    pass\n",
+        ),
+        Invalid(
+            code="class C:\n    async def m(self):\n        return ok and (np.ndarray != type(self.v))\n",
+            fixed="class C:\n    async def m(self):\n        return ok and (not isinstance(self.v, np.ndarray))\n",
+            line=3,
+        ),
+        Invalid(code="assert type(a) == type(b)\n", fixed=None),
+        Invalid(code="if type(x) != (int, str):\n    pass\n", fixed=None),
+    )
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        if len(node.comparisons) != 1:
+            return
+        target = node.comparisons[0]
+        if not isinstance(target.operator, cst.Equal | cst.NotEqual):
+            return
+        left, right = node.left, target.comparator
+        if not m.matches(left, _TYPE_CALL):
+            left, right = right, left
+        if not m.matches(left, _TYPE_CALL):
+            return
+        if not m.matches(right, _CLASS_REF):  # another type() call, a tuple, a string...
+            self.report(node)
+            return
+        assert isinstance(left, cst.Call)
+        call: cst.BaseExpression = cst.Call(
+            func=cst.Name("isinstance"),
+            args=[
+                cst.Arg(
+                    left.args[0].value, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                ),
+                cst.Arg(right),
+            ],
+        )
+        if isinstance(target.operator, cst.NotEqual):
+            call = cst.UnaryOperation(cst.Not(), call)
+        self.report(node, replacement=call.with_changes(lpar=node.lpar, rpar=node.rpar))

@@ -1,0 +1,153 @@
+"""Code actions rebuilt from ``diagnostic.data``: quick fixes, suppressions and fix-all.
+
+The fix travels in the diagnostic, so no server state is needed. When the diagnostic is from an
+older version of the document, or the client dropped ``data``, the finding is looked up again in
+a fresh analysis (cheap: unchanged chunks come from the cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lsprotocol import types
+
+from ..analyzers.engine import SKIPPED, SYNTAX_ERROR, Analysis, minimal_edit
+from ..analyzers.fixes import fix_all
+from ..analyzers.models import Finding, Fix, FixSafety
+from ..analyzers.suppression import suppression_edit
+from .constants import FIX_ALL_KIND
+from .convert import PositionCodec, fix_from_data, text_document_edit
+
+_META_RULES = {SYNTAX_ERROR, SKIPPED}
+_SAFETY_LABEL = {
+    FixSafety.SAFE: "",
+    FixSafety.UNSAFE: " (unsafe)",
+    FixSafety.SUGGESTION: " (suggestion)",
+}
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    uri: str
+    text: str
+    version: int | None
+    encoding: str
+    diagnostics: list[types.Diagnostic]
+    only: list[str]
+    document_changes: bool
+
+
+def _wanted(kind: str, only: list[str]) -> bool:
+    return not only or any(kind == o or kind.startswith(f"{o}.") for o in only)
+
+
+def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> list[types.CodeAction]:
+    codec = PositionCodec(request.text, request.encoding)
+    fresh: list[Analysis] = []
+
+    def current() -> Analysis:
+        if not fresh:
+            fresh.append(analyze())
+        return fresh[0]
+
+    result: list[types.CodeAction] = []
+    if _wanted(types.CodeActionKind.QuickFix, request.only):
+        for diagnostic in request.diagnostics:
+            rule = str(diagnostic.code or "")
+            if not rule or rule in _META_RULES:
+                continue
+            fix, line = _fix_and_line(request, diagnostic, codec, current)
+            if fix is not None:
+                result.append(_quick_fix(request, diagnostic, rule, fix, codec))
+            suppress = _suppress(request, diagnostic, rule, line, codec)
+            if suppress is not None:
+                result.append(suppress)
+    if request.only and _wanted(FIX_ALL_KIND, request.only):
+        action = _fix_all_action(request, codec, current)
+        if action is not None:
+            result.append(action)
+    return result
+
+
+def _fix_and_line(
+    request: ActionRequest,
+    diagnostic: types.Diagnostic,
+    codec: PositionCodec,
+    current: Callable[[], Analysis],
+) -> tuple[Fix | None, int]:
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    if data and data.get("version") == request.version:
+        return fix_from_data(data), int(data.get("line", diagnostic.range.start.line))
+    match = _lookup(
+        current(), data.get("finding_id"), str(diagnostic.code), codec.span(diagnostic.range)
+    )
+    if match is None:
+        return None, diagnostic.range.start.line
+    return match.fix, match.span.start.line
+
+
+def _lookup(analysis: Analysis, finding_id: object, rule: str, span: object) -> Finding | None:
+    for finding in analysis.findings:
+        if finding_id is not None and finding.id == finding_id:
+            return finding
+    for finding in analysis.findings:
+        if finding.rule == rule and finding.span == span:
+            return finding
+    return None
+
+
+def _quick_fix(
+    request: ActionRequest,
+    diagnostic: types.Diagnostic,
+    rule: str,
+    fix: Fix,
+    codec: PositionCodec,
+) -> types.CodeAction:
+    edits = [codec.text_edit(e) for e in fix.edits]
+    return types.CodeAction(
+        title=f"{rule}: {fix.title}{_SAFETY_LABEL[fix.safety]}",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        is_preferred=fix.safety == FixSafety.SAFE,
+        edit=text_document_edit(request.uri, request.version, edits, request.document_changes),
+    )
+
+
+def _suppress(
+    request: ActionRequest,
+    diagnostic: types.Diagnostic,
+    rule: str,
+    line: int,
+    codec: PositionCodec,
+) -> types.CodeAction | None:
+    edit = suppression_edit(request.text, line, rule)
+    if edit is None:
+        return None
+    return types.CodeAction(
+        title=f"Suppress {rule} on this line",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        edit=text_document_edit(
+            request.uri, request.version, [codec.text_edit(edit)], request.document_changes
+        ),
+    )
+
+
+def _fix_all_action(
+    request: ActionRequest, codec: PositionCodec, current: Callable[[], Analysis]
+) -> types.CodeAction | None:
+    codes = tuple(sorted({f.rule for f in current().findings if f.fix is not None}))
+    if not codes:
+        return None
+    new_text, applied = fix_all(request.text, codes)
+    edit = minimal_edit(request.text, new_text)
+    if edit is None or applied == 0:
+        return None
+    return types.CodeAction(
+        title=f"dspy-lsp: apply {applied} safe fix{'es' if applied != 1 else ''}",
+        kind=FIX_ALL_KIND,
+        edit=text_document_edit(
+            request.uri, request.version, [codec.text_edit(edit)], request.document_changes
+        ),
+    )

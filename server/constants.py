@@ -1,0 +1,8 @@
+"""Names the protocol surface shares: diagnostic source, action kinds, commands."""
+
+from lsprotocol import types
+
+SOURCE = "dspy-lsp"
+FIX_ALL_KIND = f"{types.CodeActionKind.SourceFixAll.value}.{SOURCE}"
+CMD_ANALYZE_FILE = "dspy-lsp.analyzeFile"
+CMD_DEBUG_INFO = "dspy-lsp.debugInfo"

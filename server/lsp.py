@@ -1,0 +1,293 @@
+"""The pygls adapter: decode a request, call the analyzers or the scheduler, encode the answer.
+
+Only pygls is imported before ``initialize`` is answered. pydantic, libcst and the rules are
+imported by a warm-up thread after it, or by the first analysis, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import threading
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from .constants import CMD_ANALYZE_FILE, CMD_DEBUG_INFO, FIX_ALL_KIND, SOURCE
+from .documents import LspWorkspace
+from .scheduler import Scheduler, Snapshot
+
+if TYPE_CHECKING:
+    from ..analyzers.engine import Analysis
+    from .settings import ProjectConfig, ResolvedSettings
+
+log = logging.getLogger(__name__)
+
+
+def version() -> str:
+    try:
+        return metadata.version("dspy-lsp")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class DspyLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(SOURCE, version())
+        self.editor_settings: dict[str, Any] = {}
+        self.initialization_options: Any = None
+        self._projects: dict[Path, ProjectConfig] = {}
+        self._shown_errors: set[str] = set()
+        self.scheduler: Scheduler[Any] = Scheduler(
+            self._analyze_snapshot, self._publish, self._current_version
+        )
+
+    @property
+    def encoding(self) -> str:
+        """The negotiated position encoding as its wire name (pygls mixes enums and strings)."""
+        value = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        return str(getattr(value, "value", value))
+
+    # -- settings -------------------------------------------------------------------------
+    def settings_for(self, uri: str) -> ResolvedSettings:
+        from .settings import find_project_config, resolve
+
+        path = _path(uri)
+        directory = path.parent if path is not None else Path.cwd()
+        if directory not in self._projects:
+            self._projects[directory] = find_project_config(directory)
+        resolved = resolve(self.editor_settings, self._projects[directory])
+        for error in resolved.errors:
+            self.report_config_error(error)
+        return resolved
+
+    def report_config_error(self, error: str) -> None:
+        """Each distinct config problem is shown once, not on every keystroke."""
+        if error in self._shown_errors:
+            return
+        self._shown_errors.add(error)
+        log.warning("configuration error: %s", error)
+        self.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning, message=f"dspy-lsp configuration: {error}"
+            )
+        )
+
+    def reload_settings(self) -> None:
+        self._projects.clear()
+        self._shown_errors.clear()
+        for uri in list(self.workspace.text_documents):
+            self.schedule(uri, delay_s=0.0)
+
+    # -- analysis -------------------------------------------------------------------------
+    def snapshot(self, uri: str) -> Snapshot:
+        doc = self.workspace.get_text_document(uri)
+        return Snapshot(uri=uri, version=doc.version, text=doc.source)
+
+    def schedule(self, uri: str, delay_s: float | None = None) -> None:
+        if delay_s is None:
+            delay_s = self.settings_for(uri).settings.debounce_ms / 1000
+        self.scheduler.schedule(self.snapshot(uri), delay_s)
+
+    def _analyze_snapshot(self, snapshot: Snapshot) -> Analysis:
+        from .analysis import analyze_file_text
+
+        return analyze_file_text(
+            snapshot.text, _path(snapshot.uri), self.settings_for(snapshot.uri)
+        )
+
+    def _current_version(self, uri: str) -> int | None:
+        doc = self.workspace.text_documents.get(uri)
+        return doc.version if doc is not None else -1
+
+    def _publish(self, snapshot: Snapshot, analysis: Analysis) -> None:
+        from .convert import to_diagnostics
+
+        diagnostics = to_diagnostics(analysis, snapshot.text, self.encoding, snapshot.version)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=snapshot.uri, version=snapshot.version, diagnostics=diagnostics
+            )
+        )
+
+    def debug_info(self) -> dict[str, Any]:
+        from ..analyzers.rules import ALL_RULES
+        from .settings import ProjectConfig, resolve
+
+        root = self.workspace.root_uri
+        resolved = (
+            self.settings_for(root) if root else resolve(self.editor_settings, ProjectConfig(None))
+        )
+        return {
+            "version": version(),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "executable": sys.executable,
+            "position_encoding": self.encoding,
+            "workspace_root": root,
+            "project_root": str(resolved.root) if resolved.root else None,
+            "settings": resolved.settings.model_dump(mode="json"),
+            "config_errors": list(resolved.errors),
+            "rules": [f"{code} {rule.NAME}" for code, rule in ALL_RULES.items()],
+            "open_documents": len(self.workspace.text_documents),
+            "published": self.scheduler.published,
+            "dropped_stale": self.scheduler.dropped_stale,
+        }
+
+
+def _path(uri: str) -> Path | None:
+    fs_path = to_fs_path(uri)
+    return Path(fs_path) if fs_path else None
+
+
+def _is_pyproject(uri: str) -> bool:
+    return uri.endswith("/pyproject.toml")
+
+
+server = DspyLanguageServer()
+
+
+@server.feature(types.INITIALIZE)
+def on_initialize(ls: DspyLanguageServer, params: types.InitializeParams) -> None:
+    ls.protocol._workspace = LspWorkspace.replacing(ls.workspace)
+    ls.initialization_options = params.initialization_options
+    threading.Thread(target=_warm_up, name="dspy-lsp-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    """Import the analysis stack off the request path so the first didOpen is fast too."""
+    from . import actions, analysis, convert, settings  # noqa: F401
+
+
+@server.feature(types.INITIALIZED)
+async def on_initialized(ls: DspyLanguageServer, _: types.InitializedParams) -> None:
+    from .settings import editor_section
+
+    ls.editor_settings = editor_section(ls.initialization_options)
+    caps = ls.client_capabilities.workspace
+    watched = caps.did_change_watched_files if caps else None
+    if watched and watched.dynamic_registration:
+        options = types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
+        )
+        registration = types.Registration(
+            id="dspy-lsp-pyproject",
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=options,
+        )
+        try:
+            await ls.client_register_capability_async(
+                types.RegistrationParams(registrations=[registration])
+            )
+        except Exception as exc:  # the client claimed support it lacks; saving pyproject still works
+            log.warning("could not watch pyproject.toml files: %s", exc)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: DspyLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri, delay_s=0.0)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: DspyLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: DspyLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+    if _is_pyproject(params.text_document.uri):
+        ls.reload_settings()
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: DspyLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.scheduler.cancel(params.text_document.uri)
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+    )
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+async def did_change_configuration(
+    ls: DspyLanguageServer, params: types.DidChangeConfigurationParams
+) -> None:
+    from .settings import editor_section
+
+    settings = editor_section(params.settings)
+    caps = ls.client_capabilities.workspace
+    if not settings and caps is not None and caps.configuration:
+        pulled = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section=SOURCE)])
+        )
+        settings = editor_section(pulled[0] if pulled else None)
+    ls.editor_settings = settings
+    ls.reload_settings()
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(
+    ls: DspyLanguageServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    if any(_is_pyproject(change.uri) for change in params.changes):
+        ls.reload_settings()
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND],
+        resolve_provider=False,
+    ),
+)
+def code_action(
+    ls: DspyLanguageServer, params: types.CodeActionParams
+) -> list[types.CodeAction] | None:
+    from . import actions
+
+    uri = params.text_document.uri
+    doc = ls.workspace.get_text_document(uri)
+    caps = ls.client_capabilities.workspace
+    request = actions.ActionRequest(
+        uri=uri,
+        text=doc.source,
+        version=doc.version,
+        encoding=ls.encoding,
+        diagnostics=[d for d in params.context.diagnostics if d.source == SOURCE],
+        only=list(params.context.only or []),
+        document_changes=bool(
+            caps and caps.workspace_edit and caps.workspace_edit.document_changes
+        ),
+    )
+    return actions.code_actions(request, lambda: ls._analyze_snapshot(ls.snapshot(uri))) or None
+
+
+@server.command(CMD_ANALYZE_FILE)
+async def analyze_file(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
+    uri = _uri_argument(args)
+    if uri is None or uri not in ls.workspace.text_documents:
+        raise ValueError(f"{CMD_ANALYZE_FILE} needs the URI of an open document, got {args!r}")
+    analysis = await ls.scheduler.run_now(ls.snapshot(uri))
+    return {
+        "uri": uri,
+        "status": analysis.status.kind,
+        "findings": len(analysis.findings),
+        "rules": sorted({f.rule for f in analysis.findings}),
+    }
+
+
+@server.command(CMD_DEBUG_INFO)
+def debug_info(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
+    return ls.debug_info()
+
+
+def _uri_argument(args: tuple[Any, ...]) -> str | None:
+    for arg in args:
+        if isinstance(arg, str):
+            return arg
+        if isinstance(arg, dict) and isinstance(arg.get("uri"), str):
+            return arg["uri"]
+    return None

@@ -1,0 +1,169 @@
+"""CLI output formats: ruff-like text, JSON, and SARIF 2.1.0 for code scanning."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..analyzers.engine import SKIPPED, SYNTAX_ERROR, Analysis
+from ..analyzers.models import Finding, FixSafety, Severity
+from ..analyzers.rules import ALL_RULES
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {
+    Severity.ERROR: "error",
+    Severity.WARNING: "warning",
+    Severity.INFO: "note",
+    Severity.HINT: "note",
+}
+_META_DOCS = {
+    SYNTAX_ERROR: ("syntax-error", "The file does not parse."),
+    SKIPPED: ("skipped-file", "The file could not be analysed (binary, too large or undecodable)."),
+}
+
+
+@dataclass(frozen=True)
+class FileReport:
+    path: str  # as given on the command line, with forward slashes
+    analysis: Analysis
+    fixed: int = 0
+
+
+def _safe(finding: Finding) -> bool:
+    return finding.fix is not None and finding.fix.safety == FixSafety.SAFE
+
+
+def counts_as_failure(finding: Finding) -> bool:
+    """Skipped files are reported but do not fail a run; everything else does."""
+    return finding.rule != SKIPPED
+
+
+def render_text(reports: Sequence[FileReport]) -> str:
+    lines = []
+    for report in reports:
+        for f in report.analysis.findings:
+            fixable = " [*]" if _safe(f) else ""
+            lines.append(
+                f"{report.path}:{f.span.start.line + 1}:{f.span.start.column + 1}: "
+                f"{f.rule}{fixable} {f.message}"
+            )
+    total = sum(len(r.analysis.findings) for r in reports)
+    fixed = sum(r.fixed for r in reports)
+    fixable = sum(1 for r in reports for f in r.analysis.findings if _safe(f))
+    unsafe = sum(1 for r in reports for f in r.analysis.findings if f.fix and not _safe(f))
+    summary = f"Found {total} finding{'s' if total != 1 else ''} in {len(reports)} file{'s' if len(reports) != 1 else ''}."
+    if fixed:
+        summary += f" Fixed {fixed}."
+    if fixable:
+        summary += f" [*] {fixable} fixable with `dspy-lsp check --fix`."
+    if unsafe:
+        summary += f" {unsafe} more with `--fix --unsafe-fixes` (review them)."
+    if total == 0 and not fixed:
+        summary = f"All checks passed ({len(reports)} file{'s' if len(reports) != 1 else ''})."
+    lines.append(summary)
+    return "\n".join(lines) + "\n"
+
+
+def _position(line: int, column: int) -> dict[str, int]:
+    return {"line": line + 1, "column": column + 1}
+
+
+def render_json(reports: Sequence[FileReport]) -> str:
+    """1-based lines and columns (code points), like ruff's JSON output."""
+    items: list[dict[str, Any]] = []
+    for report in reports:
+        for f in report.analysis.findings:
+            items.append(
+                {
+                    "path": report.path,
+                    "id": f.id,
+                    "rule": f.rule,
+                    "severity": f.severity.value,
+                    "message": f.message,
+                    "rationale": f.rationale,
+                    "confidence": f.confidence,
+                    "origin": f.origin,
+                    "start": _position(f.span.start.line, f.span.start.column),
+                    "end": _position(f.span.end.line, f.span.end.column),
+                    "fix": f.fix.model_dump(mode="json") if f.fix else None,
+                }
+            )
+    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+
+def _sarif_rules() -> list[dict[str, Any]]:
+    rules = [
+        {
+            "id": code,
+            "name": name,
+            "shortDescription": {"text": text},
+            "fullDescription": {"text": text},
+            "defaultConfiguration": {"level": "error" if code == SYNTAX_ERROR else "note"},
+        }
+        for code, (name, text) in _META_DOCS.items()
+    ]
+    for code, rule in ALL_RULES.items():
+        rules.append(
+            {
+                "id": code,
+                "name": rule.NAME,
+                "shortDescription": {"text": rule.MESSAGE},
+                "fullDescription": {"text": rule.RATIONALE},
+                "help": {"text": f"{rule.MESSAGE}\n\n{rule.RATIONALE}"},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[rule.SEVERITY]},
+                "properties": {"fixSafety": rule.FIX_SAFETY.value},
+            }
+        )
+    return rules
+
+
+def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
+    rules = _sarif_rules()
+    rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
+    results = []
+    for report in reports:
+        for f in report.analysis.findings:
+            results.append(
+                {
+                    "ruleId": f.rule,
+                    "ruleIndex": rule_index.get(f.rule, -1),
+                    "level": _SARIF_LEVEL[f.severity],
+                    "message": {"text": f.message},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": report.path, "uriBaseId": "%SRCROOT%"},
+                                "region": {
+                                    "startLine": f.span.start.line + 1,
+                                    "startColumn": f.span.start.column + 1,
+                                    "endLine": f.span.end.line + 1,
+                                    "endColumn": f.span.end.column + 1,
+                                },
+                            }
+                        }
+                    ],
+                    "partialFingerprints": {"dspyLspFindingId/v1": f.id},
+                    "properties": {"confidence": f.confidence, "origin": f.origin},
+                }
+            )
+    sarif = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "dspy-lsp",
+                        "version": tool_version,
+                        "informationUri": "https://github.com/dspy-lsp/dspy-lsp",
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,67 @@
+"""A real client over stdio against ``python -m dspy_lsp.server`` in a temporary workspace."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+WORKSPACE = Path(tempfile.mkdtemp(prefix="dspy-lsp-e2e-"))
+SERVER = ClientServerConfig(
+    server_command=[sys.executable, "-m", "dspy_lsp.server"],
+    server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "50"},
+)
+
+
+def _capabilities(client: str, encodings: list[str] | None) -> types.ClientCapabilities:
+    caps = pytest_lsp.client_capabilities(client)
+    if encodings is not None:
+        caps.general = types.GeneralClientCapabilities(position_encodings=encodings)
+    return caps
+
+
+async def _start(lsp_client: LanguageClient, caps: types.ClientCapabilities, options: dict | None = None):
+    lsp_client.set_configuration({}, section="dspy-lsp")
+    lsp_client.registrations = []  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def _register(params: types.RegistrationParams) -> None:
+        lsp_client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+    result = await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=caps,
+            root_uri=WORKSPACE.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=WORKSPACE.as_uri(), name="ws")],
+            initialization_options=options,
+        )
+    )
+    lsp_client.initialize_result = result  # type: ignore[attr-defined]
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient):
+    """VS Code's capabilities: UTF-16 positions, documentChanges, watched-files registration."""
+    await _start(lsp_client, _capabilities("visual-studio-code", None))
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def utf8_client(lsp_client: LanguageClient):
+    """Neovim's capabilities, offering UTF-8 first."""
+    await _start(lsp_client, _capabilities("neovim", ["utf-8", "utf-16"]))
+    yield
+    await lsp_client.shutdown_session()
+
+
+def workspace_file(name: str, text: str | None = None) -> str:
+    path = WORKSPACE / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    return path.as_uri()

@@ -1,0 +1,90 @@
+"""What a real editor does with our answers, written independently of the server's own code.
+
+Applying a WorkspaceEdit here converts client units (UTF-16 or UTF-8) back to string offsets
+on its own, so a position bug in the server shows up as wrong text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _offset(text: str, pos: types.Position, encoding: str) -> int:
+    lines = _LINES.findall(text)
+    if pos.line >= len(lines):
+        return len(text)
+    start = sum(len(line) for line in lines[: pos.line])
+    line = lines[pos.line].rstrip("\r\n")
+    units = 0
+    for i, char in enumerate(line):
+        if units >= pos.character:
+            return start + i
+        units += len(char.encode("utf-8")) if encoding == "utf-8" else len(char.encode("utf-16-le")) // 2
+    return start + len(line)
+
+
+def apply_text_edits(text: str, edits: list[types.TextEdit], encoding: str = "utf-16") -> str:
+    located = sorted(
+        ((_offset(text, e.range.start, encoding), _offset(text, e.range.end, encoding), e.new_text) for e in edits),
+        reverse=True,
+    )
+    for start, end, new in located:
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def edits_for(edit: types.WorkspaceEdit, uri: str) -> list[types.TextEdit]:
+    if edit.document_changes:
+        found: list[types.TextEdit] = []
+        for change in edit.document_changes:
+            assert isinstance(change, types.TextDocumentEdit), change
+            assert change.text_document.uri == uri
+            found.extend(change.edits)  # type: ignore[arg-type]
+        return found
+    assert edit.changes is not None and set(edit.changes) == {uri}
+    return list(edit.changes[uri])
+
+
+def text_in_range(text: str, rng: types.Range, encoding: str = "utf-16") -> str:
+    return text[_offset(text, rng.start, encoding) : _offset(text, rng.end, encoding)]
+
+
+async def open_and_wait(
+    client: LanguageClient, uri: str, text: str, version: int = 1, timeout: float = 10
+) -> types.PublishDiagnosticsParams:
+    return await change_and_wait(
+        client,
+        uri,
+        lambda: client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
+            )
+        ),
+        version,
+        timeout,
+    )
+
+
+async def change_and_wait(
+    client: LanguageClient, uri: str, action, version: int | None, timeout: float = 10
+) -> types.PublishDiagnosticsParams:
+    """Run ``action`` and wait for diagnostics for ``uri`` at ``version`` (None: any)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    before = id(client.diagnostics.get(uri))
+    action()
+    while loop.time() < deadline:
+        fut = client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        try:
+            params = await asyncio.wait_for(fut, max(0.05, deadline - loop.time()))
+        except TimeoutError:
+            break
+        if params.uri == uri and (version is None or params.version == version):
+            return params
+    raise AssertionError(f"no diagnostics for {uri} at version {version} (before={before})")
