@@ -1,4 +1,7 @@
-"""A real client over stdio against ``python -m dspy_lsp.server`` in a temporary workspace."""
+"""A real client over stdio against ``python -m dspy_lsp.server`` in a temporary workspace.
+
+One server per test module (start-up dominates otherwise); tests use distinct files.
+"""
 
 from __future__ import annotations
 
@@ -25,13 +28,16 @@ def _capabilities(client: str, encodings: list[str] | None) -> types.ClientCapab
     return caps
 
 
-async def _start(lsp_client: LanguageClient, caps: types.ClientCapabilities, options: dict | None = None):
+async def _start(
+    lsp_client: LanguageClient, caps: types.ClientCapabilities, options: dict | None = None
+):
     lsp_client.set_configuration({}, section="dspy-lsp")
     lsp_client.registrations = []  # type: ignore[attr-defined]
 
     @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def _register(params: types.RegistrationParams) -> None:
         lsp_client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+
     result = await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=caps,
@@ -43,7 +49,7 @@ async def _start(lsp_client: LanguageClient, caps: types.ClientCapabilities, opt
     lsp_client.initialize_result = result  # type: ignore[attr-defined]
 
 
-@pytest_lsp.fixture(config=SERVER)
+@pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient):
     """VS Code's capabilities: UTF-16 positions, documentChanges, watched-files registration."""
     await _start(lsp_client, _capabilities("visual-studio-code", None))
@@ -51,7 +57,7 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest_lsp.fixture(config=SERVER)
+@pytest_lsp.fixture(config=SERVER, scope="module")
 async def utf8_client(lsp_client: LanguageClient):
     """Neovim's capabilities, offering UTF-8 first."""
     await _start(lsp_client, _capabilities("neovim", ["utf-8", "utf-16"]))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from lsprotocol import types
+import pytest
 from lsp_client import apply_text_edits, edits_for, open_and_wait
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from .conftest import workspace_file
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SOURCE = (
     "def load(path, cache={}):\n"
@@ -19,10 +22,17 @@ SOURCE = (
 
 
 async def _actions(
-    client: LanguageClient, uri: str, diagnostics: list[types.Diagnostic], only: list[str] | None = None
+    client: LanguageClient,
+    uri: str,
+    diagnostics: list[types.Diagnostic],
+    only: list[str] | None = None,
 ) -> list[types.CodeAction]:
-    rng = diagnostics[0].range if diagnostics else types.Range(
-        start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
+    rng = (
+        diagnostics[0].range
+        if diagnostics
+        else types.Range(
+            start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
+        )
     )
     result = await client.text_document_code_action_async(
         types.CodeActionParams(
@@ -38,7 +48,9 @@ def _by_code(params: types.PublishDiagnosticsParams, code: str) -> types.Diagnos
     return next(d for d in params.diagnostics if d.code == code)
 
 
-async def test_quick_fix_for_a_safe_finding_is_preferred_and_yields_the_fixed_text(client: LanguageClient) -> None:
+async def test_quick_fix_for_a_safe_finding_is_preferred_and_yields_the_fixed_text(
+    client: LanguageClient,
+) -> None:
     uri = workspace_file("actions/safe.py")
     params = await open_and_wait(client, uri, SOURCE)
     diag = _by_code(params, "DL104")
@@ -57,10 +69,14 @@ async def test_unsafe_fix_is_offered_but_not_preferred(client: LanguageClient) -
     fix = next(a for a in actions if a.title.startswith("DL101"))
     assert "(unsafe)" in fix.title and not fix.is_preferred
     fixed = apply_text_edits(SOURCE, edits_for(fix.edit, uri))
-    assert fixed.startswith("def load(path, cache=None):\n    if cache is None:\n        cache = {}\n")
+    assert fixed.startswith(
+        "def load(path, cache=None):\n    if cache is None:\n        cache = {}\n"
+    )
 
 
-async def test_suppress_action_adds_a_comment_that_silences_only_that_rule(client: LanguageClient) -> None:
+async def test_suppress_action_adds_a_comment_that_silences_only_that_rule(
+    client: LanguageClient,
+) -> None:
     uri = workspace_file("actions/suppress.py")
     params = await open_and_wait(client, uri, SOURCE)
     diag = _by_code(params, "DL104")
@@ -68,7 +84,9 @@ async def test_suppress_action_adds_a_comment_that_silences_only_that_rule(clien
     suppress = next(a for a in actions if a.title == "Suppress DL104 on this line")
     suppressed = apply_text_edits(SOURCE, edits_for(suppress.edit, uri))
     assert "    if path == None:  # dspy-lsp: ignore[DL104]\n" in suppressed
-    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     after = await open_and_wait(client, uri, suppressed, version=2)
     codes = sorted(str(d.code) for d in after.diagnostics)
     assert "DL104" not in codes and "DL101" in codes
@@ -85,7 +103,9 @@ async def test_fix_all_applies_only_safe_fixes(client: LanguageClient) -> None:
     assert "cache={}" in fixed  # DL101's fix is unsafe: left for a human
 
 
-async def test_stale_diagnostic_data_is_resolved_against_the_current_text(client: LanguageClient) -> None:
+async def test_stale_diagnostic_data_is_resolved_against_the_current_text(
+    client: LanguageClient,
+) -> None:
     uri = workspace_file("actions/stale.py")
     params = await open_and_wait(client, uri, SOURCE)
     diag = _by_code(params, "DL104")
@@ -98,7 +118,9 @@ async def test_stale_diagnostic_data_is_resolved_against_the_current_text(client
     )
     actions = await _actions(client, uri, [diag])  # the client still holds version 1's diagnostic
     fix = next(a for a in actions if a.title.startswith("DL104"))
-    assert apply_text_edits(shifted, edits_for(fix.edit, uri)) == shifted.replace("path == None", "path is None")
+    assert apply_text_edits(shifted, edits_for(fix.edit, uri)) == shifted.replace(
+        "path == None", "path is None"
+    )
 
 
 async def test_meta_diagnostics_offer_no_actions(client: LanguageClient) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from lsprotocol import types
+import pytest
 from lsp_client import change_and_wait, open_and_wait
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from .conftest import WORKSPACE, workspace_file
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CODE = "def f(a=[]):\n    if a == None:\n        return 0\n    return 1\n"
 
@@ -17,7 +20,9 @@ def _codes(params: types.PublishDiagnosticsParams) -> list[str]:
     return sorted(str(d.code) for d in params.diagnostics)
 
 
-async def test_pyproject_ignore_applies_and_reloads_when_the_file_changes(client: LanguageClient) -> None:
+async def test_pyproject_ignore_applies_and_reloads_when_the_file_changes(
+    client: LanguageClient,
+) -> None:
     project = WORKSPACE / "cfg_reload"
     project.mkdir(exist_ok=True)
     (project / "pyproject.toml").write_text('[tool.dspy-lsp]\nignore = ["DL101"]\n')
@@ -32,7 +37,11 @@ async def test_pyproject_ignore_applies_and_reloads_when_the_file_changes(client
         uri,
         lambda: client.workspace_did_change_watched_files(
             types.DidChangeWatchedFilesParams(
-                changes=[types.FileEvent(uri=(project / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]
+                changes=[
+                    types.FileEvent(
+                        uri=(project / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed
+                    )
+                ]
             )
         ),
         version=1,
@@ -71,20 +80,26 @@ async def test_editor_settings_override_pyproject(client: LanguageClient) -> Non
     await change_and_wait(
         client,
         uri,
-        lambda: client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"dspy-lsp": {}})),
+        lambda: client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"dspy-lsp": {}})
+        ),
         version=1,
     )
 
 
-async def test_bad_config_is_reported_once_and_defaults_keep_working(client: LanguageClient) -> None:
+async def test_bad_config_is_reported_once_and_defaults_keep_working(
+    client: LanguageClient,
+) -> None:
     project = WORKSPACE / "cfg_bad"
     project.mkdir(exist_ok=True)
-    (project / "pyproject.toml").write_text('[tool.dspy-lsp]\ndebounce-ms = "soon"\nselct = ["DL1"]\n')
+    (project / "pyproject.toml").write_text(
+        '[tool.dspy-lsp]\ndebounce-ms = "soon"\nselct = ["DL1"]\n'
+    )
     uri = workspace_file("cfg_bad/mod.py")
     params = await open_and_wait(client, uri, CODE)
     assert _codes(params) == ["DL101", "DL104"]
     await asyncio.sleep(0.2)
-    warnings = [m for m in client.messages if "configuration" in m.message]
+    warnings = [m for m in client.messages if "cfg_bad" in m.message]
     assert len(warnings) == 1
     assert "debounce_ms" in warnings[0].message and "selct" in warnings[0].message
 

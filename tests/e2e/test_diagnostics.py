@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 
-from lsprotocol import types
+import pytest
 from lsp_client import change_and_wait, open_and_wait, text_in_range
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from .conftest import workspace_file
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 MUTABLE = "def add(item, items=[]):\n    items.append(item)\n    return items\n"
 
 
-async def test_open_publishes_rule_findings_with_code_source_and_data(client: LanguageClient) -> None:
+async def test_open_publishes_rule_findings_with_code_source_and_data(
+    client: LanguageClient,
+) -> None:
     uri = workspace_file("diag/open.py")
     params = await open_and_wait(client, uri, MUTABLE)
     [diag] = params.diagnostics
@@ -31,7 +36,10 @@ async def test_incremental_change_updates_diagnostics(client: LanguageClient) ->
     # Replace "[]" with "None" on line 0: the finding must go away.
     start = MUTABLE.index("[]")
     change = types.TextDocumentContentChangePartial(
-        range=types.Range(start=types.Position(line=0, character=start), end=types.Position(line=0, character=start + 2)),
+        range=types.Range(
+            start=types.Position(line=0, character=start),
+            end=types.Position(line=0, character=start + 2),
+        ),
         text="None",
     )
     params = await change_and_wait(
@@ -39,7 +47,8 @@ async def test_incremental_change_updates_diagnostics(client: LanguageClient) ->
         uri,
         lambda: client.text_document_did_change(
             types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2), content_changes=[change]
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[change],
             )
         ),
         version=2,
@@ -76,13 +85,17 @@ async def test_crlf_and_tabs_keep_ranges_exact(client: LanguageClient) -> None:
     assert text_in_range(text, diag.range) == "a=[]"
 
 
-async def test_form_feed_does_not_shift_lines_under_incremental_edits(client: LanguageClient) -> None:
+async def test_form_feed_does_not_shift_lines_under_incremental_edits(
+    client: LanguageClient,
+) -> None:
     text = "import os\n\x0c\ndef f(a=[]):\n    return a\n"
     uri = workspace_file("diag/formfeed.py")
     await open_and_wait(client, uri, text)
     # Insert a line at the top; the finding moves from line 2 to line 3.
     change = types.TextDocumentContentChangePartial(
-        range=types.Range(start=types.Position(line=3, character=4), end=types.Position(line=3, character=4)),
+        range=types.Range(
+            start=types.Position(line=3, character=4), end=types.Position(line=3, character=4)
+        ),
         text="# hi\n    ",
     )
     params = await change_and_wait(
@@ -90,7 +103,8 @@ async def test_form_feed_does_not_shift_lines_under_incremental_edits(client: La
         uri,
         lambda: client.text_document_did_change(
             types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2), content_changes=[change]
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[change],
             )
         ),
         version=2,
@@ -98,7 +112,9 @@ async def test_form_feed_does_not_shift_lines_under_incremental_edits(client: La
     expected = "import os\n\x0c\ndef f(a=[]):\n    # hi\n    return a\n"
     [diag] = params.diagnostics
     assert text_in_range(expected, diag.range) == "a=[]"
-    info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="dspy-lsp.debugInfo"))
+    info = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="dspy-lsp.debugInfo")
+    )
     assert info["open_documents"] >= 1
 
 
@@ -134,7 +150,9 @@ async def test_rapid_edits_never_publish_an_older_version_last(client: LanguageC
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=MUTABLE + f"x = {version}\n")],
+                content_changes=[
+                    types.TextDocumentContentChangeWholeDocument(text=MUTABLE + f"x = {version}\n")
+                ],
             )
         )
         await asyncio.sleep(0.005)
@@ -152,7 +170,9 @@ async def test_analyze_file_command_and_debug_info(client: LanguageClient) -> No
         types.ExecuteCommandParams(command="dspy-lsp.analyzeFile", arguments=[uri])
     )
     assert result["findings"] == 1 and result["rules"] == ["DL101"]
-    info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="dspy-lsp.debugInfo"))
+    info = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="dspy-lsp.debugInfo")
+    )
     assert info["position_encoding"] == "utf-16"
     assert any(rule.startswith("DL101 ") for rule in info["rules"])
     assert info["settings"]["debounce_ms"] == 50
