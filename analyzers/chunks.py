@@ -17,21 +17,19 @@ from .source import LineIndex
 class Chunk:
     start_line: int
     text: str
+    nodes: int = 0  # syntax nodes, a cheap measure of how long libcst will take
 
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def statement_start_lines(tree: ast.Module) -> list[int]:
-    """0-based first line of each top-level statement, decorators included."""
-    starts: set[int] = set()
-    for node in tree.body:
-        first = node.lineno
-        for decorator in getattr(node, "decorator_list", ()):
-            first = min(first, decorator.lineno)
-        starts.add(first - 1)
-    return sorted(starts)
+def _first_line(node: ast.stmt) -> int:
+    """0-based first line of a statement, decorators included."""
+    first = node.lineno
+    for decorator in getattr(node, "decorator_list", ()):
+        first = min(first, decorator.lineno)
+    return first - 1
 
 
 def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
@@ -40,13 +38,16 @@ def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
     Comments and blank lines between statements stay with the chunk before them; the first
     chunk also holds anything before the first statement.
     """
-    index = LineIndex(text)
-    line_starts = index.line_starts
-    starts = [line for line in statement_start_lines(tree) if 0 < line < len(line_starts)]
-    bounds = [0, *starts]
+    line_starts = LineIndex(text).line_starts
+    nodes: dict[int, int] = {0: 0}
+    for statement in tree.body:
+        line = _first_line(statement)
+        line = line if 0 < line < len(line_starts) else 0
+        nodes[line] = nodes.get(line, 0) + sum(1 for _ in ast.walk(statement))
+    bounds = sorted(nodes)
     chunks = []
     for i, first_line in enumerate(bounds):
         begin = line_starts[first_line]
         end = line_starts[bounds[i + 1]] if i + 1 < len(bounds) else len(text)
-        chunks.append(Chunk(start_line=first_line, text=text[begin:end]))
+        chunks.append(Chunk(start_line=first_line, text=text[begin:end], nodes=nodes[first_line]))
     return chunks

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from collections import Counter
 from functools import lru_cache
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from .chunks import split_chunks
+from .chunks import Chunk, split_chunks
 from .models import (
     AnalysisStatus,
     Edit,
@@ -35,6 +36,9 @@ SYNTAX_ERROR = "DL000"
 SKIPPED = "DL001"
 INTERNAL_ERROR = "DL002"
 DEFAULT_MAX_CHARS = 2_000_000
+# libcst visits about 10k nodes a second per core; beyond this one statement would stall for
+# seconds, so it is skipped with a note instead (a generated table, a huge literal).
+MAX_CHUNK_NODES = 30_000
 _BOM = "\ufeff"
 
 
@@ -53,11 +57,14 @@ def analyze_source(
         return _skipped(detail)
     if "\x00" in text:
         return _skipped("file contains NUL bytes; it looks binary")
+    text = _without_lone_surrogates(text)
     bom = 1 if text.startswith(_BOM) else 0
     body = text[bom:]
     try:
         tree = ast.parse(body)
     except SyntaxError as exc:
+        if exc.msg.startswith("too many"):  # a CPython limit (nesting, indentation): final
+            return _syntax_error(body, exc, bom)
         return _unparsable(body, exc, bom, codes)
     except (RecursionError, MemoryError, ValueError) as exc:
         return _skipped(f"file is too deeply nested to analyse ({type(exc).__name__})")
@@ -65,12 +72,32 @@ def analyze_source(
     findings = []
     for chunk in split_chunks(body, tree):
         shift_cols = bom if chunk.start_line == 0 else 0
-        for finding in _chunk_findings(chunk.text, codes):
+        chunk_findings = (
+            _chunk_findings(chunk.text, codes) if chunk.nodes <= MAX_CHUNK_NODES else _too_big(chunk)
+        )
+        for finding in chunk_findings:
             moved = _shift(finding, chunk.start_line, shift_cols)
             if not is_suppressed(index, moved):
                 findings.append(moved)
     findings.sort(key=lambda f: (f.span.start.line, f.span.start.column, f.rule))
     return Analysis(findings=tuple(findings), status=AnalysisStatus(kind="analyzed"))
+
+
+def _without_lone_surrogates(text: str) -> str:
+    """A lossy client can send lone surrogates; U+FFFD keeps every position where it was."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return re.sub("[\ud800-\udfff]", "\ufffd", text)
+    return text
+
+
+def _too_big(chunk: Chunk) -> tuple[Finding, ...]:
+    message = (
+        f"dspy-lsp skipped this statement: {chunk.nodes:,} syntax nodes is more than the "
+        f"{MAX_CHUNK_NODES:,} it analyses in one piece"
+    )
+    return (meta_finding(SKIPPED, Severity.INFO, message, _TOP),)
 
 
 def meta_finding(rule: str, severity: Severity, message: str, span: Span) -> Finding:
@@ -107,6 +134,10 @@ def _unparsable(body: str, exc: SyntaxError, bom: int, codes: tuple[str, ...]) -
         findings = _chunk_findings(body, codes)
         shifted = tuple(_shift(f, 0, bom) for f in findings)
         return Analysis(findings=shifted, status=AnalysisStatus(kind="analyzed"))
+    return _syntax_error(body, exc, bom)
+
+
+def _syntax_error(body: str, exc: SyntaxError, bom: int) -> Analysis:
     span = _syntax_error_span(body, exc).shifted(0, bom)
     message = f"SyntaxError: {exc.msg}"
     finding = meta_finding(SYNTAX_ERROR, Severity.ERROR, message, span)

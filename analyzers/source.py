@@ -58,7 +58,7 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise UndecodableSource(f"unknown source encoding: {exc.msg}") from exc
+        raise UndecodableSource(_why_not_utf8(data) or f"bad encoding declaration: {exc.msg}") from exc
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -67,3 +67,12 @@ def decode_source(data: bytes) -> str:
     if encoding != "utf-8-sig" and text.startswith(codecs.BOM_UTF8.decode("utf-8")):
         text = text[1:]
     return text
+
+
+def _why_not_utf8(data: bytes) -> str | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = data[exc.start]
+        return f"not valid utf-8 (byte 0x{byte:02x} at offset {exc.start}) and no encoding declared"
+    return None
