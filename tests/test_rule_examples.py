@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from dspy_lsp.analyzers.engine import analyze_source
 from dspy_lsp.analyzers.fixes import apply_edits
 from dspy_lsp.analyzers.rules import ALL_RULES
