@@ -1,0 +1,1 @@
+"""A toy inventory service used to demonstrate dspy-lsp."""
