@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="WARNING")
 
     rules = sub.add_parser("rules", help="list the rules with their documentation")
-    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     return parser
 
 
@@ -230,6 +230,14 @@ def list_rules(fmt: str) -> int:
             for code, rule in ALL_RULES.items()
         ]
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return EXIT_CLEAN
+    if fmt == "markdown":
+        sys.stdout.write("| Code | Name | Severity | Fix | What it finds |\n|---|---|---|---|---|\n")
+        for code, rule in ALL_RULES.items():
+            fix = rule.FIX_SAFETY.value if any(i.fixed for i in rule.INVALID) else "—"
+            sys.stdout.write(
+                f"| {code} | `{rule.NAME}` | {rule.SEVERITY.value} | {fix} | {rule.MESSAGE} |\n"
+            )
         return EXIT_CLEAN
     for code, rule in ALL_RULES.items():
         fix = f"fix: {rule.FIX_SAFETY.value}" if any(i.fixed for i in rule.INVALID) else "no fix"

@@ -8,19 +8,49 @@ import libcst.matchers as m
 from ..models import Severity
 from ..rule import Invalid, Rule
 
+_BUILTIN_KEYWORDS = frozenset(
+    {"file", "mode", "buffering", "encoding", "errors", "newline", "closefd", "opener"}
+)
+_OS_FLAG = m.Name(m.MatchIfTrue(lambda v: v.startswith("O_")))  # `open(p, O_RDONLY)`: os.open
 _OPEN = m.Call(func=m.Name("open"))
-# Calls that take ownership of a context manager passed to them.
-_MANAGERS = m.Call(func=m.Attribute(attr=m.Name("enter_context")) | m.Name("closing"))
 _Scope = cst.Module | cst.FunctionDef
+# Calls that take over a file passed to them: it is closed with the stack, list or wrapper.
+_KEEPERS = m.Call(
+    func=m.Attribute(attr=m.OneOf(*map(m.Name, ("enter_context", "callback", "append", "add"))))
+    | m.Name("closing")
+)
+_STORED = m.AssignTarget(target=m.Attribute() | m.Subscript())
+_HOLDERS = (
+    m.Return()
+    | m.Yield()
+    | m.WithItem()
+    | m.Finally()
+    | _KEEPERS
+    | m.Assign(targets=[m.ZeroOrMore(), _STORED, m.ZeroOrMore()])
+)
 
 
-def _closed_later(scope: cst.CSTNode, name: str) -> bool:
-    """``f = open(p)`` is fine when ``f`` is closed in a ``finally`` or entered with ``with``."""
-    close = m.Call(func=m.Attribute(value=m.Name(name), attr=m.Name("close")))
-    for final in m.findall(scope, m.Finally()):
-        if m.findall(final, close):
-            return True
-    return bool(m.findall(scope, m.WithItem(item=m.Name(name))))
+def _is_builtin_open(call: cst.Call) -> bool:
+    """Other ``open`` functions (``os.open`` star-imported, ``tarfile.open``) differ in args."""
+    keywords = {a.keyword.value for a in call.args if a.keyword is not None}
+    return keywords <= _BUILTIN_KEYWORDS and not any(
+        m.findall(a.value, _OS_FLAG) for a in call.args
+    )
+
+
+def _handed_on(scope: cst.CSTNode, name: str) -> bool:
+    """``f = open(p)`` is fine when a ``finally`` closes ``f``, or an owner takes it over."""
+    ref = m.Name(name)
+    return any(m.findall(holder, ref) for holder in m.findall(scope, _HOLDERS))
+
+
+def _parts(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The expressions whose value ``value`` may be: ``a, b`` and ``a if c else b``."""
+    if isinstance(value, cst.Tuple):
+        return [p for e in value.elements for p in _parts(e.value)]
+    if isinstance(value, cst.IfExp):
+        return [*_parts(value.body), *_parts(value.orelse)]
+    return [value]
 
 
 class OpenWithoutWith(Rule):
@@ -43,6 +73,9 @@ class OpenWithoutWith(Rule):
         "with ExitStack() as stack:\n    f = stack.enter_context(open(p))\n",
         "def f(p):\n    h = open(p)\n    try:\n        return h.read()\n    finally:\n"
         "        h.close()\n",
+        "def f(p):\n    try:\n        h = open(p, 'rb')\n    except OSError:\n"
+        "        raise KeyError(p)\n    return Proxy(h)\n",
+        "def f(name):\n    return name, open(name)\n",
     )
     INVALID = (
         Invalid(code="f = open(p)\ndata = f.read()\n"),
@@ -71,19 +104,22 @@ class OpenWithoutWith(Rule):
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scopes.pop()
 
+    def _own(self, value: cst.BaseExpression | None) -> None:
+        if value is not None:
+            self._owned.update(id(p) for p in _parts(value))
+
     def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._owned.add(id(node.body))
+        self._own(node.body)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
-        self._owned.add(id(node.item))
+        self._own(node.item)
 
     def visit_Return(self, node: cst.Return) -> None:
-        if node.value is not None:
-            self._owned.add(id(node.value))
+        self._own(node.value)
 
     def visit_Yield(self, node: cst.Yield) -> None:
-        if isinstance(node.value, cst.BaseExpression):
-            self._owned.add(id(node.value))
+        if not isinstance(node.value, cst.From):
+            self._own(node.value)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._assigned(node.value, [t.target for t in node.targets])
@@ -94,18 +130,14 @@ class OpenWithoutWith(Rule):
 
     def _assigned(self, value: cst.BaseExpression, targets: list[cst.BaseExpression]) -> None:
         # Stored on an object or in a container: a long-lived resource, closed elsewhere.
-        stored = all(isinstance(t, cst.Attribute | cst.Subscript) for t in targets)
-        name = targets[0] if len(targets) == 1 else None
-        closed = (
-            isinstance(name, cst.Name)
-            and m.matches(value, _OPEN)
-            and _closed_later(self._scopes[-1], name.value)
-        )
-        if stored or closed:
-            self._owned.add(id(value))
+        if any(isinstance(t, cst.Attribute | cst.Subscript) for t in targets):
+            self._own(value)
+        names = [t.value for t in targets if isinstance(t, cst.Name)]
+        if m.matches(value, _OPEN) and any(_handed_on(self._scopes[-1], n) for n in names):
+            self._own(value)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if m.matches(node, _MANAGERS):
+        if m.matches(node, _KEEPERS):
             self._owned.update(id(a.value) for a in node.args)
-        elif m.matches(node, _OPEN) and id(node) not in self._owned:
+        elif m.matches(node, _OPEN) and id(node) not in self._owned and _is_builtin_open(node):
             self.report(node)
