@@ -17,7 +17,7 @@ from .source import LineIndex
 class Chunk:
     start_line: int
     text: str
-    nodes: int = 0  # syntax nodes, a cheap measure of how long libcst will take
+    nodes: int = 0  # syntax nodes (counted for large chunks only): how long libcst will take
 
     @property
     def hash(self) -> str:
@@ -32,6 +32,11 @@ def _first_line(node: ast.stmt) -> int:
     return first - 1
 
 
+# Chunks shorter than this cannot hold enough syntax nodes to be too big, so only longer ones
+# pay for counting.
+_CHARS_WORTH_COUNTING = 20_000
+
+
 def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
     """Partition ``text`` into chunks that each start at a top-level statement.
 
@@ -39,15 +44,17 @@ def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
     chunk also holds anything before the first statement.
     """
     line_starts = LineIndex(text).line_starts
-    nodes: dict[int, int] = {0: 0}
+    statements: dict[int, list[ast.stmt]] = {0: []}
     for statement in tree.body:
         line = _first_line(statement)
-        line = line if 0 < line < len(line_starts) else 0
-        nodes[line] = nodes.get(line, 0) + sum(1 for _ in ast.walk(statement))
-    bounds = sorted(nodes)
+        statements.setdefault(line if 0 < line < len(line_starts) else 0, []).append(statement)
+    bounds = sorted(statements)
     chunks = []
     for i, first_line in enumerate(bounds):
         begin = line_starts[first_line]
         end = line_starts[bounds[i + 1]] if i + 1 < len(bounds) else len(text)
-        chunks.append(Chunk(start_line=first_line, text=text[begin:end], nodes=nodes[first_line]))
+        nodes = 0
+        if end - begin > _CHARS_WORTH_COUNTING:
+            nodes = sum(1 for stmt in statements[first_line] for _ in ast.walk(stmt))
+        chunks.append(Chunk(start_line=first_line, text=text[begin:end], nodes=nodes))
     return chunks

@@ -72,11 +72,7 @@ def analyze_source(
     findings = []
     for chunk in split_chunks(body, tree):
         shift_cols = bom if chunk.start_line == 0 else 0
-        chunk_findings = (
-            _chunk_findings(chunk.text, codes) if chunk.nodes <= MAX_CHUNK_NODES else _too_big(chunk)
-        )
-        for finding in chunk_findings:
-            moved = _shift(finding, chunk.start_line, shift_cols)
+        for moved in _placed_findings(chunk, codes, shift_cols):
             if not is_suppressed(index, moved):
                 findings.append(moved)
     findings.sort(key=lambda f: (f.span.start.line, f.span.start.column, f.rule))
@@ -129,6 +125,9 @@ def _unparsable(body: str, exc: SyntaxError, bom: int, codes: tuple[str, ...]) -
         module = None
     except RecursionError:
         return _skipped("file is too deeply nested to analyse")
+    except Exception:  # libcst can fail with its own internal errors on new grammar (t-strings)
+        log.info("libcst failed on a file ast rejected", exc_info=True)
+        module = None
     if module is not None:
         log.info("ast rejected but libcst parsed the file; analysing it as one chunk")
         findings = _chunk_findings(body, codes)
@@ -161,6 +160,16 @@ def _syntax_error_span(text: str, exc: SyntaxError) -> Span:
     return Span.of(line, col, end_line, end_col)
 
 
+@lru_cache(maxsize=8192)
+def _placed_findings(chunk: Chunk, codes: tuple[str, ...], shift_cols: int) -> tuple[Finding, ...]:
+    """A chunk's findings at its place in the file; unchanged chunks that did not move hit."""
+    if chunk.nodes > MAX_CHUNK_NODES:
+        found = _too_big(chunk)
+    else:
+        found = _chunk_findings(chunk.text, codes)
+    return tuple(_shift(f, chunk.start_line, shift_cols) for f in found)
+
+
 def _shift(finding: Finding, lines: int, first_line_cols: int) -> Finding:
     if lines == 0 and first_line_cols == 0:
         return finding
@@ -191,6 +200,10 @@ def _chunk_findings(chunk_text: str, codes: tuple[str, ...]) -> tuple[Finding, .
         # ast accepted what libcst's grammar does not (rare); say so rather than pass silently.
         message = f"dspy-lsp could not parse this statement with libcst: {exc.message}"
         return (meta_finding(SKIPPED, Severity.INFO, message, _TOP),)
+    except Exception as exc:  # one broken rule or parser bug costs one statement, not the file
+        log.exception("internal error analysing a statement")
+        message = f"dspy-lsp hit an internal error on this statement: {type(exc).__name__}: {exc}"
+        return (meta_finding(INTERNAL_ERROR, Severity.INFO, message, _TOP),)
     header = chunk_text.lstrip().split("\n", 1)[0][:120]
     seen: Counter[str] = Counter()
     findings = []
@@ -256,7 +269,7 @@ def _build_fix(
         new_text = module.visit(_ReplaceNode(report.target, replacement)).code
         cst.parse_module(new_text)
     except Exception:  # a rule's replacement that cannot render or parse is dropped, not shown
-        log.warning("dropping an unverifiable fix for %s", report.message, exc_info=True)
+        log.debug("dropping an unverifiable fix for %s", report.message, exc_info=True)
         return None
     edit = minimal_edit(chunk_text, new_text)
     if edit is None:

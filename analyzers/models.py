@@ -44,9 +44,10 @@ class Span(Frozen):
 
         def move(p: Position) -> Position:
             col = p.column + (first_line_columns if p.line == 0 else 0)
-            return Position(line=p.line + lines, column=col)
+            return Position.model_construct(line=p.line + lines, column=col)
 
-        return Span(start=move(self.start), end=move(self.end))
+        # Moving a valid span keeps it valid, so skip re-validation: this runs per finding per edit.
+        return Span.model_construct(start=move(self.start), end=move(self.end))
 
     def overlaps(self, other: Span) -> bool:
         a0, a1 = (self.start.line, self.start.column), (self.end.line, self.end.column)

@@ -6,7 +6,9 @@ examples are its unit tests and later seed the DSPy datasets, as Fixit's rules d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import ClassVar
 
 import libcst as cst
@@ -79,6 +81,17 @@ class Rule(cst.BatchableCSTVisitor):
             )
         )
 
-    @classmethod
-    def doc(cls) -> str:
-        return f"{cls.CODE} {cls.NAME}: {cls.MESSAGE}"
+    def get_visitors(self) -> dict[str, Callable[[cst.CSTNode], object]]:
+        """libcst inspects every member of the instance on each call; the names are per class."""
+        return {name: getattr(self, name) for name in _visitor_names(type(self))}
+
+
+@cache
+def _visitor_names(rule: type[Rule]) -> tuple[str, ...]:
+    names = []
+    for name in dir(rule):
+        if name.startswith(("visit_", "leave_")):
+            method = getattr(rule, name)
+            if callable(method) and not getattr(method, "_is_no_op", False):
+                names.append(name)
+    return tuple(names)

@@ -1,0 +1,577 @@
+"""Change -> publishDiagnostics latency of dspy-lsp next to `ruff server`, on generated files.
+
+Both servers are driven by the same small LSP client (below) so the numbers are comparable:
+spawn, initialize (UTF-16, push diagnostics only), didOpen, wait for the first diagnostics,
+then N incremental single-line edits inside one function in the middle of the file, each timed
+from writing didChange to reading the publishDiagnostics for that version.
+
+Matching a publish to an edit: when the server sets ``version`` on publishDiagnostics we wait
+for exactly that version; when it omits it (ruff may), we take the first publish for the URI
+that arrives after the didChange was sent. Edits are sequential, so that is unambiguous.
+
+    python benchmarks/latency.py [--sizes 100,1000,5000] [--edits 30] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEBOUNCE_ENV = "DSPY_LSP_DEBOUNCE_MS"
+DEFAULT_TIMEOUT_S = 180.0
+ANCHOR = "acc = 0"  # every generated function has this line; edits rewrite one of them
+
+# -- generated source -------------------------------------------------------------------------
+
+HEADER = '''"""Generated module for the latency benchmark."""
+
+import json
+import os
+from dataclasses import dataclass
+
+DEFAULT_LIMIT = 10
+'''
+
+PLAIN_FUNCTION = '''
+def {name}(items, limit=DEFAULT_LIMIT):
+    """Return the items above the limit, scaled, and their total."""
+    acc = 0
+    out = []
+    for item in items:
+        if item > limit:
+            out.append(item * {k})
+            acc += item
+    return out, acc
+'''
+
+FLAGGED_FUNCTION = '''
+def {name}(values, seen=[]):
+    """Record values that were not seen before."""
+    acc = 0
+    if values == None:
+        return seen
+    for key in values.keys():
+        if key not in seen:
+            seen.append(key)
+            acc += {k}
+    if len(seen) == 0:
+        return None
+    return seen
+'''
+
+IO_FUNCTION = '''
+def {name}(path):
+    """Load a JSON file, falling back to an empty mapping."""
+    acc = 0
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except OSError:
+        data = {{}}
+    for key, value in data.items():
+        acc += len(str(value)) + {k}
+    return data, acc
+'''
+
+CLASS_TEMPLATE = '''
+@dataclass
+class {name}:
+    """A small record with a few derived values."""
+
+    label: str
+    size: int = {k}
+
+    def area(self, factor=1):
+        acc = 0
+        for step in range(self.size):
+            acc += step * factor
+        return acc
+
+    def describe(self):
+        acc = 0
+        if self.label == None:
+            return "unnamed"
+        return f"{{self.label}} ({{self.size}}) {{acc}}"
+
+    def normalized(self, total):
+        acc = 0
+        if total == 0:
+            return 0.0
+        return self.size / total + acc
+'''
+
+TEMPLATES = (PLAIN_FUNCTION, FLAGGED_FUNCTION, IO_FUNCTION, CLASS_TEMPLATE)
+WEIGHTS = (5, 2, 2, 2)
+
+
+def generate_source(lines: int, seed: int = 0) -> str:
+    """Realistic-looking code of exactly ``lines`` lines; about one block in five is flagged."""
+    rng = random.Random(seed)
+    parts = [HEADER]
+    count = HEADER.count("\n")
+    biggest = max(t.count("\n") for t in TEMPLATES)
+    index = 0
+    while lines - count > biggest:
+        template = rng.choices(TEMPLATES, WEIGHTS)[0]
+        prefix = "Record" if template is CLASS_TEMPLATE else "compute"
+        block = template.format(name=f"{prefix}_{index}", k=rng.randint(2, 99))
+        parts.append(block)
+        count += block.count("\n")
+        index += 1
+    parts.extend(f"CONSTANT_{i} = {i}\n" for i in range(max(lines - count, 0)))
+    return "".join(parts)
+
+
+def middle_anchor(text: str) -> int:
+    """0-based line of the anchor closest to the middle, so edits land inside a function."""
+    lines = text.split("\n")
+    candidates = [i for i, line in enumerate(lines) if line.strip() == ANCHOR]
+    if not candidates:
+        raise ValueError("generated file has no function to edit")
+    return min(candidates, key=lambda i: abs(i - len(lines) // 2))
+
+
+# -- a minimal LSP client ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Publish:
+    seq: int
+    received: float
+    version: int | None
+    diagnostics: int
+
+
+class LspClient:
+    """JSON-RPC over a child's stdio with Content-Length framing; answers server requests."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self._next_id = 0
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._publishes: dict[str, list[Publish]] = {}
+        self._seq = 0
+        self.unversioned = 0  # publishes without a version, matched by arrival order instead
+        self._changed = asyncio.Condition()
+        self._reader = asyncio.create_task(self._read_loop())
+
+    @classmethod
+    async def spawn(cls, argv: list[str], env: dict[str, str], cwd: Path) -> LspClient:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+        )
+        return cls(proc)
+
+    async def request(self, method: str, params: Any, timeout: float) -> Any:
+        self._next_id += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[self._next_id] = future
+        await self._send(
+            {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+        )
+        return await asyncio.wait_for(future, timeout)
+
+    async def notify(self, method: str, params: Any) -> float:
+        """Send a notification; returns the time just before it was written."""
+        sent = time.perf_counter()
+        await self._send({"jsonrpc": "2.0", "method": method, "params": params})
+        return sent
+
+    def last_seq(self) -> int:
+        return self._seq
+
+    async def wait_publish(self, uri: str, version: int, after_seq: int, timeout: float) -> Publish:
+        """The publish for ``version``, or the first unversioned one after ``after_seq``."""
+
+        def find() -> Publish | None:
+            for p in self._publishes.get(uri, ()):
+                if p.version == version or (p.version is None and p.seq > after_seq):
+                    return p
+            return None
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(find), timeout)
+        found = find()
+        assert found is not None
+        return found
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """shutdown + exit; kill the server if it does not leave in time."""
+        with contextlib.suppress(Exception):
+            await self.request("shutdown", None, timeout)
+            await self._send({"jsonrpc": "2.0", "method": "exit"})
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.kill()
+            await self.proc.wait()
+        self._reader.cancel()
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        body = json.dumps(message).encode()
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await self.proc.stdin.drain()
+
+    async def _read_loop(self) -> None:
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        try:
+            while True:
+                length = None
+                while (line := await stdout.readline()) not in (b"\r\n", b"\n"):
+                    if not line:
+                        return
+                    name, _, value = line.decode("ascii").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                if length is None:
+                    continue
+                body = await stdout.readexactly(length)
+                await self._dispatch(json.loads(body), time.perf_counter())
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("server closed its output"))
+
+    async def _dispatch(self, message: dict[str, Any], received: float) -> None:
+        method = message.get("method")
+        if method is None:
+            future = self._pending.pop(message.get("id"), None)
+            if future is not None and not future.done():
+                if "error" in message:
+                    future.set_exception(RuntimeError(str(message["error"])))
+                else:
+                    future.set_result(message.get("result"))
+        elif "id" in message:
+            await self._answer(message)
+        elif method == "textDocument/publishDiagnostics":
+            await self._record(message["params"], received)
+        # window/*, $/progress and other notifications are ignored.
+
+    async def _answer(self, request: dict[str, Any]) -> None:
+        """Servers may ask things mid-run; answer like a client with nothing to configure."""
+        method, params = request["method"], request.get("params") or {}
+        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request["id"]}
+        if method == "workspace/configuration":
+            reply["result"] = [None] * len(params.get("items", []))
+        elif method == "workspace/workspaceFolders":
+            reply["result"] = []
+        elif method.startswith(("client/", "window/")):
+            reply["result"] = None
+        else:
+            reply["error"] = {"code": -32601, "message": f"unsupported: {method}"}
+        await self._send(reply)
+
+    async def _record(self, params: dict[str, Any], received: float) -> None:
+        async with self._changed:
+            self._seq += 1
+            self.unversioned += params.get("version") is None
+            publish = Publish(
+                self._seq, received, params.get("version"), len(params["diagnostics"])
+            )
+            self._publishes.setdefault(params["uri"], []).append(publish)
+            self._changed.notify_all()
+
+
+# -- one benchmark run ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    label: str
+    argv: list[str]
+    env: dict[str, str]
+    is_ours: bool
+
+
+@dataclass
+class RunResult:
+    server: str
+    lines: int
+    edits: int
+    cold_start_ms: float | None = None
+    initialize_ms: float | None = None
+    first_diagnostics_ms: float | None = None
+    first_diagnostics_count: int | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+    publishes: int = 0
+    unversioned_publishes: int = 0
+    peak_rss_mb: float | None = None
+    error: str | None = None
+
+    def percentile(self, q: float) -> float | None:
+        """Nearest-rank percentile, which needs no interpolation on few samples."""
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return ordered[max(math.ceil(q / 100 * len(ordered)) - 1, 0)]
+
+
+def client_capabilities() -> dict[str, Any]:
+    """UTF-16 only, versioned push diagnostics, and no pull diagnostics (no textDocument.diagnostic)."""
+    return {
+        "general": {"positionEncodings": ["utf-16"]},
+        "textDocument": {
+            "synchronization": {"dynamicRegistration": False, "didSave": False},
+            "publishDiagnostics": {"versionSupport": True},
+        },
+        "workspace": {"configuration": True, "workspaceFolders": True},
+        "window": {"workDoneProgress": False},
+    }
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM: the most resident memory the process ever had (Linux only)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def change_params(uri: str, version: int, line: int, old: str, new: str) -> dict[str, Any]:
+    """An incremental edit replacing the text of one line after its indentation."""
+    indent = len(old) - len(old.lstrip())
+    change = {
+        "range": {
+            "start": {"line": line, "character": indent},
+            "end": {"line": line, "character": len(old)},
+        },
+        "text": new[indent:],
+    }
+    return {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
+
+
+async def initialize(client: LspClient, root: Path, spawned: float, result: RunResult) -> bool:
+    """Handshake; returns whether the server accepts incremental changes."""
+    sent = time.perf_counter()
+    params = {
+        "processId": os.getpid(),
+        "rootUri": root.as_uri(),
+        "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
+        "capabilities": client_capabilities(),
+    }
+    reply = await client.request("initialize", params, DEFAULT_TIMEOUT_S)
+    done = time.perf_counter()
+    result.cold_start_ms = (done - spawned) * 1000
+    result.initialize_ms = (done - sent) * 1000
+    await client.notify("initialized", {})
+    sync = reply["capabilities"].get("textDocumentSync")
+    kind = sync.get("change") if isinstance(sync, dict) else sync
+    return kind == 2
+
+
+async def edit_loop(
+    client: LspClient, uri: str, text: str, edits: int, timeout: float, result: RunResult
+) -> None:
+    """Rewrite the anchor line ``edits`` times, each with a fresh value so no cache can answer."""
+    line = middle_anchor(text)
+    lines = text.split("\n")
+    for i in range(edits):
+        version = i + 2
+        old = lines[line]
+        new = lines[line] = old[: len(old) - len(old.lstrip())] + f"acc = {i + 1}"
+        after = client.last_seq()
+        sent = await client.notify(
+            "textDocument/didChange", change_params(uri, version, line, old, new)
+        )
+        publish = await client.wait_publish(uri, version, after, timeout)
+        result.latencies_ms.append((publish.received - sent) * 1000)
+
+
+async def run_one(spec: ServerSpec, lines: int, edits: int, timeout: float) -> RunResult:
+    result = RunResult(server=spec.label, lines=lines, edits=edits)
+    text = generate_source(lines)
+    with tempfile.TemporaryDirectory(prefix="latency-") as tmp:
+        root = Path(tmp)
+        path = root / f"generated_{lines}.py"
+        path.write_text(text)
+        uri = path.as_uri()
+        spawned = time.perf_counter()
+        client = await LspClient.spawn(spec.argv, spec.env, root)
+        try:
+            if not await initialize(client, root, spawned, result):
+                raise RuntimeError("server does not accept incremental changes")
+            doc = {"uri": uri, "languageId": "python", "version": 1, "text": text}
+            sent = await client.notify("textDocument/didOpen", {"textDocument": doc})
+            first = await client.wait_publish(uri, 1, 0, timeout)
+            result.first_diagnostics_ms = (first.received - sent) * 1000
+            result.first_diagnostics_count = first.diagnostics
+            await edit_loop(client, uri, text, edits, timeout, result)
+            result.peak_rss_mb = peak_rss_mb(client.proc.pid)
+        except (TimeoutError, RuntimeError, ConnectionError) as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.peak_rss_mb = peak_rss_mb(client.proc.pid)
+            client.kill()
+        finally:
+            result.publishes = client.last_seq()
+            result.unversioned_publishes = client.unversioned
+            await client.close()
+    return result
+
+
+# -- servers, table, main ---------------------------------------------------------------------
+
+
+def ruff_binary() -> str:
+    """The real ruff executable, not a version-manager shim that would add its own start-up."""
+    with contextlib.suppress(ImportError, FileNotFoundError):
+        from ruff.__main__ import find_ruff_bin
+
+        return str(find_ruff_bin())
+    found = shutil.which("ruff")
+    if found is None:
+        raise SystemExit("ruff is not installed")
+    return found
+
+
+def our_spec(debounce_ms: int | None) -> ServerSpec:
+    """Our server; ``None`` keeps its default debounce (the variable is removed, not inherited)."""
+    env = {k: v for k, v in os.environ.items() if k != DEBOUNCE_ENV}
+    label = "dspy-lsp (default debounce)"
+    if debounce_ms is not None:
+        env[DEBOUNCE_ENV] = str(debounce_ms)
+        label = f"dspy-lsp ({DEBOUNCE_ENV}={debounce_ms})"
+    return ServerSpec(label, [sys.executable, "-m", "dspy_lsp.server"], env, is_ours=True)
+
+
+def ruff_spec() -> ServerSpec:
+    return ServerSpec("ruff server", [ruff_binary(), "server"], dict(os.environ), is_ours=False)
+
+
+def plan(sizes: list[int]) -> list[tuple[ServerSpec, int]]:
+    """Ours (no debounce) and ruff per size, plus ours with its default debounce at one size."""
+    ours, ruff = our_spec(0), ruff_spec()
+    runs = [(spec, size) for size in sizes for spec in (ours, ruff)]
+    runs.append((our_spec(None), sizes[len(sizes) // 2]))
+    return runs
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def ratio(row: RunResult, rows: list[RunResult]) -> str:
+    """ours/ruff for p50 (p95), against ruff at the same file size."""
+    if row.server.startswith("ruff"):
+        return ""
+    ruff = next((r for r in rows if r.server.startswith("ruff") and r.lines == row.lines), None)
+    if ruff is None:
+        return "-"
+    parts = []
+    for q in (50, 95):
+        ours_q, ruff_q = row.percentile(q), ruff.percentile(q)
+        parts.append(f"{ours_q / ruff_q:.1f}x" if ours_q and ruff_q else "-")
+    return f"{parts[0]} ({parts[1]})"
+
+
+def print_table(rows: list[RunResult]) -> None:
+    headers = (
+        "server",
+        "file lines",
+        "p50 ms",
+        "p95 ms",
+        "ours/ruff p50 (p95)",
+        "cold start ms",
+        "init ms",
+        "1st diag ms",
+        "diags",
+        "peak RSS MB",
+    )
+    table = [headers]
+    for r in rows:
+        table.append(
+            (
+                r.server,
+                str(r.lines),
+                fmt(r.percentile(50)),
+                fmt(r.percentile(95)),
+                ratio(r, rows),
+                fmt(r.cold_start_ms, 0),
+                fmt(r.initialize_ms, 0),
+                fmt(r.first_diagnostics_ms, 0),
+                "-" if r.first_diagnostics_count is None else str(r.first_diagnostics_count),
+                fmt(r.peak_rss_mb),
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    for n, row in enumerate(table):
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs]
+        print("  ".join(cells))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    for r in rows:
+        if r.unversioned_publishes:
+            print(
+                f"note: {r.server} sent {r.unversioned_publishes} of {r.publishes} publishes"
+                " without a version; each was matched to the change sent just before it"
+            )
+        if r.error:
+            print(f"! {r.server} at {r.lines} lines: {r.error}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,5000", help="comma-separated line counts")
+    parser.add_argument("--edits", type=int, default=30, help="timed edits per run")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per wait")
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    return parser.parse_args(argv)
+
+
+async def main_async(args: argparse.Namespace) -> list[RunResult]:
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    rows = []
+    for spec, size in plan(sizes):
+        if spec.is_ours and DEBOUNCE_ENV in spec.env:
+            print(f"[{spec.label}] {DEBOUNCE_ENV}={spec.env[DEBOUNCE_ENV]} set for the server")
+        started = time.perf_counter()
+        row = await run_one(spec, size, args.edits, args.timeout)
+        print(f"[{spec.label}] {size} lines: done in {time.perf_counter() - started:.1f}s")
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print("$ python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]))
+    print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, ruff: {ruff_binary()}")
+    rows = asyncio.run(main_async(args))
+    print()
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+        print(f"wrote {args.json}")
+    return 1 if any(r.error for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
