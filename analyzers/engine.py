@@ -163,10 +163,8 @@ def _syntax_error_span(text: str, exc: SyntaxError) -> Span:
 @lru_cache(maxsize=8192)
 def _placed_findings(chunk: Chunk, codes: tuple[str, ...], shift_cols: int) -> tuple[Finding, ...]:
     """A chunk's findings at its place in the file; unchanged chunks that did not move hit."""
-    if chunk.nodes > MAX_CHUNK_NODES:
-        found = _too_big(chunk)
-    else:
-        found = _chunk_findings(chunk.text, codes)
+    too_big = chunk.nodes > MAX_CHUNK_NODES
+    found = _too_big(chunk) if too_big else _chunk_findings(chunk.text, codes)
     return tuple(_shift(f, chunk.start_line, shift_cols) for f in found)
 
 
