@@ -1,13 +1,15 @@
 """Split a module into top-level statements, so work is redone only where the text changed.
 
 ``ast`` finds the statement boundaries (it is fast and C-backed); each chunk is then analysed on
-its own, and its results are cached by the chunk's text. Lines are LSP lines.
+its own, and its results are cached by the chunk's text. Given the chunking of an earlier text,
+only the chunks around the edited region are parsed again. Lines are LSP lines.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from .source import LineIndex
@@ -58,3 +60,84 @@ def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
             nodes = sum(1 for stmt in statements[first_line] for _ in ast.walk(stmt))
         chunks.append(Chunk(start_line=first_line, text=text[begin:end], nodes=nodes))
     return chunks
+
+
+@dataclass(frozen=True, eq=False)
+class Chunking:
+    """A text and its chunks; hand it back to :func:`chunk_module` to re-split an edited text."""
+
+    text: str
+    chunks: tuple[Chunk, ...]
+
+
+def chunk_module(text: str, previous: Chunking | None = None) -> Chunking:
+    """Chunks of ``text``; raises what ``ast.parse`` raises when the text does not parse."""
+    if previous is not None:
+        if previous.text == text:
+            return previous
+        reused = _rechunk(previous, text)
+        if reused is not None:
+            return reused
+    return Chunking(text, tuple(split_chunks(text, ast.parse(text))))
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix, by bisection over C-speed slice comparisons."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _rechunk(previous: Chunking, text: str) -> Chunking | None:
+    """Re-split only the chunks the edit touched (plus a character of margin on each side).
+
+    Top-level statements parse independently, so if the touched region parses on its own the
+    whole text does. When it does not (an unclosed bracket, a decorator typed above a function
+    in the next chunk), the caller parses the whole text instead.
+    """
+    old, chunks = previous.text, previous.chunks
+    prefix = _common_prefix(old, text)
+    suffix = _common_suffix(old, text, min(len(old), len(text)) - prefix)
+    offsets, total = [], 0
+    for chunk in chunks:
+        offsets.append(total)
+        total += len(chunk.text)
+    first = bisect_right(offsets, max(prefix - 1, 0)) - 1
+    last = bisect_right(offsets, min(len(old) - suffix, len(old) - 1)) - 1
+    start = offsets[first]
+    old_end = offsets[last + 1] if last + 1 < len(chunks) else len(old)
+    new_end = old_end + len(text) - len(old)
+    region = text[start:new_end]
+    try:
+        tree = ast.parse(region)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    base = chunks[first].start_line
+    middle = [
+        Chunk(start_line=base + c.start_line, text=c.text, nodes=c.nodes)
+        for c in split_chunks(region, tree)
+        if c.text
+    ]
+    old_lines = sum(len(LineIndex(c.text).line_starts) - 1 for c in chunks[first : last + 1])
+    delta = len(LineIndex(region).line_starts) - 1 - old_lines
+    after = [
+        Chunk(start_line=c.start_line + delta, text=c.text, nodes=c.nodes)
+        for c in chunks[last + 1 :]
+    ]
+    return Chunking(text, (*chunks[:first], *middle, *after))

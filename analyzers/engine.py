@@ -6,7 +6,6 @@ one parse of the statement that changed. Everything here is pure: text in, findi
 
 from __future__ import annotations
 
-import ast
 import logging
 import re
 from collections import Counter
@@ -14,8 +13,9 @@ from functools import lru_cache
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
+from pydantic import Field, SkipValidation
 
-from .chunks import Chunk, split_chunks
+from .chunks import Chunk, Chunking, chunk_module
 from .models import (
     AnalysisStatus,
     Edit,
@@ -45,12 +45,21 @@ _BOM = "\ufeff"
 class Analysis(Frozen):
     findings: tuple[Finding, ...]
     status: AnalysisStatus
+    # How the text was split; pass it back as ``previous`` to re-parse only what an edit touched.
+    chunking: SkipValidation[Chunking | None] = Field(default=None, exclude=True, repr=False)
 
 
 def analyze_source(
-    text: str, codes: tuple[str, ...] | None = None, *, max_chars: int = DEFAULT_MAX_CHARS
+    text: str,
+    codes: tuple[str, ...] | None = None,
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    previous: Chunking | None = None,
 ) -> Analysis:
-    """All unsuppressed findings of the rules in ``codes`` (default: every rule) on ``text``."""
+    """All unsuppressed findings of the rules in ``codes`` (default: every rule) on ``text``.
+
+    ``previous`` is the ``chunking`` of an earlier analysis of the same document, if any.
+    """
     codes = tuple(ALL_RULES) if codes is None else tuple(c for c in codes if c in ALL_RULES)
     if len(text) > max_chars:
         detail = f"file too large to analyse ({len(text):,} characters > limit {max_chars:,})"
@@ -61,7 +70,7 @@ def analyze_source(
     bom = 1 if text.startswith(_BOM) else 0
     body = text[bom:]
     try:
-        tree = ast.parse(body)
+        chunking = chunk_module(body, previous)
     except SyntaxError as exc:
         if exc.msg.startswith("too many"):  # a CPython limit (nesting, indentation): final
             return _syntax_error(body, exc, bom)
@@ -70,13 +79,15 @@ def analyze_source(
         return _skipped(f"file is too deeply nested to analyse ({type(exc).__name__})")
     index = LineIndex(text)
     findings = []
-    for chunk in split_chunks(body, tree):
+    for chunk in chunking.chunks:
         shift_cols = bom if chunk.start_line == 0 else 0
         for moved in _placed_findings(chunk, codes, shift_cols):
             if not is_suppressed(index, moved):
                 findings.append(moved)
     findings.sort(key=lambda f: (f.span.start.line, f.span.start.column, f.rule))
-    return Analysis(findings=tuple(findings), status=AnalysisStatus(kind="analyzed"))
+    return Analysis(
+        findings=tuple(findings), status=AnalysisStatus(kind="analyzed"), chunking=chunking
+    )
 
 
 def _without_lone_surrogates(text: str) -> str:

@@ -58,7 +58,9 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise UndecodableSource(_why_not_utf8(data) or f"bad encoding declaration: {exc.msg}") from exc
+        raise UndecodableSource(
+            _why_not_utf8(data) or f"bad encoding declaration: {exc.msg}"
+        ) from exc
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:

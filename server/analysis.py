@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..analyzers.chunks import Chunking
 from ..analyzers.engine import Analysis, analyze_source
 from ..analyzers.rules import ALL_RULES
 from .settings import ResolvedSettings, relative_path
@@ -14,7 +15,12 @@ def codes_for(path: Path | None, resolved: ResolvedSettings) -> tuple[str, ...]:
     return resolved.settings.selection().codes_for(tuple(ALL_RULES), relpath)
 
 
-def analyze_file_text(text: str, path: Path | None, resolved: ResolvedSettings) -> Analysis:
+def analyze_file_text(
+    text: str, path: Path | None, resolved: ResolvedSettings, previous: Chunking | None = None
+) -> Analysis:
     return analyze_source(
-        text, codes_for(path, resolved), max_chars=resolved.settings.max_file_chars
+        text,
+        codes_for(path, resolved),
+        max_chars=resolved.settings.max_file_chars,
+        previous=previous,
     )

@@ -232,7 +232,9 @@ def list_rules(fmt: str) -> int:
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return EXIT_CLEAN
     if fmt == "markdown":
-        sys.stdout.write("| Code | Name | Severity | Fix | What it finds |\n|---|---|---|---|---|\n")
+        sys.stdout.write(
+            "| Code | Name | Severity | Fix | What it finds |\n|---|---|---|---|---|\n"
+        )
         for code, rule in ALL_RULES.items():
             fix = rule.FIX_SAFETY.value if any(i.fixed for i in rule.INVALID) else "—"
             sys.stdout.write(

@@ -23,6 +23,7 @@ from .documents import LspWorkspace
 from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
+    from ..analyzers.chunks import Chunking
     from ..analyzers.engine import Analysis
     from .settings import ProjectConfig, ResolvedSettings
 
@@ -43,6 +44,9 @@ class DspyLanguageServer(LanguageServer):
         self.initialization_options: Any = None
         self._projects: dict[Path, ProjectConfig] = {}
         self._shown_errors: set[str] = set()
+        # The last split of each open document, so an edit re-parses only the statements it
+        # touched. Any earlier split is a valid starting point, so staleness costs speed only.
+        self._chunkings: dict[str, Chunking] = {}
         self.scheduler: Scheduler[Any] = Scheduler(
             self._analyze_snapshot, self._publish, self._current_version
         )
@@ -183,7 +187,9 @@ async def on_initialized(ls: DspyLanguageServer, _: types.InitializedParams) -> 
             await ls.client_register_capability_async(
                 types.RegistrationParams(registrations=[registration])
             )
-        except Exception as exc:  # the client claimed support it lacks; saving pyproject still works
+        except (
+            Exception
+        ) as exc:  # the client claimed support it lacks; saving pyproject still works
             log.warning("could not watch pyproject.toml files: %s", exc)
 
 
@@ -206,6 +212,7 @@ def did_save(ls: DspyLanguageServer, params: types.DidSaveTextDocumentParams) ->
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: DspyLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.scheduler.cancel(params.text_document.uri)
+    ls._chunkings.pop(params.text_document.uri, None)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
     )

@@ -65,7 +65,10 @@ def test_findings_exit_one_with_ruff_like_lines(project: Path) -> None:
     result = run("check", "pkg", cwd=project)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert "pkg/buggy.py:1:7: DL101 Mutable default argument is created once and shared by every call" in lines
+    assert (
+        "pkg/buggy.py:1:7: DL101 Mutable default argument is created once and shared by every call"
+        in lines
+    )
     assert any(line.startswith("pkg/buggy.py:2:8: DL104 [*] ") for line in lines)
     assert lines[-1].startswith("Found 2 findings in 2 files.")
 
@@ -105,7 +108,10 @@ def test_fix_applies_safe_fixes_in_place_and_keeps_crlf(tmp_path: Path) -> None:
     target.write_bytes(BUGGY.replace("\n", "\r\n").encode())
     result = run("check", "--fix", str(target))
     assert result.returncode == 1  # DL101 remains: its fix is unsafe
-    assert target.read_bytes() == BUGGY.replace("a == None", "a is None").replace("\n", "\r\n").encode()
+    assert (
+        target.read_bytes()
+        == BUGGY.replace("a == None", "a is None").replace("\n", "\r\n").encode()
+    )
     assert "Fixed 1." in result.stdout
 
 
@@ -139,7 +145,9 @@ def test_bad_config_warns_and_uses_defaults(project: Path) -> None:
 
 def test_undecodable_and_binary_files_are_reported_not_crashed(tmp_path: Path) -> None:
     (tmp_path / "latin.py").write_bytes("s = 'café'\n".encode("latin-1"))
-    (tmp_path / "declared.py").write_bytes("# -*- coding: latin-1 -*-\ns = 'café'\n".encode("latin-1"))
+    (tmp_path / "declared.py").write_bytes(
+        "# -*- coding: latin-1 -*-\ns = 'café'\n".encode("latin-1")
+    )
     (tmp_path / "blob.py").write_bytes(b"\x00\x01\x02binary")
     result = run("check", "--format", "json", str(tmp_path))
     items = {Path(i["path"]).name: i for i in json.loads(result.stdout)}
