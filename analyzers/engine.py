@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Mapping
 from functools import lru_cache
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from pydantic import Field, SkipValidation
 
 from .chunks import Chunk, Chunking, chunk_module
@@ -25,7 +26,7 @@ from .models import (
     Severity,
     Span,
 )
-from .rule import Replacement, Report, Rule
+from .rule import Place, Replacement, Report, Rule
 from .rules import ALL_RULES
 from .source import LineIndex
 from .suppression import is_suppressed
@@ -201,6 +202,8 @@ def _chunk_findings(chunk_text: str, codes: tuple[str, ...]) -> tuple[Finding, .
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         rules = [ALL_RULES[code]() for code in codes]
         wrapper.visit_batched(rules)
+        if not any(rule.reports for rule in rules):
+            return ()
         positions = wrapper.resolve(PositionProvider)
     except RecursionError:
         message = "dspy-lsp skipped this statement: it is nested too deeply to analyse"
@@ -230,16 +233,10 @@ def _to_finding(
     report: Report,
     module: cst.Module,
     chunk_text: str,
-    positions: object,
+    positions: Mapping[cst.CSTNode, CodeRange],
     anchor: str,
 ) -> Finding:
-    code_range = report.position or positions[report.node]  # type: ignore[index]
-    span = Span.of(
-        code_range.start.line - 1,
-        code_range.start.column,
-        code_range.end.line - 1,
-        code_range.end.column,
-    )
+    span = _place_span(report.place, positions)
     fix = None
     if report.replacement is not None:
         fix = _build_fix(module, chunk_text, report, report.replacement)
@@ -253,6 +250,16 @@ def _to_finding(
         span=span,
         fix=fix,
     )
+
+
+def _place_span(place: Place, positions: Mapping[cst.CSTNode, CodeRange]) -> Span:
+    start = positions[place.start].start
+    if place.length is not None:
+        end_line, end_col = start.line, start.column + place.length
+    else:
+        end = positions[place.end or place.start].end
+        end_line, end_col = end.line, end.column
+    return Span.of(start.line - 1, start.column, end_line - 1, end_col)
 
 
 class _ReplaceNode(cst.CSTTransformer):

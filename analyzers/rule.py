@@ -12,7 +12,6 @@ from functools import cache
 from typing import ClassVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, PositionProvider
 
 from .models import FixSafety, Severity
 
@@ -29,6 +28,19 @@ class Invalid:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a finding points, when not at ``node`` itself.
+
+    Positions cost libcst a full pass over the statement, so they are resolved only for
+    statements where some rule reported; rules name nodes instead of computing positions.
+    """
+
+    start: cst.CSTNode
+    end: cst.CSTNode | None = None  # default: the end of ``start``
+    length: int | None = None  # or: this many characters from the start (a keyword)
+
+
+@dataclass(frozen=True)
 class Report:
     node: cst.CSTNode
     message: str
@@ -36,7 +48,7 @@ class Report:
     target: cst.CSTNode
     fix_title: str | None
     safety: FixSafety
-    position: CodeRange | None
+    place: Place
 
 
 class Rule(cst.BatchableCSTVisitor):
@@ -50,7 +62,6 @@ class Rule(cst.BatchableCSTVisitor):
     FIX_TITLE: ClassVar[str] = ""
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[Invalid, ...]] = ()
-    METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,7 +76,7 @@ class Rule(cst.BatchableCSTVisitor):
         replaces: cst.CSTNode | None = None,
         fix_title: str | None = None,
         safety: FixSafety | None = None,
-        position: CodeRange | None = None,
+        place: Place | None = None,
     ) -> None:
         """Flag ``node``. ``replacement`` (a node or a removal/flatten sentinel) makes a fix that
         replaces ``replaces`` (default: ``node`` itself)."""
@@ -77,7 +88,7 @@ class Rule(cst.BatchableCSTVisitor):
                 target=replaces if replaces is not None else node,
                 fix_title=fix_title or self.FIX_TITLE or f"Fix {self.CODE}",
                 safety=safety or self.FIX_SAFETY,
-                position=position,
+                place=place or Place(node),
             )
         )
 

@@ -85,17 +85,19 @@ async def open_and_wait(
 async def change_and_wait(
     client: LanguageClient, uri: str, action, version: int | None, timeout: float = 10
 ) -> types.PublishDiagnosticsParams:
-    """Run ``action`` and wait for diagnostics for ``uri`` at ``version`` (None: any)."""
+    """Run ``action`` and wait for the next diagnostics for ``uri`` at ``version`` (None: any).
+
+    Reads the full record of publishes (see the fixture), since pytest-lsp's
+    ``wait_for_notification`` keeps one future and misses publishes that arrive together.
+    """
+    published: list[types.PublishDiagnosticsParams] = client.published  # type: ignore[attr-defined]
+    seen = len(published)
+    action()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    before = id(client.diagnostics.get(uri))
-    action()
     while loop.time() < deadline:
-        fut = client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        try:
-            params = await asyncio.wait_for(fut, max(0.05, deadline - loop.time()))
-        except TimeoutError:
-            break
-        if params.uri == uri and (version is None or params.version == version):
-            return params
-    raise AssertionError(f"no diagnostics for {uri} at version {version} (before={before})")
+        for params in published[seen:]:
+            if params.uri == uri and (version is None or params.version == version):
+                return params
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no diagnostics for {uri} at version {version} within {timeout}s")

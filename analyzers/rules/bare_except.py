@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import CodePosition, CodeRange, PositionProvider
 
 from ..models import FixSafety, Severity
-from ..rule import Invalid, Rule
+from ..rule import Invalid, Place, Rule
 
 
 class BareExcept(Rule):
@@ -67,12 +66,10 @@ class BareExcept(Rule):
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if node.type is not None or _reraises(node.body):
             return
-        start = self.get_metadata(PositionProvider, node).start
-        keyword = CodeRange(start, CodePosition(start.line, start.column + len("except")))
         fixed = node.with_changes(
             type=cst.Name("Exception"), whitespace_after_except=cst.SimpleWhitespace(" ")
         )
-        self.report(node, replacement=fixed, position=keyword)
+        self.report(node, replacement=fixed, place=Place(node, length=len("except")))
 
 
 def _reraises(body: cst.BaseSuite) -> bool:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import CodeRange, PositionProvider
 
 from ..models import FixSafety, Severity
-from ..rule import Invalid, Rule
+from ..rule import Invalid, Place, Rule
 
 # Operands that bind looser than ``and`` and so need parentheses inside ``a and b``.
 _LOOSE = m.BooleanOperation(operator=m.Or()) | m.IfExp() | m.Lambda() | m.NamedExpr()
@@ -23,6 +22,17 @@ def _has_comment(nodes: list[cst.CSTNode]) -> bool:
     return any(m.findall(n, m.Comment()) for n in nodes)
 
 
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    """``if __name__ == "__main__":`` stays a block of its own by convention, as ruff allows."""
+    return m.matches(
+        test,
+        m.Comparison(
+            left=m.Name("__name__"),
+            comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.SimpleString())],
+        ),
+    )
+
+
 class CollapsibleIf(Rule):
     CODE = "DL111"
     NAME = "collapsible-if"
@@ -36,6 +46,7 @@ class CollapsibleIf(Rule):
     FIX_SAFETY = FixSafety.SAFE
     FIX_TITLE = "Combine the conditions with `and`"
     VALID = (
+        "if __name__ == '__main__':\n    if len(sys.argv) > 1:\n        main()\n",
         "if a:\n    if b:\n        f()\n    g()\n",
         "if a:\n    if b:\n        f()\nelse:\n    g()\n",
         "if a:\n    if b:\n        f()\n    else:\n        g()\n",
@@ -73,19 +84,16 @@ class CollapsibleIf(Rule):
             return
         if len(body.body) != 1 or not isinstance(inner := body.body[0], cst.If):
             return
-        if inner.orelse is not None:
+        if inner.orelse is not None or _is_main_guard(node.test):
             return
-        position = CodeRange(
-            self.get_metadata(PositionProvider, node).start,
-            self.get_metadata(PositionProvider, node.test).end,
-        )
+        header = Place(node, end=node.test)
         # Comments on the outer header, above the inner if, or after it would have no home.
         lost: list[cst.CSTNode] = [body.header, *inner.leading_lines, *body.footer]
         if _has_comment(lost):
-            self.report(node, position=position)
+            self.report(node, place=header)
             return
         test = cst.BooleanOperation(
             left=_operand(node.test), operator=cst.And(), right=_operand(inner.test)
         )
         merged = node.with_changes(test=test, body=inner.body)
-        self.report(node, replacement=merged, position=position)
+        self.report(node, replacement=merged, place=header)

@@ -105,6 +105,8 @@ class LenComparison(Rule):
             code="ys = [y for y in xs if len(y) != 0]\n",
             fixed="ys = [y for y in xs if y]\n",
         ),
+        Invalid(code="if not len(xs) == 0:\n    pass\n", fixed="if xs:\n    pass\n"),
+        Invalid(code="flag = not len(xs) == 0\n", fixed="flag = bool(xs)\n"),
         Invalid(
             code="v = 1 if len(x) < 1 else 2\n",
             fixed="v = 1 if not x else 2\n",
@@ -143,18 +145,31 @@ class LenComparison(Rule):
         self._test(node.guard)
 
     def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
-        if isinstance(node.operator, cst.Not):
-            self._test(node.expression)
+        if not isinstance(node.operator, cst.Not):
+            return
+        operand = node.expression
+        found = _emptiness(operand) if isinstance(operand, cst.Comparison) else None
+        if found is None:
+            self._test(operand)
+            return
+        # Fold the `not` in rather than leave `not not x`; outside a condition keep a bool.
+        empty, sized = found
+        if not empty:
+            self._replace(node, cst.UnaryOperation(cst.Not(), _parenthesized(sized)))
+        elif id(node) in self._tested:
+            self._replace(node, _parenthesized(sized))
+        else:
+            self._replace(node, cst.Call(cst.Name("bool"), [cst.Arg(sized)]))
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        if id(node) not in self._tested:
-            return
-        found = _emptiness(node)
+        found = _emptiness(node) if id(node) in self._tested else None
         if found is None:
             return
         empty, sized = found
         operand = _parenthesized(sized)
-        new: cst.BaseExpression = cst.UnaryOperation(cst.Not(), operand) if empty else operand
-        if node.lpar:  # the comparison's own parentheses now hold the replacement
+        self._replace(node, cst.UnaryOperation(cst.Not(), operand) if empty else operand)
+
+    def _replace(self, node: cst.BaseExpression, new: cst.BaseExpression) -> None:
+        if node.lpar:  # the old expression's parentheses now hold the replacement
             new = new.with_changes(lpar=node.lpar, rpar=node.rpar)
         self.report(node, replacement=new)

@@ -46,6 +46,20 @@ def _flatten(node: cst.BooleanOperation) -> tuple[list[cst.BaseExpression], list
     return [*operands, node.right], [*ops, node.operator]
 
 
+def _groups(subjects: list[str | None]) -> list[list[int]]:
+    """Indexes of same-subject calls, within runs of isinstance calls only, so merging never
+    moves another operand's evaluation."""
+    groups: list[list[int]] = []
+    by_subject: dict[str, list[int]] = {}
+    for i, subject in enumerate([*subjects, None]):
+        if subject is not None:
+            by_subject.setdefault(subject, []).append(i)
+            continue
+        groups.extend(g for g in by_subject.values() if len(g) > 1)
+        by_subject = {}
+    return groups
+
+
 def _types(call: cst.Call) -> list[cst.BaseExpression]:
     second = call.args[1].value
     if isinstance(second, cst.Tuple):
@@ -60,6 +74,8 @@ def _merged(calls: list[cst.Call]) -> cst.Call:
         for t in _types(call):
             unique.setdefault(_EMPTY.code_for_node(t), t)
     types = list(unique.values())
+    if not types:  # isinstance(x, ()) is always False; nothing to merge into
+        return calls[0]
     second: cst.BaseExpression = types[0]
     if len(types) > 1:
         comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -130,21 +146,12 @@ class MergeableIsinstance(Rule):
             self._inner.add(id(left))
             left = left.left
         subjects = [_subject(o) for o in operands]
-        # Merge only within runs of isinstance calls, so no other operand's evaluation moves.
-        run_start = 0
-        groups: list[list[int]] = []
-        for i, subject in enumerate([*subjects, None]):
-            if subject is not None:
-                continue
-            by_subject: dict[str, list[int]] = {}
-            for j in range(run_start, i):
-                by_subject.setdefault(subjects[j] or "", []).append(j)
-            groups.extend(g for g in by_subject.values() if len(g) > 1)
-            run_start = i + 1
+        groups = _groups(subjects)
         if not groups:
             return
         dropped = {j for g in groups for j in g[1:]}
-        changed = {g[0]: _merged([operands[j] for j in g]) for g in groups}  # type: ignore[misc]
+        calls = {j: o for j, o in enumerate(operands) if isinstance(o, cst.Call)}
+        changed = {g[0]: _merged([calls[j] for j in g]) for g in groups}
         keep = [i for i in range(len(operands)) if i not in dropped]
         # A comment inside a merged call, or on an operator that goes away, would be lost.
         touched: list[cst.CSTNode] = [operands[j] for g in groups for j in g]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import CodeRange, PositionProvider
 
 from ..models import FixSafety, Severity
-from ..rule import Invalid, Rule
+from ..rule import Invalid, Place, Rule
 
 _MUTABLE_CALLS = frozenset(
     {"list", "dict", "set", "bytearray", "defaultdict", "deque", "OrderedDict"}
@@ -92,14 +91,9 @@ class MutableDefaultArgument(Rule):
                 param,
                 replacement=fix if i == 0 else None,
                 replaces=node,
-                position=self._name_to_default(param),
+                # libcst's range for a Param is its name alone; the finding covers name=default.
+                place=Place(param.name, end=param.default),
             )
-
-    def _name_to_default(self, param: cst.Param) -> CodeRange:
-        """libcst's range for a Param is its name alone; the finding covers ``name=default``."""
-        start = self.get_metadata(PositionProvider, param.name).start
-        end = self.get_metadata(PositionProvider, param.default).end  # type: ignore[arg-type]
-        return CodeRange(start, end)
 
 
 def _guarded(node: cst.FunctionDef, mutable: list[cst.Param]) -> cst.FunctionDef:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import libcst as cst
-from libcst.metadata import CodePosition, CodeRange, PositionProvider
 
 from ..models import FixSafety, Severity
-from ..rule import Invalid, Rule
+from ..rule import Invalid, Place, Rule
 
 
 def _exits(suite: cst.BaseSuite) -> bool:
@@ -131,12 +130,11 @@ class RedundantElseAfterReturn(Rule):
             orelse = _final_else(stmt)
             if orelse is None:
                 continue
-            start = self.get_metadata(PositionProvider, orelse).start
-            keyword = CodeRange(start, CodePosition(start.line, start.column + len("else")))
+            keyword = Place(orelse, length=len("else"))
             replacement = cst.FlattenSentinel([_without_else(stmt), *_dedented(orelse)])
             footer = _footer(orelse)
             if not footer:
-                self.report(orelse, replacement=replacement, replaces=stmt, position=keyword)
+                self.report(orelse, replacement=replacement, replaces=stmt, place=keyword)
                 continue
             # Comments trailing the else body move to the statement after it (or the footer).
             rest = list(block.body[i + 1 :])
@@ -148,4 +146,4 @@ class RedundantElseAfterReturn(Rule):
             new_block = block.with_changes(
                 body=[*block.body[:i], *replacement.nodes, *rest], footer=new_footer
             )
-            self.report(orelse, replacement=new_block, replaces=block, position=keyword)
+            self.report(orelse, replacement=new_block, replaces=block, place=keyword)

@@ -9,10 +9,11 @@ import libcst as cst
 from ..models import FixSafety, Severity
 from ..rule import Invalid, Rule
 
-# Builtins that code calls often enough for a local of the same name to break it.
+# Builtins that code calls often enough for a local of the same name to break it (not `help`,
+# `copyright` and the like, which only matter at the interactive prompt).
 _CURATED = (
     "abs all any bin bool bytearray bytes callable chr compile dict dir divmod enumerate eval "
-    "exec filter float format frozenset getattr globals hasattr hash help id input int "
+    "exec filter float format frozenset getattr globals hasattr hash id input int "
     "isinstance issubclass iter len list locals map max min next object open ord pow print "
     "property range repr reversed round set setattr slice sorted str sum super tuple type vars zip"
 )
@@ -48,6 +49,7 @@ class ShadowedBuiltin(Rule):
         "items = dict(list=1)\nf(type=2)\n",
         "for _ in range(3):\n    pass\n__doc__ = 'x'\nfile = open('p')\n",
         "from os import path as os_path\nimport json\n",
+        "def f(help=None, copyright=0):\n    squares = [list for list in range(3)]\n",
     )
     INVALID = (
         Invalid(code="list = [1, 2]\n"),
@@ -61,38 +63,37 @@ class ShadowedBuiltin(Rule):
         Invalid(code="from itertools import chain as iter\n"),
         Invalid(code="def outer():\n    def hash(x):\n        return 0\n", line=2),
         Invalid(code="f = lambda str: str\n"),
+        Invalid(code="def f(rows):\n    for id in rows:\n        id = id.strip()\n", line=2),
     )
 
     def __init__(self) -> None:
         super().__init__()
-        self._scopes: list[bool] = []  # True for a class body, whose names are attributes
+        # Per scope: whether it is a class body (its names are attributes) and names reported.
+        self._scopes: list[tuple[bool, set[str]]] = [(False, set())]
 
     def _check(self, names: list[cst.Name]) -> None:
+        in_class, reported = self._scopes[-1]
         for name in names:
-            if name.value in _RISKY:
+            if name.value in _RISKY and not in_class and name.value not in reported:
+                reported.add(name.value)  # the first binding in a scope is enough to fix
                 self.report(name, f"`{name.value}` shadows the builtin `{name.value}`")
 
-    def _in_class(self) -> bool:
-        return bool(self._scopes) and self._scopes[-1]
-
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if not self._in_class():
-            self._check([node.name])
-        self._scopes.append(True)
+        self._check([node.name])
+        self._scopes.append((True, set()))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._scopes.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if not self._in_class():
-            self._check([node.name])
-        self._scopes.append(False)
+        self._check([node.name])
+        self._scopes.append((False, set()))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scopes.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._scopes.append(False)
+        self._scopes.append((False, set()))
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self._scopes.pop()
@@ -101,28 +102,25 @@ class ShadowedBuiltin(Rule):
         self._check([node.name])
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        if not self._in_class():
-            self._check(_names(node.target))
+        self._check(_names(node.target))
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if not self._in_class():
-            self._check(_names(node.target))
+        self._check(_names(node.target))
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._check(_names(node.target))
 
     def visit_For(self, node: cst.For) -> None:
-        if not self._in_class():
-            self._check(_names(node.target))
+        self._check(_names(node.target))
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None and not self._in_class():
+        if node.asname is not None:
             self._check(_names(node.asname.name))
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if node.name is not None and not self._in_class():
+        if node.name is not None:
             self._check(_names(node.name.name))
 
     def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
-        if node.asname is not None and not self._in_class():
+        if node.asname is not None:
             self._check(_names(node.asname.name))

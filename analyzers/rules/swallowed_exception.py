@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import CodePosition, CodeRange, PositionProvider
 
 from ..models import Severity
-from ..rule import Invalid, Rule
+from ..rule import Invalid, Place, Rule
 
 _BROAD = frozenset({"Exception", "BaseException"})
 _NOTHING = m.Pass() | m.Expr(m.Ellipsis())
@@ -87,10 +86,6 @@ class SwallowedException(Rule):
     ) -> None:
         if not _is_broad(kind) or not _does_nothing(node.body):
             return
-        start = self.get_metadata(PositionProvider, node).start
         last: cst.CSTNode | None = node.name.name if node.name else kind
-        if last is not None:
-            end = self.get_metadata(PositionProvider, last).end
-        else:
-            end = CodePosition(start.line, start.column + len("except"))
-        self.report(node, position=CodeRange(start, end))
+        place = Place(node, end=last) if last is not None else Place(node, length=len("except"))
+        self.report(node, place=place)

@@ -34,6 +34,15 @@ async def _start(
     lsp_client.set_configuration({}, section="dspy-lsp")
     lsp_client.registrations = []  # type: ignore[attr-defined]
 
+    lsp_client.published = []  # type: ignore[attr-defined]
+    lsp_client.protocol.fm.features.pop(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, None)
+
+    @lsp_client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def _published(params: types.PublishDiagnosticsParams) -> None:
+        """Record every publish: pytest-lsp keeps only the last one per URI."""
+        lsp_client.diagnostics[params.uri] = params.diagnostics
+        lsp_client.published.append(params)  # type: ignore[attr-defined]
+
     @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def _register(params: types.RegistrationParams) -> None:
         lsp_client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
