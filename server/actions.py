@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from ..analyzers.engine import SKIPPED, SYNTAX_ERROR, Analysis, minimal_edit
+from ..analyzers.engine import INTERNAL_ERROR, SKIPPED, SYNTAX_ERROR, Analysis, minimal_edit
 from ..analyzers.fixes import fix_all
 from ..analyzers.models import Finding, Fix, FixSafety
 from ..analyzers.suppression import suppression_edit
 from .constants import FIX_ALL_KIND
 from .convert import PositionCodec, fix_from_data, text_document_edit
 
-_META_RULES = {SYNTAX_ERROR, SKIPPED}
+_META_RULES = {SYNTAX_ERROR, SKIPPED, INTERNAL_ERROR}
 _SAFETY_LABEL = {
     FixSafety.SAFE: "",
     FixSafety.UNSAFE: " (unsafe)",

@@ -59,10 +59,12 @@ class DspyLanguageServer(LanguageServer):
 
     # -- settings -------------------------------------------------------------------------
     def settings_for(self, uri: str) -> ResolvedSettings:
+        path = _path(uri)
+        return self.settings_in(path.parent if path is not None else Path.cwd())
+
+    def settings_in(self, directory: Path) -> ResolvedSettings:
         from .settings import find_project_config, resolve
 
-        path = _path(uri)
-        directory = path.parent if path is not None else Path.cwd()
         if directory not in self._projects:
             self._projects[directory] = find_project_config(directory)
         resolved = resolve(self.editor_settings, self._projects[directory])
@@ -101,9 +103,13 @@ class DspyLanguageServer(LanguageServer):
     def _analyze_snapshot(self, snapshot: Snapshot) -> Analysis:
         from .analysis import analyze_file_text
 
-        return analyze_file_text(
-            snapshot.text, _path(snapshot.uri), self.settings_for(snapshot.uri)
+        previous = self._chunkings.get(snapshot.uri)
+        analysis = analyze_file_text(
+            snapshot.text, _path(snapshot.uri), self.settings_for(snapshot.uri), previous
         )
+        if analysis.chunking is not None and snapshot.uri in self.workspace.text_documents:
+            self._chunkings[snapshot.uri] = analysis.chunking
+        return analysis
 
     def _current_version(self, uri: str) -> int | None:
         doc = self.workspace.text_documents.get(uri)
@@ -121,18 +127,15 @@ class DspyLanguageServer(LanguageServer):
 
     def debug_info(self) -> dict[str, Any]:
         from ..analyzers.rules import ALL_RULES
-        from .settings import ProjectConfig, resolve
 
-        root = self.workspace.root_uri
-        resolved = (
-            self.settings_for(root) if root else resolve(self.editor_settings, ProjectConfig(None))
-        )
+        root = self.workspace.root_path
+        resolved = self.settings_in(Path(root) if root else Path.cwd())
         return {
             "version": version(),
             "python": f"{platform.python_implementation()} {platform.python_version()}",
             "executable": sys.executable,
             "position_encoding": self.encoding,
-            "workspace_root": root,
+            "workspace_root": self.workspace.root_uri,
             "project_root": str(resolved.root) if resolved.root else None,
             "settings": resolved.settings.model_dump(mode="json"),
             "config_errors": list(resolved.errors),
