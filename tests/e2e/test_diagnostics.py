@@ -176,3 +176,14 @@ async def test_analyze_file_command_and_debug_info(client: LanguageClient) -> No
     assert info["position_encoding"] == "utf-16"
     assert any(rule.startswith("DL101 ") for rule in info["rules"])
     assert info["settings"]["debounce_ms"] == 50
+
+
+async def test_huge_and_binary_documents_get_a_note_not_a_crash(client: LanguageClient) -> None:
+    huge = await open_and_wait(client, workspace_file("diag/huge.py"), MUTABLE * 60_000)  # ~5 MB
+    [note] = huge.diagnostics
+    assert note.code == "DL001" and "too large" in note.message
+    assert note.severity == types.DiagnosticSeverity.Information
+    binary = await open_and_wait(client, workspace_file("diag/blob.py"), "x = 1\x00\x01\n")
+    assert [d.code for d in binary.diagnostics] == ["DL001"]
+    still_alive = await open_and_wait(client, workspace_file("diag/after.py"), MUTABLE)
+    assert [d.code for d in still_alive.diagnostics] == ["DL101"]
