@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 
 from ..analyzers.chunks import Chunking
@@ -24,3 +27,42 @@ def analyze_file_text(
         max_chars=resolved.settings.max_file_chars,
         previous=previous,
     )
+
+
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        "node_modules",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "build",
+        "dist",
+        ".eggs",
+    }
+)
+
+
+def iter_python_files(paths: Sequence[Path], exclude: tuple[str, ...]) -> Iterator[Path]:
+    """Files named on the command line, and ``.py``/``.pyi`` files under directories."""
+    for path in paths:
+        if path.is_file():
+            yield path
+            continue
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
+            )
+            for name in sorted(filenames):
+                candidate = Path(dirpath) / name
+                if candidate.suffix in (".py", ".pyi") and not any(
+                    fnmatch(candidate.as_posix(), pattern) for pattern in exclude
+                ):
+                    yield candidate

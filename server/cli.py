@@ -10,27 +10,9 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from fnmatch import fnmatch
 from pathlib import Path
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-_SKIP_DIRS = {
-    ".git",
-    ".hg",
-    ".svn",
-    "__pycache__",
-    ".venv",
-    "venv",
-    "node_modules",
-    ".tox",
-    ".nox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "build",
-    "dist",
-    ".eggs",
-}
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -105,29 +87,12 @@ def serve(tcp: str | None, log_level: str) -> int:
     return EXIT_CLEAN
 
 
-def iter_python_files(paths: Sequence[Path], exclude: tuple[str, ...]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_file():
-            yield path
-            continue
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(
-                d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
-            )
-            for name in sorted(filenames):
-                candidate = Path(dirpath) / name
-                if candidate.suffix in (".py", ".pyi") and not any(
-                    fnmatch(candidate.as_posix(), pattern) for pattern in exclude
-                ):
-                    yield candidate
-
-
 def check(args: argparse.Namespace) -> int:
     from ..analyzers.engine import SKIPPED, Analysis, meta_finding
     from ..analyzers.fixes import fix_all
     from ..analyzers.models import AnalysisStatus, FixSafety, Severity, Span
     from ..analyzers.source import UndecodableSource, decode_source
-    from .analysis import analyze_file_text, codes_for
+    from .analysis import analyze_file_text, codes_for, iter_python_files
     from .lsp import version
     from .reporters import FileReport, counts_as_failure, render_json, render_sarif, render_text
     from .settings import find_project_config, resolve

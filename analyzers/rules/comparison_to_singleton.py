@@ -11,6 +11,7 @@ import libcst as cst
 
 from ..models import FixSafety, Severity
 from ..rule import Invalid, Rule
+from ..truth_tests import TruthTestedContexts
 
 _SINGLETONS = frozenset({"None", "True", "False"})
 _Op = cst.Equal | cst.NotEqual
@@ -33,7 +34,7 @@ def _identity(op: cst.Equal | cst.NotEqual) -> cst.Is | cst.IsNot:
     return cst.IsNot(whitespace_before=before, whitespace_after=after)
 
 
-class ComparisonToSingleton(Rule):
+class ComparisonToSingleton(TruthTestedContexts, Rule):
     CODE = "DL104"
     NAME = "comparison-to-singleton"
     MESSAGE = "Compare to None/True/False with `is`, not `==`"
@@ -73,39 +74,8 @@ class ComparisonToSingleton(Rule):
         ),
     )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._tested: set[int] = set()  # ids of expressions whose value is only truth-tested
-
-    def _truth_tested(self, node: cst.BaseExpression) -> None:
-        self._tested.add(id(node))
-
-    def visit_If(self, node: cst.If) -> None:
-        self._truth_tested(node.test)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._truth_tested(node.test)
-
-    def visit_Assert(self, node: cst.Assert) -> None:
-        self._truth_tested(node.test)
-
-    def visit_IfExp(self, node: cst.IfExp) -> None:
-        self._truth_tested(node.test)
-
-    def visit_CompIf(self, node: cst.CompIf) -> None:
-        self._truth_tested(node.test)
-
-    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
-        if isinstance(node.operator, cst.Not):
-            self._truth_tested(node.expression)
-
-    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
-        self._truth_tested(node.left)
-        if id(node) in self._tested:
-            self._truth_tested(node.right)
-
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        tested = id(node) in self._tested
+        tested = self.is_truth_tested(node)
         left = node.left
         for target in node.comparisons:
             op, right = target.operator, target.comparator

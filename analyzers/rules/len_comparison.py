@@ -7,6 +7,7 @@ import libcst.matchers as m
 
 from ..models import FixSafety, Severity
 from ..rule import Invalid, Rule
+from ..truth_tests import TruthTestedContexts
 
 _LEN = m.Call(func=m.Name("len"), args=[m.Arg(keyword=None, star="")])
 # (operator, constant) with len(x) on the left -> whether the comparison means "empty".
@@ -65,7 +66,7 @@ def _parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
 
-class LenComparison(Rule):
+class LenComparison(TruthTestedContexts, Rule):
     CODE = "DL112"
     NAME = "len-comparison"
     MESSAGE = "Comparing len() with 0 in a condition; test the container's truthiness instead"
@@ -113,56 +114,25 @@ class LenComparison(Rule):
         ),
     )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._tested: set[int] = set()
-
-    def _test(self, expr: cst.BaseExpression | None) -> None:
-        """Mark ``expr`` as evaluated only for truth, with `and`/`or` operands inside it."""
-        while expr is not None:
-            self._tested.add(id(expr))
-            if not isinstance(expr, cst.BooleanOperation):
-                return
-            self._test(expr.left)
-            expr = expr.right
-
-    def visit_If(self, node: cst.If) -> None:
-        self._test(node.test)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._test(node.test)
-
-    def visit_Assert(self, node: cst.Assert) -> None:
-        self._test(node.test)
-
-    def visit_IfExp(self, node: cst.IfExp) -> None:
-        self._test(node.test)
-
-    def visit_CompIf(self, node: cst.CompIf) -> None:
-        self._test(node.test)
-
-    def visit_MatchCase(self, node: cst.MatchCase) -> None:
-        self._test(node.guard)
-
     def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
-        if not isinstance(node.operator, cst.Not):
-            return
         operand = node.expression
-        found = _emptiness(operand) if isinstance(operand, cst.Comparison) else None
+        folds = isinstance(node.operator, cst.Not) and isinstance(operand, cst.Comparison)
+        found = _emptiness(operand) if folds else None
         if found is None:
-            self._test(operand)
+            TruthTestedContexts.visit_UnaryOperation(self, node)  # overridden here, not lost
             return
         # Fold the `not` in rather than leave `not not x`; outside a condition keep a bool.
+        # The operand stays unmarked, so visit_Comparison does not rewrite it a second time.
         empty, sized = found
         if not empty:
             self._replace(node, cst.UnaryOperation(cst.Not(), _parenthesized(sized)))
-        elif id(node) in self._tested:
+        elif self.is_truth_tested(node):
             self._replace(node, _parenthesized(sized))
         else:
             self._replace(node, cst.Call(cst.Name("bool"), [cst.Arg(sized)]))
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        found = _emptiness(node) if id(node) in self._tested else None
+        found = _emptiness(node) if self.is_truth_tested(node) else None
         if found is None:
             return
         empty, sized = found
