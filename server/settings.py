@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,32 @@ from ..analyzers.engine import DEFAULT_MAX_CHARS
 from ..analyzers.selection import PathOverride, RuleSelection
 
 SECTION = "dspy-lsp"
+
+
+class LmSettings(BaseModel):
+    """The LM tier. No ``model`` means no LM: the rule tier works on its own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+    max_tokens: int = Field(default=2000, ge=16)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_concurrency: int = Field(default=4, ge=1, le=64)
+    requests_per_minute: int = Field(default=0, ge=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_reset_s: float = Field(default=30.0, gt=0)
+    run_on: tuple[Literal["open", "save", "command"], ...] = ("open", "save", "command")
+    plan_attempts: int = Field(default=3, ge=1, le=8)
+    cache_path: str | None = None
+    max_queue: int = Field(default=64, ge=1)
+
+    def fingerprint(self) -> str:
+        """The settings that change what the model answers, for cache keys."""
+        return f"{self.model}|{self.temperature}|{self.max_tokens}"
 
 
 class Settings(BaseModel):
@@ -31,6 +57,7 @@ class Settings(BaseModel):
     exclude: tuple[str, ...] = ()
     debounce_ms: int = Field(default=150, ge=0, le=10_000)
     max_file_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1)
+    lm: LmSettings = LmSettings()
 
     def selection(self) -> RuleSelection:
         return RuleSelection(select=self.select, ignore=self.ignore, overrides=self.overrides)
@@ -123,7 +150,11 @@ def resolve(editor: Mapping[str, Any], project: ProjectConfig) -> ResolvedSettin
         except ValidationError as exc:
             errors.append(f"{name}: {_explain(exc)}; ignoring these settings")
             continue
-        merged.update(values)
+        for key, value in values.items():
+            inner = merged.get(key)
+            merged[key] = (
+                {**inner, **value} if isinstance(inner, dict) and isinstance(value, dict) else value
+            )
     return ResolvedSettings(
         settings=Settings.model_validate(merged), root=project.root, errors=tuple(errors)
     )
