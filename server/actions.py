@@ -16,7 +16,7 @@ from ..analyzers.engine import INTERNAL_ERROR, SKIPPED, SYNTAX_ERROR, Analysis, 
 from ..analyzers.fixes import fix_all
 from ..analyzers.models import Finding, Fix, FixSafety
 from ..analyzers.suppression import suppression_edit
-from .constants import FIX_ALL_KIND
+from .constants import CMD_PLAN_REFACTOR, FIX_ALL_KIND, PLAN_KIND
 from .convert import PositionCodec, fix_from_data, text_document_edit
 
 _META_RULES = {SYNTAX_ERROR, SKIPPED, INTERNAL_ERROR}
@@ -36,6 +36,8 @@ class ActionRequest:
     diagnostics: list[types.Diagnostic]
     only: list[str]
     document_changes: bool
+    plans: bool = False  # an LM is configured: offer "Plan refactor" where no exact fix exists
+    resolve_edits: bool = False  # the client resolves edits lazily (codeAction/resolve)
 
 
 def _wanted(kind: str, only: list[str]) -> bool:
@@ -60,6 +62,8 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             fix, line = _fix_and_line(request, diagnostic, codec, current)
             if fix is not None:
                 result.append(_quick_fix(request, diagnostic, rule, fix, codec))
+            elif request.plans and _wanted(PLAN_KIND, request.only):
+                result.append(_plan_action(request, diagnostic, codec))
             suppress = _suppress(request, diagnostic, rule, line, codec)
             if suppress is not None:
                 result.append(suppress)
@@ -112,6 +116,32 @@ def _quick_fix(
         is_preferred=fix.safety == FixSafety.SAFE,
         edit=text_document_edit(request.uri, request.version, edits, request.document_changes),
     )
+
+
+def _plan_action(
+    request: ActionRequest, diagnostic: types.Diagnostic, codec: PositionCodec
+) -> types.CodeAction:
+    """Listed for free; the LM runs only when the user picks it (resolve or the command)."""
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    payload = {
+        "uri": request.uri,
+        "version": request.version,
+        "finding": {
+            "id": data.get("finding_id") or "",
+            "rule": str(diagnostic.code),
+            "message": diagnostic.message,
+            "rationale": data.get("rationale", ""),
+            "origin": data.get("origin", "rule"),
+            "span": codec.span(diagnostic.range).model_dump(mode="json"),
+        },
+    }
+    title = f"Plan refactor: {diagnostic.message[:70]}"
+    if request.resolve_edits:
+        return types.CodeAction(
+            title=title, kind=PLAN_KIND, diagnostics=[diagnostic], data={"plan": payload}
+        )
+    command = types.Command(title=title, command=CMD_PLAN_REFACTOR, arguments=[payload])
+    return types.CodeAction(title=title, kind=PLAN_KIND, diagnostics=[diagnostic], command=command)
 
 
 def _suppress(

@@ -6,3 +6,7 @@ SOURCE = "dspy-lsp"
 FIX_ALL_KIND = f"{types.CodeActionKind.SourceFixAll.value}.{SOURCE}"
 CMD_ANALYZE_FILE = "dspy-lsp.analyzeFile"
 CMD_DEBUG_INFO = "dspy-lsp.debugInfo"
+CMD_ANALYZE_WORKSPACE = "dspy-lsp.analyzeWorkspace"
+CMD_STATUS = "dspy-lsp.status"
+CMD_PLAN_REFACTOR = "dspy-lsp.planRefactor"
+PLAN_KIND = types.CodeActionKind.RefactorRewrite.value

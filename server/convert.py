@@ -74,6 +74,7 @@ def to_diagnostic(finding: Finding, codec: PositionCodec, version: int | None) -
         "origin": finding.origin,
         "version": version,
         "line": finding.span.start.line,
+        "rationale": finding.rationale,
         "fix": finding.fix.model_dump(mode="json") if finding.fix else None,
     }
     return types.Diagnostic(

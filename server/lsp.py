@@ -6,6 +6,7 @@ imported by a warm-up thread after it, or by the first analysis, whichever comes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import sys
@@ -18,13 +19,24 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from .constants import CMD_ANALYZE_FILE, CMD_DEBUG_INFO, FIX_ALL_KIND, SOURCE
+from .constants import (
+    CMD_ANALYZE_FILE,
+    CMD_ANALYZE_WORKSPACE,
+    CMD_DEBUG_INFO,
+    CMD_PLAN_REFACTOR,
+    CMD_STATUS,
+    FIX_ALL_KIND,
+    PLAN_KIND,
+    SOURCE,
+)
 from .documents import LspWorkspace
 from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
     from ..analyzers.chunks import Chunking
     from ..analyzers.engine import Analysis
+    from .lm_jobs import LmJobs
+    from .lm_tier import LmTier
     from .settings import ProjectConfig, ResolvedSettings
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,7 @@ class DspyLanguageServer(LanguageServer):
         # The last split of each open document, so an edit re-parses only the statements it
         # touched. Any earlier split is a valid starting point, so staleness costs speed only.
         self._chunkings: dict[str, Chunking] = {}
+        self._lm_jobs: LmJobs | None = None
         self.scheduler: Scheduler[Any] = Scheduler(
             self._analyze_snapshot, self._publish, self._current_version
         )
@@ -109,6 +122,9 @@ class DspyLanguageServer(LanguageServer):
         )
         if analysis.chunking is not None and snapshot.uri in self.workspace.text_documents:
             self._chunkings[snapshot.uri] = analysis.chunking
+        known = self.lm_jobs.known(snapshot.text, analysis.findings) if self._lm_jobs else []
+        if known:
+            analysis = analysis.model_copy(update={"findings": (*analysis.findings, *known)})
         return analysis
 
     def _current_version(self, uri: str) -> int | None:
@@ -124,6 +140,48 @@ class DspyLanguageServer(LanguageServer):
                 uri=snapshot.uri, version=snapshot.version, diagnostics=diagnostics
             )
         )
+
+    # -- LM tier --------------------------------------------------------------------------
+    @property
+    def lm_jobs(self) -> LmJobs:
+        if self._lm_jobs is None:
+            from .lm_jobs import LmJobs
+
+            self._lm_jobs = LmJobs(self._tell)
+        return self._lm_jobs
+
+    def _tell(self, message: str, warning: bool) -> None:
+        if warning:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=message)
+            )
+        self.window_log_message(
+            types.LogMessageParams(
+                type=types.MessageType.Warning if warning else types.MessageType.Info,
+                message=message,
+            )
+        )
+
+    def lm_tier(self) -> LmTier:
+        root = self.workspace.root_path
+        return self.lm_jobs.configure(
+            self.settings_in(Path(root) if root else Path.cwd()).settings.lm
+        )
+
+    def request_lm(self, uri: str, trigger: str) -> asyncio.Task[None] | None:
+        self.lm_tier()
+        if not self.lm_jobs.wants(trigger):
+            return None
+
+        async def work(tier: LmTier) -> None:
+            snapshot = self.snapshot(uri)
+            analysis = await self.scheduler.run_now(snapshot)
+            rules = [f for f in analysis.findings if f.origin == "rule"]
+            await tier.analyze(snapshot.text, rules)
+            if uri in self.workspace.text_documents:
+                self.schedule(uri, delay_s=0.0)
+
+        return self.lm_jobs.request(uri, work)
 
     def debug_info(self) -> dict[str, Any]:
         from ..analyzers.rules import ALL_RULES
@@ -143,7 +201,18 @@ class DspyLanguageServer(LanguageServer):
             "open_documents": len(self.workspace.text_documents),
             "published": self.scheduler.published,
             "dropped_stale": self.scheduler.dropped_stale,
+            "lm": self.lm_status(),
         }
+
+    def lm_status(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        tier = self.lm_tier()
+        status = asdict(tier.status())
+        status["pending_jobs"] = self.lm_jobs.pending
+        status["refused_jobs"] = self.lm_jobs.refused
+        status["cache"] = asdict(tier.cache.stats())
+        return status
 
 
 def _path(uri: str) -> Path | None:
@@ -190,15 +259,14 @@ async def on_initialized(ls: DspyLanguageServer, _: types.InitializedParams) -> 
             await ls.client_register_capability_async(
                 types.RegistrationParams(registrations=[registration])
             )
-        except (
-            Exception
-        ) as exc:  # the client claimed support it lacks; saving pyproject still works
+        except Exception as exc:  # the client lacks what it claimed; saving pyproject still works
             log.warning("could not watch pyproject.toml files: %s", exc)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: DspyLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.schedule(params.text_document.uri, delay_s=0.0)
+    ls.request_lm(params.text_document.uri, "open")
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -210,12 +278,16 @@ def did_change(ls: DspyLanguageServer, params: types.DidChangeTextDocumentParams
 def did_save(ls: DspyLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
     if _is_pyproject(params.text_document.uri):
         ls.reload_settings()
+    elif params.text_document.uri in ls.workspace.text_documents:
+        ls.request_lm(params.text_document.uri, "save")
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: DspyLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.scheduler.cancel(params.text_document.uri)
     ls._chunkings.pop(params.text_document.uri, None)
+    if ls._lm_jobs is not None:
+        ls._lm_jobs.cancel(params.text_document.uri)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
     )
@@ -249,8 +321,8 @@ def did_change_watched_files(
 @server.feature(
     types.TEXT_DOCUMENT_CODE_ACTION,
     types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND],
-        resolve_provider=False,
+        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND, PLAN_KIND],
+        resolve_provider=True,
     ),
 )
 def code_action(
@@ -271,6 +343,8 @@ def code_action(
         document_changes=bool(
             caps and caps.workspace_edit and caps.workspace_edit.document_changes
         ),
+        plans=ls.lm_tier().configured,
+        resolve_edits=_resolves_edits(ls.client_capabilities),
     )
     return actions.code_actions(request, lambda: ls._analyze_snapshot(ls.snapshot(uri))) or None
 
@@ -280,18 +354,68 @@ async def analyze_file(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
     uri = _uri_argument(args)
     if uri is None or uri not in ls.workspace.text_documents:
         raise ValueError(f"{CMD_ANALYZE_FILE} needs the URI of an open document, got {args!r}")
+    job = ls.request_lm(uri, "command")
+    if job is not None:
+        await asyncio.wait({job})
     analysis = await ls.scheduler.run_now(ls.snapshot(uri))
     return {
         "uri": uri,
         "status": analysis.status.kind,
         "findings": len(analysis.findings),
+        "lm_findings": sum(1 for f in analysis.findings if f.origin != "rule"),
         "rules": sorted({f.rule for f in analysis.findings}),
+        "lm": ls.lm_status()["state"],
     }
+
+
+@server.command(CMD_STATUS)
+def status(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
+    return ls.lm_status()
+
+
+@server.command(CMD_ANALYZE_WORKSPACE)
+async def analyze_workspace(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
+    from . import workspace_run
+
+    return await workspace_run.analyze_workspace(ls)
+
+
+@server.command(CMD_PLAN_REFACTOR)
+async def plan_refactor(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
+    """For clients without ``codeAction/resolve``: plan, then apply with workspace/applyEdit."""
+    from . import plans
+
+    action = await plans.resolve_plan(ls, plans.plan_data(args))
+    if action.edit is None:
+        return {"applied": False, "reason": action.title}
+    result = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=action.edit, label=action.title)
+    )
+    return {"applied": bool(result.applied), "title": action.title}
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def resolve_code_action(ls: DspyLanguageServer, action: types.CodeAction) -> types.CodeAction:
+    from . import plans
+
+    data = action.data if isinstance(action.data, dict) else {}
+    if "plan" not in data:
+        return action
+    resolved = await plans.resolve_plan(ls, data["plan"])
+    action.edit = resolved.edit
+    action.title = resolved.title
+    return action
 
 
 @server.command(CMD_DEBUG_INFO)
 def debug_info(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
     return ls.debug_info()
+
+
+def _resolves_edits(caps: types.ClientCapabilities) -> bool:
+    code_action = caps.text_document.code_action if caps.text_document else None
+    support = code_action.resolve_support if code_action else None
+    return bool(support and "edit" in support.properties)
 
 
 def _uri_argument(args: tuple[Any, ...]) -> str | None:

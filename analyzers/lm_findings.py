@@ -1,0 +1,122 @@
+"""Turning what a model says into findings, trusting nothing it says.
+
+A finding is dropped when its lines are not in the unit or its snippet is not in the code, and
+moved when its snippet sits elsewhere than the lines it claims. Findings that repeat a rule's
+finding on the same lines are dropped too: the rule's is exact and carries a fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .lines import split_lines, strip_newline
+from .models import Finding, Severity, Span
+from .units import Unit
+
+LM_RULE_PREFIX = "LM-"
+_SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+
+
+@dataclass(frozen=True)
+class RawFinding:
+    """The model's claim, unit-relative, as cached: independent of where the unit sits."""
+
+    line: int
+    end_line: int
+    category: str
+    severity: str
+    message: str
+    rationale: str
+    confidence: float
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class Checked:
+    findings: tuple[RawFinding, ...]
+    dropped: tuple[str, ...]  # why each dropped claim was dropped, for the log
+
+
+def check_claims(unit: Unit, claims: Iterable[RawFinding]) -> Checked:
+    """Keep claims that point at real lines of ``unit``; re-anchor by snippet where they moved."""
+    lines = [strip_newline(line) for line in split_lines(unit.text)]
+    kept: list[RawFinding] = []
+    dropped: list[str] = []
+    for claim in claims:
+        start, end = claim.line, max(claim.end_line, claim.line)
+        snippet = claim.snippet.strip()
+        if snippet:
+            anchored = _anchor(lines, snippet, start)
+            if anchored is None:
+                dropped.append(f"{unit.qualname}: snippet not in the code: {snippet[:60]!r}")
+                continue
+            if anchored != start:
+                end, start = anchored + (end - start), anchored
+        if not 1 <= start <= len(lines) or end > len(lines):
+            dropped.append(
+                f"{unit.qualname}: lines {claim.line}-{claim.end_line} not in 1-{len(lines)}"
+            )
+            continue
+        if not claim.message.strip():
+            dropped.append(f"{unit.qualname}: empty message")
+            continue
+        confidence = min(max(claim.confidence, 0.0), 1.0)
+        kept.append(
+            RawFinding(
+                start,
+                end,
+                claim.category,
+                claim.severity,
+                claim.message.strip(),
+                claim.rationale.strip(),
+                confidence,
+                claim.snippet,
+            )
+        )
+    return Checked(tuple(kept), tuple(dropped))
+
+
+def _anchor(lines: list[str], snippet: str, claimed: int) -> int | None:
+    """1-based line where ``snippet`` starts, nearest to the claimed line; None if absent."""
+    first = snippet.splitlines()[0].strip()
+    hits = [i for i, line in enumerate(lines, start=1) if first and first in line]
+    if not hits:
+        return None
+    return min(hits, key=lambda i: abs(i - claimed))
+
+
+def place(unit: Unit, claim: RawFinding, version: str) -> Finding:
+    """The finding in file coordinates: whole lines, from the first non-blank character."""
+    lines = [strip_newline(line) for line in split_lines(unit.text)]
+    first = lines[claim.line - 1]
+    last = lines[claim.end_line - 1]
+    span = Span.of(
+        unit.line_map[claim.line - 1],
+        len(first) - len(first.lstrip()),
+        unit.line_map[claim.end_line - 1],
+        len(last),
+    )
+    relative = Span.of(claim.line, 0, claim.end_line, 0)
+    return Finding(
+        id=Finding.make_id(
+            f"{LM_RULE_PREFIX}{claim.category}", f"{unit.hash}|{claim.message}", relative
+        ),
+        rule=f"{LM_RULE_PREFIX}{claim.category}",
+        severity=_SEVERITY.get(claim.severity, Severity.INFO),
+        message=claim.message,
+        rationale=claim.rationale,
+        confidence=claim.confidence,
+        span=span,
+        origin=version,
+    )
+
+
+def without_rule_duplicates(lm: Sequence[Finding], rules: Sequence[Finding]) -> list[Finding]:
+    """Drop model findings on lines a rule already flagged: the rule is exact and has the fix."""
+    flagged = {line for f in rules for line in range(f.span.start.line, f.span.end.line + 1)}
+    return [
+        f
+        for f in lm
+        if not any(line in flagged for line in range(f.span.start.line, f.span.end.line + 1))
+    ]

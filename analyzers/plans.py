@@ -1,0 +1,102 @@
+"""Checking a model's rewrite of a unit before anyone is offered it.
+
+A plan is verified when the file still parses, the edit stays inside the unit, and, where a
+rule can check the finding, that rule no longer reports it. Unverified plans are suggestions.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+import libcst as cst
+
+from .engine import analyze_source, minimal_edit
+from .lines import split_lines
+from .models import Edit, Finding, RefactorPlan
+from .rules import ALL_RULES
+from .units import Unit
+
+_FENCE = re.compile(r"^\s*```[\w+-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    parses: bool
+    inside_unit: bool
+    resolves: bool | None  # None: no rule can tell
+    edit: Edit | None
+    reason: str = ""
+
+    @property
+    def verified(self) -> bool:
+        return (
+            self.parses
+            and self.inside_unit
+            and self.resolves is not False
+            and self.edit is not None
+        )
+
+    @property
+    def reward(self) -> float:
+        """For dspy.BestOfN/Refine: only a verified plan is worth stopping for."""
+        return 1.0 if self.verified else (0.5 if self.parses and self.inside_unit else 0.0)
+
+
+def _newline(text: str) -> str:
+    first = split_lines(text)[:1]
+    if first and first[0].endswith("\r\n"):
+        return "\r\n"
+    return "\r" if first and first[0].endswith("\r") else "\n"
+
+
+def _normalise(rewritten: str, unit_text: str) -> str:
+    """Strip a Markdown fence, match the unit's newline style and trailing newline."""
+    match = _FENCE.match(rewritten)
+    body = match.group(1) if match else rewritten
+    newline = _newline(unit_text)
+    body = "".join(line.rstrip("\r\n") + newline for line in split_lines(body))
+    if not unit_text.endswith(("\n", "\r")):
+        body = body.rstrip("\r\n")
+    return body
+
+
+def check_plan(source: str, unit: Unit, rewritten: str, finding: Finding) -> PlanCheck:
+    if not unit.contiguous:
+        return PlanCheck(False, False, None, None, "this unit is not one block of lines")
+    lines = split_lines(source)
+    first, last = unit.line_map[0], unit.line_map[-1]
+    before, after = "".join(lines[:first]), "".join(lines[last + 1 :])
+    new_source = before + _normalise(rewritten, unit.text) + after
+    try:
+        ast.parse(new_source)
+        cst.parse_module(new_source)
+    except (SyntaxError, ValueError, RecursionError, cst.ParserSyntaxError) as exc:
+        return PlanCheck(False, True, None, None, f"the rewrite does not parse: {exc}")
+    edit = minimal_edit(source, new_source)
+    if edit is None:
+        return PlanCheck(True, True, False, None, "the rewrite changes nothing")
+    inside = first <= edit.span.start.line and edit.span.end.line <= last + 1
+    resolves = _resolves(
+        new_source, finding, first, last + (new_source.count("\n") - source.count("\n"))
+    )
+    reason = "" if resolves is not False else f"{finding.rule} is still reported"
+    return PlanCheck(True, inside, resolves, edit, reason)
+
+
+def _resolves(new_source: str, finding: Finding, first: int, last: int) -> bool | None:
+    if finding.rule not in ALL_RULES:
+        return None
+    remaining = analyze_source(new_source, (finding.rule,)).findings
+    return not any(first <= f.span.start.line <= last for f in remaining)
+
+
+def to_plan(title: str, steps: list[str], check: PlanCheck, finding: Finding) -> RefactorPlan:
+    return RefactorPlan(
+        title=title.strip() or "Refactor",
+        steps=tuple(s.strip() for s in steps if s.strip()),
+        edits=(check.edit,) if check.edit is not None else (),
+        verified=check.verified,
+        finding_id=finding.id,
+    )

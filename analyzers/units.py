@@ -1,0 +1,107 @@
+"""Code units the LM reviews: functions, methods, and the rest of the module.
+
+Each unit is shown to the model with its own line numbers (1, 2, ...), so what the model says
+about a unit does not depend on where the unit sits in the file. A result cached by the unit's
+hash is therefore still right after the unit moves; ``line_map`` puts it back in place.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass
+
+from .lines import split_lines
+
+MAX_UNIT_LINES = 400
+
+
+@dataclass(frozen=True)
+class Unit:
+    qualname: str
+    kind: str  # "function" | "method" | "module"
+    text: str
+    line_map: tuple[int, ...]  # 0-based file line of each unit line
+    context: str  # imports and the enclosing class header: shown, not reviewed
+
+    @property
+    def hash(self) -> str:
+        raw = f"{self.kind}\x00{self.context}\x00{self.text}"
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+    @property
+    def contiguous(self) -> bool:
+        return self.line_map == tuple(
+            range(self.line_map[0], self.line_map[0] + len(self.line_map))
+        )
+
+    def numbered(self) -> str:
+        width = len(str(len(self.line_map)))
+        out = []
+        for i, line in enumerate(split_lines(self.text), start=1):
+            out.append(f"{i:>{width}} | {line.rstrip(chr(13) + chr(10))}\n")
+        return "".join(out)
+
+
+def _first_line(node: ast.stmt) -> int:
+    first = node.lineno
+    for decorator in getattr(node, "decorator_list", ()):
+        first = min(first, decorator.lineno)
+    return first - 1
+
+
+def _imports(tree: ast.Module, lines: list[str]) -> str:
+    found = [
+        "".join(lines[node.lineno - 1 : node.end_lineno or node.lineno])
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    return "".join(found)
+
+
+def split_units(text: str) -> list[Unit]:
+    """Units of ``text``; an unparsable text has none (the rule tier reports the error)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines = split_lines(text)
+    imports = _imports(tree, lines)
+    units: list[Unit] = []
+    covered: set[int] = set()
+
+    def add(
+        node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, kind: str, header: str
+    ) -> None:
+        start, end = _first_line(node), node.end_lineno or node.lineno
+        covered.update(range(start, end))
+        if end - start > MAX_UNIT_LINES:
+            return
+        context = imports + header
+        units.append(
+            Unit(qualname, kind, "".join(lines[start:end]), tuple(range(start, end)), context)
+        )
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            add(node, node.name, "function", "")
+        elif isinstance(node, ast.ClassDef):
+            header = lines[node.lineno - 1]
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    add(item, f"{node.name}.{item.name}", "method", header)
+    rest = [
+        line
+        for node in tree.body
+        if not isinstance(
+            node,
+            ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom,
+        )
+        for line in range(_first_line(node), node.end_lineno or node.lineno)
+        if line not in covered
+    ]
+    if rest and len(rest) <= MAX_UNIT_LINES:
+        units.append(
+            Unit("<module>", "module", "".join(lines[i] for i in rest), tuple(rest), imports)
+        )
+    return units

@@ -1,0 +1,114 @@
+"""When the LM tier runs for open documents: on open, save and command, newest request wins.
+
+One job per document: a new request cancels the older one. The number of documents waiting is
+bounded; past the bound a request is refused and logged, never queued without limit. The LM's
+state is told to the user when it changes, not on every failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from ..analyzers.models import Finding
+from .lm_cache import LmCache, default_cache_path
+from .lm_tier import LmStatus, LmTier, LmUnavailable
+from .settings import LmSettings
+
+log = logging.getLogger(__name__)
+
+Tell = Callable[[str, bool], None]  # (message, is_warning)
+
+
+class LmJobs:
+    def __init__(self, tell: Tell) -> None:
+        self._tell = tell
+        self._settings: LmSettings | None = None
+        self.tier: LmTier | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_state = ""
+        self.refused = 0
+
+    def configure(self, settings: LmSettings) -> LmTier:
+        """Build the tier for these settings; keep the running one if nothing changed."""
+        if self.tier is not None and settings == self._settings:
+            return self.tier
+        if self.tier is not None:
+            self.tier.cache.close()
+        path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
+        self.tier = LmTier(settings, LmCache(path if settings.model else None))
+        self._settings = settings
+        self._report(self.tier.status())
+        return self.tier
+
+    def known(self, text: str, rule_findings: Sequence[Finding]) -> list[Finding]:
+        return self.tier.known_findings(text, rule_findings) if self.tier else []
+
+    def wants(self, trigger: str) -> bool:
+        return (
+            self.tier is not None and self.tier.configured and trigger in self.tier.settings.run_on
+        )
+
+    def request(
+        self, uri: str, work: Callable[[LmTier], Awaitable[None]]
+    ) -> asyncio.Task[None] | None:
+        """Start ``work`` for ``uri``, replacing its pending job; None if the queue is full."""
+        tier = self.tier
+        if tier is None or not tier.configured:
+            return None
+        old = self._tasks.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        if len(self._tasks) >= tier.settings.max_queue:
+            self.refused += 1
+            log.warning("LM queue full (%d documents); not analysing %s", len(self._tasks), uri)
+            return None
+        task = asyncio.get_running_loop().create_task(self._run(tier, work))
+        self._tasks[uri] = task
+        task.add_done_callback(
+            lambda t: self._tasks.pop(uri, None) if self._tasks.get(uri) is t else None
+        )
+        return task
+
+    def cancel(self, uri: str) -> None:
+        task = self._tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def _run(self, tier: LmTier, work: Callable[[LmTier], Awaitable[None]]) -> None:
+        try:
+            await work(tier)
+        except asyncio.CancelledError:
+            raise
+        except LmUnavailable as exc:
+            log.info("LM unavailable: %s", exc)
+        except Exception:
+            log.exception("LM job failed")
+        finally:
+            self._report(tier.status())
+
+    def _report(self, status: LmStatus) -> None:
+        """Tell the user about a new state once; repeats of the same state stay quiet."""
+        if status.state == self._last_state:
+            return
+        self._last_state = status.state
+        if status.state == "none":
+            self._tell(
+                "dspy-lsp: no LM configured; the rule tier works on its own "
+                "(set [tool.dspy-lsp.lm] model to enable LM analysis)",
+                False,
+            )
+        elif status.state == "circuit_open":
+            self._tell(
+                f"dspy-lsp: LM {status.model} is failing; pausing LM analysis "
+                f"({status.detail}). Rule diagnostics continue.",
+                True,
+            )
+        elif status.state == "ready":
+            self._tell(f"dspy-lsp: LM {status.model} ready", False)

@@ -1,0 +1,304 @@
+"""Running the DSPy programs for the server and the CLI: cache, limits, retries, breaker.
+
+dspy is imported on first use, never on the ``initialize`` path. Every LM failure becomes a
+state the user can see (``LmStatus``), never an exception that reaches the editor, and never
+a reason to withhold the rule tier's findings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..analyzers.lm_findings import RawFinding, check_claims, place, without_rule_duplicates
+from ..analyzers.models import Finding, RefactorPlan
+from ..analyzers.units import Unit, split_units
+from .lm_cache import CacheKey, LmCache
+from .resilience import (
+    CircuitBreaker,
+    RateLimiter,
+    RetryPolicy,
+    call_with_retries,
+    classify_lm_error,
+)
+from .settings import LmSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LmStats:
+    calls: int = 0
+    failures: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    dropped_claims: int = 0
+    last_error: str = ""
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.cache_hits + self.cache_misses
+        return self.cache_hits / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class LmStatus:
+    state: str  # "none" | "ready" | "circuit_open" | "error"
+    model: str | None
+    detail: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class LmUnavailable(RuntimeError):
+    """The LM cannot be asked now (none configured, or its circuit is open)."""
+
+
+class LmTier:
+    def __init__(
+        self,
+        settings: LmSettings,
+        cache: LmCache,
+        program_states: dict[str, dict[str, Any] | None] | None = None,
+        lm: Any = None,
+    ) -> None:
+        """``lm``: a ready ``dspy.LM`` to use instead of building one from ``settings``."""
+        self.settings = settings
+        self.cache = cache
+        self.stats = LmStats()
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+        self.limiter = RateLimiter(settings.requests_per_minute)
+        self.retry = RetryPolicy(max_attempts=settings.max_attempts)
+        self._states = program_states or {}
+        self._lm: Any = lm
+        self._programs: dict[str, Any] = {}
+        self.versions: dict[str, str] = {}
+        self._semaphore: asyncio.Semaphore | None = None
+        self._memory: dict[str, tuple[RawFinding, ...]] = {}
+
+    # -- configuration ----------------------------------------------------------------------
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings.model)
+
+    def status(self) -> LmStatus:
+        stats = {**asdict(self.stats), "cache_hit_rate": round(self.stats.hit_rate, 3)}
+        stats["versions"] = dict(self.versions)
+        if not self.configured:
+            return LmStatus("none", None, "no LM configured (set lm.model)", stats)
+        if self.breaker.state != "closed":
+            detail = f"circuit {self.breaker.state} after {self.stats.failures} failures: {self.stats.last_error}"
+            return LmStatus("circuit_open", self.settings.model, detail, stats)
+        return LmStatus("ready", self.settings.model, "ready", stats)
+
+    def _ensure_loaded(self) -> None:
+        if self._programs:
+            return
+        from ..analyzers.programs.modules import build, program_version
+
+        if self._lm is None:
+            self._lm = self._build_lm()
+        for kind in ("analyze", "plan"):
+            program = build(kind, self._states.get(kind))
+            self._programs[kind] = program
+            self.versions[kind] = program_version(kind, program)
+
+    def _build_lm(self) -> Any:
+        import dspy
+
+        kwargs: dict[str, Any] = {
+            "num_retries": 0,  # our own retries honour Retry-After and feed the breaker
+            "cache": False,  # our cache is keyed by unit hash and program version
+            "max_tokens": self.settings.max_tokens,
+            "timeout": self.settings.timeout_s,
+        }
+        if self.settings.temperature is not None:
+            kwargs["temperature"] = self.settings.temperature
+        if self.settings.api_base:
+            kwargs["api_base"] = self.settings.api_base
+        if self.settings.api_key_env:
+            kwargs["api_key"] = os.environ.get(self.settings.api_key_env, "")
+        elif self.settings.api_base:
+            kwargs["api_key"] = "not-needed"
+        return dspy.LM(self.settings.model, **kwargs)
+
+    # -- analysis ---------------------------------------------------------------------------
+    def known_findings(self, text: str, rule_findings: Sequence[Finding]) -> list[Finding]:
+        """LM findings already known for the units of ``text`` (memory, then the cache).
+
+        Runs on every publish, so it never calls the model: units edited since the last LM run
+        simply have no LM findings until the next one.
+        """
+        if not self.configured or not self._memory:
+            return []
+        version = self.versions.get("analyze", "")
+        found = [
+            place(unit, raw, version)
+            for unit in split_units(text)
+            for raw in self._memory.get(unit.hash, ())
+        ]
+        return without_rule_duplicates(found, rule_findings)
+
+    async def analyze(self, text: str, rule_findings: Sequence[Finding]) -> list[Finding]:
+        """Ask the model about every unit of ``text`` not already cached; raises LmUnavailable."""
+        if not self.configured:
+            raise LmUnavailable("no LM configured")
+        self._ensure_loaded()
+        units = split_units(text)
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+        results = await asyncio.gather(
+            *(self._unit_findings(u, rule_findings) for u in units), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures and len(failures) == len(results):
+            raise LmUnavailable(str(failures[0]))
+        return self.known_findings(text, rule_findings)
+
+    def _key(self, unit: Unit) -> CacheKey:
+        return CacheKey(
+            chunk_hash=unit.hash,
+            program_version=self.versions["analyze"],
+            model=self.settings.model or "",
+            settings=self.settings.fingerprint(),
+        )
+
+    async def _unit_findings(self, unit: Unit, rule_findings: Sequence[Finding]) -> None:
+        key = self._key(unit)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            self._memory[unit.hash] = tuple(RawFinding(**item) for item in json.loads(cached))
+            return
+        self.stats.cache_misses += 1
+        rules_text = _rules_for_unit(unit, rule_findings)
+        prediction = await self._call(
+            "analyze", code=unit.numbered(), context=unit.context, rule_findings=rules_text
+        )
+        claims = [
+            RawFinding(**{k: getattr(f, k) for k in RawFinding.__dataclass_fields__})
+            for f in (prediction.findings or [])
+        ]
+        checked = check_claims(unit, claims)
+        self.stats.dropped_claims += len(checked.dropped)
+        for reason in checked.dropped:
+            log.info("dropped a model finding: %s", reason)
+        self._memory[unit.hash] = checked.findings
+        self.cache.put(key, json.dumps([asdict(f) for f in checked.findings]))
+
+    async def _call(self, kind: str, **inputs: str) -> Any:
+        """One program call under the breaker, the rate limit, the concurrency cap and retries."""
+        import dspy
+
+        assert self._semaphore is not None
+
+        async def attempt() -> Any:
+            if not self.breaker.allow():
+                raise LmUnavailable(f"circuit open for {self.settings.model}")
+            await self.limiter.acquire()
+            started = time.monotonic()
+            try:
+                with dspy.context(
+                    lm=self._lm,
+                    adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
+                    track_usage=True,
+                ):
+                    prediction = await self._programs[kind].acall(**inputs)
+            except LmUnavailable:
+                raise
+            except Exception as exc:
+                self.breaker.record_failure()
+                self.stats.failures += 1
+                self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                raise
+            self.breaker.record_success()
+            self.stats.calls += 1
+            self._count_usage(prediction)
+            log.debug("%s call took %.2fs", kind, time.monotonic() - started)
+            return prediction
+
+        async with self._semaphore:
+            return await call_with_retries(attempt, self.retry, classify=_classify)
+
+    def _count_usage(self, prediction: Any) -> None:
+        try:
+            usage = prediction.get_lm_usage() or {}
+        except Exception:  # usage is telemetry: never worth failing a result over
+            return
+        for entry in usage.values():
+            self.stats.prompt_tokens += int(entry.get("prompt_tokens") or 0)
+            self.stats.completion_tokens += int(entry.get("completion_tokens") or 0)
+            self.stats.cost_usd += float(entry.get("cost") or 0.0)
+
+    # -- plans ------------------------------------------------------------------------------
+    async def plan(self, text: str, finding: Finding) -> tuple[RefactorPlan | None, str]:
+        """A checked plan for ``finding``, or None and why; tries up to ``plan_attempts`` times."""
+        from ..analyzers.plans import check_plan, to_plan
+
+        if not self.configured:
+            raise LmUnavailable("no LM configured")
+        self._ensure_loaded()
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+        unit = _unit_of(text, finding)
+        if unit is None:
+            return None, "the finding is not inside a function, method or module section"
+        problem = _problem(unit, finding)
+        best: tuple[float, RefactorPlan | None, str] = (-1.0, None, "no attempt")
+        for attempt in range(self.settings.plan_attempts):
+            prediction = await self._call(
+                "plan",
+                code=unit.text,
+                problem=problem,
+                context=unit.context + f"\n# attempt {attempt + 1}",
+            )
+            check = check_plan(text, unit, prediction.rewritten_code or "", finding)
+            plan = (
+                to_plan(prediction.title or "", list(prediction.steps or []), check, finding)
+                if check.edit
+                else None
+            )
+            if check.reward > best[0]:
+                best = (check.reward, plan, check.reason)
+            if check.verified:
+                break
+        return best[1], best[2]
+
+
+def _classify(exc: BaseException) -> Any:
+    if isinstance(exc, LmUnavailable):
+        from .resilience import Failure
+
+        return Failure(retryable=False, retry_after_s=None, reason="unavailable")
+    return classify_lm_error(exc)
+
+
+def _unit_of(text: str, finding: Finding) -> Unit | None:
+    line = finding.span.start.line
+    candidates = [u for u in split_units(text) if u.contiguous and line in u.line_map]
+    return min(candidates, key=lambda u: len(u.line_map), default=None)
+
+
+def _problem(unit: Unit, finding: Finding) -> str:
+    start = unit.line_map.index(finding.span.start.line) + 1
+    end_line = min(finding.span.end.line, unit.line_map[-1])
+    end = unit.line_map.index(end_line) + 1 if end_line in unit.line_map else start
+    return f"lines {start}-{end}: {finding.message} ({finding.rule}). {finding.rationale}"
+
+
+def _rules_for_unit(unit: Unit, rule_findings: Sequence[Finding]) -> str:
+    lines = set(unit.line_map)
+    relevant = [
+        f"line {unit.line_map.index(f.span.start.line) + 1}: {f.rule} {f.message}"
+        for f in rule_findings
+        if f.span.start.line in lines
+    ]
+    return "\n".join(relevant) or "none"

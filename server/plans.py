@@ -1,0 +1,68 @@
+"""Resolving a "Plan refactor" action: run the planner, check the plan, build the edit.
+
+A verified plan comes back as an edit titled as planned; an unverified one that still parses
+is marked "(suggestion)"; a plan that does not parse or stay in place is never offered.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from ..analyzers.models import Finding, Severity, Span
+from .constants import PLAN_KIND
+from .convert import PositionCodec, text_document_edit
+from .lm_tier import LmUnavailable
+
+if TYPE_CHECKING:
+    from .lsp import DspyLanguageServer
+
+
+def plan_data(args: tuple[Any, ...]) -> dict[str, Any]:
+    for arg in args:
+        if isinstance(arg, dict) and "finding" in arg:
+            return arg
+    raise ValueError("dspy-lsp.planRefactor needs the action's plan payload")
+
+
+def _finding(payload: dict[str, Any]) -> Finding:
+    raw = payload["finding"]
+    return Finding(
+        id=raw.get("id") or "plan",
+        rule=raw["rule"],
+        severity=Severity.WARNING,
+        message=raw["message"],
+        rationale=raw.get("rationale", ""),
+        confidence=1.0,
+        span=Span.model_validate(raw["span"]),
+        origin=raw.get("origin", "rule"),
+    )
+
+
+async def resolve_plan(ls: DspyLanguageServer, payload: dict[str, Any]) -> types.CodeAction:
+    uri = payload["uri"]
+    doc = ls.workspace.get_text_document(uri)
+    text, finding = doc.source, _finding(payload)
+    try:
+        plan, why = await ls.lm_tier().plan(text, finding)
+    except LmUnavailable as exc:
+        plan, why = None, str(exc)
+    except Exception as exc:  # the LM failed: say so in the action, never crash the request
+        plan, why = None, f"the LM failed: {type(exc).__name__}: {str(exc)[:120]}"
+    if plan is None or not plan.edits:
+        message = f"dspy-lsp could not plan this refactor: {why}"
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Info, message=message)
+        )
+        return types.CodeAction(title=f"Plan refactor unavailable: {why}"[:120], kind=PLAN_KIND)
+    codec = PositionCodec(text, ls.encoding)
+    caps = ls.client_capabilities.workspace
+    edit = text_document_edit(
+        uri,
+        doc.version,
+        [codec.text_edit(e) for e in plan.edits],
+        bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes),
+    )
+    title = plan.title if plan.verified else f"{plan.title} (suggestion)"
+    return types.CodeAction(title=title, kind=PLAN_KIND, edit=edit, is_preferred=False)

@@ -1,0 +1,111 @@
+"""``dspy-lsp.analyzeWorkspace``: both tiers over every Python file, with cancellable progress.
+
+Files are read from disk unless the editor has them open, analysed a few at a time (the LM
+tier's own concurrency cap still applies), and their diagnostics published as they finish.
+Cancelling the progress token stops scheduling new files and cancels the ones in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from ..analyzers.source import UndecodableSource, decode_source
+from .analysis import analyze_file_text, iter_python_files
+from .convert import to_diagnostics
+from .lm_tier import LmUnavailable
+
+if TYPE_CHECKING:
+    from .lsp import DspyLanguageServer
+
+FILES_IN_FLIGHT = 4
+
+
+async def analyze_workspace(ls: DspyLanguageServer) -> dict[str, Any]:
+    root = Path(ls.workspace.root_path or Path.cwd())
+    resolved = ls.settings_in(root)
+    files = list(iter_python_files([root], resolved.settings.exclude))
+    tier = ls.lm_tier()
+    token = str(uuid.uuid4())
+    progress = ls.work_done_progress
+    await progress.create_async(token)
+    progress.begin(
+        token,
+        types.WorkDoneProgressBegin(
+            title="dspy-lsp: analysing workspace", cancellable=True, percentage=0
+        ),
+    )
+    counts = {"files": 0, "findings": 0, "lm_findings": 0, "lm_failures": 0, "skipped": 0}
+    gate = asyncio.Semaphore(FILES_IN_FLIGHT)
+
+    def cancelled() -> bool:
+        state = progress.tokens.get(token)
+        return bool(state is not None and state.cancelled())
+
+    async def one(path: Path) -> None:
+        async with gate:
+            if cancelled():
+                return
+            uri = from_fs_path(str(path)) or path.as_uri()
+            doc = ls.workspace.text_documents.get(uri)
+            try:
+                text = doc.source if doc else decode_source(path.read_bytes())
+            except (OSError, UndecodableSource):
+                counts["skipped"] += 1
+                return
+            loop = asyncio.get_running_loop()
+            analysis = await loop.run_in_executor(
+                None, analyze_file_text, text, path, ls.settings_for(uri)
+            )
+            findings = list(analysis.findings)
+            if tier.configured:
+                try:
+                    lm = await tier.analyze(text, findings)
+                    findings += lm
+                    counts["lm_findings"] += len(lm)
+                except LmUnavailable:
+                    counts["lm_failures"] += 1
+            counts["files"] += 1
+            counts["findings"] += len(findings)
+            merged = analysis.model_copy(update={"findings": tuple(findings)})
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri,
+                    version=doc.version if doc else None,
+                    diagnostics=to_diagnostics(
+                        merged, text, ls.encoding, doc.version if doc else None
+                    ),
+                )
+            )
+            done = counts["files"] + counts["skipped"]
+            progress.report(
+                token,
+                types.WorkDoneProgressReport(
+                    message=f"{done}/{len(files)} {path.name}",
+                    percentage=int(100 * done / max(len(files), 1)),
+                ),
+            )
+
+    tasks = [asyncio.ensure_future(one(p)) for p in files]
+    try:
+        while tasks and not all(t.done() for t in tasks):
+            if cancelled():
+                for task in tasks:
+                    task.cancel()
+                break
+            await asyncio.wait(tasks, timeout=0.1)
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        was_cancelled = cancelled()
+        progress.end(
+            token,
+            types.WorkDoneProgressEnd(
+                message="cancelled" if was_cancelled else f"{counts['files']} files"
+            ),
+        )
+    return {**counts, "total_files": len(files), "cancelled": was_cancelled}

@@ -1,0 +1,136 @@
+"""The LM tier with a scripted model: findings, validation, cache, one-unit edits, plans."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.reviewer import Reviewer
+from fakes.scripted_lm import scripted_lm
+
+from dspy_lsp.analyzers.engine import analyze_source
+from dspy_lsp.server.lm_cache import LmCache
+from dspy_lsp.server.lm_tier import LmTier, LmUnavailable
+from dspy_lsp.server.settings import LmSettings
+
+SOURCE = """import ast
+
+
+def parse(text):
+    return eval(text)
+
+
+class Config:
+    def load(self, raw):
+        value = eval(raw)
+        return value
+
+    def name(self):
+        return "config"
+"""
+
+
+def tier(reviewer: Reviewer, cache: LmCache | None = None) -> LmTier:
+    lm, _ = scripted_lm(reviewer)
+    settings = LmSettings(model="scripted/reviewer", max_attempts=1)
+    return LmTier(settings, cache or LmCache(None), lm=lm)
+
+
+def rules(text: str):
+    return analyze_source(text).findings
+
+
+async def test_findings_land_on_the_right_lines_with_the_program_version() -> None:
+    reviewer = Reviewer()
+    lm_tier = tier(reviewer)
+    findings = await lm_tier.analyze(SOURCE, rules(SOURCE))
+    lines = sorted(f.span.start.line for f in findings)
+    assert lines == [4, 9]
+    assert all(f.origin.startswith("analyze@") and f.rule == "LM-security" for f in findings)
+    assert findings[0].span.start.column == 4  # from the first non-blank character
+    assert reviewer.analyze_calls == 3  # parse, Config.load, Config.name
+
+
+async def test_hallucinated_lines_and_snippets_are_dropped() -> None:
+    lm_tier = tier(Reviewer(mode="hallucinate"))
+    findings = await lm_tier.analyze(SOURCE, rules(SOURCE))
+    assert {f.message for f in findings} == {"eval() runs arbitrary code from its input"}
+    assert lm_tier.stats.dropped_claims == 6  # two bad claims for each of three units
+
+
+async def test_cache_hits_across_tiers_sharing_a_file(tmp_path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    first = Reviewer()
+    await tier(first, LmCache(path)).analyze(SOURCE, rules(SOURCE))
+    second = Reviewer()
+    again = tier(second, LmCache(path))
+    findings = await again.analyze(SOURCE, rules(SOURCE))
+    assert second.analyze_calls == 0 and len(findings) == 2
+    assert again.stats.cache_hits == 3
+
+
+async def test_editing_one_function_of_a_big_file_costs_one_call() -> None:
+    functions = "".join(
+        f"\n\ndef f{i}(x):\n    y = x + {i}\n    return y * 2\n" for i in range(300)
+    )
+    text = "import os\n" + functions  # about 1,500 lines
+    reviewer = Reviewer()
+    lm_tier = tier(reviewer)
+    await lm_tier.analyze(text, [])
+    assert reviewer.analyze_calls == 300
+    edited = text.replace("y = x + 150\n", "y = eval(x) + 150\n")
+    moved = "# a new first line moves every unit down\n" + edited
+    findings = await lm_tier.analyze(moved, [])
+    assert reviewer.analyze_calls == 301
+    [finding] = findings
+    assert moved.splitlines()[finding.span.start.line].strip() == "y = eval(x) + 150"
+
+
+async def test_known_findings_follow_units_that_move_without_calling_the_model() -> None:
+    reviewer = Reviewer()
+    lm_tier = tier(reviewer)
+    await lm_tier.analyze(SOURCE, [])
+    shifted = "\n\n" + SOURCE
+    known = lm_tier.known_findings(shifted, [])
+    assert sorted(f.span.start.line for f in known) == [6, 11]
+    assert reviewer.analyze_calls == 3
+
+
+async def test_rule_findings_on_the_same_lines_win() -> None:
+    text = "def f(a=[]):\n    return eval(a)\n"
+    lm_tier = tier(Reviewer())
+    only_lm = await lm_tier.analyze(text, [])
+    assert len(only_lm) == 1
+    rule = analyze_source("def f(a=[]):\n    return eval(a) == None\n").findings
+    assert await lm_tier.analyze(text, [f for f in rule if f.span.start.line == 1]) == []
+
+
+async def test_a_verified_plan_rewrites_only_the_unit() -> None:
+    lm_tier = tier(Reviewer())
+    [finding, _] = sorted(await lm_tier.analyze(SOURCE, []), key=lambda f: f.span.start.line)
+    plan, why = await lm_tier.plan(SOURCE, finding)
+    assert plan is not None and plan.verified, why
+    [edit] = plan.edits
+    assert edit.span.start.line == 4 and edit.new_text.startswith("ast.literal_")
+
+
+async def test_an_unparsable_plan_is_never_offered() -> None:
+    lm_tier = tier(Reviewer(mode="bad_plan"))
+    [finding, _] = sorted(await lm_tier.analyze(SOURCE, []), key=lambda f: f.span.start.line)
+    plan, why = await lm_tier.plan(SOURCE, finding)
+    assert plan is None and "does not parse" in why
+    assert lm_tier.stats.calls == 3 + 3  # three analyses, three plan attempts
+
+
+async def test_a_plan_that_leaves_the_rule_finding_is_only_a_suggestion() -> None:
+    text = "def load(path):\n    data = open(path).read()\n    return eval(data)\n"
+    [finding] = [f for f in analyze_source(text).findings if f.rule == "DL105"]
+    lm_tier = tier(Reviewer())
+    plan, why = await lm_tier.plan(text, finding)
+    assert plan is not None and not plan.verified and "DL105" in why
+
+
+async def test_no_model_configured_is_a_state_not_a_crash() -> None:
+    lm_tier = LmTier(LmSettings(), LmCache(None))
+    assert lm_tier.status().state == "none"
+    with pytest.raises(LmUnavailable):
+        await lm_tier.analyze(SOURCE, [])
+    assert lm_tier.known_findings(SOURCE, []) == []
