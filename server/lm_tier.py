@@ -155,7 +155,14 @@ class LmTier:
         units = split_units(text)
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
-        results = await asyncio.gather(
+        results: list[BaseException | None] = []
+        if units and self.breaker.state != "closed":
+            # Recovering: one unit probes the model; the rest follow only if it answered.
+            results += await asyncio.gather(
+                self._unit_findings(units[0], rule_findings), return_exceptions=True
+            )
+            units = units[1:]
+        results += await asyncio.gather(
             *(self._unit_findings(u, rule_findings) for u in units), return_exceptions=True
         )
         failures = [r for r in results if isinstance(r, BaseException)]

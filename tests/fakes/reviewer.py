@@ -16,6 +16,7 @@ from typing import Any
 
 _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\[\[ ## |\Z)", re.DOTALL)
 _NUMBERED = re.compile(r"^\s*(\d+) \| (.*)$")
+_EVAL = re.compile(r"(?<![\w.])eval\(")
 
 
 def fields(text: str) -> dict[str, str]:
@@ -52,7 +53,7 @@ class Reviewer:
         findings = []
         for raw in inputs.get("code", "").splitlines():
             match = _NUMBERED.match(raw)
-            if match and "eval(" in match.group(2):
+            if match and _EVAL.search(match.group(2)):
                 findings.append(
                     {
                         "line": int(match.group(1)),
@@ -94,7 +95,7 @@ class Reviewer:
 
     def _plan(self, inputs: dict[str, str]) -> str:
         code = inputs.get("code", "")
-        rewritten = code.replace("eval(", "ast.literal_eval(")
+        rewritten = _EVAL.sub("ast.literal_eval(", code)
         if self.mode == "bad_plan":
             rewritten = "def broken(:\n    pass\n"
         return reply(

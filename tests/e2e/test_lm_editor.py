@@ -1,0 +1,223 @@
+"""The LM tier in the editor, over the real dspy.LM network path to a loopback OpenAI server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+
+import pytest
+import pytest_lsp
+from fakes.openai_server import FakeOpenAI
+from fakes.reviewer import Reviewer
+from lsp_client import apply_text_edits, change_and_wait, edits_for
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from .conftest import _start, workspace_file
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+FAKE = FakeOpenAI().start()
+REVIEWER = Reviewer()
+FAKE.responder = REVIEWER
+CACHE = tempfile.mkdtemp(prefix="dspy-lsp-lm-cache-")
+
+SOURCE = """import ast
+
+
+def parse(text):
+    return eval(text)
+
+
+def safe(text):
+    return ast.literal_eval(text)
+"""
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-m", "dspy_lsp.server"],
+        server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30"},
+    ),
+    scope="module",
+)
+async def client(lsp_client: LanguageClient):
+    options = {
+        "lm": {
+            "model": "openai/fake-model",
+            "api_base": FAKE.base_url,
+            "timeout_s": 5,
+            "max_attempts": 1,
+            "breaker_failures": 2,
+            "breaker_reset_s": 1,
+            "cache_path": f"{CACHE}/lm.sqlite3",
+        }
+    }
+    await _start(lsp_client, pytest_lsp.client_capabilities("visual-studio-code"), options)
+    yield
+    await lsp_client.shutdown_session()
+
+
+def _open(client: LanguageClient, uri: str, text: str, version: int = 1):
+    return lambda: client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=version, text=text
+            )
+        )
+    )
+
+
+async def _lm_diagnostics(
+    client: LanguageClient, uri: str, timeout: float = 20
+) -> list[types.Diagnostic]:
+    """Wait until a publish for ``uri`` carries LM findings."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        diagnostics = client.diagnostics.get(uri, [])
+        found = [d for d in diagnostics if str(d.code).startswith("LM-")]
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no LM diagnostics for {uri}: {client.diagnostics.get(uri)}")
+
+
+async def _status(client: LanguageClient) -> dict:
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="dspy-lsp.status")
+    )
+
+
+async def test_lm_findings_appear_beside_rule_findings_on_open(client: LanguageClient) -> None:
+    uri = workspace_file("lm/open.py")
+    client.published.clear()
+    _open(client, uri, SOURCE)()
+    [lm] = await _lm_diagnostics(client, uri)
+    assert lm.code == "LM-security" and lm.range.start.line == 4
+    assert lm.data["origin"].startswith("analyze@")
+    status = await _status(client)
+    assert status["state"] == "ready" and status["stats"]["calls"] >= 2
+    assert any("ready" in m.message for m in client.log_messages)
+
+
+async def test_plan_refactor_resolves_to_a_verified_edit(client: LanguageClient) -> None:
+    uri = workspace_file("lm/plan.py")
+    _open(client, uri, SOURCE)()
+    [lm] = await _lm_diagnostics(client, uri)
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=lm.range,
+            context=types.CodeActionContext(diagnostics=[lm]),
+        )
+    )
+    [plan] = [
+        a
+        for a in actions
+        if isinstance(a, types.CodeAction) and a.title.startswith("Plan refactor")
+    ]
+    assert plan.edit is None and plan.kind == "refactor.rewrite"  # nothing spent until picked
+    calls_before = REVIEWER.plan_calls
+    resolved = await client.code_action_resolve_async(plan)
+    assert REVIEWER.plan_calls == calls_before + 1
+    assert "(suggestion)" not in resolved.title
+    fixed = apply_text_edits(SOURCE, edits_for(resolved.edit, uri))
+    assert fixed == SOURCE.replace("return eval(text)", "return ast.literal_eval(text)")
+
+
+async def test_an_unparsable_plan_is_refused(client: LanguageClient) -> None:
+    uri = workspace_file("lm/badplan.py")
+    _open(client, uri, SOURCE)()
+    [lm] = await _lm_diagnostics(client, uri)
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=lm.range,
+            context=types.CodeActionContext(diagnostics=[lm]),
+        )
+    )
+    [plan] = [
+        a
+        for a in actions
+        if isinstance(a, types.CodeAction) and a.title.startswith("Plan refactor")
+    ]
+    REVIEWER.mode = "bad_plan"
+    try:
+        resolved = await client.code_action_resolve_async(plan)
+    finally:
+        REVIEWER.mode = "good"
+    assert resolved.edit is None and "does not parse" in resolved.title
+
+
+async def test_reopening_known_code_hits_the_cache(client: LanguageClient) -> None:
+    before = FAKE.request_count
+    uri = workspace_file("lm/again.py")
+    _open(client, uri, SOURCE)()
+    await _lm_diagnostics(client, uri)
+    assert FAKE.request_count == before
+    assert (await _status(client))["stats"]["cache_hits"] >= 2
+
+
+async def test_saving_after_editing_one_function_costs_one_call(client: LanguageClient) -> None:
+    uri = workspace_file("lm/edit.py")
+    _open(client, uri, SOURCE)()
+    await _lm_diagnostics(client, uri)
+    before = FAKE.request_count
+    edited = SOURCE.replace("return ast.literal_eval(text)", "return eval(text.strip())")
+    await change_and_wait(
+        client,
+        uri,
+        lambda: client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=edited)],
+            )
+        ),
+        version=2,
+    )
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while (
+        loop.time() < deadline
+        and len([d for d in client.diagnostics.get(uri, []) if str(d.code).startswith("LM-")]) < 2
+    ):
+        await asyncio.sleep(0.05)
+    lm = sorted(
+        d.range.start.line for d in client.diagnostics[uri] if str(d.code).startswith("LM-")
+    )
+    assert lm == [4, 8]
+    assert FAKE.request_count == before + 1
+
+
+async def test_a_failing_lm_opens_the_circuit_keeps_rule_findings_and_recovers(
+    client: LanguageClient,
+) -> None:
+    FAKE.script(*["500"] * 6)
+    uri = workspace_file("lm/failing.py")
+    text = "def f(a=[]):\n    return eval(a)\n\n\ndef g(b):\n    return eval(b)\n\n\ndef h(c):\n    return eval(c)\n"
+    _open(client, uri, text)()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline and (await _status(client))["state"] != "circuit_open":
+        await asyncio.sleep(0.1)
+    assert (await _status(client))["state"] == "circuit_open"
+    assert [d.code for d in client.diagnostics[uri]] == ["DL101"]  # the rule tier is unaffected
+    warnings = [m for m in client.messages if "failing" in m.message]
+    assert len(warnings) == 1
+    FAKE.clear_faults()
+    await asyncio.sleep(1.2)  # breaker_reset_s: the next run is the half-open probe
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    deadline = loop.time() + 30
+    while loop.time() < deadline and len(await _lm_diagnostics(client, uri)) < 3:
+        await asyncio.sleep(0.05)
+    assert len(await _lm_diagnostics(client, uri)) == 3
+    assert (await _status(client))["state"] == "ready"
+    assert len([m for m in client.messages if "failing" in m.message]) == 1
