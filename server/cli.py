@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--select", type=_csv, help="comma-separated rule codes or prefixes")
     check.add_argument("--ignore", type=_csv, help="comma-separated rule codes or prefixes")
     check.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    lm = check.add_mutually_exclusive_group()
+    lm.add_argument("--lm", metavar="MODEL", help="also run the LM tier with this dspy model")
+    lm.add_argument("--no-lm", action="store_true", help="skip the LM tier even if configured")
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
@@ -88,93 +90,9 @@ def serve(tcp: str | None, log_level: str) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from ..analyzers.engine import SKIPPED, Analysis, meta_finding
-    from ..analyzers.fixes import fix_all
-    from ..analyzers.models import AnalysisStatus, FixSafety, Severity, Span
-    from ..analyzers.source import UndecodableSource, decode_source
-    from .analysis import analyze_file_text, codes_for, iter_python_files
-    from .lsp import version
-    from .reporters import FileReport, counts_as_failure, render_json, render_sarif, render_text
-    from .settings import find_project_config, resolve
+    from .check_run import run_check
 
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        print(
-            f"dspy-lsp: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr
-        )
-        return EXIT_ERROR
-    cli_layer: dict[str, object] = {}
-    if args.select is not None:
-        cli_layer["select"] = args.select
-    if args.ignore is not None:
-        cli_layer["ignore"] = args.ignore
-
-    allowed = frozenset(
-        {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
-    )
-    reports: list[FileReport] = []
-    configs: dict[Path, object] = {}
-    for root_arg in args.paths:
-        start = root_arg.resolve()
-        if start not in configs:
-            configs[start] = find_project_config(start)
-        resolved = resolve(cli_layer, configs[start])  # type: ignore[arg-type]
-        for error in resolved.errors:
-            print(f"dspy-lsp: warning: {error}", file=sys.stderr)
-        for path in iter_python_files([root_arg], resolved.settings.exclude):
-            shown = path.as_posix()
-            try:
-                text = decode_source(path.read_bytes())
-            except (OSError, UndecodableSource) as exc:
-                skip = meta_finding(
-                    SKIPPED,
-                    Severity.INFO,
-                    f"dspy-lsp skipped this file: {exc}",
-                    Span.of(0, 0, 0, 0),
-                )
-                reports.append(
-                    FileReport(
-                        shown,
-                        Analysis(
-                            findings=(skip,), status=AnalysisStatus(kind="skipped", detail=str(exc))
-                        ),
-                    )
-                )
-                continue
-            fixed = 0
-            if args.fix:
-                new_text, fixed = fix_all(text, codes_for(path, resolved), allowed=allowed)
-                if new_text != text:
-                    _write_preserving_encoding(path, new_text)
-                    text = new_text
-            reports.append(FileReport(shown, analyze_file_text(text, path, resolved), fixed))
-
-    if args.format == "json":
-        output = render_json(reports)
-    elif args.format == "sarif":
-        output = render_sarif(reports, version())
-    else:
-        output = render_text(reports)
-    if args.output:
-        args.output.write_text(output, encoding="utf-8")
-    else:
-        sys.stdout.write(output)
-    failed = any(counts_as_failure(f) for r in reports for f in r.analysis.findings)
-    return EXIT_FINDINGS if failed else EXIT_CLEAN
-
-
-def _write_preserving_encoding(path: Path, text: str) -> None:
-    """Write atomically: a crash mid-write leaves the old file, never half of the new one."""
-    import io
-    import tokenize
-
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(path.read_bytes()).readline)
-    tmp = path.with_name(f".{path.name}.dspy-lsp.tmp")
-    with open(tmp, "w", encoding=encoding, newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    return run_check(args)
 
 
 def list_rules(fmt: str) -> int:

@@ -163,3 +163,53 @@ def test_rules_command_lists_every_rule_with_docs() -> None:
     assert len(rules) >= 15
     assert all(r["rationale"] and r["message"] for r in rules)
     assert run("--version").stdout.startswith("dspy-lsp ")
+
+
+LM_CODE = "import ast\n\n\ndef parse(text, seen=[]):\n    return eval(text)\n"
+
+
+@pytest.fixture
+def lm_project(tmp_path: Path):
+    from fakes.openai_server import FakeOpenAI
+    from fakes.reviewer import Reviewer
+
+    with FakeOpenAI() as fake:
+        fake.responder = Reviewer()
+        (tmp_path / "pyproject.toml").write_text(
+            "[tool.dspy-lsp.lm]\n"
+            f'api_base = "{fake.base_url}"\n'
+            f'cache_path = "{(tmp_path / "cache.sqlite3").as_posix()}"\n'
+            "max_attempts = 1\ntimeout_s = 5\n"
+        )
+        (tmp_path / "mod.py").write_text(LM_CODE)
+        yield tmp_path, fake
+
+
+def test_lm_flag_adds_model_findings_to_every_format(lm_project) -> None:
+    project, fake = lm_project
+    result = run("check", "--lm", "openai/fake", "--format", "json", "mod.py", cwd=project)
+    assert result.returncode == 1, result.stderr
+    rules = sorted(item["rule"] for item in json.loads(result.stdout))
+    assert rules == ["DL101", "LM-security"]
+    assert "LM tier: 1 calls" in result.stderr
+    again = run("check", "--lm", "openai/fake", "mod.py", cwd=project)
+    assert "LM-security" in again.stdout and "0 calls, 1 cache hits" in again.stderr
+    assert fake.request_count == 1
+
+
+def test_no_lm_skips_the_model(lm_project) -> None:
+    project, fake = lm_project
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text() + 'model = "openai/fake"\n'
+    )
+    result = run("check", "--no-lm", "mod.py", cwd=project)
+    assert "LM-" not in result.stdout and fake.request_count == 0
+
+
+def test_a_failing_model_warns_and_keeps_rule_findings(lm_project) -> None:
+    project, fake = lm_project
+    fake.script(*["500"] * 5)
+    result = run("check", "--lm", "openai/fake", "mod.py", cwd=project)
+    assert result.returncode == 1
+    assert "DL101" in result.stdout and "LM-" not in result.stdout
+    assert "LM unavailable" in result.stderr
