@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -203,6 +203,10 @@ class LmTier:
 
     async def _call(self, kind: str, **inputs: str) -> Any:
         """One program call under the breaker, the rate limit, the concurrency cap and retries."""
+        program = self._programs[kind]
+        return await self._guarded(lambda: program.acall(**inputs), kind)
+
+    async def _guarded(self, run: Callable[[], Awaitable[Any]], kind: str) -> Any:
         import dspy
 
         assert self._semaphore is not None
@@ -218,7 +222,7 @@ class LmTier:
                     adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
                     track_usage=True,
                 ):
-                    prediction = await self._programs[kind].acall(**inputs)
+                    prediction = await run()
             except LmUnavailable:
                 raise
             except Exception as exc:
@@ -258,26 +262,28 @@ class LmTier:
         unit = _unit_of(text, finding)
         if unit is None:
             return None, "the finding is not inside a function, method or module section"
-        problem = _problem(unit, finding)
-        best: tuple[float, RefactorPlan | None, str] = (-1.0, None, "no attempt")
-        for attempt in range(self.settings.plan_attempts):
-            prediction = await self._call(
-                "plan",
-                code=unit.text,
-                problem=problem,
-                context=unit.context + f"\n# attempt {attempt + 1}",
-            )
-            check = check_plan(text, unit, prediction.rewritten_code or "", finding)
-            plan = (
-                to_plan(prediction.title or "", list(prediction.steps or []), check, finding)
-                if check.edit
-                else None
-            )
-            if check.reward > best[0]:
-                best = (check.reward, plan, check.reason)
-            if check.verified:
-                break
-        return best[1], best[2]
+        import dspy
+
+        def reward(_: dict[str, Any], prediction: Any) -> float:
+            return check_plan(text, unit, prediction.rewritten_code or "", finding).reward
+
+        # BestOfN has no aforward and counts failures on the instance: a fresh one per request,
+        # run in a worker thread. It stops at the first verified plan (reward 1.0).
+        best = dspy.BestOfN(
+            module=self._programs["plan"],
+            N=self.settings.plan_attempts,
+            reward_fn=reward,
+            threshold=1.0,
+            fail_count=self.settings.plan_attempts,
+        )
+        inputs = {"code": unit.text, "problem": _problem(unit, finding), "context": unit.context}
+        prediction = await self._guarded(lambda: dspy.asyncify(best)(**inputs), "plan")
+        check = check_plan(text, unit, prediction.rewritten_code or "", finding)
+        if check.edit is None or not check.parses:
+            return None, check.reason
+        return to_plan(
+            prediction.title or "", list(prediction.steps or []), check, finding
+        ), check.reason
 
 
 def _classify(exc: BaseException) -> Any:

@@ -113,11 +113,12 @@ async def test_a_verified_plan_rewrites_only_the_unit() -> None:
 
 
 async def test_an_unparsable_plan_is_never_offered() -> None:
-    lm_tier = tier(Reviewer(mode="bad_plan"))
+    reviewer = Reviewer(mode="bad_plan")
+    lm_tier = tier(reviewer)
     [finding, _] = sorted(await lm_tier.analyze(SOURCE, []), key=lambda f: f.span.start.line)
     plan, why = await lm_tier.plan(SOURCE, finding)
     assert plan is None and "does not parse" in why
-    assert lm_tier.stats.calls == 3 + 3  # three analyses, three plan attempts
+    assert reviewer.plan_calls == 3  # dspy.BestOfN tried plan_attempts times
 
 
 async def test_a_plan_that_leaves_the_rule_finding_is_only_a_suggestion() -> None:
