@@ -53,7 +53,7 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             fresh.append(analyze())
         return fresh[0]
 
-    result: list[types.CodeAction] = []
+    result: list[types.CodeAction | types.Command] = []
     if _wanted(types.CodeActionKind.QuickFix, request.only):
         for diagnostic in request.diagnostics:
             rule = str(diagnostic.code or "")
@@ -120,7 +120,7 @@ def _quick_fix(
 
 def _plan_action(
     request: ActionRequest, diagnostic: types.Diagnostic, codec: PositionCodec
-) -> types.CodeAction:
+) -> types.CodeAction | types.Command:
     """Listed for free; the LM runs only when the user picks it (resolve or the command)."""
     data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
     payload = {
@@ -140,8 +140,9 @@ def _plan_action(
         return types.CodeAction(
             title=title, kind=PLAN_KIND, diagnostics=[diagnostic], data={"plan": payload}
         )
-    command = types.Command(title=title, command=CMD_PLAN_REFACTOR, arguments=[payload])
-    return types.CodeAction(title=title, kind=PLAN_KIND, diagnostics=[diagnostic], command=command)
+    # A bare Command: clients (and lsprotocol's own decoder) mistake a CodeAction that carries
+    # only a command for a Command anyway.
+    return types.Command(title=title, command=CMD_PLAN_REFACTOR, arguments=[payload])
 
 
 def _suppress(

@@ -18,6 +18,8 @@ from typing import Any
 
 from ..analyzers.lm_findings import RawFinding, check_claims, place, without_rule_duplicates
 from ..analyzers.models import Finding, RefactorPlan
+from ..analyzers.source import LineIndex
+from ..analyzers.suppression import is_suppressed
 from ..analyzers.units import Unit, split_units
 from .lm_cache import CacheKey, LmCache
 from .resilience import (
@@ -145,7 +147,9 @@ class LmTier:
             for unit in split_units(text)
             for raw in self._memory.get(unit.hash, ())
         ]
-        return without_rule_duplicates(found, rule_findings)
+        index = LineIndex(text)
+        visible = [f for f in found if not is_suppressed(index, f)]
+        return without_rule_duplicates(visible, rule_findings)
 
     async def analyze(self, text: str, rule_findings: Sequence[Finding]) -> list[Finding]:
         """Ask the model about every unit of ``text`` not already cached; raises LmUnavailable."""

@@ -327,7 +327,7 @@ def did_change_watched_files(
 )
 def code_action(
     ls: DspyLanguageServer, params: types.CodeActionParams
-) -> list[types.CodeAction] | None:
+) -> list[types.CodeAction | types.Command] | None:
     from . import actions
 
     uri = params.text_document.uri

@@ -135,3 +135,22 @@ async def test_no_model_configured_is_a_state_not_a_crash() -> None:
     with pytest.raises(LmUnavailable):
         await lm_tier.analyze(SOURCE, [])
     assert lm_tier.known_findings(SOURCE, []) == []
+
+
+def test_claims_are_reanchored_to_where_their_snippet_is() -> None:
+    from dspy_lsp.analyzers.lm_findings import RawFinding, check_claims
+    from dspy_lsp.analyzers.units import split_units
+
+    [unit] = split_units("def f(x):\n    y = 1\n    z = eval(x)\n    return z\n")
+    claim = RawFinding(1, 1, "security", "warning", "eval", "why", 1.5, snippet="z = eval(x)")
+    [kept] = check_claims(unit, [claim]).findings
+    assert (kept.line, kept.end_line, kept.confidence) == (3, 3, 1.0)
+    empty = RawFinding(2, 2, "bug", "info", "   ", "", 0.5)
+    backwards = RawFinding(4, 9, "bug", "info", "past the end", "", 0.5)
+    assert check_claims(unit, [empty, backwards]).findings == ()
+
+
+async def test_suppression_comments_silence_model_findings_too() -> None:
+    lm_tier = tier(Reviewer())
+    text = "def parse(text):\n    return eval(text)  # dspy-lsp: ignore[LM-security]\n"
+    assert await lm_tier.analyze(text, []) == []

@@ -221,3 +221,102 @@ async def test_a_failing_lm_opens_the_circuit_keeps_rule_findings_and_recovers(
     assert len(await _lm_diagnostics(client, uri)) == 3
     assert (await _status(client))["state"] == "ready"
     assert len([m for m in client.messages if "failing" in m.message]) == 1
+
+
+async def test_analyze_workspace_reports_progress_and_publishes_every_file(
+    client: LanguageClient,
+) -> None:
+    folder = workspace_file("lm_ws/a.py", SOURCE)
+    workspace_file("lm_ws/b.py", "def g(x):\n    return eval(x)\n")
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="dspy-lsp.analyzeWorkspace")
+    )
+    assert result["cancelled"] is False and result["files"] >= 2
+    assert result["lm_findings"] >= 2
+    assert any(d.code == "LM-security" for d in client.diagnostics.get(folder, []))
+    reports = list(client.progress_reports.values())[-1]
+    assert reports[0].kind == "begin" and reports[0].cancellable
+    assert reports[-1].kind == "end"
+
+
+async def test_cancelling_workspace_progress_stops_the_run(client: LanguageClient) -> None:
+    for i in range(30):
+        workspace_file(f"lm_ws_cancel/m{i}.py", f"def f{i}(x):\n    return eval(x) + {i}\n")
+    FAKE.latency_s = 0.3
+    try:
+        task = asyncio.ensure_future(
+            client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="dspy-lsp.analyzeWorkspace")
+            )
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        known = set(client.progress_reports)
+        while loop.time() < deadline and not (set(client.progress_reports) - known):
+            await asyncio.sleep(0.02)
+        [token] = set(client.progress_reports) - known
+        await asyncio.sleep(0.5)
+        client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+        result = await asyncio.wait_for(task, 20)
+    finally:
+        FAKE.latency_s = 0.0
+    assert result["cancelled"] is True
+    assert result["files"] < result["total_files"]
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-m", "dspy_lsp.server"],
+        server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30"},
+    ),
+    scope="module",
+)
+async def no_resolve_client(lsp_client: LanguageClient):
+    """A client that cannot resolve code actions lazily (as Helix could not, helix#5118)."""
+    caps = pytest_lsp.client_capabilities("visual-studio-code")
+    caps.text_document.code_action.resolve_support = None
+    lsp_client.applied = []  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_APPLY_EDIT)
+    def _apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        lsp_client.applied.append(params.edit)  # type: ignore[attr-defined]
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    options = {
+        "lm": {
+            "model": "openai/fake-model",
+            "api_base": FAKE.base_url,
+            "cache_path": f"{CACHE}/lm.sqlite3",
+        }
+    }
+    await _start(lsp_client, caps, options)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_clients_without_resolve_get_the_plan_through_a_command(
+    no_resolve_client: LanguageClient,
+) -> None:
+    client = no_resolve_client
+    uri = workspace_file("lm/noresolve.py")
+    _open(client, uri, SOURCE)()
+    [lm] = await _lm_diagnostics(client, uri)
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=lm.range,
+            context=types.CodeActionContext(diagnostics=[lm]),
+        )
+    )
+    [plan] = [
+        a for a in actions if isinstance(a, types.Command) and a.title.startswith("Plan refactor")
+    ]
+    assert plan.command == "dspy-lsp.planRefactor"
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=plan.command, arguments=plan.arguments)
+    )
+    assert result["applied"] is True
+    [edit] = client.applied
+    assert apply_text_edits(SOURCE, edits_for(edit, uri)) == SOURCE.replace(
+        "return eval(text)", "return ast.literal_eval(text)"
+    )
