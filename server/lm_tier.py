@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -79,6 +80,16 @@ class LmTier:
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
         self.limiter = RateLimiter(settings.requests_per_minute)
         self.retry = RetryPolicy(max_attempts=settings.max_attempts)
+        self.artifact_problems: list[str] = []
+        if program_states is None and settings.model:
+            from .artifacts import default_programs_dir, load_states
+
+            directory = (
+                Path(settings.programs_dir) if settings.programs_dir else default_programs_dir()
+            )
+            program_states, self.artifact_problems = load_states(directory)
+            for problem in self.artifact_problems:
+                log.warning("program artifact: %s", problem)
         self._states = program_states or {}
         self._lm: Any = lm
         self._programs: dict[str, Any] = {}
@@ -94,6 +105,7 @@ class LmTier:
     def status(self) -> LmStatus:
         stats = {**asdict(self.stats), "cache_hit_rate": round(self.stats.hit_rate, 3)}
         stats["versions"] = dict(self.versions)
+        stats["artifact_problems"] = list(self.artifact_problems)
         if not self.configured:
             return LmStatus("none", None, "no LM configured (set lm.model)", stats)
         if self.breaker.state != "closed":
@@ -109,7 +121,7 @@ class LmTier:
         if self._lm is None:
             self._lm = self._build_lm()
         for kind in ("analyze", "plan"):
-            program = build(kind, self._states.get(kind))
+            program = build(kind, self._states.get(kind) or None)
             self._programs[kind] = program
             self.versions[kind] = program_version(kind, program)
 

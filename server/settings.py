@@ -41,6 +41,7 @@ class LmSettings(BaseModel):
     run_on: tuple[Literal["open", "save", "command"], ...] = ("open", "save", "command")
     plan_attempts: int = Field(default=3, ge=1, le=8)
     cache_path: str | None = None
+    programs_dir: str | None = None  # optimized program artifacts (<kind>.json)
     max_queue: int = Field(default=64, ge=1)
 
     def fingerprint(self) -> str:

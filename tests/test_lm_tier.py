@@ -31,7 +31,7 @@ class Config:
 def tier(reviewer: Reviewer, cache: LmCache | None = None) -> LmTier:
     lm, _ = scripted_lm(reviewer)
     settings = LmSettings(model="scripted/reviewer", max_attempts=1)
-    return LmTier(settings, cache or LmCache(None), lm=lm)
+    return LmTier(settings, cache or LmCache(None), program_states={}, lm=lm)
 
 
 def rules(text: str):
@@ -154,3 +154,22 @@ async def test_suppression_comments_silence_model_findings_too() -> None:
     lm_tier = tier(Reviewer())
     text = "def parse(text):\n    return eval(text)  # dspy-lsp: ignore[LM-security]\n"
     assert await lm_tier.analyze(text, []) == []
+
+
+async def test_optimized_artifacts_change_the_prompt_and_the_version(tmp_path) -> None:
+    from dspy_lsp.analyzers.programs.modules import build
+
+    program = build("analyze")
+    program.analyze.signature = program.analyze.signature.with_instructions("Look only for eval.")
+    program.save(str(tmp_path / "analyze.json"))
+    (tmp_path / "plan.json").write_text("{not json")
+    reviewer = Reviewer()
+    lm, _ = scripted_lm(reviewer)
+    settings = LmSettings(model="scripted/reviewer", programs_dir=str(tmp_path))
+    optimized = LmTier(settings, LmCache(None), lm=lm)
+    await optimized.analyze(SOURCE, [])
+    baseline = tier(Reviewer())
+    await baseline.analyze(SOURCE, [])
+    assert optimized.versions["analyze"] != baseline.versions["analyze"]
+    assert optimized.versions["plan"] == baseline.versions["plan"]
+    assert "plan.json" in optimized.status().stats["artifact_problems"][0]

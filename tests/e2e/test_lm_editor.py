@@ -23,6 +23,7 @@ FAKE = FakeOpenAI().start()
 REVIEWER = Reviewer()
 FAKE.responder = REVIEWER
 CACHE = tempfile.mkdtemp(prefix="dspy-lsp-lm-cache-")
+ENV = {**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": CACHE}
 
 SOURCE = """import ast
 
@@ -39,7 +40,7 @@ def safe(text):
 @pytest_lsp.fixture(
     config=ClientServerConfig(
         server_command=[sys.executable, "-m", "dspy_lsp.server"],
-        server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30"},
+        server_env=ENV,
     ),
     scope="module",
 )
@@ -267,7 +268,7 @@ async def test_cancelling_workspace_progress_stops_the_run(client: LanguageClien
 @pytest_lsp.fixture(
     config=ClientServerConfig(
         server_command=[sys.executable, "-m", "dspy_lsp.server"],
-        server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30"},
+        server_env=ENV,
     ),
     scope="module",
 )

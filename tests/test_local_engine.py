@@ -1,0 +1,236 @@
+"""``local/<model.gguf>``: a GGUF run in-process by llama-cpp-python as a dspy engine.
+
+Most tests need neither llama-cpp-python nor a model. The last one loads the real model when
+both are present (``DSPY_LSP_LOCAL_GGUF`` or the cache path of shared/tools/local-model.sh)
+and is skipped otherwise; it never downloads anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+from typing import Any, ClassVar
+
+import dspy
+import pytest
+
+from dspy_lsp.server import local_engine
+from dspy_lsp.server.local_engine import AsyncLlamaEngine, LlamaEngine, LocalModelError, local_lm
+
+DEFAULT_GGUF = (
+    Path(os.environ.get("DSPY_LSP_MODEL_DIR", Path.home() / ".cache/dspy-lsp/models"))
+    / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+)
+
+
+class Sum(dspy.Signature):
+    """Add the two numbers."""
+
+    a: int = dspy.InputField()
+    b: int = dspy.InputField()
+    total: int = dspy.OutputField()
+
+
+@pytest.fixture
+def gguf(tmp_path: Path) -> Path:
+    """A file that passes the GGUF magic check (llama.cpp itself would reject it)."""
+    path = tmp_path / "tiny.gguf"
+    path.write_bytes(b"GGUF" + b"\0" * 60)
+    return path
+
+
+@pytest.fixture
+def no_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # `import llama_cpp` now fails
+    monkeypatch.setattr(local_engine, "_llama_cpp", None)
+
+
+# -- without llama-cpp-python -----------------------------------------------------------------
+def test_missing_llama_cpp_is_a_clear_error(gguf: Path, no_llama_cpp: None) -> None:
+    with pytest.raises(
+        LocalModelError, match=r"llama-cpp-python.*not installed.*dspy-lsp\[local\]"
+    ):
+        local_lm(f"local/{gguf}", max_tokens=64, temperature=0.0)
+    engine = LlamaEngine(gguf)  # building is fine: the import waits for the first call
+    with pytest.raises(LocalModelError, match=r"dspy-lsp\[local\]"):
+        engine.load()
+    # Through dspy the same text arrives as a non-retryable configuration error.
+    lm = dspy.LM(
+        "local/x", engine=engine, async_engine=AsyncLlamaEngine(engine), cache=False, num_retries=0
+    )
+    with pytest.raises(dspy.LMError, match=r"dspy-lsp\[local\]") as caught:
+        lm("hi")
+    assert not dspy.is_retryable_lm_error(caught.value)
+
+
+def test_non_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "model.gguf"
+    fake.write_text("<html>404 Not Found</html>")
+    with pytest.raises(LocalModelError, match=r"not a GGUF model file .*b'<htm'"):
+        LlamaEngine(fake)
+    with pytest.raises(LocalModelError, match="not a GGUF"):
+        local_lm(f"local/{fake}", max_tokens=64, temperature=0.0)
+
+
+def test_missing_file_and_empty_name_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(LocalModelError, match="local model file not found"):
+        local_lm(f"local/{tmp_path / 'absent.gguf'}", max_tokens=64, temperature=0.0)
+    with pytest.raises(LocalModelError, match="is not a file"):
+        LlamaEngine(tmp_path)
+    with pytest.raises(LocalModelError, match="names no file"):
+        local_lm("local/", max_tokens=64, temperature=0.0)
+
+
+def test_model_string_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/me")
+    assert local_engine.model_path_of("local//abs/m.gguf") == Path("/abs/m.gguf")
+    assert local_engine.model_path_of("local/~/m.gguf") == Path("/home/me/m.gguf")
+    assert local_engine.model_path_of("local/rel/m.gguf") == Path("rel/m.gguf")
+
+
+# -- the engine contract, with a stand-in for llama_cpp.Llama ----------------------------------
+class FakeLlama:
+    instances: ClassVar[list[FakeLlama]] = []
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        self.calls: list[dict[str, Any]] = []
+        self.active = 0
+        self.closed = False
+        FakeLlama.instances.append(self)
+
+    def create_chat_completion(self, messages: list[dict[str, str]], **kwargs: Any) -> dict:
+        self.active += 1
+        assert self.active == 1, "two threads inside one Llama at once"
+        time.sleep(0.01)
+        self.active -= 1
+        self.calls.append({"messages": messages, **kwargs})
+        return {
+            "id": "chatcmpl-1",
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": "[[ ## total ## ]]\n5\n\n[[ ## completed ## ]]",
+                    },
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 12, "total_tokens": 132},
+        }
+
+    def token_eos(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake_llama(monkeypatch: pytest.MonkeyPatch) -> type[FakeLlama]:
+    FakeLlama.instances = []
+    module = types.SimpleNamespace(Llama=FakeLlama)
+    monkeypatch.setattr(local_engine, "_import_llama_cpp", lambda: module)
+    monkeypatch.setattr(local_engine, "_stop_when", lambda cancel, llm: "processor")
+    return FakeLlama
+
+
+async def test_predict_through_the_engine(gguf: Path, fake_llama: type[FakeLlama]) -> None:
+    lm = local_lm(f"local/{gguf}", max_tokens=64, temperature=0.0)
+    assert lm.model == f"local/{gguf}"
+    with dspy.context(
+        lm=lm, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False), track_usage=True
+    ):
+        pred = dspy.Predict(Sum)(a=2, b=3)
+        apred = await dspy.Predict(Sum).acall(a=2, b=3)
+    assert pred.total == 5 and apred.total == 5
+    usage = pred.get_lm_usage()[lm.model]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (120, 12)
+
+    (llama,) = fake_llama.instances  # one load, shared by the sync and async paths
+    assert llama.kwargs["verbose"] is False and llama.kwargs["n_ctx"] == 4096
+    sync_call, async_call = llama.calls
+    assert [m["role"] for m in sync_call["messages"]] == ["system", "user"]
+    assert "total" in sync_call["messages"][0]["content"]
+    assert sync_call["temperature"] == 0.0 and sync_call["max_tokens"] == 64
+    assert "logits_processor" not in sync_call  # only async calls can be cancelled
+    assert async_call["logits_processor"] == "processor"
+
+
+def test_calls_are_serialized_and_close_reloads(gguf: Path, fake_llama: type[FakeLlama]) -> None:
+    engine = LlamaEngine(gguf, n_threads=2, chat_format="chatml")
+    request = dspy.lm15.Request(
+        model="local/x", messages=(dspy.lm15.Message.user("hi"),), system="be brief"
+    )
+    threads = [threading.Thread(target=engine.complete, args=(request,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (llama,) = fake_llama.instances
+    assert len(llama.calls) == 4
+    assert llama.kwargs["n_threads"] == 2 and llama.kwargs["chat_format"] == "chatml"
+    response = engine.complete(request)
+    assert response.message.text.startswith("[[ ## total ## ]]")
+    assert response.finish_reason == "stop" and response.usage.total_tokens == 132
+    engine.close()
+    assert llama.closed and not engine.loaded
+    engine.complete(request)
+    assert len(fake_llama.instances) == 2
+
+
+def test_shared_engine_and_saved_state(gguf: Path) -> None:
+    a = LlamaEngine.shared(gguf)
+    assert LlamaEngine.shared(str(gguf)) is a
+    assert LlamaEngine.load_state(a.dump_state()) is a
+    assert LlamaEngine.shared(gguf, n_ctx=2048) is not a
+
+
+def test_context_overflow_maps_to_context_window_error(
+    gguf: Path, fake_llama: type[FakeLlama], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def too_long(self: FakeLlama, messages: Any, **kwargs: Any) -> dict:
+        raise ValueError("Requested tokens (5000) exceed context window of 4096")
+
+    monkeypatch.setattr(FakeLlama, "create_chat_completion", too_long)
+    engine = LlamaEngine(gguf)
+    lm = dspy.LM("local/x", engine=engine, cache=False, num_retries=0)
+    with pytest.raises(dspy.ContextWindowExceededError, match="exceed context window"):
+        lm("hi")
+
+
+# -- the real model ---------------------------------------------------------------------------
+def _real_model() -> Path:
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip('llama-cpp-python is not installed (pip install "dspy-lsp[local]")')
+    path = Path(os.environ.get("DSPY_LSP_LOCAL_GGUF") or DEFAULT_GGUF).expanduser()
+    if not path.is_file():
+        pytest.skip(
+            f"no GGUF at {path}: set DSPY_LSP_LOCAL_GGUF or run shared/tools/local-model.sh"
+        )
+    return path
+
+
+async def test_real_model_typed_predict(capfd: pytest.CaptureFixture[str]) -> None:
+    path = _real_model()
+    lm = local_lm(f"local/{path}", max_tokens=64, temperature=0.0)
+    started = time.monotonic()
+    with dspy.context(
+        lm=lm, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False), track_usage=True
+    ):
+        pred = await dspy.Predict(Sum).acall(a=2, b=3)
+    elapsed = time.monotonic() - started
+    engine = LlamaEngine.shared(path)
+    usage = pred.get_lm_usage()[lm.model]
+    print(f"\nload {engine.load_seconds:.1f}s, load+call {elapsed:.1f}s, usage {usage}")
+    assert isinstance(pred.total, int)
+    assert pred.total == 5
+    assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 64
+    assert capfd.readouterr().out == ""  # nothing from llama.cpp on the JSON-RPC fd
+    await asyncio.to_thread(engine.close)
