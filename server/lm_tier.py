@@ -12,9 +12,9 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..analyzers.lm_findings import RawFinding, check_claims, place, without_rule_duplicates
