@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -92,6 +93,7 @@ class LmTier:
                 log.warning("program artifact: %s", problem)
         self._states = program_states or {}
         self._lm: Any = lm
+        self._load_lock = threading.Lock()
         self._programs: dict[str, Any] = {}
         self.versions: dict[str, str] = {}
         self._semaphore: asyncio.Semaphore | None = None
@@ -114,8 +116,12 @@ class LmTier:
         return LmStatus("ready", self.settings.model, "ready", stats)
 
     def _ensure_loaded(self) -> None:
-        if self._programs:
-            return
+        """Build the LM and programs once; runs in a worker thread, off the event loop."""
+        with self._load_lock:
+            if not self._programs:
+                self._load()
+
+    def _load(self) -> None:
         from ..analyzers.programs.modules import build, program_version
 
         if self._lm is None:
@@ -167,7 +173,7 @@ class LmTier:
         """Ask the model about every unit of ``text`` not already cached; raises LmUnavailable."""
         if not self.configured:
             raise LmUnavailable("no LM configured")
-        self._ensure_loaded()
+        await asyncio.to_thread(self._ensure_loaded)  # importing dspy takes seconds
         units = split_units(text)
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
@@ -272,7 +278,7 @@ class LmTier:
 
         if not self.configured:
             raise LmUnavailable("no LM configured")
-        self._ensure_loaded()
+        await asyncio.to_thread(self._ensure_loaded)  # importing dspy takes seconds
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
         unit = _unit_of(text, finding)
