@@ -122,6 +122,8 @@ class LmTier:
                 self._load()
 
     def _load(self) -> None:
+        # litellm would otherwise fetch a model price list from the internet on first use.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         from ..analyzers.programs.modules import build, program_version
 
         if self._lm is None:
@@ -152,10 +154,11 @@ class LmTier:
 
     # -- analysis ---------------------------------------------------------------------------
     def known_findings(self, text: str, rule_findings: Sequence[Finding]) -> list[Finding]:
-        """LM findings already known for the units of ``text`` (memory, then the cache).
+        """LM findings this tier already holds for the units of ``text``.
 
-        Runs on every publish, so it never calls the model: units edited since the last LM run
-        simply have no LM findings until the next one.
+        Runs on every publish, so it never calls the model nor reads the cache: units edited
+        since the last LM run have no LM findings until the next run (on open or save), which
+        fills them from the cache at no model cost when the unit was seen before.
         """
         if not self.configured or not self._memory:
             return []

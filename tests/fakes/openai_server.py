@@ -296,6 +296,7 @@ def _as_fault(fault: Fault | FaultKind) -> Fault:
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connections under concurrent clients
     """Tracks live sockets so ``stop()`` can cut stalled handlers loose."""
 
     daemon_threads = True
