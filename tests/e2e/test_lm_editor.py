@@ -86,6 +86,26 @@ async def _lm_diagnostics(
     raise AssertionError(f"no LM diagnostics for {uri}: {client.diagnostics.get(uri)}")
 
 
+async def _plan_actions(client: LanguageClient, uri: str) -> list[types.CodeAction | types.Command]:
+    """Open SOURCE at ``uri``, wait for its LM finding, and list the plan actions offered for it."""
+    _open(client, uri, SOURCE)()
+    [lm] = await _lm_diagnostics(client, uri)
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=lm.range,
+            context=types.CodeActionContext(diagnostics=[lm]),
+        )
+    )
+    return [a for a in actions or [] if a.title.startswith("Plan refactor")]
+
+
+async def _plan_action(client: LanguageClient, uri: str) -> types.CodeAction:
+    [plan] = await _plan_actions(client, uri)
+    assert isinstance(plan, types.CodeAction)
+    return plan
+
+
 async def _status(client: LanguageClient) -> dict:
     return await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="dspy-lsp.status")
@@ -106,20 +126,7 @@ async def test_lm_findings_appear_beside_rule_findings_on_open(client: LanguageC
 
 async def test_plan_refactor_resolves_to_a_verified_edit(client: LanguageClient) -> None:
     uri = workspace_file("lm/plan.py")
-    _open(client, uri, SOURCE)()
-    [lm] = await _lm_diagnostics(client, uri)
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=lm.range,
-            context=types.CodeActionContext(diagnostics=[lm]),
-        )
-    )
-    [plan] = [
-        a
-        for a in actions
-        if isinstance(a, types.CodeAction) and a.title.startswith("Plan refactor")
-    ]
+    plan = await _plan_action(client, uri)
     assert plan.edit is None and plan.kind == "refactor.rewrite"  # nothing spent until picked
     calls_before = REVIEWER.plan_calls
     resolved = await client.code_action_resolve_async(plan)
@@ -131,20 +138,7 @@ async def test_plan_refactor_resolves_to_a_verified_edit(client: LanguageClient)
 
 async def test_an_unparsable_plan_is_refused(client: LanguageClient) -> None:
     uri = workspace_file("lm/badplan.py")
-    _open(client, uri, SOURCE)()
-    [lm] = await _lm_diagnostics(client, uri)
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=lm.range,
-            context=types.CodeActionContext(diagnostics=[lm]),
-        )
-    )
-    [plan] = [
-        a
-        for a in actions
-        if isinstance(a, types.CodeAction) and a.title.startswith("Plan refactor")
-    ]
+    plan = await _plan_action(client, uri)
     REVIEWER.mode = "bad_plan"
     try:
         resolved = await client.code_action_resolve_async(plan)
@@ -300,18 +294,8 @@ async def test_clients_without_resolve_get_the_plan_through_a_command(
 ) -> None:
     client = no_resolve_client
     uri = workspace_file("lm/noresolve.py")
-    _open(client, uri, SOURCE)()
-    [lm] = await _lm_diagnostics(client, uri)
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=lm.range,
-            context=types.CodeActionContext(diagnostics=[lm]),
-        )
-    )
-    [plan] = [
-        a for a in actions if isinstance(a, types.Command) and a.title.startswith("Plan refactor")
-    ]
+    [plan] = await _plan_actions(client, uri)
+    assert isinstance(plan, types.Command)
     assert plan.command == "dspy-lsp.planRefactor"
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=plan.command, arguments=plan.arguments)
