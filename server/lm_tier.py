@@ -134,6 +134,19 @@ class LmTier:
             self.versions[kind] = program_version(kind, program)
 
     def _build_lm(self) -> Any:
+        model = self.settings.model or ""
+        if model.startswith("local/"):
+            from .local_engine import LocalModelError, local_lm
+
+            try:
+                return local_lm(
+                    model,
+                    max_tokens=self.settings.max_tokens,
+                    temperature=self.settings.temperature,
+                    n_threads=os.cpu_count(),
+                )
+            except LocalModelError as exc:
+                raise LmUnavailable(str(exc)) from exc
         import dspy
 
         kwargs: dict[str, Any] = {

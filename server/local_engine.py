@@ -26,6 +26,8 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +83,9 @@ def _import_llama_cpp() -> Any:
 
 def _route_logs(llama_cpp: Any) -> Any:
     """Replace llama.cpp's log callback (which prints to stderr) with one that uses logging."""
-    levels = {
-        0: logging.CRITICAL,
-        1: logging.INFO,
-        2: logging.WARNING,
-        3: logging.ERROR,
-        4: logging.DEBUG,
-    }
+    # ggml_log_level in the llama.cpp this wheel builds (checked with 0.3.36): NONE=0 DEBUG=1
+    # INFO=2 WARN=3 ERROR=4 CONT=5. llama_cpp/_logger.py still maps the older enum.
+    levels = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
     last = [logging.DEBUG]
 
     @llama_cpp.llama_log_callback
@@ -165,6 +163,51 @@ def check_gguf(path: str | os.PathLike[str]) -> Path:
     return p.resolve()
 
 
+# -- model parameters llama_cpp.Llama does not expose -----------------------------------------
+_params_lock = threading.Lock()
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            return any(line.startswith("flags") and " amx_tile" in line for line in fh)
+    except OSError:
+        return False
+
+
+def _use_extra_buffers(setting: bool | None) -> bool:
+    if setting is not None:
+        return setting
+    env = os.environ.get("DSPY_LSP_LLAMA_EXTRA_BUFFERS", "").strip().lower()
+    if env in ("0", "false", "no", "off"):
+        return False
+    if env in ("1", "true", "yes", "on"):
+        return True
+    return not _cpu_has_amx()
+
+
+@contextmanager
+def _model_params(**overrides: Any) -> Iterator[None]:
+    """Make ``llama_model_default_params()`` return ``overrides`` while a Llama is built."""
+    from llama_cpp import llama_cpp as lib
+
+    original = lib.llama_model_default_params
+
+    def patched() -> Any:
+        params = original()
+        for name, value in overrides.items():
+            if any(field == name for field, *_ in type(params)._fields_):
+                setattr(params, name, value)
+        return params
+
+    with _params_lock:
+        lib.llama_model_default_params = patched
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
 # -- the engine -------------------------------------------------------------------------------
 _shared: weakref.WeakValueDictionary[tuple[Any, ...], LlamaEngine] = weakref.WeakValueDictionary()
 _shared_lock = threading.Lock()
@@ -176,6 +219,11 @@ class LlamaEngine:
     The file is checked when the engine is built; llama_cpp is imported and the model loaded
     on the first ``complete`` (or ``load``), which takes seconds: call ``load`` from a worker
     thread to warm it up. ``close`` frees the model; a later call loads it again.
+
+    ``extra_buffers``: let ggml use its extra CPU buffer types (AMX, weight repacking). None
+    means on, unless the CPU advertises AMX or ``DSPY_LSP_LLAMA_EXTRA_BUFFERS=0``: with
+    llama-cpp-python 0.3.36 (built from source with the native flags) on an AMX CPU in a
+    Firecracker VM, the first decode segfaulted in ``ggml_backend_amx_mul_mat``.
     """
 
     def __init__(
@@ -184,11 +232,13 @@ class LlamaEngine:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         chat_format: str | None = None,
+        extra_buffers: bool | None = None,
     ) -> None:
         self.model_path = check_gguf(model_path)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.chat_format = chat_format
+        self.extra_buffers = extra_buffers
         self.load_seconds: float | None = None
         self._lock = threading.Lock()
         self._llm: Any = None
@@ -200,13 +250,20 @@ class LlamaEngine:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         chat_format: str | None = None,
+        extra_buffers: bool | None = None,
     ) -> LlamaEngine:
         """One engine (one copy of the weights in memory) per file and settings while in use."""
-        key = (str(check_gguf(model_path)), n_ctx, n_threads, chat_format)
+        key = (str(check_gguf(model_path)), n_ctx, n_threads, chat_format, extra_buffers)
         with _shared_lock:
             engine = _shared.get(key)
             if engine is None:
-                engine = cls(model_path, n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format)
+                engine = cls(
+                    model_path,
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    chat_format=chat_format,
+                    extra_buffers=extra_buffers,
+                )
                 _shared[key] = engine
             return engine
 
@@ -217,6 +274,7 @@ class LlamaEngine:
             "n_ctx": self.n_ctx,
             "n_threads": self.n_threads,
             "chat_format": self.chat_format,
+            "extra_buffers": self.extra_buffers,
         }
 
     @classmethod
@@ -237,19 +295,26 @@ class LlamaEngine:
             return self._llm
         llama_cpp = _import_llama_cpp()
         check_gguf(self.model_path)  # it may have gone away since __init__
+        extra = _use_extra_buffers(self.extra_buffers)
         started = time.monotonic()
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                chat_format=self.chat_format,
-                verbose=False,
-            )
+            with _model_params(use_extra_bufts=extra):
+                self._llm = llama_cpp.Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    chat_format=self.chat_format,
+                    verbose=False,
+                )
         except ValueError as exc:  # llama_cpp's "Failed to load model from file"
             raise LocalModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
         self.load_seconds = time.monotonic() - started
-        log.info("loaded %s in %.1fs", self.model_path.name, self.load_seconds)
+        log.info(
+            "loaded %s in %.1fs (extra CPU buffer types %s)",
+            self.model_path.name,
+            self.load_seconds,
+            "on" if extra else "off",
+        )
         return self._llm
 
     def complete(self, request: Any, cancel: threading.Event | None = None) -> Any:

@@ -228,9 +228,9 @@ async def test_real_model_typed_predict(capfd: pytest.CaptureFixture[str]) -> No
     elapsed = time.monotonic() - started
     engine = LlamaEngine.shared(path)
     usage = pred.get_lm_usage()[lm.model]
+    assert capfd.readouterr().out == ""  # nothing from llama.cpp on the JSON-RPC fd
     print(f"\nload {engine.load_seconds:.1f}s, load+call {elapsed:.1f}s, usage {usage}")
     assert isinstance(pred.total, int)
     assert pred.total == 5
     assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 64
-    assert capfd.readouterr().out == ""  # nothing from llama.cpp on the JSON-RPC fd
     await asyncio.to_thread(engine.close)
