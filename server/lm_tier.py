@@ -46,6 +46,7 @@ class LmStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     dropped_claims: int = 0
+    unparsable_replies: int = 0
     last_error: str = ""
 
     @property
@@ -64,6 +65,10 @@ class LmStatus:
 
 class LmUnavailable(RuntimeError):
     """The LM cannot be asked now (none configured, or its circuit is open)."""
+
+
+class LmUnparsable(RuntimeError):
+    """The model answered in a shape the signature cannot parse; not worth a retry."""
 
 
 class LmTier:
@@ -263,6 +268,13 @@ class LmTier:
                     prediction = await run()
             except LmUnavailable:
                 raise
+            except dspy.AdapterParseError as exc:
+                # The model answered, just not in shape: it is reachable, so the breaker stays
+                # closed; the unit gets no findings this time and nothing is cached for it.
+                self.breaker.record_success()
+                self.stats.unparsable_replies += 1
+                self.stats.last_error = f"unparsable reply: {str(exc)[:200]}"
+                raise LmUnparsable(str(exc)[:200]) from exc
             except Exception as exc:
                 self.breaker.record_failure()
                 self.stats.failures += 1
@@ -325,7 +337,7 @@ class LmTier:
 
 
 def _classify(exc: BaseException) -> Any:
-    if isinstance(exc, LmUnavailable):
+    if isinstance(exc, LmUnavailable | LmUnparsable):
         from .resilience import Failure
 
         return Failure(retryable=False, retry_after_s=None, reason="unavailable")

@@ -173,3 +173,18 @@ async def test_optimized_artifacts_change_the_prompt_and_the_version(tmp_path) -
     assert optimized.versions["analyze"] != baseline.versions["analyze"]
     assert optimized.versions["plan"] == baseline.versions["plan"]
     assert "plan.json" in optimized.status().stats["artifact_problems"][0]
+
+
+async def test_an_unparsable_reply_costs_one_unit_and_keeps_the_circuit_closed() -> None:
+    replies = iter(["this is not the adapter format"] * 2)
+
+    def answer(messages):
+        return next(replies, None) or Reviewer()(messages)
+
+    lm, _ = scripted_lm(answer)
+    settings = LmSettings(model="scripted/reviewer", max_attempts=3, breaker_failures=1)
+    lm_tier = LmTier(settings, LmCache(None), program_states={}, lm=lm)
+    findings = await lm_tier.analyze(SOURCE, [])
+    assert lm_tier.stats.unparsable_replies >= 1
+    assert lm_tier.status().state == "ready"
+    assert len(findings) <= 2

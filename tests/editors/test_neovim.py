@@ -1,0 +1,117 @@
+"""Headless Neovim, configured by editors/neovim/init.lua, against the real dspy-lsp.
+
+The Lua driver (nvim_driver.lua) opens a copy of examples/inventory/store.py, waits for
+diagnostics, lists and applies the DL104 quick fix, writes the file, then runs :DspyLspFixAll;
+it reports as JSON, which these tests check. Needs ``nvim`` on PATH (Debian: ``neovim``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+STORE = REPO / "examples" / "inventory" / "store.py"
+WAIT_MS = 30_000  # each wait inside Neovim
+RUN_TIMEOUT_S = 180  # the whole Neovim run
+# Sent as the "dspy-lsp" initializationOptions: DL101 (store.py line 9) must then be absent.
+SETTINGS = {"ignore": ["DL101"]}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    nvim = shutil.which("nvim")
+    if nvim is None:
+        reason = "nvim is not on PATH (install Debian's neovim package to run this test)"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+
+    tmp = tmp_path_factory.mktemp("nvim")
+    target = tmp / "project" / "inventory" / "store.py"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(STORE, target)
+    result_path = tmp / "result.json"
+    xdg = tmp / "xdg"  # keeps Neovim's state and LSP log out of the user's home
+    env = {
+        **os.environ,
+        "NVIM_DSPY_LSP_PYTHON": sys.executable,
+        "NVIM_DSPY_LSP_TEST_FILE": str(target),
+        "NVIM_DSPY_LSP_TEST_RESULT": str(result_path),
+        "NVIM_DSPY_LSP_TEST_TIMEOUT_MS": str(WAIT_MS),
+        "NVIM_DSPY_LSP_TEST_SETTINGS": json.dumps(SETTINGS),
+        **{f"XDG_{kind}_HOME": str(xdg / kind.lower()) for kind in ("CONFIG", "DATA", "STATE")},
+        "XDG_CACHE_HOME": str(xdg / "cache"),
+    }
+    command = [
+        nvim,
+        "--headless",
+        "--clean",
+        "-u",
+        str(HERE / "nvim_init.lua"),
+        "-c",
+        f"luafile {HERE / 'nvim_driver.lua'}",
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, so a hang takes the server down too
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(
+            f"nvim did not finish in {RUN_TIMEOUT_S}s\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        )
+    output = f"exit {proc.returncode}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    if not result_path.exists():
+        pytest.fail(f"the driver wrote no result\n{output}")
+    result = json.loads(result_path.read_text())
+    if result.get("error") or proc.returncode != 0:
+        pytest.fail(f"driver error: {result.get('error')}\n{output}")
+    return result
+
+
+def test_diagnostics_reach_neovim(run: dict) -> None:
+    assert run["filetype"] == "python"
+    assert "DL104" in run["codes"]
+    assert run["dl104_line"] == 45
+    assert "DL101" not in run["codes"], "the ignore setting did not reach the server"
+
+
+def test_code_actions_at_the_dl104_line(run: dict) -> None:
+    dl104 = [title for title in run["titles"] if title.startswith("DL104: ")]
+    assert dl104, run["titles"]
+    assert dl104[0] in run["preferred"], "the safe DL104 fix is not the preferred action"
+    assert "Suppress DL104 on this line" in run["titles"]
+
+
+def test_quick_fix_is_applied_and_written(run: dict) -> None:
+    assert run["applied"].startswith("DL104: ")
+    assert "    if item is None:\n" in run["final_text"]
+    assert "item == None" not in run["final_text"]
+    # Only that line changed.
+    expected = STORE.read_text().replace("if item == None:", "if item is None:")
+    assert run["final_text"] == expected
+    # The server saw the edit through Neovim's document sync and dropped the finding.
+    assert run["codes_after_fix"]
+    assert "DL104" not in run["codes_after_fix"]
+
+
+def test_fix_all_command(run: dict) -> None:
+    assert ".keys()" not in run["fix_all_text"]
+    assert "if item is None:" in run["fix_all_text"]
