@@ -20,6 +20,10 @@
 (require 'cl-lib)
 (require 'json)
 (require 'subr-x)
+(require 'lisp-mnt)
+
+(defvar dspy-lsp-settings)               ; from editors/emacs/dspy-lsp.el
+(defvar dspy-lsp-python-executable)
 
 (defconst emacs-driver--dir
   (file-name-directory (or load-file-name buffer-file-name)))
@@ -77,7 +81,7 @@ Signal an error naming WHAT after TIMEOUT seconds."
 ;;; What eglot put into Flymake
 
 (defun emacs-driver--lsp-diagnostic (diag)
-  "The LSP Diagnostic (a plist) behind the Flymake diagnostic DIAG, if eglot made it."
+  "The LSP Diagnostic (a plist) behind the Flymake diagnostic DIAG, if any."
   (let ((data (and (fboundp 'flymake-diagnostic-data)
                    (flymake-diagnostic-data diag))))
     (and (consp data) (cdr (assq 'eglot-lsp-diag data)))))
@@ -100,11 +104,10 @@ Signal an error naming WHAT after TIMEOUT seconds."
 ;;; Versions
 
 (defun emacs-driver--eglot-version ()
-  "The Version: header of the eglot.el that is loaded (Emacs 29+ may ship it gzipped)."
+  "The Version: header of the eglot.el in use (Emacs 29+ may ship it gzipped)."
   (let* ((elc (locate-library "eglot"))
          (source (and elc (or (locate-library "eglot.el" t)
                               (concat (file-name-sans-extension elc) ".el")))))
-    (require 'lisp-mnt)
     (or (and source
              (cl-loop for candidate in (list source (concat source ".gz"))
                       when (file-readable-p candidate)
@@ -252,15 +255,15 @@ Signal an error naming WHAT after TIMEOUT seconds."
        (emacs-driver--put 'error (format "%s: %s" emacs-driver--step
                                          (error-message-string err)))
        (emacs-driver--log "FAILED %s" (alist-get 'error emacs-driver--result))
+       ;; eglot's events and the server's stderr, for the test's failure message.
        (ignore-errors
-         (with-current-buffer (get-buffer-create "*stderr-dump*")
-           (dolist (buf (buffer-list))
-             (when (string-match-p "EGLOT\\|stderr" (buffer-name buf))
-               (emacs-driver--log "---- %s (tail) ----\n%s" (buffer-name buf)
-                                  (with-current-buffer buf
-                                    (buffer-substring-no-properties
-                                     (max (point-min) (- (point-max) 4000))
-                                     (point-max))))))))
+         (dolist (buf (buffer-list))
+           (when (string-match-p "EGLOT\\|stderr" (buffer-name buf))
+             (emacs-driver--log "---- %s (tail) ----\n%s" (buffer-name buf)
+                                (with-current-buffer buf
+                                  (buffer-substring-no-properties
+                                   (max (point-min) (- (point-max) 4000))
+                                   (point-max)))))))
        (emacs-driver--write "error")
        (kill-emacs 1)))))
 
