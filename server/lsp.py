@@ -306,7 +306,9 @@ async def did_change_configuration(
             types.ConfigurationParams(items=[types.ConfigurationItem(section=SOURCE)])
         )
         settings = editor_section(pulled[0] if pulled else None)
-    ls.editor_settings = settings
+    # eglot sends an empty notification right after connecting and answers the pull with
+    # nothing: that must not wipe what initializationOptions said.
+    ls.editor_settings = settings or editor_section(ls.initialization_options)
     ls.reload_settings()
 
 

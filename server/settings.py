@@ -112,7 +112,10 @@ def editor_section(options: Any) -> dict[str, Any]:
         inner = options.get(key)
         if isinstance(inner, Mapping):
             return normalize_keys(inner)
-    return normalize_keys(options)
+    flat = normalize_keys(options)
+    # A flat dict counts only if it names one of our keys: editors also send other servers'
+    # sections (``{"pylsp": {...}}``), which are not ours to reject.
+    return flat if set(flat) & set(Settings.model_fields) else {}
 
 
 def find_project_config(start: Path) -> ProjectConfig:

@@ -59,6 +59,7 @@ def test_pyproject_without_our_table_is_passed_over(tmp_path: Path) -> None:
         ({"settings": {"ignore": ["DL1"]}}, {"ignore": ["DL1"]}),
         ({"select": ["DL1"]}, {"select": ["DL1"]}),
         (None, {}),
+        ({"pylsp": {"plugins": {}}}, {}),
         ([1, 2], {}),
     ],
 )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import pytest_lsp
 from lsp_client import change_and_wait, open_and_wait
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from .conftest import WORKSPACE, workspace_file
+from .conftest import SERVER, WORKSPACE, _start, workspace_file
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -112,3 +113,29 @@ async def test_broken_toml_is_reported_with_its_path(client: LanguageClient) -> 
     assert _codes(params) == ["DL101", "DL104"]
     await asyncio.sleep(0.2)
     assert any("cfg_toml/pyproject.toml" in m.message for m in client.messages)
+
+
+@pytest_lsp.fixture(config=SERVER, scope="module")
+async def configured_client(lsp_client: LanguageClient):
+    """initializationOptions carry the settings, and the pull answers nothing (as eglot does)."""
+    options = {"dspy-lsp": {"ignore": ["DL101"]}}
+    await _start(lsp_client, pytest_lsp.client_capabilities("visual-studio-code"), options)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_an_empty_configuration_change_keeps_initialization_options(
+    configured_client: LanguageClient,
+) -> None:
+    client = configured_client
+    uri = workspace_file("cfg_empty_change/mod.py")
+    assert _codes(await open_and_wait(client, uri, CODE)) == ["DL104"]
+    params = await change_and_wait(
+        client,
+        uri,
+        lambda: client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings=None)
+        ),
+        version=1,
+    )
+    assert _codes(params) == ["DL104"]
