@@ -162,11 +162,13 @@ class DspyLanguageServer(LanguageServer):
             )
         )
 
-    def lm_tier(self) -> LmTier:
+    def root_settings(self) -> ResolvedSettings:
+        """Settings of the workspace root: what the LM tier and debug info run under."""
         root = self.workspace.root_path
-        return self.lm_jobs.configure(
-            self.settings_in(Path(root) if root else Path.cwd()).settings.lm
-        )
+        return self.settings_in(Path(root) if root else Path.cwd())
+
+    def lm_tier(self) -> LmTier:
+        return self.lm_jobs.configure(self.root_settings().settings.lm)
 
     def request_lm(self, uri: str, trigger: str) -> asyncio.Task[None] | None:
         self.lm_tier()
@@ -186,8 +188,7 @@ class DspyLanguageServer(LanguageServer):
     def debug_info(self) -> dict[str, Any]:
         from ..analyzers.rules import ALL_RULES
 
-        root = self.workspace.root_path
-        resolved = self.settings_in(Path(root) if root else Path.cwd())
+        resolved = self.root_settings()
         return {
             "version": version(),
             "python": f"{platform.python_implementation()} {platform.python_version()}",

@@ -28,7 +28,7 @@ FILES_IN_FLIGHT = 4
 
 async def analyze_workspace(ls: DspyLanguageServer) -> dict[str, Any]:
     root = Path(ls.workspace.root_path or Path.cwd())
-    resolved = ls.settings_in(root)
+    resolved = ls.root_settings()
     files = list(iter_python_files([root], resolved.settings.exclude))
     tier = ls.lm_tier()
     token = str(uuid.uuid4())
