@@ -1,0 +1,447 @@
+"""Feedback from the editor (fixes accepted, findings dismissed), kept on disk per workspace.
+
+What users do with findings is the only ground truth on which rules and programs help; it feeds
+per-rule acceptance rates and, later, training examples. Unlike the LM cache next door, nothing
+here can be recomputed, so the rules are reversed: ``record`` returns only once the event is
+durably committed, failures raise ``FeedbackStoreError`` instead of degrading to memory, a
+corrupt file is moved aside (kept, never deleted), and a file from a newer dspy-lsp is refused
+rather than rebuilt. Secrets are redacted before anything reaches the disk.
+
+Several server processes (one per editor window) may share one file: WAL, a busy timeout and one
+``BEGIN IMMEDIATE`` transaction per event make that safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, TextIO, get_args
+
+from .lm_cache import _immediate, _is_corrupt, _move_aside, _user_version
+from .redaction import env_secrets, redact
+
+log = logging.getLogger(__name__)
+
+FeedbackKind = Literal[
+    "accepted", "dismissed_false_positive", "dismissed_later", "ignored", "self_fixed"
+]
+KINDS: tuple[FeedbackKind, ...] = get_args(FeedbackKind)
+
+# The kinds that count as a verdict on a finding. self_fixed is left out of the acceptance rate:
+# the user agreed something was wrong but did not take our fix, which says nothing either way.
+_VERDICT_KINDS: tuple[FeedbackKind, ...] = (
+    "accepted",
+    "dismissed_false_positive",
+    "dismissed_later",
+    "ignored",
+)
+
+# _MIGRATIONS[n] takes a file from user_version n to n + 1; version 0 is a new (empty) file.
+# Append steps, never edit one that has shipped. The events columns must match FeedbackEvent's
+# fields; adding a kind is a schema change too (older servers could not read the new rows).
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # AUTOINCREMENT: an id handed out by record() is never reused, even if rows are pruned.
+        "CREATE TABLE IF NOT EXISTS events ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " kind TEXT NOT NULL,"
+        " finding_id TEXT NOT NULL,"
+        " rule TEXT NOT NULL,"
+        " category TEXT,"
+        " program_version TEXT NOT NULL,"
+        " chunk_hash TEXT,"
+        " path TEXT,"
+        " action_kind TEXT,"
+        " edit TEXT,"
+        " code TEXT,"
+        " reason TEXT,"
+        " created REAL NOT NULL"
+        ")",
+        "CREATE INDEX IF NOT EXISTS events_created ON events (created)",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# Longer than the cache's: a write that gives up loses an event, whereas a cache write that
+# gives up only costs a future LM call. Each transaction is one small insert, so a wait this long
+# means another process is stuck, not busy.
+_BUSY_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedbackEvent:
+    """One thing the user did with a finding, as reported by the editor.
+
+    Keyword-only: with this many string fields, a positional mix-up would go unnoticed.
+    """
+
+    kind: FeedbackKind
+    finding_id: str
+    rule: str
+    """A rule code ("DL104") or a program's label ("LM-security")."""
+    category: str | None = None
+    program_version: str
+    """What produced the finding: "rule", or "analyze@<hash>" for a DSPy program."""
+    chunk_hash: str | None = None
+    path: str | None = None
+    """Workspace-relative."""
+    action_kind: str | None = None
+    """The code action taken, e.g. "quickfix"."""
+    edit: str | None = None
+    """The edit applied, or the user's own fix."""
+    code: str | None = None
+    reason: str | None = None
+    created: float
+    """Epoch seconds, from the caller's (injected) clock."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown feedback kind {self.kind!r}; expected one of {KINDS}")
+        for name in ("finding_id", "rule", "program_version"):
+            if not getattr(self, name):
+                raise ValueError(f"feedback event needs a non-empty {name}")
+        if not math.isfinite(self.created):
+            raise ValueError(f"feedback event time must be finite, got {self.created!r}")
+
+
+_COLUMNS = tuple(field.name for field in dataclasses.fields(FeedbackEvent))
+_REDACTED_FIELDS = ("edit", "code", "reason")
+_INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back: its row id (assigned by ``record``) and its redacted content."""
+
+    id: int
+    event: FeedbackEvent
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """Counts per kind for one rule, program version and category."""
+
+    rule: str
+    program_version: str
+    category: str | None
+    accepted: int
+    dismissed_false_positive: int
+    dismissed_later: int
+    ignored: int
+    self_fixed: int
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, kind) for kind in KINDS)
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        """accepted / all verdicts; None without a verdict (0.0 would read as "always refused")."""
+        verdicts = sum(getattr(self, kind) for kind in _VERDICT_KINDS)
+        return self.accepted / verdicts if verdicts else None
+
+
+class FeedbackStoreError(Exception):
+    """The store could not do what was asked; for ``record``, the event was not stored."""
+
+
+class FeedbackSchemaTooNewError(FeedbackStoreError):
+    """The file was written by a newer dspy-lsp; it is left untouched and not written to.
+
+    Rebuilding it would destroy feedback the newer version recorded, and writing rows of the
+    old shape into a new schema could corrupt its meaning.
+    """
+
+    def __init__(self, where: Path | None, found: int) -> None:
+        self.found = found
+        super().__init__(
+            f"feedback store {where or ':memory:'} has schema version {found}, newer than this"
+            f" dspy-lsp supports ({SCHEMA_VERSION}); it was left untouched and feedback is not"
+            " recorded. Upgrade dspy-lsp, or point it at another file."
+        )
+
+
+def default_store_path(workspace_root: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Per-user file for this workspace: $XDG_DATA_HOME (or ~/.local/share)/dspy-lsp/feedback/.
+
+    Data rather than cache: feedback cannot be regenerated. Keyed by a hash of the resolved root,
+    so every spelling of one workspace (symlinks, trailing "..") shares one file.
+    """
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME", "")
+    # The XDG spec says relative paths are invalid and must be ignored.
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
+    key = hashlib.sha256(os.fsencode(workspace_root.resolve())).hexdigest()[:16]
+    return root / "dspy-lsp" / "feedback" / f"{key}.sqlite3"
+
+
+class FeedbackStore:
+    """Durable, append-only SQLite store of feedback events, shared by threads and processes.
+
+    One connection behind a lock, as in ``LmCache``: ``:memory:`` must stay one database, and
+    ``close()`` must reach the connection from any thread.
+    """
+
+    def __init__(self, path: Path | None, *, environ: Mapping[str, str] | None = None) -> None:
+        """Open (or create, or upgrade) the store at ``path``; ``None`` keeps it in memory.
+
+        ``environ`` supplies the values redacted as secrets (see ``env_secrets``); ``None`` reads
+        ``os.environ`` at each ``record``. Raises ``FeedbackSchemaTooNewError`` for a file of a
+        newer dspy-lsp and ``FeedbackStoreError`` when the file cannot be used.
+        """
+        self.path = path
+        self._environ = environ
+        self._lock = threading.Lock()
+        self.moved_aside: Path | None = None
+        """Where a corrupt file found at ``path`` was moved, or None."""
+        self._conn: sqlite3.Connection | None = self._open()
+
+    def record(self, event: FeedbackEvent) -> int:
+        """Store ``event`` (redacted) and return its row id; it is on disk when this returns."""
+        environ = os.environ if self._environ is None else self._environ
+        secrets = env_secrets(environ)
+        row = []
+        for name in _COLUMNS:
+            value = getattr(event, name)
+            if name in _REDACTED_FIELDS and value is not None:
+                value = redact(value, secrets)
+            row.append(_storable(value))
+        with self._lock, self._errors("record"):
+            conn = self._connection()
+            with _immediate(conn):
+                # Checked in the transaction: a newer dspy-lsp may have migrated the file since.
+                found = _user_version(conn)
+                if found > SCHEMA_VERSION:
+                    raise FeedbackSchemaTooNewError(self.path, found)
+                rowid = conn.execute(_INSERT, row).lastrowid
+            assert rowid is not None  # always set by an INSERT
+            return rowid
+
+    def events(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        kinds: Iterable[FeedbackKind] | None = None,
+    ) -> list[StoredEvent]:
+        """Events with ``since <= created < until`` (either bound optional), oldest id first."""
+        where, params = _window(since, until)
+        if kinds is not None:
+            wanted = tuple(dict.fromkeys(kinds))
+            unknown = [kind for kind in wanted if kind not in KINDS]
+            if unknown:
+                raise ValueError(f"unknown feedback kinds {unknown}; expected some of {KINDS}")
+            if not wanted:
+                return []
+            where.append(f"kind IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        with self._lock, self._errors("read"):
+            rows = self._connection().execute(_select(where), params).fetchall()
+        return [_stored(row) for row in rows]
+
+    def stats(self, since: float | None = None) -> list[RuleStats]:
+        """Counts per (rule, program_version, category), sorted by those, from ``since`` on."""
+        where, params = _window(since, None)
+        counts = ", ".join("sum(kind = ?)" for _ in KINDS)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        query = (
+            f"SELECT rule, program_version, category, {counts} FROM events{clause}"
+            " GROUP BY rule, program_version, category ORDER BY rule, program_version, category"
+        )
+        with self._lock, self._errors("stats"):
+            rows = self._connection().execute(query, [*KINDS, *params]).fetchall()
+        return [RuleStats(*row) for row in rows]
+
+    def export_jsonl(self, out: TextIO, since: float | None = None) -> int:
+        """Write one JSON object per event (``id`` plus the event's fields); return the count.
+
+        One SELECT, so the export is a consistent snapshot even while other processes write.
+        """
+        where, params = _window(since, None)
+        written = 0
+        with self._lock, self._errors("export"):
+            for row in self._connection().execute(_select(where), params):
+                stored = _stored(row)
+                record = {"id": stored.id, **dataclasses.asdict(stored.event)}
+                out.write(json.dumps(record) + "\n")
+                written += 1
+        return written
+
+    def schema_version(self) -> int:
+        """The schema version of the open file (``SCHEMA_VERSION`` once opened)."""
+        with self._lock, self._errors("read"):
+            return _user_version(self._connection())
+
+    def close(self) -> None:
+        """Release the file. Later calls raise: a record that went nowhere must not look stored."""
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> FeedbackStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise FeedbackStoreError("feedback store is closed")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn SQLite's errors into ``FeedbackStoreError``, naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            where = self.path or ":memory:"
+            raise FeedbackStoreError(f"feedback store {where}: {what} failed: {exc}") from exc
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        if path is None:
+            return _connect(None)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                return _connect_retrying(path)
+            except sqlite3.Error as exc:
+                if not _is_corrupt(exc):
+                    raise
+                # Moved, not deleted: what it holds may still be recoverable by hand.
+                self.moved_aside = _move_aside(path)
+                log.warning(
+                    "feedback store %s is corrupt (%s); moved to %s, starting a new one",
+                    path,
+                    exc,
+                    self.moved_aside,
+                )
+                return _connect_retrying(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise FeedbackStoreError(f"cannot use feedback store {path}: {exc}") from exc
+
+
+def _connect_retrying(path: Path) -> sqlite3.Connection:
+    """``_connect``, tried again while SQLite reports busy, up to the busy timeout.
+
+    The busy timeout does not cover opening: switching a new file to WAL escalates a shared lock
+    to an exclusive one, and SQLite answers SQLITE_BUSY at once, without waiting, when another
+    process is escalating too (waiting could deadlock). Several servers opening a new file
+    together hit that. Each attempt starts afresh (migrations commit per step), so retrying is
+    safe.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            return _connect(path)
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)
+
+
+def _connect(path: Path | None) -> sqlite3.Connection:
+    if path is not None:
+        # Created private before SQLite sees it (its -wal and -shm files copy the mode): the
+        # store holds the user's code.
+        os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE via _immediate).
+    conn = sqlite3.connect(
+        ":memory:" if path is None else path,
+        timeout=_BUSY_TIMEOUT_S,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        # Before any pragma that writes: a newer file must stay exactly as it is.
+        found = _user_version(conn)
+        if found > SCHEMA_VERSION:
+            raise FeedbackSchemaTooNewError(path, found)
+        if path is not None:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":  # e.g. a file system without shared memory; still safe, slower
+                log.warning("feedback store %s: journal mode is %s, not wal", path, mode)
+            # FULL, where the cache uses NORMAL: the cache can lose its last commits to a power
+            # cut and merely repeat an LM call, but a lost event is gone for good and record()
+            # has already told the caller it was kept. FULL syncs the WAL on every commit, so a
+            # returned record() survives an OS crash or power cut, not only a killed process.
+            # Events are rare (one per user action), so the fsync per commit costs nothing felt.
+            conn.execute("PRAGMA synchronous = FULL")
+            # On macOS fsync() does not reach the platter; F_FULLFSYNC does. No-op elsewhere.
+            conn.execute("PRAGMA fullfsync = ON")
+        _migrate(conn, _MIGRATIONS, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(
+    conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], path: Path | None
+) -> None:
+    """Bring the file to ``len(migrations)``, one transaction per step.
+
+    Each step commits with its version, so an interrupted upgrade resumes where it stopped. The
+    version is read again under the write lock: another process may have run the step first,
+    which makes running the migrations any number of times, from any number of processes, safe.
+    """
+    target = len(migrations)
+    while (version := _user_version(conn)) != target:
+        if version > target:
+            raise FeedbackSchemaTooNewError(path, version)
+        with _immediate(conn):
+            if _user_version(conn) != version:
+                continue  # another process moved on; look again
+            for statement in migrations[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+
+
+def _window(since: float | None, until: float | None) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    if since is not None:
+        where.append("created >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("created < ?")
+        params.append(until)
+    return where, params
+
+
+def _select(where: list[str]) -> str:
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT id, {', '.join(_COLUMNS)} FROM events{clause} ORDER BY id"
+
+
+def _stored(row: Sequence[object]) -> StoredEvent:
+    rowid, *values = row
+    assert isinstance(rowid, int)
+    return StoredEvent(id=rowid, event=FeedbackEvent(**dict(zip(_COLUMNS, values, strict=True))))
+
+
+def _storable(value: object) -> object:
+    """Lone surrogates (possible in text decoded from JSON) cannot be stored as UTF-8: replace."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
