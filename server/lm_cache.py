@@ -233,7 +233,7 @@ class LmCache:
             return _connect(":memory:")
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            conn = _connect(path)
+            conn = retry_while_busy(lambda: _connect(path), _BUSY_TIMEOUT_S)
         except (OSError, sqlite3.Error) as exc:
             if not _is_bad_file(path, exc):
                 return self._degrade(f"cannot use {path}: {exc}")
@@ -290,6 +290,28 @@ def _connect(target: Path | str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def retry_while_busy(
+    connect: Callable[[], sqlite3.Connection], timeout_s: float
+) -> sqlite3.Connection:
+    """``connect()``, tried again while SQLite reports busy, up to ``timeout_s``.
+
+    The busy timeout does not cover opening: switching a new file to WAL escalates a shared lock
+    to an exclusive one, and SQLite answers SQLITE_BUSY at once, without waiting, when another
+    process is escalating too (waiting could deadlock). Several servers opening a new file
+    together hit that. Each attempt starts afresh (migrations commit per step), so retrying is
+    safe.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return connect()
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

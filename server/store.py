@@ -22,14 +22,13 @@ import math
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, TextIO, get_args
 
-from .lm_cache import _immediate, _is_corrupt, _move_aside, _user_version
+from .lm_cache import _immediate, _is_corrupt, _move_aside, _user_version, retry_while_busy
 from .redaction import env_secrets, redact
 
 log = logging.getLogger(__name__)
@@ -341,23 +340,7 @@ class FeedbackStore:
 
 
 def _connect_retrying(path: Path) -> sqlite3.Connection:
-    """``_connect``, tried again while SQLite reports busy, up to the busy timeout.
-
-    The busy timeout does not cover opening: switching a new file to WAL escalates a shared lock
-    to an exclusive one, and SQLite answers SQLITE_BUSY at once, without waiting, when another
-    process is escalating too (waiting could deadlock). Several servers opening a new file
-    together hit that. Each attempt starts afresh (migrations commit per step), so retrying is
-    safe.
-    """
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
-    while True:
-        try:
-            return _connect(path)
-        except sqlite3.OperationalError as exc:
-            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-            if code != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.01)
+    return retry_while_busy(lambda: _connect(path), _BUSY_TIMEOUT_S)
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
