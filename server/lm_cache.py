@@ -20,11 +20,19 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
+
+from .sqlite_file import (
+    LockedConnection,
+    immediate,
+    is_bad_file,
+    is_corrupt,
+    move_aside,
+    retry_while_busy,
+    user_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +118,7 @@ def default_cache_path(environ: Mapping[str, str] | None = None) -> Path:
     return root / "dspy-lsp" / "lm-cache.sqlite3"
 
 
-class LmCache:
+class LmCache(LockedConnection):
     """SQLite store of LM results with LRU eviction, shared safely by threads and processes.
 
     One connection behind a lock (``check_same_thread=False``) rather than one per thread: the
@@ -177,7 +185,7 @@ class LmCache:
             if self._conn is None:
                 return
             try:
-                with _immediate(self._conn):
+                with immediate(self._conn):
                     self._conn.execute(
                         "INSERT OR REPLACE INTO entries (digest, value, last_used) VALUES (?, ?, ?)",
                         (digest, value, self._clock()),
@@ -204,25 +212,6 @@ class LmCache:
                 degraded_reason=self.degraded_reason,
             )
 
-    def close(self) -> None:
-        """Release the file; later calls miss and store nothing (late workers must not crash)."""
-        with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> LmCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # Opening and recovery (callers hold the lock, or run in __init__).
 
     def _open(self) -> sqlite3.Connection:
@@ -235,11 +224,11 @@ class LmCache:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             conn = retry_while_busy(lambda: _connect(path), _BUSY_TIMEOUT_S)
         except (OSError, sqlite3.Error) as exc:
-            if not _is_bad_file(path, exc):
+            if not is_bad_file(path, exc):
                 return self._degrade(f"cannot use {path}: {exc}")
             log.warning("LM cache %s is unusable (%s); starting a new one", path, exc)
             try:
-                moved = _move_aside(path)
+                moved = move_aside(path)
                 conn = _connect(path)
             except (OSError, sqlite3.Error) as exc2:
                 return self._degrade(f"cannot replace bad file {path}: {exc2}")
@@ -257,7 +246,7 @@ class LmCache:
 
     def _failed(self, what: str, exc: sqlite3.Error) -> None:
         """Log a failed operation; if the file turned out corrupt, replace it."""
-        if self.path is None or not _is_corrupt(exc):
+        if self.path is None or not is_corrupt(exc):
             log.warning("LM cache: %s failed: %s", what, exc)
             return
         log.warning("LM cache %s is corrupt (%s); starting a new one", self.path, exc)
@@ -265,7 +254,7 @@ class LmCache:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
         try:
-            moved = _move_aside(self.path)
+            moved = move_aside(self.path)
         except OSError as move_exc:
             self._conn = self._degrade(f"cannot move corrupt {self.path} aside: {move_exc}")
             return
@@ -275,7 +264,7 @@ class LmCache:
 
 
 def _connect(target: Path | str) -> sqlite3.Connection:
-    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), see _immediate.
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), see sqlite_file.immediate.
     conn = sqlite3.connect(
         target, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
@@ -292,87 +281,14 @@ def _connect(target: Path | str) -> sqlite3.Connection:
     return conn
 
 
-def retry_while_busy(
-    connect: Callable[[], sqlite3.Connection], timeout_s: float
-) -> sqlite3.Connection:
-    """``connect()``, tried again while SQLite reports busy, up to ``timeout_s``.
-
-    The busy timeout does not cover opening: switching a new file to WAL escalates a shared lock
-    to an exclusive one, and SQLite answers SQLITE_BUSY at once, without waiting, when another
-    process is escalating too (waiting could deadlock). Several servers opening a new file
-    together hit that. Each attempt starts afresh (migrations commit per step), so retrying is
-    safe.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return connect()
-        except sqlite3.OperationalError as exc:
-            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-            if code != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.01)
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
-    if _user_version(conn) == SCHEMA_VERSION:
+    if user_version(conn) == SCHEMA_VERSION:
         return
-    with _immediate(conn):
-        version = _user_version(conn)  # again, under the write lock: another process may have won
+    with immediate(conn):
+        version = user_version(conn)  # again, under the write lock: another process may have won
         if version > SCHEMA_VERSION:
             raise SchemaTooNewError(version)
         for step in _MIGRATIONS[version:]:
             for statement in step:
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _user_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-@contextlib.contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction that takes the lock up front.
-
-    A deferred one that reads first and then writes can fail at once with SQLITE_BUSY when
-    another process wrote in between; taking the lock first lets the busy timeout do its work.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.rollback()
-        raise
-
-
-def _is_corrupt(exc: BaseException) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-
-
-def _is_bad_file(path: Path, exc: BaseException) -> bool:
-    """Whether the file itself is the problem (as opposed to its directory, or a busy lock)."""
-    if _is_corrupt(exc):
-        return True
-    return path.is_file() and not os.access(path, os.R_OK | os.W_OK)
-
-
-def _move_aside(path: Path) -> Path | None:
-    """Rename the file (and its WAL side files) to ``<name>.corrupt-<timestamp>``.
-
-    The side files go too: a stale -wal left next to a fresh database would be replayed into it.
-    Returns None when the file is already gone (another process moved it first).
-    """
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    try:
-        path.rename(target)
-    except FileNotFoundError:
-        return None
-    for suffix in ("-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).rename(target.with_name(target.name + suffix))
-    return target

@@ -25,11 +25,17 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, TextIO, get_args
 
-from .lm_cache import _immediate, _is_corrupt, _move_aside, _user_version, retry_while_busy
 from .redaction import env_secrets, redact
+from .sqlite_file import (
+    LockedConnection,
+    immediate,
+    is_corrupt,
+    move_aside,
+    retry_while_busy,
+    user_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +192,7 @@ def default_store_path(workspace_root: Path, environ: Mapping[str, str] | None =
     return root / "dspy-lsp" / "feedback" / f"{key}.sqlite3"
 
 
-class FeedbackStore:
+class FeedbackStore(LockedConnection):
     """Durable, append-only SQLite store of feedback events, shared by threads and processes.
 
     One connection behind a lock, as in ``LmCache``: ``:memory:`` must stay one database, and
@@ -219,9 +225,9 @@ class FeedbackStore:
             row.append(_storable(value))
         with self._lock, self._errors("record"):
             conn = self._connection()
-            with _immediate(conn):
+            with immediate(conn):
                 # Checked in the transaction: a newer dspy-lsp may have migrated the file since.
-                found = _user_version(conn)
+                found = user_version(conn)
                 if found > SCHEMA_VERSION:
                     raise FeedbackSchemaTooNewError(self.path, found)
                 rowid = conn.execute(_INSERT, row).lastrowid
@@ -280,26 +286,7 @@ class FeedbackStore:
     def schema_version(self) -> int:
         """The schema version of the open file (``SCHEMA_VERSION`` once opened)."""
         with self._lock, self._errors("read"):
-            return _user_version(self._connection())
-
-    def close(self) -> None:
-        """Release the file. Later calls raise: a record that went nowhere must not look stored."""
-        with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> FeedbackStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+            return user_version(self._connection())
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -324,10 +311,10 @@ class FeedbackStore:
             try:
                 return _connect_retrying(path)
             except sqlite3.Error as exc:
-                if not _is_corrupt(exc):
+                if not is_corrupt(exc):
                     raise
                 # Moved, not deleted: what it holds may still be recoverable by hand.
-                self.moved_aside = _move_aside(path)
+                self.moved_aside = move_aside(path)
                 log.warning(
                     "feedback store %s is corrupt (%s); moved to %s, starting a new one",
                     path,
@@ -348,7 +335,7 @@ def _connect(path: Path | None) -> sqlite3.Connection:
         # Created private before SQLite sees it (its -wal and -shm files copy the mode): the
         # store holds the user's code.
         os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
-    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE via _immediate).
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE via sqlite_file.immediate).
     conn = sqlite3.connect(
         ":memory:" if path is None else path,
         timeout=_BUSY_TIMEOUT_S,
@@ -357,7 +344,7 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     )
     try:
         # Before any pragma that writes: a newer file must stay exactly as it is.
-        found = _user_version(conn)
+        found = user_version(conn)
         if found > SCHEMA_VERSION:
             raise FeedbackSchemaTooNewError(path, found)
         if path is not None:
@@ -389,11 +376,11 @@ def _migrate(
     which makes running the migrations any number of times, from any number of processes, safe.
     """
     target = len(migrations)
-    while (version := _user_version(conn)) != target:
+    while (version := user_version(conn)) != target:
         if version > target:
             raise FeedbackSchemaTooNewError(path, version)
-        with _immediate(conn):
-            if _user_version(conn) != version:
+        with immediate(conn):
+            if user_version(conn) != version:
                 continue  # another process moved on; look again
             for statement in migrations[version]:
                 conn.execute(statement)
