@@ -132,3 +132,6 @@ vim.api.nvim_create_autocmd("FileType", {
   end,
 })
 vim.api.nvim_create_user_command("DspyLspFixAll", fix_all, { desc = "dspy-lsp: apply every safe fix" })
+
+-- For scripts and tests: the client attached to a buffer, and fix-all.
+_G.dspy_lsp = { client = dspy_client, fix_all = fix_all }

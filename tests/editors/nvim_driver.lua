@@ -27,15 +27,8 @@ local function wait_for(what, condition)
   end
 end
 
-local function dspy_client(bufnr)
-  local clients = vim.lsp.get_clients and vim.lsp.get_clients({ bufnr = bufnr })
-    or vim.lsp.buf_get_clients(bufnr)
-  for _, client in pairs(clients) do
-    if client.name == SOURCE then
-      return client
-    end
-  end
-end
+-- The shipped config's own lookup, so the test exercises what users run.
+local dspy_client = _G.dspy_lsp.client
 
 local function dspy_diagnostics(bufnr)
   return vim.tbl_filter(function(d)
