@@ -1,0 +1,92 @@
+"""The labelled examples the learning loop trains and scores on; plain data, no dspy.
+
+Lines are 1-based and relative to the example's ``code`` (a unit: function, method or module
+section), the same numbering the ``AnalyzeChunk`` program sees, so a label does not depend on
+where the unit sat in its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from ..lines import split_lines
+
+Source = Literal["feedback", "rule_example", "mutation", "corpus"]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A finding that should (positive) or should not (negative) be reported."""
+
+    line: int
+    end_line: int
+    category: str
+    rule: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class AnalysisExample:
+    """A unit with the findings a good reviewer reports (positives) and must not (negatives).
+
+    Negatives are findings a user dismissed as false positives: reporting them again costs more
+    than a plain false positive.
+    """
+
+    source: Source
+    code: str
+    context: str = ""
+    positives: tuple[Label, ...] = ()
+    negatives: tuple[Label, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Content identity, for deduplication."""
+        return _digest(["analysis", self.code, self.context, self.positives, self.negatives])
+
+    @property
+    def group(self) -> str:
+        """Split unit: every example of the same code lands on the same side of train/dev."""
+        return _digest(["code", self.code])
+
+    def numbered_code(self) -> str:
+        """``code`` as the analyzer sees it: each line prefixed with its number."""
+        lines = split_lines(self.code)
+        width = len(str(len(lines)))
+        return "".join(
+            f"{i:>{width}} | {line.rstrip(chr(13) + chr(10))}\n"
+            for i, line in enumerate(lines, start=1)
+        )
+
+
+@dataclass(frozen=True)
+class PlanExample:
+    """A unit, the problem in it, and a rewrite a user accepted or wrote (the gold)."""
+
+    source: Source
+    code: str
+    problem: str
+    gold_rewrite: str
+    context: str = ""
+    rule: str = ""
+    """A rule code that can check the rewrite ("" when only the gold can judge it)."""
+
+    @property
+    def key(self) -> str:
+        return _digest(["plan", self.code, self.problem, self.gold_rewrite, self.context])
+
+    @property
+    def group(self) -> str:
+        return _digest(["code", self.code])
+
+
+def _digest(parts: list[object]) -> str:
+    raw = json.dumps(parts, default=_plain, sort_keys=True)
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _plain(value: object) -> object:
+    return asdict(value)  # type: ignore[call-overload]
