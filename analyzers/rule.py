@@ -56,6 +56,9 @@ class Rule(cst.BatchableCSTVisitor):
     NAME: ClassVar[str]
     MESSAGE: ClassVar[str]
     RATIONALE: ClassVar[str]
+    CATEGORY: ClassVar[str] = "bug"
+    """One of the LM tier's categories (bug, design, performance, security, maintainability),
+    so rule and program findings are counted and learned from on one scale."""
     SEVERITY: ClassVar[Severity] = Severity.WARNING
     FIX_SAFETY: ClassVar[FixSafety] = FixSafety.SAFE
     CONFIDENCE: ClassVar[float] = 0.95

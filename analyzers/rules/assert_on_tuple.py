@@ -57,6 +57,7 @@ def _keep_parens(tup: cst.Tuple, first: cst.Element) -> cst.BaseExpression:
 class AssertOnTuple(Rule):
     CODE = "DL106"
     NAME = "assert-on-tuple"
+    CATEGORY = "bug"
     MESSAGE = "Assert on a non-empty tuple is always true"
     RATIONALE = (
         "The parentheses make `assert (cond, 'msg')` test a tuple, and a non-empty tuple is "

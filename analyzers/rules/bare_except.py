@@ -12,6 +12,7 @@ from ..rule import Invalid, Place, Rule
 class BareExcept(Rule):
     CODE = "DL102"
     NAME = "bare-except"
+    CATEGORY = "bug"
     MESSAGE = "Bare `except:` also catches KeyboardInterrupt and SystemExit"
     RATIONALE = (
         "A bare except catches BaseException, so Ctrl-C, sys.exit() and generator shutdown are "

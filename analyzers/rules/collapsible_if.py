@@ -36,6 +36,7 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
 class CollapsibleIf(Rule):
     CODE = "DL111"
     NAME = "collapsible-if"
+    CATEGORY = "maintainability"
     MESSAGE = "Nested if statements can be collapsed into one with `and`"
     RATIONALE = (
         "An if whose only statement is another if (neither with an else) is a single "

@@ -37,6 +37,7 @@ def _identity(op: cst.Equal | cst.NotEqual) -> cst.Is | cst.IsNot:
 class ComparisonToSingleton(TruthTestedContexts, Rule):
     CODE = "DL104"
     NAME = "comparison-to-singleton"
+    CATEGORY = "bug"
     MESSAGE = "Compare to None/True/False with `is`, not `==`"
     RATIONALE = (
         "`==` calls the left operand's __eq__, which overloaded types such as numpy arrays or "

@@ -37,6 +37,7 @@ def _key(expr: cst.BaseExpression) -> Hashable | None:
 class DuplicateDictKey(Rule):
     CODE = "DL119"
     NAME = "duplicate-dict-key"
+    CATEGORY = "bug"
     MESSAGE = "Dictionary key repeated; the earlier value is silently lost"
     RATIONALE = (
         "A dict display keeps only the last value for a key, so the earlier entry is dead code "

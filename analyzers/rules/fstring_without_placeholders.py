@@ -33,6 +33,7 @@ def _plain(node: cst.FormattedString) -> cst.SimpleString:
 class FstringWithoutPlaceholders(Rule):
     CODE = "DL114"
     NAME = "fstring-without-placeholders"
+    CATEGORY = "maintainability"
     MESSAGE = "f-string without any placeholders"
     RATIONALE = (
         "An f-string with no `{...}` field is an ordinary string, which often means the "

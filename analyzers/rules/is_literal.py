@@ -22,6 +22,7 @@ def _is_literal(expr: cst.BaseExpression) -> bool:
 class IsLiteral(Rule):
     CODE = "DL118"
     NAME = "is-literal"
+    CATEGORY = "bug"
     MESSAGE = "Identity comparison with a literal; use == or != to compare values"
     RATIONALE = (
         "Whether two equal strings, numbers or tuples are the same object is an interpreter "

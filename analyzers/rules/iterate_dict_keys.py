@@ -14,6 +14,7 @@ _KEYS = m.Call(func=m.Attribute(attr=m.Name("keys")), args=[])
 class IterateDictKeys(Rule):
     CODE = "DL113"
     NAME = "iterate-dict-keys"
+    CATEGORY = "performance"
     MESSAGE = "Unnecessary .keys(): iterating or testing membership of a dict uses its keys"
     RATIONALE = (
         "A dict iterates over its keys and `in` tests its keys, so `.keys()` only adds a call "

@@ -15,6 +15,7 @@ _Frame = Literal["finally", "loop", "scope"]
 class JumpInFinally(Rule):
     CODE = "DL107"
     NAME = "jump-in-finally"
+    CATEGORY = "bug"
     MESSAGE = "`return`/`break`/`continue` in `finally` discards the exception in flight"
     RATIONALE = (
         "Leaving a finally block with return, break or continue cancels the exception that was "

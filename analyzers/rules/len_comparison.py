@@ -69,6 +69,7 @@ def _parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
 class LenComparison(TruthTestedContexts, Rule):
     CODE = "DL112"
     NAME = "len-comparison"
+    CATEGORY = "maintainability"
     MESSAGE = "Comparing len() with 0 in a condition; test the container's truthiness instead"
     RATIONALE = (
         "Empty sequences and mappings are false, so `if not items:` says the same as "

@@ -89,6 +89,7 @@ def _merged(calls: list[cst.Call]) -> cst.Call:
 class MergeableIsinstance(Rule):
     CODE = "DL117"
     NAME = "mergeable-isinstance"
+    CATEGORY = "maintainability"
     MESSAGE = "isinstance calls on the same object can be merged into one with a tuple"
     RATIONALE = (
         "`isinstance` accepts a tuple of types, so a chain of `or`-ed calls on the same object "

@@ -39,6 +39,7 @@ def _has_docstring(body: cst.BaseSuite) -> bool:
 class MutableDefaultArgument(Rule):
     CODE = "DL101"
     NAME = "mutable-default-argument"
+    CATEGORY = "bug"
     MESSAGE = "Mutable default argument is created once and shared by every call"
     RATIONALE = (
         "Default values are evaluated once, when the function is defined. A list, dict or set "

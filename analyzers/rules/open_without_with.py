@@ -56,6 +56,7 @@ def _parts(value: cst.BaseExpression) -> list[cst.BaseExpression]:
 class OpenWithoutWith(Rule):
     CODE = "DL105"
     NAME = "open-without-with"
+    CATEGORY = "bug"
     MESSAGE = "File opened without `with`; it leaks if an exception is raised"
     RATIONALE = (
         "A file object that is not closed in a `with` block stays open until the garbage "

@@ -20,6 +20,7 @@ def _root(node: cst.BaseExpression) -> cst.BaseExpression:
 class RaiseWithoutFrom(Rule):
     CODE = "DL109"
     NAME = "raise-without-from"
+    CATEGORY = "design"
     MESSAGE = "Exception raised in `except` without `from`; the original cause is obscured"
     RATIONALE = (
         "Without `from`, the traceback presents the new exception as a second failure that "

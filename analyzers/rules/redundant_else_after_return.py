@@ -62,6 +62,7 @@ def _footer(orelse: cst.Else) -> list[cst.EmptyLine]:
 class RedundantElseAfterReturn(Rule):
     CODE = "DL110"
     NAME = "redundant-else-after-return"
+    CATEGORY = "maintainability"
     MESSAGE = "Unnecessary else: every branch above it ends in return or raise"
     RATIONALE = (
         "When the if branch always leaves the function, the else body runs exactly when the "

@@ -34,6 +34,7 @@ def _names(target: cst.BaseExpression) -> list[cst.Name]:
 class ShadowedBuiltin(Rule):
     CODE = "DL115"
     NAME = "shadowed-builtin"
+    CATEGORY = "design"
     MESSAGE = "Name shadows a Python builtin"
     RATIONALE = (
         "After `list = ...` or `def f(id):` the builtin is unreachable by that name in the "

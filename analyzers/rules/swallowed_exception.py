@@ -37,6 +37,7 @@ def _does_nothing(body: cst.BaseSuite) -> bool:
 class SwallowedException(Rule):
     CODE = "DL103"
     NAME = "swallowed-exception"
+    CATEGORY = "bug"
     MESSAGE = "Broad `except` with an empty body silently swallows every error"
     RATIONALE = (
         "An `except Exception: pass` turns any bug in the try block, typos included, into "

@@ -15,6 +15,7 @@ _CLASS_REF = m.Name() | m.Attribute()
 class TypeComparison(Rule):
     CODE = "DL116"
     NAME = "type-comparison"
+    CATEGORY = "design"
     MESSAGE = "Comparing types with == or !=; use isinstance() (or `is` for an exact type)"
     RATIONALE = (
         "`type(x) == T` is false for instances of subclasses of T, so code that works for "

@@ -49,6 +49,7 @@ def _cut(small: list[cst.BaseSmallStatement], at: int) -> list[cst.BaseSmallStat
 class UnreachableCode(Rule):
     CODE = "DL108"
     NAME = "unreachable-code"
+    CATEGORY = "bug"
     MESSAGE = "Unreachable code after `return`, `raise`, `continue` or `break`"
     RATIONALE = (
         "Statements after a jump in the same block can never run, which usually means a "
