@@ -76,6 +76,14 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ")",
         "CREATE INDEX IF NOT EXISTS events_created ON events (created)",
     ),
+    (
+        # Where in its unit the finding sat, and the unit's context: what turns an event into a
+        # labelled example for the learning loop.
+        "ALTER TABLE events ADD COLUMN line INTEGER",
+        "ALTER TABLE events ADD COLUMN end_line INTEGER",
+        "ALTER TABLE events ADD COLUMN message TEXT",
+        "ALTER TABLE events ADD COLUMN context TEXT",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -110,6 +118,12 @@ class FeedbackEvent:
     reason: str | None = None
     created: float
     """Epoch seconds, from the caller's (injected) clock."""
+    line: int | None = None
+    """1-based first line of the finding within ``code`` (its unit)."""
+    end_line: int | None = None
+    message: str | None = None
+    context: str | None = None
+    """The unit's imports and class header, as the LM saw them."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -122,7 +136,7 @@ class FeedbackEvent:
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(FeedbackEvent))
-_REDACTED_FIELDS = ("edit", "code", "reason")
+_REDACTED_FIELDS = ("edit", "code", "reason", "message", "context")
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 

@@ -411,21 +411,21 @@ def test_older_file_is_upgraded(tmp_path: Path, fixture: str) -> None:
 
 
 def test_migrations_apply_in_order_once_each(tmp_path: Path) -> None:
-    """A version-1 file with events, upgraded by steps that would show if they ran twice."""
+    """A current file with events, upgraded by steps that would show if they ran twice."""
     path = tmp_path / "f.sqlite3"
     with FeedbackStore(path, environ={}) as store:  # the real version 1, with data
         store.record(event())
     steps = (
         *_MIGRATIONS,
-        ("CREATE TABLE log (step INTEGER)", "INSERT INTO log VALUES (2)"),
-        ("ALTER TABLE events ADD COLUMN extra TEXT", "INSERT INTO log VALUES (3)"),
+        ("CREATE TABLE log (step INTEGER)", "INSERT INTO log VALUES (1)"),
+        ("ALTER TABLE events ADD COLUMN extra TEXT", "INSERT INTO log VALUES (2)"),
     )
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         for _ in range(3):
             _migrate(conn, steps, path)
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
-        assert conn.execute("SELECT step FROM log").fetchall() == [(2,), (3,)]
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 2
+        assert conn.execute("SELECT step FROM log").fetchall() == [(1,), (2,)]
         assert conn.execute("SELECT finding_id, extra FROM events").fetchall() == [
             ("finding-0", None)
         ]
@@ -445,7 +445,7 @@ def test_failing_step_keeps_the_steps_before_it(tmp_path: Path) -> None:
     try:
         with pytest.raises(sqlite3.OperationalError):
             _migrate(conn, steps, path)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert "two" in tables and "three" not in tables
     finally:
@@ -593,3 +593,21 @@ def test_killed_writer_loses_no_acknowledged_event(tmp_path: Path, kill_after: i
         rowid = store.record(event())
         assert rowid > max(found)
         assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_a_version_1_file_keeps_its_events_and_gains_the_location_columns(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    _migrate(conn, _MIGRATIONS[:1], path)
+    conn.execute(
+        "INSERT INTO events (kind, finding_id, rule, program_version, created)"
+        " VALUES ('accepted', 'f1', 'DL104', 'rule', 1.0)"
+    )
+    conn.close()
+    with FeedbackStore(path, environ={}) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        (old,) = store.events()
+        assert (old.event.finding_id, old.event.line, old.event.context) == ("f1", None, None)
+        store.record(dataclasses.replace(event(), line=3, end_line=4, message="m", context="c"))
+        new = store.events()[-1].event
+        assert (new.line, new.end_line, new.message, new.context) == (3, 4, "m", "c")
