@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .lines import split_lines
@@ -105,3 +106,32 @@ def split_units(text: str) -> list[Unit]:
             Unit("<module>", "module", "".join(lines[i] for i in rest), tuple(rest), imports)
         )
     return units
+
+
+def unit_at(units: Sequence[Unit], line: int) -> Unit | None:
+    """The smallest contiguous unit holding 0-based file ``line`` (a method, not its module)."""
+    candidates = [u for u in units if u.contiguous and line in u.line_map]
+    return min(candidates, key=lambda u: len(u.line_map), default=None)
+
+
+def unit_named(units: Sequence[Unit], qualname: str) -> Unit | None:
+    return next((u for u in units if u.qualname == qualname), None)
+
+
+@dataclass(frozen=True)
+class UnitPlace:
+    """A span placed in its unit, numbered as the LM sees the unit (1-based)."""
+
+    unit: Unit
+    line: int
+    end_line: int
+
+
+def place_in_unit(units: Sequence[Unit], start_line: int, end_line: int) -> UnitPlace | None:
+    """Where 0-based file lines ``start_line``..``end_line`` fall in their unit, if in one."""
+    unit = unit_at(units, start_line)
+    if unit is None:
+        return None
+    first = unit.line_map[0]
+    last = min(end_line, unit.line_map[-1])
+    return UnitPlace(unit, start_line - first + 1, max(last, start_line) - first + 1)

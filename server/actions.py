@@ -1,8 +1,9 @@
-"""Code actions rebuilt from ``diagnostic.data``: quick fixes, suppressions and fix-all.
+"""Code actions rebuilt from ``diagnostic.data``: quick fixes, dismissals and fix-all.
 
 The fix travels in the diagnostic, so no server state is needed. When the diagnostic is from an
 older version of the document, or the client dropped ``data``, the finding is looked up again in
-a fresh analysis (cheap: unchanged chunks come from the cache).
+a fresh analysis (cheap: unchanged chunks come from the cache). Every action carries the
+``dspy-lsp.feedback`` command, which the client runs once it has applied the action's edit.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from dataclasses import dataclass
 from lsprotocol import types
 
 from ..analyzers.engine import INTERNAL_ERROR, SKIPPED, SYNTAX_ERROR, Analysis, minimal_edit
-from ..analyzers.fixes import fix_all
-from ..analyzers.models import Finding, Fix, FixSafety
+from ..analyzers.fixes import apply_edits, fix_all
+from ..analyzers.models import Finding, Fix, FixSafety, Severity
 from ..analyzers.suppression import suppression_edit
-from .constants import CMD_PLAN_REFACTOR, FIX_ALL_KIND, PLAN_KIND
+from ..analyzers.units import Unit, split_units
+from .constants import CMD_FEEDBACK, CMD_PLAN_REFACTOR, FIX_ALL_KIND, PLAN_KIND
 from .convert import PositionCodec, fix_from_data, text_document_edit
+from .feedback import FeedbackPayload, payload_for
+from .store import FeedbackKind
 
 _META_RULES = {SYNTAX_ERROR, SKIPPED, INTERNAL_ERROR}
 _SAFETY_LABEL = {
@@ -53,6 +57,7 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             fresh.append(analyze())
         return fresh[0]
 
+    feedback = _Feedback(request)
     result: list[types.CodeAction | types.Command] = []
     if _wanted(types.CodeActionKind.QuickFix, request.only):
         for diagnostic in request.diagnostics:
@@ -60,18 +65,59 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             if not rule or rule in _META_RULES:
                 continue
             fix, line = _fix_and_line(request, diagnostic, codec, current)
+            finding = _finding(diagnostic, rule, codec)
             if fix is not None:
-                result.append(_quick_fix(request, diagnostic, rule, fix, codec))
+                result.append(_quick_fix(request, diagnostic, finding, fix, codec, feedback))
             elif request.plans and _wanted(PLAN_KIND, request.only):
                 result.append(_plan_action(request, diagnostic, codec))
-            suppress = _suppress(request, diagnostic, rule, line, codec)
-            if suppress is not None:
-                result.append(suppress)
+            result.extend(_dismissals(request, diagnostic, finding, line, codec, feedback))
     if request.only and _wanted(FIX_ALL_KIND, request.only):
-        action = _fix_all_action(request, codec, current)
+        action = _fix_all_action(request, codec, current, feedback)
         if action is not None:
             result.append(action)
     return result
+
+
+class _Feedback:
+    """Payloads for the feedback commands of one request; the text is split into units once."""
+
+    def __init__(self, request: ActionRequest) -> None:
+        self._request = request
+        self._units: list[Unit] | None = None
+
+    def payload(
+        self,
+        finding: Finding,
+        kind: FeedbackKind,
+        action_kind: str,
+        text_after: str | None = None,
+    ) -> FeedbackPayload:
+        if self._units is None:
+            self._units = split_units(self._request.text)
+        return payload_for(
+            kind=kind,
+            action_kind=action_kind,
+            uri=self._request.uri,
+            finding=finding,
+            units=self._units,
+            text_after=text_after,
+        )
+
+
+def _finding(diagnostic: types.Diagnostic, rule: str, codec: PositionCodec) -> Finding:
+    """The finding a diagnostic shows, as far as feedback needs it."""
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    span = codec.span(diagnostic.range)
+    return Finding(
+        id=str(data.get("finding_id") or Finding.make_id(rule, diagnostic.message, span)),
+        rule=rule,
+        severity=Severity.WARNING,
+        message=diagnostic.message,
+        rationale=str(data.get("rationale", "")),
+        confidence=1.0,
+        span=span,
+        origin=str(data.get("origin") or "rule"),
+    )
 
 
 def _fix_and_line(
@@ -104,17 +150,20 @@ def _lookup(analysis: Analysis, finding_id: object, rule: str, span: object) -> 
 def _quick_fix(
     request: ActionRequest,
     diagnostic: types.Diagnostic,
-    rule: str,
+    finding: Finding,
     fix: Fix,
     codec: PositionCodec,
+    feedback: _Feedback,
 ) -> types.CodeAction:
     edits = [codec.text_edit(e) for e in fix.edits]
+    after = apply_edits(request.text, fix.edits)
     return types.CodeAction(
-        title=f"{rule}: {fix.title}{_SAFETY_LABEL[fix.safety]}",
+        title=f"{finding.rule}: {fix.title}{_SAFETY_LABEL[fix.safety]}",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
         is_preferred=fix.safety == FixSafety.SAFE,
         edit=text_document_edit(request.uri, request.version, edits, request.document_changes),
+        command=feedback.payload(finding, "accepted", "quickfix", after).command(),
     )
 
 
@@ -145,40 +194,68 @@ def _plan_action(
     return types.Command(title=title, command=CMD_PLAN_REFACTOR, arguments=[payload])
 
 
-def _suppress(
+def _dismissals(
     request: ActionRequest,
     diagnostic: types.Diagnostic,
-    rule: str,
+    finding: Finding,
     line: int,
     codec: PositionCodec,
-) -> types.CodeAction | None:
-    edit = suppression_edit(request.text, line, rule)
-    if edit is None:
-        return None
-    return types.CodeAction(
-        title=f"Suppress {rule} on this line",
-        kind=types.CodeActionKind.QuickFix,
-        diagnostics=[diagnostic],
-        edit=text_document_edit(
-            request.uri, request.version, [codec.text_edit(edit)], request.document_changes
-        ),
+    feedback: _Feedback,
+) -> list[types.CodeAction]:
+    """ "False positive" writes a suppression comment (it stays dismissed, in the code, for the
+    whole team); "not now" only hides the finding for this session."""
+    actions = []
+    edit = suppression_edit(request.text, line, finding.rule)
+    if edit is not None:
+        payload = feedback.payload(finding, "dismissed_false_positive", "dismiss")
+        actions.append(
+            types.CodeAction(
+                title=f"Dismiss {finding.rule}: false positive (suppress on this line)",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[diagnostic],
+                edit=text_document_edit(
+                    request.uri, request.version, [codec.text_edit(edit)], request.document_changes
+                ),
+                command=payload.command(),
+            )
+        )
+    later = feedback.payload(finding, "dismissed_later", "dismiss")
+    actions.append(
+        types.CodeAction(
+            title=f"Dismiss {finding.rule}: not now (hide this session)",
+            kind=types.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic],
+            command=later.command(),
+        )
     )
+    return actions
 
 
 def _fix_all_action(
-    request: ActionRequest, codec: PositionCodec, current: Callable[[], Analysis]
+    request: ActionRequest,
+    codec: PositionCodec,
+    current: Callable[[], Analysis],
+    feedback: _Feedback,
 ) -> types.CodeAction | None:
-    codes = tuple(sorted({f.rule for f in current().findings if f.fix is not None}))
+    fixable = [f for f in current().findings if f.fix is not None]
+    codes = tuple(sorted({f.rule for f in fixable}))
     if not codes:
         return None
     new_text, applied = fix_all(request.text, codes)
     edit = minimal_edit(request.text, new_text)
     if edit is None or applied == 0:
         return None
+    safe = [f for f in fixable if f.fix is not None and f.fix.safety == FixSafety.SAFE]
+    payloads = [
+        feedback.payload(f, "accepted", "fix_all").model_dump(exclude_none=True) for f in safe
+    ]
     return types.CodeAction(
         title=f"dspy-lsp: apply {applied} safe fix{'es' if applied != 1 else ''}",
         kind=FIX_ALL_KIND,
         edit=text_document_edit(
             request.uri, request.version, [codec.text_edit(edit)], request.document_changes
+        ),
+        command=types.Command(
+            title="dspy-lsp: record feedback", command=CMD_FEEDBACK, arguments=payloads
         ),
     )

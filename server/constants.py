@@ -10,3 +10,5 @@ CMD_ANALYZE_WORKSPACE = "dspy-lsp.analyzeWorkspace"
 CMD_STATUS = "dspy-lsp.status"
 CMD_PLAN_REFACTOR = "dspy-lsp.planRefactor"
 PLAN_KIND = types.CodeActionKind.RefactorRewrite.value
+CMD_FEEDBACK = "dspy-lsp.feedback"
+CMD_RELOAD_PROGRAMS = "dspy-lsp.reloadPrograms"

@@ -23,6 +23,7 @@ from .constants import (
     CMD_ANALYZE_FILE,
     CMD_ANALYZE_WORKSPACE,
     CMD_DEBUG_INFO,
+    CMD_FEEDBACK,
     CMD_PLAN_REFACTOR,
     CMD_STATUS,
     FIX_ALL_KIND,
@@ -35,9 +36,11 @@ from .scheduler import Scheduler, Snapshot
 if TYPE_CHECKING:
     from ..analyzers.chunks import Chunking
     from ..analyzers.engine import Analysis
+    from .feedback import FeedbackPayload, FeedbackRecorder
     from .lm_jobs import LmJobs
     from .lm_tier import LmTier
     from .settings import ProjectConfig, ResolvedSettings
+    from .signals import SignalTracker
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,10 @@ class DspyLanguageServer(LanguageServer):
         # touched. Any earlier split is a valid starting point, so staleness costs speed only.
         self._chunkings: dict[str, Chunking] = {}
         self._lm_jobs: LmJobs | None = None
+        self._feedback: FeedbackRecorder | None = None
+        self._signals: SignalTracker | None = None
+        # Findings the user dismissed "not now", per document: hidden until the server restarts.
+        self.hidden: dict[str, set[str]] = {}
         self.scheduler: Scheduler[Any] = Scheduler(
             self._analyze_snapshot, self._publish, self._current_version
         )
@@ -134,12 +141,59 @@ class DspyLanguageServer(LanguageServer):
     def _publish(self, snapshot: Snapshot, analysis: Analysis) -> None:
         from .convert import to_diagnostics
 
+        hidden = self.hidden.get(snapshot.uri)
+        if hidden:
+            kept = tuple(f for f in analysis.findings if f.id not in hidden)
+            analysis = analysis.model_copy(update={"findings": kept})
+        self.signals.published(
+            snapshot.uri, snapshot.text, analysis.findings, analysis.status.kind == "analyzed"
+        )
         diagnostics = to_diagnostics(analysis, snapshot.text, self.encoding, snapshot.version)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=snapshot.uri, version=snapshot.version, diagnostics=diagnostics
             )
         )
+
+    # -- feedback -------------------------------------------------------------------------
+    @property
+    def signals(self) -> SignalTracker:
+        if self._signals is None:
+            from .signals import SignalTracker
+
+            self._signals = SignalTracker()
+        return self._signals
+
+    async def record_feedback(self, payloads: list[FeedbackPayload]) -> list[int]:
+        """Store the events off the event loop (each one is an fsync'd transaction)."""
+        from .feedback import FeedbackRecorder
+        from .settings import relative_path
+
+        if self._feedback is None:
+            self._feedback = FeedbackRecorder(self._tell)
+        resolved = self.root_settings()
+        root = resolved.root or Path(self.workspace.root_path or Path.cwd())
+
+        def relative(uri: str) -> str | None:
+            path = _path(uri)
+            return relative_path(path, root) if path is not None else None
+
+        return await asyncio.to_thread(
+            self._feedback.record, payloads, resolved.settings.feedback, root, relative
+        )
+
+    def on_saved(self, uri: str) -> asyncio.Task[list[int]] | None:
+        """Settle the implicit signals this save decides (ignored, self_fixed)."""
+        settings = self.settings_for(uri).settings.feedback
+        if not settings.enabled:
+            return None
+        payloads = self.signals.saved(uri, settings.ignore_after_saves, self._lm_knows)
+        if not payloads:
+            return None
+        return asyncio.ensure_future(self.record_feedback(payloads))
+
+    def _lm_knows(self, unit_hash: str) -> bool:
+        return self._lm_jobs is not None and self.lm_tier().knows_unit(unit_hash)
 
     # -- LM tier --------------------------------------------------------------------------
     @property
@@ -201,6 +255,14 @@ class DspyLanguageServer(LanguageServer):
             "rules": [f"{code} {rule.NAME}" for code, rule in ALL_RULES.items()],
             "open_documents": len(self.workspace.text_documents),
             "published": self.scheduler.published,
+            "feedback": {
+                "store": str(self._feedback.path)
+                if self._feedback and self._feedback.path
+                else None,
+                "recorded": self._feedback.recorded if self._feedback else 0,
+                "lost": self._feedback.lost if self._feedback else 0,
+                "hidden": sum(len(ids) for ids in self.hidden.values()),
+            },
             "dropped_stale": self.scheduler.dropped_stale,
             "lm": self.lm_status(),
         }
@@ -280,6 +342,7 @@ def did_save(ls: DspyLanguageServer, params: types.DidSaveTextDocumentParams) ->
     if _is_pyproject(params.text_document.uri):
         ls.reload_settings()
     elif params.text_document.uri in ls.workspace.text_documents:
+        ls.on_saved(params.text_document.uri)
         ls.request_lm(params.text_document.uri, "save")
 
 
@@ -287,6 +350,7 @@ def did_save(ls: DspyLanguageServer, params: types.DidSaveTextDocumentParams) ->
 def did_close(ls: DspyLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.scheduler.cancel(params.text_document.uri)
     ls._chunkings.pop(params.text_document.uri, None)
+    ls.signals.forget(params.text_document.uri)
     if ls._lm_jobs is not None:
         ls._lm_jobs.cancel(params.text_document.uri)
     ls.text_document_publish_diagnostics(
@@ -371,6 +435,22 @@ async def analyze_file(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
     }
 
 
+@server.command(CMD_FEEDBACK)
+async def feedback(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
+    """Run by the client after it applied a code action (or for a dismissal, instead of an edit)."""
+    from .feedback import payloads_from_args
+
+    payloads = payloads_from_args(args)
+    for payload in payloads:
+        ls.signals.claim(payload.uri, [payload.finding_id])
+        if payload.kind == "dismissed_later":
+            ls.hidden.setdefault(payload.uri, set()).add(payload.finding_id)
+            if payload.uri in ls.workspace.text_documents:
+                ls.schedule(payload.uri, delay_s=0.0)
+    ids = await ls.record_feedback(payloads)
+    return {"recorded": len(ids), "ids": ids}
+
+
 @server.command(CMD_STATUS)
 def status(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
     return ls.lm_status()
@@ -394,6 +474,10 @@ async def plan_refactor(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
     result = await ls.workspace_apply_edit_async(
         types.ApplyWorkspaceEditParams(edit=action.edit, label=action.title)
     )
+    if result.applied and action.command is not None:
+        from .feedback import payloads_from_args
+
+        await ls.record_feedback(payloads_from_args(action.command.arguments or []))
     return {"applied": bool(result.applied), "title": action.title}
 
 
@@ -407,6 +491,7 @@ async def resolve_code_action(ls: DspyLanguageServer, action: types.CodeAction) 
     resolved = await plans.resolve_plan(ls, data["plan"])
     action.edit = resolved.edit
     action.title = resolved.title
+    action.command = resolved.command
     return action
 
 

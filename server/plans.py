@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from ..analyzers.fixes import apply_edits
 from ..analyzers.models import Finding, Severity, Span
+from ..analyzers.units import split_units
 from .constants import PLAN_KIND
 from .convert import PositionCodec, text_document_edit
+from .feedback import payload_for
 from .lm_tier import LmUnavailable
 
 if TYPE_CHECKING:
@@ -65,4 +68,14 @@ async def resolve_plan(ls: DspyLanguageServer, payload: dict[str, Any]) -> types
         bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes),
     )
     title = plan.title if plan.verified else f"{plan.title} (suggestion)"
-    return types.CodeAction(title=title, kind=PLAN_KIND, edit=edit, is_preferred=False)
+    accepted = payload_for(
+        kind="accepted",
+        action_kind="plan",
+        uri=uri,
+        finding=finding,
+        units=split_units(text),
+        text_after=apply_edits(text, plan.edits),
+    )
+    return types.CodeAction(
+        title=title, kind=PLAN_KIND, edit=edit, is_preferred=False, command=accepted.command()
+    )

@@ -49,6 +49,17 @@ class LmSettings(BaseModel):
         return f"{self.model}|{self.temperature}|{self.max_tokens}"
 
 
+class FeedbackSettings(BaseModel):
+    """What users do with findings, kept locally for the learning loop (never sent anywhere)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    path: str | None = None  # the SQLite file; default: per user, keyed by workspace
+    ignore_after_saves: int = Field(default=3, ge=1)
+    """A finding still shown after this many saves is logged as ``ignored``, once."""
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,6 +70,7 @@ class Settings(BaseModel):
     debounce_ms: int = Field(default=150, ge=0, le=10_000)
     max_file_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1)
     lm: LmSettings = LmSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
 
     def selection(self) -> RuleSelection:
         return RuleSelection(select=self.select, ignore=self.ignore, overrides=self.overrides)

@@ -10,7 +10,7 @@
 ;; Emacs 29+ and with the ELPA/Debian package (elpa-eglot) on Emacs 28.
 ;;
 ;; Diagnostics show up through Flymake (`M-x flymake-show-buffer-diagnostics');
-;; quick fixes ("DL104: Use `is None`"), "Suppress DLxxx on this line" and
+;; quick fixes ("DL104: Use `is None`"), "Dismiss DLxxx: false positive" (a suppression comment), "Dismiss DLxxx: not now" and
 ;; fix-all are code actions:
 ;;
 ;;     M-x eglot-code-actions                     ; everything at point / in region

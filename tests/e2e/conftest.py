@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest_lsp
 from lsprotocol import types
@@ -28,9 +29,22 @@ def _capabilities(client: str, encodings: list[str] | None) -> types.ClientCapab
     return caps
 
 
+def _decode_actions_like_editors(lsp_client: LanguageClient) -> None:
+    """lsprotocol decodes every code action that carries a ``command`` as a bare Command;
+    editors tell them apart by the type of ``command`` (a string only on a Command)."""
+    converter = lsp_client.protocol._converter
+
+    def hook(obj: Any, _: type) -> types.Command | types.CodeAction:
+        kind = types.Command if isinstance(obj.get("command"), str) else types.CodeAction
+        return converter.structure(obj, kind)
+
+    converter.register_structure_hook(types.Command | types.CodeAction, hook)
+
+
 async def _start(
     lsp_client: LanguageClient, caps: types.ClientCapabilities, options: dict | None = None
 ):
+    _decode_actions_like_editors(lsp_client)
     lsp_client.set_configuration({}, section="dspy-lsp")
     lsp_client.registrations = []  # type: ignore[attr-defined]
 

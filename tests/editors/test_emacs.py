@@ -114,7 +114,7 @@ def test_code_actions_at_the_dl104_line(run: dict) -> None:
     assert fix["kind"] == "quickfix"
     assert fix["preferred"] is True
     assert fix["has_edit"] is True  # eglot has no codeAction/resolve: the edit comes inline
-    assert "Suppress DL104 on this line" in by_title
+    assert "Dismiss DL104: false positive (suppress on this line)" in by_title
     assert [a["kind"] for a in run["fix_all_actions"]] == ["source.fixAll.dspy-lsp"]
 
 

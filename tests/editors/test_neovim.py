@@ -97,7 +97,7 @@ def test_code_actions_at_the_dl104_line(run: dict) -> None:
     dl104 = [title for title in run["titles"] if title.startswith("DL104: ")]
     assert dl104, run["titles"]
     assert dl104[0] in run["preferred"], "the safe DL104 fix is not the preferred action"
-    assert "Suppress DL104 on this line" in run["titles"]
+    assert "Dismiss DL104: false positive (suppress on this line)" in run["titles"]
 
 
 def test_quick_fix_is_applied_and_written(run: dict) -> None:

@@ -1,0 +1,193 @@
+"""The ``dspy-lsp.feedback`` command: what travels with each code action, and recording it.
+
+Feedback is protocol, not telemetry: every code action carries this command next to its edit,
+and the client runs it after applying the edit, so "accepted" means applied. The payload holds
+all an event needs (the finding, its unit before and after), so recording needs no server state
+and survives a server restart between listing an action and running it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..analyzers.models import Finding
+from ..analyzers.units import Unit, place_in_unit, split_units, unit_named
+from .constants import CMD_FEEDBACK
+from .settings import FeedbackSettings
+from .store import (
+    FeedbackEvent,
+    FeedbackKind,
+    FeedbackStore,
+    FeedbackStoreError,
+    default_store_path,
+)
+
+log = logging.getLogger(__name__)
+
+
+class FeedbackPayload(BaseModel):
+    """One finding and what the user did with it: the argument of ``dspy-lsp.feedback``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: FeedbackKind
+    action_kind: str
+    """quickfix | plan | fix_all | dismiss | implicit"""
+    uri: str
+    finding_id: str
+    rule: str
+    category: str | None = None
+    program_version: str
+    chunk_hash: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+    message: str | None = None
+    code: str | None = None
+    """The finding's unit when the action was listed."""
+    context: str | None = None
+    edit: str | None = None
+    """The unit after the action (the fix applied), or after the user's own edit."""
+    reason: str | None = None
+
+    def command(self, title: str = "dspy-lsp: record feedback") -> Any:
+        from lsprotocol import types
+
+        return types.Command(
+            title=title, command=CMD_FEEDBACK, arguments=[self.model_dump(exclude_none=True)]
+        )
+
+
+def payloads_from_args(args: Sequence[Any]) -> list[FeedbackPayload]:
+    """The payloads of a command call; a malformed one is a clear error, not a partial record."""
+    if not args:
+        raise ValueError(f"{CMD_FEEDBACK} needs at least one feedback payload")
+    try:
+        return [FeedbackPayload.model_validate(arg) for arg in args]
+    except ValidationError as exc:
+        raise ValueError(f"{CMD_FEEDBACK}: malformed payload: {exc}") from exc
+
+
+def category_of(finding_rule: str) -> str | None:
+    """``LM-security`` → ``security``; a rule code → the rule's declared category."""
+    if finding_rule.startswith("LM-"):
+        return finding_rule[3:]
+    from ..analyzers.rules import ALL_RULES
+
+    rule = ALL_RULES.get(finding_rule)
+    return rule.CATEGORY if rule is not None else None
+
+
+def payload_for(
+    *,
+    kind: FeedbackKind,
+    action_kind: str,
+    uri: str,
+    finding: Finding,
+    units: Sequence[Unit],
+    text_after: str | None = None,
+) -> FeedbackPayload:
+    """The payload for ``finding`` in a text split into ``units``; ``text_after`` = after the edit."""
+    placed = place_in_unit(units, finding.span.start.line, finding.span.end.line)
+    after = None
+    if placed is not None and text_after is not None:
+        changed = unit_named(split_units(text_after), placed.unit.qualname)
+        after = changed.text if changed is not None else None
+    return FeedbackPayload(
+        kind=kind,
+        action_kind=action_kind,
+        uri=uri,
+        finding_id=finding.id,
+        rule=finding.rule,
+        category=category_of(finding.rule),
+        program_version=finding.origin,
+        chunk_hash=placed.unit.hash if placed else None,
+        line=placed.line if placed else None,
+        end_line=placed.end_line if placed else None,
+        message=finding.message,
+        code=placed.unit.text if placed else None,
+        context=placed.unit.context if placed else None,
+        edit=after,
+    )
+
+
+class FeedbackRecorder:
+    """Writes payloads to the workspace's store; off, unavailable or failing, it says so once.
+
+    A store problem never fails the user's action: the edit is already applied, so the
+    command answers normally and the event is reported lost in the log.
+    """
+
+    def __init__(
+        self, tell: Callable[[str, bool], None], clock: Callable[[], float] = time.time
+    ) -> None:
+        self._tell = tell
+        self._clock = clock
+        self._store: FeedbackStore | None = None
+        self._path: Path | None = None
+        self._broken: Path | None = None
+        self.recorded = 0
+        self.lost = 0
+
+    def record(
+        self,
+        payloads: Sequence[FeedbackPayload],
+        settings: FeedbackSettings,
+        root: Path,
+        relative: Callable[[str], str | None],
+    ) -> list[int]:
+        """Row ids of the stored events; empty when capture is off or the store is unusable."""
+        if not settings.enabled:
+            return []
+        store = self._open(Path(settings.path) if settings.path else default_store_path(root))
+        if store is None:
+            self.lost += len(payloads)
+            return []
+        ids = []
+        for payload in payloads:
+            try:
+                ids.append(store.record(self._event(payload, relative(payload.uri))))
+                self.recorded += 1
+            except FeedbackStoreError as exc:
+                self.lost += 1
+                self._tell(f"dspy-lsp feedback not recorded: {exc}", False)
+        return ids
+
+    def _event(self, payload: FeedbackPayload, path: str | None) -> FeedbackEvent:
+        fields = payload.model_dump(exclude={"uri"})
+        return FeedbackEvent(**fields, path=path, created=self._clock())
+
+    def _open(self, path: Path) -> FeedbackStore | None:
+        if self._store is not None and self._path == path:
+            return self._store
+        if self._broken == path:
+            return None
+        self.close()
+        try:
+            self._store = FeedbackStore(path)
+        except FeedbackStoreError as exc:
+            self._broken = path
+            self._tell(f"dspy-lsp feedback is off for this session: {exc}", True)
+            return None
+        self._path = path
+        if self._store.moved_aside is not None:
+            self._tell(
+                f"dspy-lsp: the feedback store was corrupt; kept it as {self._store.moved_aside}",
+                True,
+            )
+        return self._store
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+        self._path = None
