@@ -81,7 +81,9 @@ async def test_suppress_action_adds_a_comment_that_silences_only_that_rule(
     params = await open_and_wait(client, uri, SOURCE)
     diag = _by_code(params, "DL104")
     actions = await _actions(client, uri, [diag])
-    suppress = next(a for a in actions if a.title == "Dismiss DL104: false positive (suppress on this line)")
+    suppress = next(
+        a for a in actions if a.title == "Dismiss DL104: false positive (suppress on this line)"
+    )
     suppressed = apply_text_edits(SOURCE, edits_for(suppress.edit, uri))
     assert "    if path == None:  # dspy-lsp: ignore[DL104]\n" in suppressed
     client.text_document_did_close(
