@@ -1,0 +1,165 @@
+"""Labelled examples from what users did with findings, and from the rules' own examples.
+
+Both sources say what a good reviewer reports on a unit (positives) and what users rejected
+(negatives), and which rewrites fixed a problem (plan gold).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Mapping
+
+from ..engine import analyze_source
+from ..lm_findings import LM_RULE_PREFIX
+from ..models import Finding
+from ..rule import Rule
+from ..rules import ALL_RULES
+from .examples import AnalysisExample, Label, PlanExample
+from .records import FeedbackRecord
+
+_POSITIVE_KINDS = frozenset({"accepted", "self_fixed"})
+_NEGATIVE_KINDS = frozenset({"dismissed_false_positive"})
+
+
+def rule_category(rule: str) -> str:
+    """The category of a rule code or an LM label ("LM-security"); "" when unknown."""
+    if rule in ALL_RULES:
+        return ALL_RULES[rule].CATEGORY
+    if rule.startswith(LM_RULE_PREFIX):
+        return rule.removeprefix(LM_RULE_PREFIX)
+    return ""
+
+
+def problem_text(line: int, end_line: int, message: str, rule: str) -> str:
+    """How a problem is put to ``PlanRefactor``, the same for every source."""
+    return f"lines {line}-{end_line}: {message} ({rule})"
+
+
+def finding_label(finding: Finding) -> Label:
+    """A rule finding (unit-relative span) as a positive label, 1-based."""
+    return Label(
+        line=finding.span.start.line + 1,
+        end_line=finding.span.end.line + 1,
+        category=rule_category(finding.rule),
+        rule=finding.rule,
+        message=finding.message,
+    )
+
+
+def rule_findings(code: str) -> tuple[Finding, ...] | None:
+    """Every rule's findings on a unit (dedented, so methods parse); None if it does not parse.
+
+    Dedenting keeps line numbers, so the findings' lines are the unit's.
+    """
+    analysis = analyze_source(textwrap.dedent(code))
+    if analysis.status.kind != "analyzed":
+        return None
+    return tuple(f for f in analysis.findings if f.rule in ALL_RULES)
+
+
+def from_feedback(
+    records: Iterable[FeedbackRecord],
+) -> tuple[list[AnalysisExample], list[PlanExample]]:
+    """One analysis example per shown unit, and plan gold from fixes users kept.
+
+    The latest record on a finding is the user's verdict; dismissed-later and ignored findings
+    say nothing about correctness, so they label nothing. Both lists are sorted by key.
+    """
+    latest: dict[str, FeedbackRecord] = {}
+    for record in sorted(records, key=lambda r: r.created):
+        latest[record.finding_id] = record
+    units: dict[tuple[str, str], tuple[set[Label], set[Label]]] = {}
+    plans: dict[str, PlanExample] = {}
+    for record in latest.values():
+        if record.code is None or record.line is None:
+            continue
+        positives, negatives = units.setdefault((record.code, record.context or ""), (set(), set()))
+        label = _record_label(record)
+        if record.kind in _POSITIVE_KINDS:
+            positives.add(label)
+            plan = _record_plan(record)
+            if plan is not None:
+                plans.setdefault(plan.key, plan)
+        elif record.kind in _NEGATIVE_KINDS:
+            negatives.add(label)
+    analysis = [
+        AnalysisExample(
+            source="feedback",
+            code=code,
+            context=context,
+            positives=_ordered(positives),
+            negatives=_ordered(negatives),
+        )
+        for (code, context), (positives, negatives) in units.items()
+        if positives or negatives
+    ]
+    analysis.sort(key=lambda e: e.key)
+    return analysis, sorted(plans.values(), key=lambda p: p.key)
+
+
+def _record_label(record: FeedbackRecord) -> Label:
+    assert record.line is not None
+    message = record.message or ""
+    if record.kind in _NEGATIVE_KINDS and record.reason:
+        message = record.reason
+    return Label(
+        line=record.line,
+        end_line=max(record.end_line or record.line, record.line),
+        category=record.category or rule_category(record.rule),
+        rule=record.rule,
+        message=message,
+    )
+
+
+def _record_plan(record: FeedbackRecord) -> PlanExample | None:
+    if record.code is None or record.line is None or not record.edit:
+        return None
+    if record.edit.rstrip() == record.code.rstrip():
+        return None
+    end_line = max(record.end_line or record.line, record.line)
+    return PlanExample(
+        source="feedback",
+        code=record.code,
+        problem=problem_text(record.line, end_line, record.message or "", record.rule),
+        gold_rewrite=record.edit,
+        context=record.context or "",
+        rule=record.rule if record.rule in ALL_RULES else "",
+    )
+
+
+def _ordered(labels: set[Label]) -> tuple[Label, ...]:
+    return tuple(sorted(labels, key=lambda x: (x.line, x.end_line, x.category, x.rule, x.message)))
+
+
+def from_rule_examples(
+    rules: Mapping[str, type[Rule]] | None = None,
+) -> tuple[list[AnalysisExample], list[PlanExample]]:
+    """Each rule's VALID and INVALID snippets, labelled by the engine; fixes become plan gold.
+
+    Labels come from every rule, not only the snippet's own: a VALID snippet for one rule can
+    still be a real finding of another (``except Exception: pass`` is not a bare except, but it
+    swallows errors), and a reviewer who reports it is right.
+    """
+    analysis: list[AnalysisExample] = []
+    plans: list[PlanExample] = []
+    for code, rule in sorted((rules if rules is not None else ALL_RULES).items()):
+        cases = [(textwrap.dedent(v), None) for v in rule.VALID]
+        cases += [(textwrap.dedent(i.code), i.fixed) for i in rule.INVALID]
+        for snippet, fixed in cases:
+            findings = rule_findings(snippet)
+            if findings is None:
+                continue
+            labels = tuple(finding_label(f) for f in findings)
+            analysis.append(AnalysisExample(source="rule_example", code=snippet, positives=labels))
+            own = [label for label in labels if label.rule == code]
+            if fixed is not None and own:
+                plans.append(
+                    PlanExample(
+                        source="rule_example",
+                        code=snippet,
+                        problem=problem_text(own[0].line, own[0].end_line, own[0].message, code),
+                        gold_rewrite=textwrap.dedent(fixed),
+                        rule=code,
+                    )
+                )
+    return analysis, plans
