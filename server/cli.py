@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="list the rules with their documentation")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+
+    from . import feedback_cli
+
+    feedback_cli.add_parser(sub)
     return parser
 
 
@@ -58,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.tcp, args.log_level)
     if args.command == "rules":
         return list_rules(args.format)
+    if args.command == "feedback":
+        from . import feedback_cli
+
+        return feedback_cli.run(args)
     try:
         return check(args)
     except KeyboardInterrupt:

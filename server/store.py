@@ -171,6 +171,13 @@ class RuleStats:
         verdicts = sum(getattr(self, kind) for kind in _VERDICT_KINDS)
         return self.accepted / verdicts if verdicts else None
 
+    @property
+    def dismissal_rate(self) -> float | None:
+        """Dismissed (false positive or for now) / all verdicts; None without a verdict."""
+        verdicts = sum(getattr(self, kind) for kind in _VERDICT_KINDS)
+        dismissed = self.dismissed_false_positive + self.dismissed_later
+        return dismissed / verdicts if verdicts else None
+
 
 class FeedbackStoreError(Exception):
     """The store could not do what was asked; for ``record``, the event was not stored."""
@@ -269,9 +276,9 @@ class FeedbackStore(LockedConnection):
             rows = self._connection().execute(_select(where), params).fetchall()
         return [_stored(row) for row in rows]
 
-    def stats(self, since: float | None = None) -> list[RuleStats]:
-        """Counts per (rule, program_version, category), sorted by those, from ``since`` on."""
-        where, params = _window(since, None)
+    def stats(self, since: float | None = None, until: float | None = None) -> list[RuleStats]:
+        """Counts per (rule, program_version, category), sorted by those, in the window."""
+        where, params = _window(since, until)
         counts = ", ".join("sum(kind = ?)" for _ in KINDS)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         query = (
