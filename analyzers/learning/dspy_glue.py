@@ -1,0 +1,142 @@
+"""The learning loop's examples and metrics in the shapes dspy's optimizers take.
+
+Each ``dspy.Example`` keeps its labelled example under ``gold`` (not an input), so the metrics
+score with the pure functions of ``metrics``. Metrics return a float to ``Evaluate`` and the
+bootstrapping optimizers, and ``dspy.Prediction(score=, feedback=)`` when GEPA asks for
+feedback on one predictor (it passes ``pred_name``), so the user's reason for a rejection
+reaches the reflection model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, get_args
+
+import dspy
+
+from ..lines import split_lines, strip_newline
+from ..programs.chain import NO_RULE_FINDINGS
+from ..programs.signatures import Category
+from .examples import AnalysisExample, Label, PlanExample
+from .metrics import Predicted, score_findings, score_plan
+
+GOLD = "gold"
+ANALYSIS_INPUTS = ("code", "context", "rule_findings")
+PLAN_INPUTS = ("code", "problem", "context")
+CHAIN_INPUTS = ("code", "context")
+_CATEGORIES = frozenset(get_args(Category))
+
+
+def analysis_devset(examples: Sequence[AnalysisExample]) -> list[dspy.Example]:
+    """``AnalyzeChunk`` inputs, with the positives as the full expected output (for demos)."""
+    return [
+        dspy.Example(
+            code=example.numbered_code(),
+            context=example.context,
+            rule_findings=NO_RULE_FINDINGS,
+            findings=[_finding(example, label) for label in example.positives],
+            **{GOLD: example},
+        ).with_inputs(*ANALYSIS_INPUTS)
+        for example in examples
+    ]
+
+
+def plan_devset(examples: Sequence[PlanExample]) -> list[dspy.Example]:
+    """``PlanRefactor`` inputs, with the gold rewrite and a title and steps naming the problem."""
+    return [
+        dspy.Example(
+            code=example.code,
+            problem=example.problem,
+            context=example.context,
+            title=f"Fix {example.rule}" if example.rule else "Fix the reported problem",
+            steps=[example.problem],
+            rewritten_code=example.gold_rewrite,
+            **{GOLD: example},
+        ).with_inputs(*PLAN_INPUTS)
+        for example in examples
+    ]
+
+
+def chain_devset(examples: Sequence[PlanExample]) -> list[dspy.Example]:
+    """Plan examples for ``AnalyzeThenPlan``: the problem is for the chain to find, not given."""
+    return [example.with_inputs(*CHAIN_INPUTS) for example in plan_devset(examples)]
+
+
+def analysis_metric(
+    gold: dspy.Example,
+    pred: dspy.Prediction,
+    trace: Any = None,
+    pred_name: str | None = None,
+    pred_trace: Any = None,
+) -> float | dspy.Prediction:
+    """Finding F1 (a repeated dismissed finding costs double), with what was missed or wrong."""
+    score = score_findings(gold[GOLD], predicted(pred))
+    return _result(score.score, score.feedback, pred_name)
+
+
+def plan_metric(
+    gold: dspy.Example,
+    pred: dspy.Prediction,
+    trace: Any = None,
+    pred_name: str | None = None,
+    pred_trace: Any = None,
+) -> float | dspy.Prediction:
+    """Parses, resolves the rule's finding, and closeness to the accepted rewrite."""
+    score = score_plan(gold[GOLD], rewritten(pred))
+    return _result(score.score, score.feedback, pred_name)
+
+
+def chain_metric(
+    gold: dspy.Example,
+    pred: dspy.Prediction,
+    trace: Any = None,
+    pred_name: str | None = None,
+    pred_trace: Any = None,
+) -> float | dspy.Prediction:
+    """The plan metric on the chain's final rewrite; the feedback also says which problem the
+    analyzer chose, since that is what the analyzer's instruction controls."""
+    example: PlanExample = gold[GOLD]
+    score = score_plan(example, rewritten(pred))
+    chosen = pred.get("problem") or "no problem found"
+    feedback = f"{score.feedback}\nProblem chosen: {chosen}. Problem to fix: {example.problem}."
+    return _result(score.score, feedback, pred_name)
+
+
+def predicted(pred: dspy.Prediction) -> list[Predicted]:
+    """The findings of an ``AnalyzeChunk`` prediction (models or, from demos, dicts)."""
+    return [
+        Predicted(_get(f, "line"), _get(f, "end_line"), _get(f, "category"))
+        for f in pred.get("findings") or []
+    ]
+
+
+def rewritten(pred: dspy.Prediction) -> str:
+    return str(pred.get("rewritten_code") or "")
+
+
+def _get(finding: Any, name: str) -> Any:
+    return finding[name] if isinstance(finding, dict) else getattr(finding, name)
+
+
+def _result(score: float, feedback: str, pred_name: str | None) -> float | dspy.Prediction:
+    return score if pred_name is None else dspy.Prediction(score=score, feedback=feedback)
+
+
+def _finding(example: AnalysisExample, label: Label) -> dict[str, Any]:
+    """A positive label as a complete ``LmFinding``, so demos show the whole output shape.
+
+    An unknown category (a label from an unknown rule matches any) is shown as maintainability.
+    """
+    lines = split_lines(example.code)
+    snippet = strip_newline(lines[label.line - 1]).strip() if 0 < label.line <= len(lines) else ""
+    category = label.category if label.category in _CATEGORIES else "maintainability"
+    return {
+        "line": label.line,
+        "end_line": label.end_line,
+        "category": category,
+        "severity": "warning",
+        "message": label.message or f"{category} problem",
+        "rationale": "",
+        "confidence": 1.0,
+        "snippet": snippet,
+    }

@@ -1,0 +1,334 @@
+"""Score a program on labelled examples, and compile a better one with a dspy optimizer.
+
+``optimize`` is the library half of ``dspy-lsp optimize``: it scores the active program on dev,
+compiles on train, scores the result on dev, and returns JSON-safe states the program registry
+can save. Optimizers print and start threads, so run this in its own process; everything they
+print is sent to stderr here, so stdout stays the caller's.
+
+``budget`` is about how many candidate programs an optimizer may score on dev:
+- bootstrap: below ``RANDOM_SEARCH_FROM``, one ``BootstrapFewShot`` pass over train (no dev
+  scoring); from there, ``BootstrapFewShotWithRandomSearch`` scoring ``budget`` candidates
+  (zero-shot, labelled-only, unshuffled, and ``budget - 3`` random demo sets). Either way each
+  predictor gets at most ``min(budget, MAX_DEMOS)`` demos.
+- mipro: ``MIPROv2`` with ``num_trials=budget`` and ``max(2, budget // 2)`` instruction and
+  demo-set candidates each; the reflection LM, when given, proposes the instructions.
+- gepa: ``GEPA`` with ``max_full_evals=budget``, i.e. ``budget * (len(train) + len(dev))``
+  metric calls; the reflection LM (or the task LM) rewrites instructions from the feedback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from statistics import fmean
+from typing import Any, Literal
+
+import dspy
+
+from ..programs.chain import AnalyzeThenPlan
+from ..programs.modules import build, program_version
+from .dspy_glue import (
+    GOLD,
+    analysis_devset,
+    analysis_metric,
+    chain_devset,
+    chain_metric,
+    plan_devset,
+    plan_metric,
+    predicted,
+    rewritten,
+)
+from .examples import AnalysisExample, PlanExample
+from .metrics import score_findings, score_plan, total
+
+Kind = Literal["analyze", "plan", "chain"]
+OptimizerName = Literal["bootstrap", "mipro", "gepa"]
+Progress = Callable[[str, float], None]
+Metric = Callable[..., Any]
+
+MAX_DEMOS = 4
+RANDOM_SEARCH_FROM = 4
+DEMO_THRESHOLD = 0.9
+"""A bootstrapped trace becomes a demo only if it scores this well: a demo teaches its errors."""
+
+_DATASETS: dict[str, Callable[[Sequence[Any]], list[dspy.Example]]] = {
+    "analyze": analysis_devset,
+    "plan": plan_devset,
+    "chain": chain_devset,
+}
+_METRICS: dict[str, Metric] = {
+    "analyze": analysis_metric,
+    "plan": plan_metric,
+    "chain": chain_metric,
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    score: float
+    """Mean of the metric over the examples, 0..1: what the optimizers maximize."""
+    n: int
+    details: dict[str, float]
+    """analyze: micro precision, recall, f1; plan and chain: mean parses, resolves, closeness."""
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    kind: str
+    optimizer: str
+    baseline: Evaluation
+    optimized: Evaluation
+    states: dict[str, dict[str, Any]]
+    """``"analyze"``/``"plan"`` -> JSON-safe state that ``modules.build(kind, state)`` loads."""
+    versions: dict[str, str]
+    """``program_version`` of each state as built from its JSON."""
+    improved: bool
+    wall_s: float
+
+
+def evaluate(
+    kind: Kind,
+    program: dspy.Module,
+    devset: Sequence[AnalysisExample] | Sequence[PlanExample],
+    lm: dspy.LM,
+    *,
+    num_threads: int = 1,
+) -> Evaluation:
+    """Score ``program`` on ``devset`` (not empty); a call that fails to run or parse scores 0."""
+    examples = _DATASETS[kind](devset)
+    with _quiet(), _using(lm):
+        result = dspy.Evaluate(
+            devset=examples,
+            metric=_METRICS[kind],
+            num_threads=num_threads,
+            display_progress=False,
+            display_table=False,
+            max_errors=len(examples) + 1,
+            failure_score=0.0,
+        )(program)
+    outputs = [(example[GOLD], pred) for example, pred, _ in result.results]
+    usage = [_tokens(pred) for _, pred in outputs]
+    return Evaluation(
+        score=fmean(float(score) for _, _, score in result.results),
+        n=len(outputs),
+        details=_details(kind, outputs),
+        prompt_tokens=sum(p for p, _ in usage),
+        completion_tokens=sum(c for _, c in usage),
+    )
+
+
+def optimize(
+    kind: Kind,
+    optimizer: OptimizerName,
+    train: Sequence[AnalysisExample] | Sequence[PlanExample],
+    dev: Sequence[AnalysisExample] | Sequence[PlanExample],
+    *,
+    lm: dspy.LM,
+    reflection_lm: dspy.LM | None = None,
+    budget: int = 20,
+    baseline_states: dict[str, dict[str, Any]] | None = None,
+    seed: int = 0,
+    num_threads: int = 4,
+    on_progress: Progress | None = None,
+) -> OptimizeResult:
+    """Score the active program (``baseline_states``, else built-in) on dev, compile on train
+    with ``optimizer`` (dev as its valset where it takes one), and score the result on dev.
+
+    ``on_progress(stage, fraction)`` is told each stage (baseline, compile, evaluate, done) and
+    the estimated fraction of the whole run done when it starts.
+    """
+    if not train or not dev or budget < 1:
+        raise ValueError("optimize needs train and dev examples and a budget of at least 1")
+    started = time.monotonic()
+    progress = on_progress or (lambda stage, fraction: None)
+    steps = budget + 2  # baseline, ~budget candidate scorings, final score
+    student = _program(kind, baseline_states or {})
+    progress("baseline", 0.0)
+    baseline = evaluate(kind, student, dev, lm, num_threads=num_threads)
+    progress("compile", 1 / steps)
+    with _quiet(), _using(lm):
+        compiled = _compile(
+            optimizer,
+            student,
+            _DATASETS[kind](train),
+            _DATASETS[kind](dev),
+            _METRICS[kind],
+            lm=lm,
+            reflection_lm=reflection_lm,
+            budget=budget,
+            seed=seed,
+            num_threads=num_threads,
+            max_errors=len(train) + len(dev) + 1,
+        )
+    progress("evaluate", (steps - 1) / steps)
+    optimized = evaluate(kind, compiled, dev, lm, num_threads=num_threads)
+    progress("done", 1.0)
+    states = _states(kind, compiled)
+    return OptimizeResult(
+        kind=kind,
+        optimizer=optimizer,
+        baseline=baseline,
+        optimized=optimized,
+        states=states,
+        versions={
+            name: program_version(name, build(name, state)) for name, state in states.items()
+        },
+        improved=optimized.score > baseline.score,
+        wall_s=time.monotonic() - started,
+    )
+
+
+def _compile(
+    optimizer: OptimizerName,
+    student: dspy.Module,
+    trainset: list[dspy.Example],
+    valset: list[dspy.Example],
+    metric: Metric,
+    *,
+    lm: dspy.LM,
+    reflection_lm: dspy.LM | None,
+    budget: int,
+    seed: int,
+    num_threads: int,
+    max_errors: int,
+) -> dspy.Module:
+    demos = max(1, min(budget, MAX_DEMOS))
+    if optimizer == "bootstrap" and budget < RANDOM_SEARCH_FROM:
+        return dspy.BootstrapFewShot(
+            metric=metric,
+            metric_threshold=DEMO_THRESHOLD,
+            max_bootstrapped_demos=demos,
+            max_labeled_demos=demos,
+            max_errors=max_errors,
+        ).compile(student, trainset=trainset)
+    if optimizer == "bootstrap":
+        return dspy.BootstrapFewShotWithRandomSearch(
+            metric=metric,
+            metric_threshold=DEMO_THRESHOLD,
+            max_bootstrapped_demos=demos,
+            max_labeled_demos=demos,
+            num_candidate_programs=budget - 3,
+            num_threads=num_threads,
+            max_errors=max_errors,
+            stop_at_score=100.0,  # Evaluate scores in percent
+        ).compile(student, trainset=trainset, valset=valset)
+    if optimizer == "mipro":
+        _require_optuna()
+        return dspy.MIPROv2(
+            metric=metric,
+            prompt_model=reflection_lm or lm,
+            task_model=lm,
+            max_bootstrapped_demos=demos,
+            max_labeled_demos=demos,
+            auto=None,
+            num_candidates=max(2, budget // 2),
+            num_threads=num_threads,
+            max_errors=max_errors,
+            seed=seed,
+            verbose=False,
+            track_stats=False,
+            metric_threshold=DEMO_THRESHOLD,
+        ).compile(
+            student,
+            trainset=trainset,
+            valset=valset,
+            num_trials=budget,
+            seed=seed,
+            minibatch=len(valset) > _MINIBATCH,
+            minibatch_size=_MINIBATCH,
+        )
+    return dspy.GEPA(
+        metric=metric,
+        max_full_evals=budget,
+        reflection_lm=reflection_lm or lm,
+        num_threads=num_threads,
+        seed=seed,
+    ).compile(student, trainset=trainset, valset=valset)
+
+
+_MINIBATCH = 35  # MIPROv2's default: smaller valsets are scored whole on every trial
+
+
+def _require_optuna() -> None:
+    """MIPROv2 imports optuna only once it has bootstrapped demos: fail before spending on that."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(
+            'MIPROv2 needs optuna: pip install "dspy-lsp[learn]" (or use bootstrap or gepa)'
+        ) from exc
+
+
+def _program(kind: Kind, states: dict[str, dict[str, Any]]) -> dspy.Module:
+    if kind == "chain":
+        return AnalyzeThenPlan(
+            build("analyze", states.get("analyze")), build("plan", states.get("plan"))
+        )
+    return build(kind, states.get(kind))
+
+
+def _states(kind: Kind, program: dspy.Module) -> dict[str, dict[str, Any]]:
+    if isinstance(program, AnalyzeThenPlan):
+        return {"analyze": _json_state(program.analyzer), "plan": _json_state(program.planner)}
+    return {kind: _json_state(program)}
+
+
+def _json_state(program: dspy.Module) -> dict[str, Any]:
+    """``dump_state`` as plain JSON, demos cut to their predictor's fields (the gold example
+    stays out of the artifact). Demos with none of its outputs go: the adapter skips them, and
+    labelled examples of the chain give the analyzer such demos."""
+    state = program.dump_state()
+    state.pop("metadata", None)
+    for name, predictor in program.named_predictors():
+        keep = {*predictor.signature.fields, "augmented"}
+        state[name]["demos"] = [
+            {key: value for key, value in demo.items() if key in keep}
+            for demo in state[name]["demos"]
+            if any(key in demo for key in predictor.signature.output_fields)
+        ]
+    loaded: dict[str, Any] = json.loads(json.dumps(state))
+    return loaded
+
+
+def _details(kind: Kind, outputs: list[tuple[Any, dspy.Prediction]]) -> dict[str, float]:
+    if kind == "analyze":
+        overall = total(score_findings(gold, predicted(pred)) for gold, pred in outputs)
+        return {"precision": overall.precision, "recall": overall.recall, "f1": overall.f1}
+    plans = [score_plan(gold, rewritten(pred)) for gold, pred in outputs]
+    details = {
+        "parses": fmean(float(p.parses) for p in plans) if plans else 0.0,
+        "closeness": fmean(p.closeness for p in plans) if plans else 0.0,
+    }
+    checked = [float(p.resolves) for p in plans if p.resolves is not None]
+    if checked:
+        details["resolves"] = fmean(checked)
+    return details
+
+
+def _tokens(pred: dspy.Prediction) -> tuple[int, int]:
+    usage = pred.get_lm_usage() or {}
+    return (
+        sum(int(u.get("prompt_tokens") or 0) for u in usage.values()),
+        sum(int(u.get("completion_tokens") or 0) for u in usage.values()),
+    )
+
+
+@contextlib.contextmanager
+def _using(lm: dspy.LM) -> Iterator[None]:
+    """The task LM for this thread and the optimizers' worker threads; never ``configure``."""
+    adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
+    with dspy.context(lm=lm, adapter=adapter, track_usage=True):
+        yield
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """dspy's optimizers print progress and tables: keep them off the caller's stdout."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
