@@ -1,19 +1,17 @@
-"""Where optimized program state lives, and reading it safely.
+"""Where optimized program state lives, and the legacy single-file form of it.
 
-An artifact is what ``dspy.Module.save("<kind>.json")`` writes: instructions and demos per
-predictor, no code. ``dspy-lsp optimize`` writes them; the server only reads. A broken artifact
-is reported and the built-in program is used instead.
+The versioned registry (``registry.py``) keeps artifacts under ``<programs dir>/<kind>/``. Before
+it, an artifact was one bare ``dspy.Module.save("<kind>.json")`` in the programs directory; such a
+file is still honoured while no version of that kind has been activated.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
 KINDS = ("analyze", "plan")
 
 
@@ -24,22 +22,19 @@ def default_programs_dir(environ: dict[str, str] | None = None) -> Path:
     return root / "dspy-lsp" / "programs"
 
 
-def load_states(directory: Path) -> tuple[dict[str, dict[str, Any] | None], list[str]]:
-    """``{kind: state or None}`` and the problems found; a missing directory is no problem."""
-    states: dict[str, dict[str, Any] | None] = {}
-    problems: list[str] = []
-    for kind in KINDS:
-        path = directory / f"{kind}.json"
-        states[kind] = None
-        if not path.is_file():
-            continue
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(f"{path}: {exc}; using the built-in {kind} program")
-            continue
-        if not isinstance(state, dict):
-            problems.append(f"{path}: not a program state; using the built-in {kind} program")
-            continue
-        states[kind] = state
-    return states, problems
+def programs_dir(configured: str | None) -> Path:
+    """The directory ``lm.programs_dir`` names, or the per-user default."""
+    return Path(configured) if configured else default_programs_dir()
+
+
+def read_legacy_state(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The bare state in ``path`` and None, or None and why it cannot be used; absent is fine."""
+    if not path.is_file():
+        return None, None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{path}: {exc}"
+    if not isinstance(state, dict):
+        return None, f"{path}: not a program state"
+    return state, None

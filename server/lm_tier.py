@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..analyzers.lm_findings import RawFinding, check_claims, place, without_rule_duplicates
@@ -23,7 +22,9 @@ from ..analyzers.models import Finding, RefactorPlan
 from ..analyzers.source import LineIndex
 from ..analyzers.suppression import is_suppressed
 from ..analyzers.units import Unit, split_units
+from .artifacts import KINDS, programs_dir
 from .lm_cache import CacheKey, LmCache
+from .registry import ActiveProgram, ProgramRegistry
 from .resilience import (
     CircuitBreaker,
     RateLimiter,
@@ -87,19 +88,22 @@ class LmTier:
         self.limiter = RateLimiter(settings.requests_per_minute)
         self.retry = RetryPolicy(max_attempts=settings.max_attempts)
         self.artifact_problems: list[str] = []
+        self._registry: ProgramRegistry | None = None
         if program_states is None and settings.model:
-            from .artifacts import default_programs_dir, load_states
-
-            directory = (
-                Path(settings.programs_dir) if settings.programs_dir else default_programs_dir()
-            )
-            program_states, self.artifact_problems = load_states(directory)
+            self._registry = ProgramRegistry(programs_dir(settings.programs_dir))
+            self._active, self.artifact_problems = self._registry.active_programs()
             for problem in self.artifact_problems:
                 log.warning("program artifact: %s", problem)
-        self._states = program_states or {}
+        else:
+            states = program_states or {}
+            self._active = {
+                kind: ActiveProgram(kind, None, states.get(kind) or None, None, None)
+                for kind in KINDS
+            }
         self._lm: Any = lm
         self._load_lock = threading.Lock()
         self._programs: dict[str, Any] = {}
+        self._built_from: dict[str, ActiveProgram] | None = None
         self.versions: dict[str, str] = {}
         self._semaphore: asyncio.Semaphore | None = None
         self._memory: dict[str, tuple[RawFinding, ...]] = {}
@@ -121,22 +125,60 @@ class LmTier:
         return LmStatus("ready", self.settings.model, "ready", stats)
 
     def _ensure_loaded(self) -> None:
-        """Build the LM and programs once; runs in a worker thread, off the event loop."""
+        """Build the LM and the active programs; runs in a worker thread, off the event loop."""
         with self._load_lock:
-            if not self._programs:
+            if self._built_from is not self._active:
                 self._load()
 
     def _load(self) -> None:
         # litellm would otherwise fetch a model price list from the internet on first use.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        from ..analyzers.programs.modules import build, program_version
-
         if self._lm is None:
             self._lm = self._build_lm()
-        for kind in ("analyze", "plan"):
-            program = build(kind, self._states.get(kind) or None)
-            self._programs[kind] = program
-            self.versions[kind] = program_version(kind, program)
+        self._swap(self._active)
+
+    def _swap(self, active: dict[str, ActiveProgram]) -> None:
+        """Build ``active`` and replace the references: a call in flight keeps its program."""
+        from ..analyzers.programs.modules import build, program_version
+
+        programs: dict[str, Any] = {}
+        versions: dict[str, str] = {}
+        for kind, chosen in active.items():
+            programs[kind] = build(kind, chosen.state)
+            versions[kind] = chosen.version or program_version(kind, programs[kind])
+        if versions != self.versions:
+            self._memory = {}  # found by the previous programs
+        self._programs, self.versions, self._built_from = programs, versions, active
+
+    def programs_signature(self) -> tuple[Any, ...]:
+        """Changes when the active programs may have; cheap enough to poll every second."""
+        return self._registry.signature() if self._registry else ()
+
+    def reload_programs(self) -> dict[str, str] | None:
+        """Re-read the registry and swap in what changed; the new versions, or None if none.
+
+        Safe on the event loop: building is quick once dspy is imported. If the programs were
+        never built, or are being built now, the next analysis builds the new ones instead.
+        """
+        if self._registry is None:
+            return None
+        active, problems = self._registry.active_programs()
+        for problem in set(problems) - set(self.artifact_problems):
+            log.warning("program artifact: %s", problem)
+        self.artifact_problems = problems
+        if active == self._active:
+            return None
+        self._active = active
+        if not self._load_lock.acquire(blocking=False):
+            return None
+        try:
+            if self._built_from is None:
+                return None
+            before = self.versions
+            self._swap(active)
+        finally:
+            self._load_lock.release()
+        return dict(self.versions) if self.versions != before else None
 
     def _build_lm(self) -> Any:
         model = self.settings.model or ""
@@ -241,8 +283,9 @@ class LmTier:
         self.stats.dropped_claims += len(checked.dropped)
         for reason in checked.dropped:
             log.info("dropped a model finding: %s", reason)
-        self._memory[unit.hash] = checked.findings
         self.cache.put(key, json.dumps([asdict(f) for f in checked.findings]))
+        if key.program_version == self.versions["analyze"]:  # else swapped during the call
+            self._memory[unit.hash] = checked.findings
 
     async def _call(self, kind: str, **inputs: str) -> Any:
         """One program call under the breaker, the rate limit, the concurrency cap and retries."""

@@ -1,0 +1,362 @@
+"""``dspy-lsp programs``: the saved program versions, which one runs, and the prompt it sends.
+
+``show`` and ``diff`` render prompts with dspy (a slow import); the other commands never import
+it. Exit codes: 0 done, 2 error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifacts import KINDS, programs_dir
+from .registry import ActiveProgram, ArtifactMeta, ProgramRegistry, RegistryError
+
+EXIT_OK, EXIT_ERROR = 0, 2
+BUILTIN = "builtin"
+_WHICH_BUILTIN = f"say which built-in program: {' or '.join(f'{k}@{BUILTIN}' for k in KINDS)}"
+
+
+@dataclass(frozen=True)
+class Program:
+    """One program to show or compare: a saved version, the built-in, or the active one."""
+
+    kind: str
+    version: str | None  # None: computed from the state when rendered
+    state: dict[str, Any] | None
+    meta: ArtifactMeta | None
+    source: Path | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class Turn:
+    predictor: str
+    title: str  # "system", "demo 1, user", ...
+    content: str
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``programs`` to the ``dspy-lsp`` subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--programs-dir",
+        type=Path,
+        help="the registry (default: lm.programs_dir of the project here, else the user's)",
+    )
+    programs = subparsers.add_parser(
+        "programs", help="list, show, activate, roll back and compare optimized programs"
+    )
+    actions = programs.add_subparsers(dest="programs_command", required=True)
+    listing = actions.add_parser("list", parents=[common], help="saved versions per kind")
+    listing.add_argument("kind", nargs="?", choices=KINDS)
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    show = actions.add_parser(
+        "show", parents=[common], help="the prompt a program sends, with its metadata"
+    )
+    show.add_argument(
+        "target", nargs="?", metavar="KIND|VERSION", help="default: the active programs"
+    )
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    activate = actions.add_parser("activate", parents=[common], help="make a version active")
+    activate.add_argument("version", metavar="VERSION", help="an id, a prefix, or KIND@builtin")
+    rollback = actions.add_parser(
+        "rollback", parents=[common], help="go back to the previously active version"
+    )
+    rollback.add_argument("kind", choices=KINDS)
+    diff = actions.add_parser(
+        "diff", parents=[common], help="how the prompt changes from one program to another"
+    )
+    diff.add_argument("old", metavar="A", help="a version, KIND (the active one), or builtin")
+    diff.add_argument("new", metavar="B", help="a version, KIND (the active one), or builtin")
+    return programs
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        registry = ProgramRegistry(args.programs_dir or _configured_dir())
+        return _COMMANDS[args.programs_command](registry, args)
+    except (RegistryError, OSError) as exc:
+        print(f"dspy-lsp programs: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def main(argv: Sequence[str]) -> int:
+    """``dspy-lsp programs <argv>``."""
+    parser = argparse.ArgumentParser(prog="dspy-lsp")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(["programs", *argv])
+    except SystemExit as exc:
+        return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
+    return run(args)
+
+
+def _configured_dir() -> Path:
+    from .settings import find_project_config, resolve
+
+    resolved = resolve({}, find_project_config(Path.cwd()))
+    for error in resolved.errors:
+        _warn(error)
+    return programs_dir(resolved.settings.lm.programs_dir)
+
+
+# -- commands -------------------------------------------------------------------------------
+def _list(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+    active, problems = registry.active_programs()
+    kinds = (args.kind,) if args.kind else KINDS
+    scans = {kind: registry.scan(kind) for kind in kinds}
+    for message in [*problems, *(p for _, found in scans.values() for p in found)]:
+        _warn(message)
+    if args.format == "json":
+        payload = {
+            "programs_dir": str(registry.root),
+            "kinds": {
+                kind: {
+                    "active": active[kind].version,
+                    "source": _source(active[kind]),
+                    "versions": [
+                        {**asdict(m), "active": m.version == active[kind].version} for m in metas
+                    ],
+                }
+                for kind, (metas, _) in scans.items()
+            },
+        }
+        _out(json.dumps(payload, indent=2))
+        return EXIT_OK
+    blocks = [_table(kind, metas, active[kind]) for kind, (metas, _) in scans.items()]
+    _out("\n\n".join(blocks))
+    return EXIT_OK
+
+
+def _show(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+    active, problems = registry.active_programs()
+    for message in problems:
+        _warn(message)
+    targets = (
+        [_program(registry, args.target, active)]
+        if args.target
+        else [_from_active(chosen) for chosen in active.values()]
+    )
+    rendered = [(program, *_render(program)) for program in targets]
+    if args.format == "json":
+        payload = [
+            {
+                "kind": program.kind,
+                "version": version,
+                "active": program.active,
+                "source": str(program.source) if program.source else None,
+                "meta": asdict(program.meta) if program.meta else None,
+                "messages": [asdict(turn) for turn in turns],
+            }
+            for program, version, turns in rendered
+        ]
+        _out(json.dumps(payload, indent=2))
+        return EXIT_OK
+    _out("\n\n".join(_describe(p, version, turns) for p, version, turns in rendered))
+    return EXIT_OK
+
+
+def _activate(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+    kind, version = _parse_ref(registry, args.version)
+    if kind is None:
+        raise RegistryError(_WHICH_BUILTIN)
+    before = registry.active_programs()[0][kind]
+    registry.activate(kind, version)
+    after = registry.active_programs()[0][kind]
+    _out(f"{kind}: {_label(after)} is active (was {_label(before)})")
+    return EXIT_OK
+
+
+def _rollback(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+    before = registry.active_programs()[0][args.kind]
+    registry.rollback(args.kind)
+    after = registry.active_programs()[0][args.kind]
+    _out(f"{args.kind}: rolled back to {_label(after)} (was {_label(before)})")
+    return EXIT_OK
+
+
+def _diff(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+    active, _ = registry.active_programs()
+    # A bare "builtin" takes its kind from the other side.
+    swapped = args.old == BUILTIN
+    first, second = (args.new, args.old) if swapped else (args.old, args.new)
+    named = _program(registry, first, active)
+    other = _program(registry, second, active, kind=named.kind)
+    old, new = (other, named) if swapped else (named, other)
+    if old.kind != new.kind:
+        raise RegistryError(f"{args.old} is a {old.kind} program and {args.new} a {new.kind} one")
+    old_version, old_turns = _render(old)
+    new_version, new_turns = _render(new)
+    lines = difflib.unified_diff(
+        _prompt_text(old_turns).splitlines(keepends=True),
+        _prompt_text(new_turns).splitlines(keepends=True),
+        fromfile=old_version,
+        tofile=new_version,
+    )
+    sys.stdout.write("".join(lines))
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[ProgramRegistry, argparse.Namespace], int]] = {
+    "list": _list,
+    "show": _show,
+    "activate": _activate,
+    "rollback": _rollback,
+    "diff": _diff,
+}
+
+
+# -- naming programs ------------------------------------------------------------------------
+def _parse_ref(registry: ProgramRegistry, ref: str) -> tuple[str | None, str | None]:
+    """``(kind, full version)``; the version is None for ``KIND@builtin``, the kind for ``builtin``."""
+    if ref == BUILTIN:
+        return None, None
+    kind, _, rest = ref.rpartition("@")
+    if rest == BUILTIN:
+        if kind not in KINDS:
+            raise RegistryError(f"unknown program kind {kind!r}; expected one of {KINDS}")
+        return kind, None
+    version = registry.resolve(ref)
+    return version.partition("@")[0], version
+
+
+def _program(
+    registry: ProgramRegistry,
+    ref: str,
+    active: dict[str, ActiveProgram],
+    kind: str | None = None,
+) -> Program:
+    """The program ``ref`` names: KIND (its active program), a version, or a built-in one.
+
+    ``kind`` says which built-in a bare ``builtin`` means.
+    """
+    if ref in KINDS:
+        return _from_active(active[ref])
+    named, version = _parse_ref(registry, ref)
+    kind = named or kind
+    if kind is None:
+        raise RegistryError(_WHICH_BUILTIN)
+    if version is None:
+        return Program(kind, None, None, None, None, active[kind].state is None)
+    state, meta = registry.load(kind, version)
+    path = registry.path_of(version)
+    return Program(kind, version, state, meta, path, active[kind].version == version)
+
+
+def _from_active(chosen: ActiveProgram) -> Program:
+    return Program(chosen.kind, chosen.version, chosen.state, chosen.meta, chosen.source, True)
+
+
+def _label(chosen: ActiveProgram) -> str:
+    if chosen.version:
+        return chosen.version
+    return f"the legacy {chosen.source}" if chosen.source else "the built-in program"
+
+
+def _source(chosen: ActiveProgram) -> str:
+    if chosen.meta:
+        return "registry"
+    return "legacy" if chosen.source else BUILTIN
+
+
+# -- rendering ------------------------------------------------------------------------------
+def _render(program: Program) -> tuple[str, list[Turn]]:
+    """The version id the server gives ``program`` and the messages it sends, inputs as ``{name}``."""
+    with contextlib.redirect_stdout(sys.stderr):  # dspy prints
+        import dspy
+
+        from ..analyzers.programs.modules import build, program_version
+
+        built = build(program.kind, program.state)
+        version = program.version or program_version(program.kind, built)
+        adapter = dspy.ChatAdapter()
+        turns: list[Turn] = []
+        for name, predictor in built.named_predictors():
+            inputs = {field: f"{{{field}}}" for field in predictor.signature.input_fields}
+            messages = adapter.format(predictor.signature, predictor.demos, inputs)
+            turns += [
+                Turn(name, _title(index, len(messages), m["role"]), m["content"])
+                for index, m in enumerate(messages)
+            ]
+    return version, turns
+
+
+def _title(index: int, count: int, role: str) -> str:
+    if index == 0 or index == count - 1:
+        return role
+    return f"demo {(index + 1) // 2}, {role}"
+
+
+def _prompt_text(turns: list[Turn]) -> str:
+    return "".join(f"=== {t.predictor}: {t.title} ===\n{t.content.rstrip()}\n\n" for t in turns)
+
+
+def _describe(program: Program, version: str, turns: list[Turn]) -> str:
+    where = "built-in" if program.source is None else str(program.source)
+    lines = [f"{version}{'  (active)' if program.active else ''}", f"  file       {where}"]
+    if program.meta:
+        meta = program.meta
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in sorted(meta.scores.items())) or "-"
+        lms = meta.lm or "-"
+        if meta.reflection_lm:
+            lms += f" (reflection {meta.reflection_lm})"
+        lines += [
+            f"  created    {meta.created}",
+            f"  optimizer  {meta.optimizer}",
+            f"  lm         {lms}",
+            f"  scores     {scores}",
+            f"  dataset    {meta.dataset_hash} (train {meta.train_size}, dev {meta.dev_size})",
+            f"  parent     {meta.parent or '-'}",
+        ]
+        if meta.note:
+            lines.append(f"  note       {meta.note}")
+    return "\n".join(lines) + "\n\n" + _prompt_text(turns).rstrip()
+
+
+def _table(kind: str, metas: list[ArtifactMeta], active: ActiveProgram) -> str:
+    heading = f"{kind} (active: {_label(active)})"
+    if not metas:
+        return f"{heading}\n  no saved versions"
+    header = ("", "VERSION", "CREATED", "OPTIMIZER", "LM", "DEV VS BASELINE", "DATASET", "PARENT")
+    rows = [header] + [
+        (
+            "*" if m.version == active.version else "",
+            m.version,
+            m.created,
+            m.optimizer,
+            m.lm or "-",
+            _score(m.scores),
+            m.dataset_hash[:12],
+            m.parent or "-",
+        )
+        for m in metas
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    body = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join([heading, *("  " + line for line in body)])
+
+
+def _score(scores: dict[str, float]) -> str:
+    dev, base = scores.get("dev"), scores.get("baseline_dev")
+    if dev is None:
+        return "-"
+    return f"{dev:.3f} vs {base:.3f}" if base is not None else f"{dev:.3f}"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _warn(message: str) -> None:
+    print(f"dspy-lsp programs: warning: {message}", file=sys.stderr)

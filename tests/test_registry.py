@@ -1,0 +1,319 @@
+"""The versioned program registry, and the LM tier running (and hot-swapping) its active version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes.reviewer import Reviewer
+from fakes.scripted_lm import scripted_lm
+
+from dspy_lsp.analyzers.programs.modules import build, program_version
+from dspy_lsp.server.lm_cache import LmCache
+from dspy_lsp.server.lm_tier import LmTier
+from dspy_lsp.server.registry import (
+    ArtifactMeta,
+    ProgramRegistry,
+    RegistryError,
+    version_for,
+)
+from dspy_lsp.server.settings import LmSettings
+
+CODE = "def parse(text):\n    return eval(text)\n"
+
+
+def optimized_state(kind: str, instructions: str) -> dict[str, Any]:
+    program = build(kind)
+    [predictor] = [p for _, p in program.named_predictors()]
+    predictor.signature = predictor.signature.with_instructions(instructions)
+    return json.loads(json.dumps(program.dump_state()))
+
+
+def meta_for(kind: str, state: dict[str, Any], **changes: Any) -> ArtifactMeta:
+    values: dict[str, Any] = {
+        "kind": kind,
+        "version": version_for(kind, state),
+        "parent": None,
+        "optimizer": "gepa",
+        "lm": "openai/small",
+        "reflection_lm": "openai/large",
+        "dataset_hash": "d1a2b3c4d5e6f7a8",
+        "train_size": 40,
+        "dev_size": 10,
+        "scores": {"baseline_dev": 0.41, "dev": 0.63},
+        "created": "2025-06-01T10:00:00Z",
+    }
+    return ArtifactMeta(**{**values, **changes})
+
+
+def save(
+    registry: ProgramRegistry, instructions: str, kind: str = "analyze", **changes: Any
+) -> ArtifactMeta:
+    state = optimized_state(kind, instructions)
+    meta = meta_for(kind, state, **changes)
+    registry.save(state, meta)
+    return meta
+
+
+def write_artifact(registry: ProgramRegistry, version: str, created: str = "2025-01-01") -> None:
+    """A hand-made artifact whose id is not a real hash, to control prefixes."""
+    kind, _, digest = version.partition("@")
+    meta = meta_for(kind, optimized_state(kind, "x"), version=version, created=created)
+    path = registry.root / kind / f"{digest}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": 1, "meta": asdict(meta), "state": {}}))
+
+
+# -- saving and finding versions ------------------------------------------------------------
+def test_a_saved_version_loads_back_by_id_or_prefix(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    meta = save(registry, "Look only for eval.")
+    digest = meta.version.split("@")[1]
+    assert (tmp_path / "analyze" / f"{digest}.json").is_file()
+    for ref in (meta.version, f"analyze@{digest[:4]}", digest[:6]):
+        state, loaded = registry.load("analyze", ref)
+        assert loaded == meta
+        assert state["analyze"]["signature"]["instructions"] == "Look only for eval."
+    assert registry.versions("analyze") == [meta]
+    assert registry.versions("plan") == []
+
+
+def test_saving_the_same_version_again_changes_nothing(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    meta = save(registry, "Look only for eval.")
+    path = registry.path_of(meta.version)
+    before = path.stat().st_mtime_ns
+    again = save(registry, "Look only for eval.", note="a second run", created="2026-01-01")
+    assert again.version == meta.version
+    assert path.stat().st_mtime_ns == before
+    assert registry.versions("analyze") == [meta]
+
+
+def test_a_version_id_that_does_not_match_the_state_is_refused(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    state = optimized_state("analyze", "Look only for eval.")
+    with pytest.raises(RegistryError, match="version_for"):
+        registry.save(state, meta_for("analyze", state, version="analyze@000000000000"))
+
+
+def test_a_hand_edited_version_file_is_not_overwritten(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    meta = save(registry, "Look only for eval.")
+    path = registry.path_of(meta.version)
+    data = json.loads(path.read_text())
+    data["state"]["analyze"]["signature"]["instructions"] = "edited"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RegistryError, match="different state"):
+        save(registry, "Look only for eval.")
+
+
+def test_versions_are_listed_oldest_first(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    newer = save(registry, "second", created="2025-06-02T00:00:00Z")
+    older = save(registry, "first", created="2025-06-01T00:00:00Z")
+    assert [m.version for m in registry.versions("analyze")] == [older.version, newer.version]
+
+
+def test_an_ambiguous_or_unknown_prefix_is_a_clear_error(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    write_artifact(registry, "analyze@abcd00000001")
+    write_artifact(registry, "analyze@abcd00000002")
+    with pytest.raises(RegistryError, match=r"abcd is ambiguous \(analyze@abcd00000001, an"):
+        registry.resolve("abcd")
+    assert registry.resolve("abcd00000002") == "analyze@abcd00000002"
+    with pytest.raises(RegistryError, match="no saved version matches beef"):
+        registry.resolve("beef")
+    with pytest.raises(RegistryError, match="not a version id"):
+        registry.resolve("abc")
+    with pytest.raises(RegistryError, match="not a plan version"):
+        registry.resolve("analyze@abcd00000001", "plan")
+
+
+# -- activating and rolling back ------------------------------------------------------------
+def test_activate_and_rollback_walk_the_history(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    first = save(registry, "first")
+    second = save(registry, "second")
+    assert registry.active("analyze") is None
+    registry.activate("analyze", first.version)
+    registry.activate("analyze", second.version[:12])  # a prefix will do
+    registry.activate("analyze", second.version)  # already active: no new history entry
+    registry.activate("analyze", None)  # the built-in program, explicitly
+    pointer = json.loads((tmp_path / "analyze" / "ACTIVE.json").read_text())
+    assert pointer == {"active": None, "history": [first.version, second.version]}
+    assert registry.rollback("analyze") == second.version
+    assert registry.rollback("analyze") == first.version
+    assert registry.rollback("analyze") is None  # before the first activation
+    assert not (tmp_path / "analyze" / "ACTIVE.json").exists()
+    with pytest.raises(RegistryError, match="nothing to roll back"):
+        registry.rollback("analyze")
+
+
+def test_activating_an_unreadable_version_is_refused(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    meta = save(registry, "first")
+    registry.path_of(meta.version).write_text('{"format": 1, "meta": {}')
+    with pytest.raises(RegistryError, match="activate another version"):
+        registry.activate("analyze", meta.version)
+    assert registry.active("analyze") is None
+
+
+def test_two_processes_activating_at_once_lose_no_update(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    ids = [save(registry, f"variant {i}").version for i in range(4)]
+    rounds = 150
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from dspy_lsp.server.registry import ProgramRegistry\n"
+        "registry = ProgramRegistry(Path(sys.argv[1]))\n"
+        "for i in range(int(sys.argv[2])):\n"
+        "    registry.activate('analyze', sys.argv[3 + i % 2])\n"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(rounds), a, b])
+        for a, b in (ids[:2], ids[2:])
+    ]
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    pointer = registry.pointer("analyze")
+    assert pointer is not None
+    # Consecutive activations always differ (each process alternates, the two use disjoint
+    # versions), so every activation but the very first pushes one history entry.
+    assert len(pointer.history) == 2 * rounds - 1
+    assert not [p for p in (tmp_path / "analyze").iterdir() if p.name.endswith(".tmp")]
+
+
+# -- what the server runs -------------------------------------------------------------------
+def test_the_active_version_wins_over_the_legacy_file(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    legacy_state = optimized_state("analyze", "legacy prompt")
+    (tmp_path / "analyze.json").write_text(json.dumps(legacy_state))
+    active, problems = registry.active_programs()
+    assert problems == []
+    assert active["analyze"].state == legacy_state and active["analyze"].version is None
+    assert active["plan"].state is None and active["plan"].source is None
+    meta = save(registry, "saved prompt")
+    registry.activate("analyze", meta.version)
+    active, _ = registry.active_programs()
+    assert active["analyze"].version == meta.version and active["analyze"].meta == meta
+    assert active["analyze"].state["analyze"]["signature"]["instructions"] == "saved prompt"
+    registry.activate("analyze", None)
+    assert registry.active_programs()[0]["analyze"].state is None  # built-in, not the legacy
+
+
+def test_a_truncated_pointer_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    meta = save(registry, "saved prompt")
+    registry.activate("analyze", meta.version)
+    pointer = tmp_path / "analyze" / "ACTIVE.json"
+    pointer.write_text(pointer.read_text()[:10])
+    (tmp_path / "analyze" / ".ACTIVE.json.k2j3.tmp").write_text('{"active": nul')  # a crash
+    (tmp_path / "analyze.json").write_text(json.dumps(optimized_state("analyze", "legacy")))
+    active, [problem] = registry.active_programs()
+    assert str(pointer) in problem and "dspy-lsp programs activate" in problem
+    assert problem.endswith(f"using the legacy {tmp_path / 'analyze.json'}")
+    assert active["analyze"].state["analyze"]["signature"]["instructions"] == "legacy"
+    with pytest.raises(RegistryError, match=r"ACTIVE\.json"):
+        registry.rollback("analyze")
+    registry.activate("analyze", meta.version)  # activating repairs it
+    assert registry.active_programs()[1] == []
+    assert registry.active("analyze") == meta.version
+
+
+def test_a_missing_or_broken_active_version_falls_back_to_the_built_in(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    meta = save(registry, "saved prompt")
+    registry.activate("analyze", meta.version)
+    registry.path_of(meta.version).unlink()
+    active, [problem] = registry.active_programs()
+    assert f"{meta.version} is not saved" in problem
+    assert problem.endswith("using the built-in analyze program")
+    assert active["analyze"].state is None
+
+
+def test_the_signature_changes_only_with_what_decides_the_active_programs(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    empty = registry.signature()
+    meta = save(registry, "saved prompt")
+    assert registry.signature() == empty  # saving activates nothing
+    registry.activate("analyze", meta.version)
+    activated = registry.signature()
+    assert activated != empty
+    (tmp_path / "plan.json").write_text("{}")
+    assert registry.signature() != activated
+
+
+# -- the LM tier ----------------------------------------------------------------------------
+def recording_tier(programs_dir: Path, answer: Any = None) -> tuple[LmTier, list[str]]:
+    """An LM tier on ``programs_dir`` whose model records each system prompt it is sent."""
+    systems: list[str] = []
+    reviewer = Reviewer()
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        systems.append(messages[0]["content"])
+        if answer is not None:
+            answer()
+        return reviewer(messages)
+
+    lm, _ = scripted_lm(model)
+    settings = LmSettings(model="scripted/reviewer", programs_dir=str(programs_dir))
+    return LmTier(settings, LmCache(None), lm=lm), systems
+
+
+async def test_the_tier_runs_the_active_version_and_swaps_on_reload(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    first = save(registry, "Look for eval. FIRST PROMPT")
+    registry.activate("analyze", first.version)
+    tier, systems = recording_tier(tmp_path)
+    findings = await tier.analyze(CODE, [])
+    assert [f.origin for f in findings] == [first.version]
+    assert "FIRST PROMPT" in systems[-1]
+    polled = tier.programs_signature()
+    second = save(registry, "Look for eval. SECOND PROMPT", parent=first.version)
+    assert tier.programs_signature() == polled and tier.reload_programs() is None
+    registry.activate("analyze", second.version)
+    assert tier.programs_signature() != polled
+    versions = tier.reload_programs()
+    assert versions is not None and versions["analyze"] == second.version
+    assert tier.known_findings(CODE, []) == []  # found by the first version
+    assert tier.reload_programs() is None
+    findings = await tier.analyze(CODE, [])
+    assert [f.origin for f in findings] == [second.version]
+    assert "SECOND PROMPT" in systems[-1] and "FIRST PROMPT" not in systems[-1]
+
+
+async def test_a_reload_during_a_call_leaves_that_call_on_its_program(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    first = save(registry, "FIRST PROMPT")
+    second = save(registry, "SECOND PROMPT")
+    registry.activate("analyze", first.version)
+    swapped: list[dict[str, str] | None] = []
+
+    def activate_second_mid_call() -> None:
+        if not swapped:
+            registry.activate("analyze", second.version)
+            swapped.append(tier.reload_programs())
+
+    tier, systems = recording_tier(tmp_path, activate_second_mid_call)
+    assert await tier.analyze(CODE, []) == []  # its findings belong to a retired version
+    assert "FIRST PROMPT" in systems[0]
+    assert swapped[0] is not None and tier.versions["analyze"] == second.version
+    findings = await tier.analyze(CODE, [])
+    assert [f.origin for f in findings] == [second.version]
+    assert "SECOND PROMPT" in systems[1]
+
+
+async def test_a_broken_active_version_leaves_the_tier_on_the_built_in(tmp_path: Path) -> None:
+    registry = ProgramRegistry(tmp_path)
+    meta = save(registry, "saved prompt")
+    registry.activate("analyze", meta.version)
+    registry.path_of(meta.version).write_text("{")
+    tier, _ = recording_tier(tmp_path)
+    findings = await tier.analyze(CODE, [])
+    assert [f.origin for f in findings] == [program_version("analyze", build("analyze"))]
+    [problem] = tier.status().stats["artifact_problems"]
+    assert str(registry.path_of(meta.version)) in problem
