@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the rules with their documentation")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    from . import feedback_cli
+    from . import feedback_cli, optimize_cli, programs_cli
 
     feedback_cli.add_parser(sub)
+    optimize_cli.add_parser(sub)
+    programs_cli.add_parser(sub)
     return parser
 
 
@@ -66,6 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import feedback_cli
 
         return feedback_cli.run(args)
+    if args.command == "optimize":
+        from . import optimize_cli
+
+        return optimize_cli.run(args)
+    if args.command == "programs":
+        from . import programs_cli
+
+        return programs_cli.run(args)
     try:
         return check(args)
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..analyzers.learning.sources import rule_category
 from ..analyzers.models import Finding
 from ..analyzers.units import Unit, place_in_unit, split_units, unit_named
 from .constants import CMD_FEEDBACK
@@ -73,16 +74,6 @@ def payloads_from_args(args: Sequence[Any]) -> list[FeedbackPayload]:
         raise ValueError(f"{CMD_FEEDBACK}: malformed payload: {exc}") from exc
 
 
-def category_of(finding_rule: str) -> str | None:
-    """``LM-security`` → ``security``; a rule code → the rule's declared category."""
-    if finding_rule.startswith("LM-"):
-        return finding_rule[3:]
-    from ..analyzers.rules import ALL_RULES
-
-    rule = ALL_RULES.get(finding_rule)
-    return rule.CATEGORY if rule is not None else None
-
-
 def payload_for(
     *,
     kind: FeedbackKind,
@@ -104,7 +95,7 @@ def payload_for(
         uri=uri,
         finding_id=finding.id,
         rule=finding.rule,
-        category=category_of(finding.rule),
+        category=rule_category(finding.rule) or None,
         program_version=finding.origin,
         chunk_hash=placed.unit.hash if placed else None,
         line=placed.line if placed else None,

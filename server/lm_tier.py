@@ -113,6 +113,10 @@ class LmTier:
     def configured(self) -> bool:
         return bool(self.settings.model)
 
+    def knows_unit(self, unit_hash: str) -> bool:
+        """The model has reviewed this exact unit (its findings, maybe none, are held)."""
+        return unit_hash in self._memory
+
     def status(self) -> LmStatus:
         stats = {**asdict(self.stats), "cache_hit_rate": round(self.stats.hit_rate, 3)}
         stats["versions"] = dict(self.versions)
@@ -181,36 +185,13 @@ class LmTier:
         return dict(self.versions) if self.versions != before else None
 
     def _build_lm(self) -> Any:
-        model = self.settings.model or ""
-        if model.startswith("local/"):
-            from .local_engine import LocalModelError, local_lm
+        from .lm_factory import build_lm
+        from .local_engine import LocalModelError
 
-            try:
-                return local_lm(
-                    model,
-                    max_tokens=self.settings.max_tokens,
-                    temperature=self.settings.temperature,
-                    n_threads=os.cpu_count(),
-                )
-            except LocalModelError as exc:
-                raise LmUnavailable(str(exc)) from exc
-        import dspy
-
-        kwargs: dict[str, Any] = {
-            "num_retries": 0,  # our own retries honour Retry-After and feed the breaker
-            "cache": False,  # our cache is keyed by unit hash and program version
-            "max_tokens": self.settings.max_tokens,
-            "timeout": self.settings.timeout_s,
-        }
-        if self.settings.temperature is not None:
-            kwargs["temperature"] = self.settings.temperature
-        if self.settings.api_base:
-            kwargs["api_base"] = self.settings.api_base
-        if self.settings.api_key_env:
-            kwargs["api_key"] = os.environ.get(self.settings.api_key_env, "")
-        elif self.settings.api_base:
-            kwargs["api_key"] = "not-needed"
-        return dspy.LM(self.settings.model, **kwargs)
+        try:
+            return build_lm(self.settings)
+        except LocalModelError as exc:
+            raise LmUnavailable(str(exc)) from exc
 
     # -- analysis ---------------------------------------------------------------------------
     def known_findings(self, text: str, rule_findings: Sequence[Finding]) -> list[Finding]:

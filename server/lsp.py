@@ -25,6 +25,7 @@ from .constants import (
     CMD_DEBUG_INFO,
     CMD_FEEDBACK,
     CMD_PLAN_REFACTOR,
+    CMD_RELOAD_PROGRAMS,
     CMD_STATUS,
     FIX_ALL_KIND,
     PLAN_KIND,
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from .signals import SignalTracker
 
 log = logging.getLogger(__name__)
+
+PROGRAMS_POLL_S = 1.0
 
 
 def version() -> str:
@@ -67,6 +70,7 @@ class DspyLanguageServer(LanguageServer):
         self._signals: SignalTracker | None = None
         # Findings the user dismissed "not now", per document: hidden until the server restarts.
         self.hidden: dict[str, set[str]] = {}
+        self.programs_watch: asyncio.Future[None] | None = None
         self.scheduler: Scheduler[Any] = Scheduler(
             self._analyze_snapshot, self._publish, self._current_version
         )
@@ -239,6 +243,35 @@ class DspyLanguageServer(LanguageServer):
 
         return self.lm_jobs.request(uri, work)
 
+    # -- program versions -------------------------------------------------------------------
+    async def watch_programs(self) -> None:
+        """Hot reload: ``dspy-lsp optimize``, ``programs activate`` and ``rollback`` change the
+        active versions on disk; a cheap stat each second notices, and the swap follows."""
+        seen: tuple[Any, ...] | None = None
+        while True:
+            await asyncio.sleep(PROGRAMS_POLL_S)
+            tier = self._lm_jobs.tier if self._lm_jobs is not None else None
+            if tier is None or not tier.configured:
+                continue
+            signature = tier.programs_signature()
+            if signature != seen:
+                seen = signature
+                self.reload_programs()
+
+    def reload_programs(self) -> dict[str, str] | None:
+        """Swap in the active versions; open documents get LM findings of the new version."""
+        tier = self._lm_jobs.tier if self._lm_jobs is not None else None
+        if tier is None:
+            return None
+        versions = tier.reload_programs()
+        if versions is None:
+            return None
+        self._tell(f"dspy-lsp: now running {', '.join(sorted(versions.values()))}", False)
+        for uri in list(self.workspace.text_documents):
+            self.schedule(uri, delay_s=0.0)  # the old version's LM findings are gone
+            self.request_lm(uri, "open")
+        return versions
+
     def debug_info(self) -> dict[str, Any]:
         from ..analyzers.rules import ALL_RULES
 
@@ -307,6 +340,7 @@ async def on_initialized(ls: DspyLanguageServer, _: types.InitializedParams) -> 
     from .settings import editor_section
 
     ls.editor_settings = editor_section(ls.initialization_options)
+    ls.programs_watch = asyncio.ensure_future(ls.watch_programs())
     caps = ls.client_capabilities.workspace
     watched = caps.did_change_watched_files if caps else None
     if watched and watched.dynamic_registration:
@@ -449,6 +483,14 @@ async def feedback(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
                 ls.schedule(payload.uri, delay_s=0.0)
     ids = await ls.record_feedback(payloads)
     return {"recorded": len(ids), "ids": ids}
+
+
+@server.command(CMD_RELOAD_PROGRAMS)
+def reload_programs(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
+    """Reload now rather than at the next poll (after ``dspy-lsp programs activate``)."""
+    changed = ls.reload_programs()
+    tier = ls._lm_jobs.tier if ls._lm_jobs is not None else None
+    return {"changed": changed is not None, "versions": dict(tier.versions) if tier else {}}
 
 
 @server.command(CMD_STATUS)

@@ -166,6 +166,10 @@ def score_plan(example: PlanExample, rewritten: str) -> PlanScore:
     closeness to the gold rewrite."""
     text, gold = normalised(rewritten), normalised(example.gold_rewrite)
     closeness = difflib.SequenceMatcher(None, text, gold).ratio()
+    if not text.strip():
+        # An empty rewrite parses and silences every rule: without this it would outscore a
+        # real attempt that still misses the problem.
+        return PlanScore(False, None, closeness, 0.0, "The rewrite is empty: return the code.")
     module = textwrap.dedent(text)  # a method parses once dedented; line numbers stay
     try:
         ast.parse(module)

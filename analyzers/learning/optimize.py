@@ -77,6 +77,12 @@ class Evaluation:
     prompt_tokens: int
     completion_tokens: int
 
+    @property
+    def headline(self) -> float:
+        """What activation compares. For analyze, micro F1 with dismissed findings counted
+        twice: the per-example mean rewards saying nothing on the many clean examples."""
+        return self.details.get("penalised_f1", self.score)
+
 
 @dataclass(frozen=True)
 class OptimizeResult:
@@ -179,7 +185,7 @@ def optimize(
         versions={
             name: program_version(name, build(name, state)) for name, state in states.items()
         },
-        improved=optimized.score > baseline.score,
+        improved=optimized.headline > baseline.headline,
         wall_s=time.monotonic() - started,
     )
 
@@ -299,7 +305,12 @@ def _json_state(program: dspy.Module) -> dict[str, Any]:
 def _details(kind: Kind, outputs: list[tuple[Any, dspy.Prediction]]) -> dict[str, float]:
     if kind == "analyze":
         overall = total(score_findings(gold, predicted(pred)) for gold, pred in outputs)
-        return {"precision": overall.precision, "recall": overall.recall, "f1": overall.f1}
+        return {
+            "precision": overall.precision,
+            "recall": overall.recall,
+            "f1": overall.f1,
+            "penalised_f1": overall.score,
+        }
     plans = [score_plan(gold, rewritten(pred)) for gold, pred in outputs]
     details = {
         "parses": fmean(float(p.parses) for p in plans) if plans else 0.0,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from lsp_client import apply_text_edits, change_and_wait, edits_for, open_and_wait
+from lsp_client import apply_action, change_and_wait, open_and_wait
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
@@ -63,27 +63,8 @@ async def _actions(client: LanguageClient, uri: str, diagnostic: types.Diagnosti
 async def _apply(
     client: LanguageClient, uri: str, text: str, action: types.CodeAction, version: int
 ) -> str:
-    """What an editor does with a chosen action: apply its edit, then run its command."""
-    if action.edit is not None:
-        new_text = apply_text_edits(text, edits_for(action.edit, uri))
-        await change_and_wait(
-            client,
-            uri,
-            lambda: client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=new_text)],
-                )
-            ),
-            version,
-        )
-        text = new_text
     assert action.command is not None and action.command.command == CMD_FEEDBACK
-    result = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(
-            command=action.command.command, arguments=action.command.arguments
-        )
-    )
+    text, result = await apply_action(client, uri, text, action, version)
     assert result["recorded"] == len(action.command.arguments or [])
     return text
 

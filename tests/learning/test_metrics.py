@@ -176,3 +176,9 @@ def test_indented_method_rewrite_parses() -> None:
         rule="DL104",
     )
     assert score_plan(method, method.gold_rewrite).score == 1.0
+
+
+def test_an_empty_rewrite_scores_nothing_though_it_parses_and_silences_the_rule() -> None:
+    result = score_plan(PLAN, "\n")
+    assert (result.score, result.parses) == (0.0, False)
+    assert "empty" in result.feedback

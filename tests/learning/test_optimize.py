@@ -69,14 +69,17 @@ def test_evaluate_scores_findings_per_example_and_counts_them_micro(lm: dspy.LM)
     result = evaluate("analyze", build("analyze"), DEV, lm)
     assert result.n == 2
     assert result.score == pytest.approx((2 / 3 + 0.0) / 2)
-    assert result.details == pytest.approx({"precision": 1 / 3, "recall": 1 / 2, "f1": 2 / 5})
+    assert result.details == pytest.approx(
+        {"precision": 1 / 3, "recall": 1 / 2, "f1": 2 / 5, "penalised_f1": 2 / 5}
+    )
+    assert result.headline == pytest.approx(2 / 5)  # what activation compares
     assert result.prompt_tokens > 0 and result.completion_tokens > 0
 
 
 def test_evaluate_gives_a_guided_program_full_marks(lm: dspy.LM) -> None:
     result = evaluate("analyze", guided_analyzer(), DEV, lm, num_threads=2)
     assert result.score == 1.0
-    assert result.details == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert result.details == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "penalised_f1": 1.0}
 
 
 def test_evaluate_scores_plans_on_parse_resolve_and_closeness(lm: dspy.LM) -> None:

@@ -1,0 +1,227 @@
+"""``dspy-lsp optimize``: compile a better program from feedback and activate it only if it wins.
+
+Runs as its own process (optimizers print and start threads): the server never imports this.
+Everything dspy prints goes to stderr; stdout carries only the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .feedback_cli import store_path
+from .settings import LmSettings, ResolvedSettings, find_project_config, resolve
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    opt = sub.add_parser("optimize", help="compile better programs from feedback and examples")
+    opt.add_argument("--program", choices=("analyze", "plan", "chain"), default="analyze")
+    opt.add_argument("--optimizer", choices=("bootstrap", "mipro", "gepa"), default="bootstrap")
+    opt.add_argument("--lm", metavar="MODEL", help="default: lm.model of the project")
+    opt.add_argument("--api-base", help="default: lm.api_base of the project")
+    opt.add_argument("--reflection-lm", metavar="MODEL", help="proposes instructions (gepa, mipro)")
+    opt.add_argument("--budget", type=int, default=8, help="candidate programs to try")
+    opt.add_argument("--force", action="store_true", help="activate even if dev did not improve")
+    opt.add_argument("--workspace", type=Path, default=None, help="default: current directory")
+    opt.add_argument("--store", type=Path, help="feedback database (default: the workspace's)")
+    opt.add_argument("--programs-dir", type=Path, help="default: lm.programs_dir or per user")
+    opt.add_argument("--max-train", type=int, default=40)
+    opt.add_argument("--max-dev", type=int, default=20)
+    opt.add_argument("--no-mutations", action="store_true", help="skip self-generated examples")
+    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--threads", type=int, default=2)
+    opt.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSettings]:
+    workspace = (args.workspace or Path.cwd()).resolve()
+    resolved = resolve({}, find_project_config(workspace))
+    lm = resolved.settings.lm
+    updates: dict[str, Any] = {"max_attempts": 1}
+    if args.lm:
+        updates["model"] = args.lm
+    if args.api_base:
+        updates["api_base"] = args.api_base
+    return workspace, resolved, lm.model_copy(update=updates)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .artifacts import programs_dir
+    from .lm_factory import build_lm
+    from .registry import ProgramRegistry, RegistryError
+    from .training_data import gather
+
+    workspace, resolved, lm_settings = _settings(args)
+    if not lm_settings.model:
+        print("dspy-lsp optimize: no LM (pass --lm or set lm.model)", file=sys.stderr)
+        return EXIT_ERROR
+    data = gather(
+        store_path=store_path(workspace, args.store),
+        workspace=workspace,
+        exclude=resolved.settings.exclude,
+        mutations=not args.no_mutations,
+        seed=args.seed,
+    )
+    chosen = data.analysis if args.program == "analyze" else data.plans
+    train, dev = chosen.train[: args.max_train], chosen.dev[: args.max_dev]
+    print(
+        f"dspy-lsp optimize: {len(train)} train / {len(dev)} dev examples"
+        f" (feedback events: {data.feedback_events}; by source: {data.sources})",
+        file=sys.stderr,
+    )
+    if not train or not dev:
+        print("dspy-lsp optimize: not enough labelled examples to train and test", file=sys.stderr)
+        return EXIT_ERROR
+    registry = ProgramRegistry(args.programs_dir or programs_dir(lm_settings.programs_dir))
+    active, problems = registry.active_programs()
+    for problem in problems:
+        print(f"dspy-lsp optimize: {problem}", file=sys.stderr)
+    baseline_states = {kind: p.state for kind, p in active.items() if p.state is not None}
+    try:
+        lm = build_lm(lm_settings, num_retries=2)
+        reflection = None
+        if args.reflection_lm:
+            reflection = build_lm(lm_settings.model_copy(update={"model": args.reflection_lm}))
+        result = _optimize(args, train, dev, lm, reflection, baseline_states)
+    except Exception as exc:  # the boundary: a failed optimization is a message, not a trace
+        print(f"dspy-lsp optimize: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        outcome = _save_and_activate(
+            args, registry, active, result, chosen.hash, len(train), len(dev)
+        )
+    except RegistryError as exc:
+        print(f"dspy-lsp optimize: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    _report(args, result, outcome)
+    return EXIT_OK
+
+
+def _optimize(
+    args: argparse.Namespace,
+    train: Any,
+    dev: Any,
+    lm: Any,
+    reflection: Any,
+    baseline_states: dict[str, dict[str, Any]],
+) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..analyzers.learning.optimize import optimize
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=_stderr_console(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"optimize {args.program}", total=1.0)
+
+        def on_progress(stage: str, fraction: float) -> None:
+            progress.update(task, completed=fraction, description=f"{args.program}: {stage}")
+
+        return optimize(
+            args.program,
+            args.optimizer,
+            train,
+            dev,
+            lm=lm,
+            reflection_lm=reflection,
+            budget=args.budget,
+            baseline_states=baseline_states,
+            seed=args.seed,
+            num_threads=args.threads,
+            on_progress=on_progress,
+        )
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
+
+
+def _save_and_activate(
+    args: argparse.Namespace,
+    registry: Any,
+    active: dict[str, Any],
+    result: Any,
+    dataset_hash: str,
+    train_size: int,
+    dev_size: int,
+) -> dict[str, Any]:
+    from .registry import ArtifactMeta
+
+    activate = result.improved or args.force
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    saved, activated = {}, {}
+    for kind, state in result.states.items():
+        current = active.get(kind)
+        meta = ArtifactMeta(
+            kind=kind,
+            version=result.versions[kind],
+            parent=current.version if current is not None else None,
+            optimizer=args.optimizer,
+            lm=args.lm,
+            reflection_lm=args.reflection_lm,
+            dataset_hash=dataset_hash,
+            train_size=train_size,
+            dev_size=dev_size,
+            scores={"baseline_dev": result.baseline.score, "dev": result.optimized.score},
+            created=created,
+            note=f"optimize --program {args.program}" + (" --force" if args.force else ""),
+        )
+        registry.save(state, meta)
+        saved[kind] = meta.version
+        if activate:
+            registry.activate(kind, meta.version)
+            activated[kind] = meta.version
+    return {"saved": saved, "activated": activated}
+
+
+def _report(args: argparse.Namespace, result: Any, outcome: dict[str, Any]) -> None:
+    if args.format == "json":
+        payload = {
+            "program": args.program,
+            "optimizer": args.optimizer,
+            "baseline": asdict(result.baseline),
+            "optimized": asdict(result.optimized),
+            "improved": result.improved,
+            "wall_s": round(result.wall_s, 2),
+            **outcome,
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    sys.stdout.write(before_after_table(result.baseline, result.optimized))
+    for kind, version in outcome["saved"].items():
+        state = "activated" if kind in outcome["activated"] else "saved, not activated"
+        sys.stdout.write(f"{kind}: {version} ({state})\n")
+    if not outcome["activated"]:
+        sys.stdout.write(
+            "dev score did not improve: the active programs stay. Activate anyway with"
+            " `dspy-lsp programs activate VERSION` or rerun with --force.\n"
+        )
+    sys.stdout.write(f"wall time {result.wall_s:.1f}s\n")
+
+
+def before_after_table(baseline: Any, optimized: Any) -> str:
+    rows = [("score", baseline.score, optimized.score)]
+    rows += [
+        (name, baseline.details.get(name, 0.0), value) for name, value in optimized.details.items()
+    ]
+    lines = [f"{'dev metric':<17} {'before':>8} {'after':>8} {'change':>8}"]
+    for name, before, after in rows:
+        lines.append(f"{name:<17} {before:>8.3f} {after:>8.3f} {after - before:>+8.3f}")
+    for name in ("prompt_tokens", "completion_tokens"):
+        before, after = getattr(baseline, name), getattr(optimized, name)
+        lines.append(f"{name:<17} {before:>8} {after:>8} {after - before:>+8}")
+    lines.append(f"{'examples':<17} {baseline.n:>8} {optimized.n:>8}")
+    return "\n".join(lines) + "\n"
