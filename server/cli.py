@@ -46,9 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the rules with their documentation")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    from . import feedback_cli, optimize_cli, programs_cli
+    from . import feedback_cli, learn_cli, optimize_cli, programs_cli
 
     feedback_cli.add_parser(sub)
+    learn_cli.add_parser(sub)
     optimize_cli.add_parser(sub)
     programs_cli.add_parser(sub)
     return parser
@@ -72,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import optimize_cli
 
         return optimize_cli.run(args)
+    if args.command == "learn":
+        from . import learn_cli
+
+        return learn_cli.run(args)
     if args.command == "programs":
         from . import programs_cli
 

@@ -38,9 +38,10 @@ if TYPE_CHECKING:
     from ..analyzers.chunks import Chunking
     from ..analyzers.engine import Analysis
     from .feedback import FeedbackPayload, FeedbackRecorder
+    from .learn_launcher import LearnLauncher
     from .lm_jobs import LmJobs
     from .lm_tier import LmTier
-    from .settings import ProjectConfig, ResolvedSettings
+    from .settings import ProjectConfig, ResolvedSettings, Settings
     from .signals import SignalTracker
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class DspyLanguageServer(LanguageServer):
         # Findings the user dismissed "not now", per document: hidden until the server restarts.
         self.hidden: dict[str, set[str]] = {}
         self.programs_watch: asyncio.Future[None] | None = None
+        self._learner: LearnLauncher | None = None
         self.scheduler: Scheduler[Any] = Scheduler(
             self._analyze_snapshot, self._publish, self._current_version
         )
@@ -182,9 +184,25 @@ class DspyLanguageServer(LanguageServer):
             path = _path(uri)
             return relative_path(path, root) if path is not None else None
 
-        return await asyncio.to_thread(
+        ids = await asyncio.to_thread(
             self._feedback.record, payloads, resolved.settings.feedback, root, relative
         )
+        if ids and resolved.settings.learn.auto and resolved.settings.lm.model:
+            await self._start_learning(resolved.settings, root)
+        return ids
+
+    async def _start_learning(self, settings: Settings, root: Path) -> None:
+        from .artifacts import programs_dir
+        from .learn_launcher import LearnLauncher, learn_command
+
+        if self._learner is None:
+            self._learner = LearnLauncher()
+        store = self._feedback.path if self._feedback else None
+        if store is None:
+            return
+        command = learn_command(settings, root, store, programs_dir(settings.lm.programs_dir))
+        if await self._learner.start(command):
+            log.info("started continuous learning: %s", " ".join(command))
 
     def on_saved(self, uri: str) -> asyncio.Task[list[int]] | None:
         """Settle the implicit signals this save decides (ignored, self_fixed)."""
@@ -295,6 +313,7 @@ class DspyLanguageServer(LanguageServer):
                 "recorded": self._feedback.recorded if self._feedback else 0,
                 "lost": self._feedback.lost if self._feedback else 0,
                 "hidden": sum(len(ids) for ids in self.hidden.values()),
+                "learn_runs_started": self._learner.started if self._learner else 0,
             },
             "dropped_stale": self.scheduler.dropped_stale,
             "lm": self.lm_status(),

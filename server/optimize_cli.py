@@ -35,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument("--max-train", type=int, default=40)
     opt.add_argument("--max-dev", type=int, default=20)
     opt.add_argument("--no-mutations", action="store_true", help="skip self-generated examples")
+    opt.add_argument("--no-rule-examples", action="store_true", help="skip the rules' examples")
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--threads", type=int, default=2)
     opt.add_argument("--format", choices=("text", "json"), default="text")
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         store_path=store_path(workspace, args.store),
         workspace=workspace,
         exclude=resolved.settings.exclude,
+        rule_examples=not args.no_rule_examples,
         mutations=not args.no_mutations,
         seed=args.seed,
     )

@@ -60,6 +60,18 @@ class FeedbackSettings(BaseModel):
     """A finding still shown after this many saves is logged as ``ignored``, once."""
 
 
+class LearnSettings(BaseModel):
+    """Continuous learning: the server starts ``dspy-lsp learn`` (a child process) after feedback."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto: bool = False
+    window: int = Field(default=50, ge=1)
+    min_new_labels: int = Field(default=20, ge=1)
+    optimizer: Literal["bootstrap", "mipro", "gepa"] = "bootstrap"
+    budget: int = Field(default=8, ge=1)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -71,6 +83,7 @@ class Settings(BaseModel):
     max_file_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1)
     lm: LmSettings = LmSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    learn: LearnSettings = LearnSettings()
 
     def selection(self) -> RuleSelection:
         return RuleSelection(select=self.select, ignore=self.ignore, overrides=self.overrides)

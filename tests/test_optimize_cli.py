@@ -1,0 +1,119 @@
+"""``dspy-lsp optimize`` and ``dspy-lsp learn`` as a user runs them: separate processes, a real
+HTTP model (a scripted learner behind a loopback OpenAI server), a real registry on disk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fakes.learner import Learner
+from fakes.openai_server import FakeOpenAI
+
+from dspy_lsp.server.registry import ProgramRegistry
+from dspy_lsp.server.store import FeedbackEvent, FeedbackStore
+
+CLI = "import sys; from dspy_lsp.server.cli import main; sys.exit(main(sys.argv[1:]))"
+SMALL = ("--budget", "2", "--max-train", "6", "--max-dev", "6", "--no-rule-examples")
+# Clean code to mutate: every `is None` becomes an `== None` the learner spots once guided.
+CLEAN = "\n\n".join(
+    f"def get_{i}(table, key):\n    value = table.get(key)\n    if value is None:\n"
+    f"        return {i}\n    return value\n"
+    for i in range(12)
+)
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+
+
+def _optimize(tmp_path: Path, fake: FakeOpenAI, *extra: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "clean.py").write_text(CLEAN)
+    return _cli(
+        tmp_path,
+        "optimize", "--lm", "openai/learner", "--api-base", fake.base_url,
+        "--programs-dir", str(tmp_path / "programs"), "--store", str(tmp_path / "none.sqlite3"),
+        "--workspace", str(tmp_path), *SMALL, *extra,
+    )  # fmt: skip
+
+
+def test_a_model_that_cannot_improve_keeps_the_active_program(tmp_path: Path) -> None:
+    with FakeOpenAI(responder=Learner(stubborn=True)) as fake:
+        run = _optimize(tmp_path, fake, "--format", "json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["improved"] is False and report["activated"] == {}
+    registry = ProgramRegistry(tmp_path / "programs")
+    assert registry.active("analyze") is None
+    assert [m.version for m in registry.versions("analyze")] == [report["saved"]["analyze"]]
+
+
+def test_force_activates_even_without_improvement(tmp_path: Path) -> None:
+    with FakeOpenAI(responder=Learner(stubborn=True)) as fake:
+        run = _optimize(tmp_path, fake, "--force")
+    assert run.returncode == 0, run.stderr
+    active = ProgramRegistry(tmp_path / "programs").active("analyze")
+    assert active is not None and f"{active} (activated)" in run.stdout
+
+
+def test_an_improving_model_is_activated_with_metadata_and_a_before_after_table(
+    tmp_path: Path,
+) -> None:
+    with FakeOpenAI(responder=Learner()) as fake:
+        run = _optimize(tmp_path, fake)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].split() == ["dev", "metric", "before", "after", "change"]
+    registry = ProgramRegistry(tmp_path / "programs")
+    [meta] = registry.versions("analyze")
+    assert registry.active("analyze") == meta.version
+    assert meta.optimizer == "bootstrap" and meta.lm == "openai/learner" and meta.parent is None
+    assert meta.scores["dev"] > meta.scores["baseline_dev"]
+    f1 = next(line.split() for line in run.stdout.splitlines() if line.startswith("penalised_f1"))
+    assert float(f1[2]) > float(f1[1])  # activation compares F1, not the per-example mean
+    assert meta.dataset_hash and meta.train_size == 6
+
+
+def test_without_a_model_it_says_so(tmp_path: Path) -> None:
+    run = _cli(tmp_path, "optimize", "--workspace", str(tmp_path))
+    assert run.returncode == 2 and "no LM" in run.stderr
+
+
+@pytest.mark.parametrize("labels, runs", [(3, True), (1, False)])
+def test_learn_optimizes_once_enough_labelled_feedback_arrived(
+    tmp_path: Path, labels: int, runs: bool
+) -> None:
+    store = tmp_path / "feedback.sqlite3"
+    with FeedbackStore(store, environ={}) as opened:
+        for i in range(labels):
+            opened.record(
+                FeedbackEvent(
+                    kind="accepted",
+                    finding_id=f"f{i}",
+                    rule="DL104",
+                    program_version="rule",
+                    created=1.0 + i,
+                )
+            )
+    with FakeOpenAI(responder=Learner()) as fake:
+        run = _cli(
+            tmp_path,
+            "learn", "--min-new-labels", "2", "--store", str(store),
+            "--programs-dir", str(tmp_path / "programs"), "--workspace", str(tmp_path),
+            "--lm", "openai/learner", "--api-base", fake.base_url,
+            "--budget", "2", "--max-train", "6", "--max-dev", "6",
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    saved = ProgramRegistry(tmp_path / "programs").versions("analyze")
+    assert bool(saved) is runs
+    state = tmp_path / "programs" / "learn-state.json"
+    assert state.is_file() is runs
+    if runs:
+        assert json.loads(state.read_text())["last_event_id"] == labels
