@@ -12,7 +12,7 @@
 /** The configuration section, the server's key for it, and the language client id. */
 export const SECTION = "dspy-lsp";
 
-type Kind = "string" | "stringList" | "integer" | "number" | "runOn" | "overrides";
+type Kind = "string" | "stringList" | "integer" | "number" | "boolean" | "runOn" | "overrides";
 
 interface ServerSetting {
     /** The key under `dspy-lsp.` in VS Code. */
@@ -52,14 +52,12 @@ export const SERVER_SETTINGS: readonly ServerSetting[] = [
     setting("lm.cachePath", "string"),
     setting("lm.programsDir", "string"),
     setting("lm.maxQueue", "integer"),
+    setting("feedback.enabled", "boolean"),
+    setting("feedback.path", "string"),
+    setting("feedback.ignoreAfterSaves", "integer"),
+    setting("learn.auto", "boolean"),
+    setting("learn.minNewLabels", "integer"),
 ];
-
-/**
- * Sent only when the user turns it on. Servers before the feedback store reject unknown keys,
- * and a rejected key makes the server ignore *all* editor settings (with a warning), so the
- * default (off) is never sent.
- */
-export const FEEDBACK_ENABLED = "feedback.enabled";
 
 /** Settings read by the extension itself, never sent to the server. */
 export const CLIENT_SETTINGS = [
@@ -74,7 +72,7 @@ export const CLIENT_SETTINGS = [
 export const RESTART_SETTINGS: readonly string[] = ["interpreter", "server.logLevel"];
 
 /** Every key the extension reads under `dspy-lsp.` for the server. */
-export const SERVER_KEYS: readonly string[] = [...SERVER_SETTINGS.map((s) => s.key), FEEDBACK_ENABLED];
+export const SERVER_KEYS: readonly string[] = SERVER_SETTINGS.map((s) => s.key);
 
 const RUN_ON = new Set(["open", "save", "command"]);
 const OVERRIDE_KEYS = new Set(["path", "select", "ignore"]);
@@ -110,12 +108,6 @@ export function toServerSettings(explicit: Readonly<Record<string, unknown>>): T
             put(settings, spec.path, result.value);
         }
     }
-    const feedback = explicit[FEEDBACK_ENABLED];
-    if (feedback === true) {
-        put(settings, ["feedback", "enabled"], true);
-    } else if (feedback !== undefined && feedback !== null && feedback !== false) {
-        problems.push(`${SECTION}.${FEEDBACK_ENABLED}: expected true or false, got ${show(feedback)}`);
-    }
     return { settings, problems };
 }
 
@@ -149,6 +141,10 @@ function convert(kind: Kind, raw: unknown): Converted {
             return typeof raw === "number" && Number.isFinite(raw)
                 ? { value: raw, problems: [] }
                 : { problems: [`expected a number, got ${show(raw)}`] };
+        case "boolean":
+            return typeof raw === "boolean"
+                ? { value: raw, problems: [] }
+                : { problems: [`expected true or false, got ${show(raw)}`] };
         case "stringList":
             return stringList(raw);
         case "runOn": {

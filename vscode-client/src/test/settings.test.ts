@@ -3,7 +3,6 @@ import { describe, it } from "node:test";
 import {
     camelToSnake,
     CLIENT_SETTINGS,
-    FEEDBACK_ENABLED,
     sameSettings,
     SERVER_KEYS,
     SERVER_SETTINGS,
@@ -126,10 +125,11 @@ describe("toServerSettings", () => {
         assert.ok(problems.every((p) => p.startsWith("dspy-lsp.overrides: [")));
     });
 
-    it("sends feedback only when the user turned it on", () => {
-        assert.deepEqual(toServerSettings({ [FEEDBACK_ENABLED]: false }).settings, {});
-        assert.deepEqual(toServerSettings({ [FEEDBACK_ENABLED]: true }).settings, { feedback: { enabled: true } });
-        assert.equal(toServerSettings({ [FEEDBACK_ENABLED]: "yes" }).problems.length, 1);
+    it("sends feedback capture either way once the user set it", () => {
+        assert.deepEqual(toServerSettings({ "feedback.enabled": false }).settings, { feedback: { enabled: false } });
+        assert.deepEqual(toServerSettings({ "feedback.enabled": true }).settings, { feedback: { enabled: true } });
+        assert.equal(toServerSettings({ "feedback.enabled": "yes" }).problems.length, 1);
+        assert.deepEqual(toServerSettings({ "learn.minNewLabels": 5 }).settings, { learn: { min_new_labels: 5 } });
     });
 
     it("never sends client-only settings", () => {
@@ -149,8 +149,9 @@ describe("setting tables", () => {
             "lm.model", "lm.api_base", "lm.api_key_env", "lm.temperature", "lm.max_tokens", "lm.timeout_s",
             "lm.max_concurrency", "lm.requests_per_minute", "lm.max_attempts", "lm.breaker_failures",
             "lm.breaker_reset_s", "lm.run_on", "lm.plan_attempts", "lm.cache_path", "lm.programs_dir", "lm.max_queue",
+            "feedback.enabled", "feedback.path", "feedback.ignore_after_saves", "learn.auto", "learn.min_new_labels",
         ]);
-        assert.ok(SERVER_KEYS.includes(FEEDBACK_ENABLED));
+        assert.deepEqual(SERVER_KEYS, SERVER_SETTINGS.map((s) => s.key));
     });
 
     it("converts camelCase names", () => {
