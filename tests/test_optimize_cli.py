@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakes.learner import Learner
+from fakes.learner import CLEAN_CODE, Learner
 from fakes.openai_server import FakeOpenAI
 
 from dspy_lsp.server.registry import ProgramRegistry
@@ -17,12 +17,6 @@ from dspy_lsp.server.store import FeedbackEvent, FeedbackStore
 
 CLI = "import sys; from dspy_lsp.server.cli import main; sys.exit(main(sys.argv[1:]))"
 SMALL = ("--budget", "2", "--max-train", "6", "--max-dev", "6", "--no-rule-examples")
-# Clean code to mutate: every `is None` becomes an `== None` the learner spots once guided.
-CLEAN = "\n\n".join(
-    f"def get_{i}(table, key):\n    value = table.get(key)\n    if value is None:\n"
-    f"        return {i}\n    return value\n"
-    for i in range(12)
-)
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +30,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _optimize(tmp_path: Path, fake: FakeOpenAI, *extra: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "clean.py").write_text(CLEAN)
+    (tmp_path / "clean.py").write_text(CLEAN_CODE)
     return _cli(
         tmp_path,
         "optimize", "--lm", "openai/learner", "--api-base", fake.base_url,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from fakes.learner import Learner
+from fakes.learner import CLEAN_CODE, Learner
 from fakes.openai_server import FakeOpenAI
 from lsp_client import apply_action, open_and_wait
 from lsprotocol import types
@@ -138,10 +138,14 @@ async def test_feedback_then_optimize_then_hot_reload_then_rollback(client: Lang
         kinds = [(e.event.kind, e.event.rule) for e in store.events()]
     assert kinds == [("dismissed_false_positive", false_positive.code), ("accepted", "DL104")]
 
-    # optimize, in its own process, on feedback + the rules' examples + mutations of the code.
+    # optimize, in its own process, on the feedback and mutations of the project's clean code.
+    project = HOME / "project"
+    project.mkdir(exist_ok=True)
+    (project / "clean.py").write_text(CLEAN_CODE)
     run = _cli(
         "optimize", "--program", "analyze", "--optimizer", "bootstrap", "--budget", "2",
-        "--lm", "openai/learner", "--api-base", FAKE.base_url, "--workspace", str(HOME),
+        "--lm", "openai/learner", "--api-base", FAKE.base_url, "--workspace", str(project),
+        "--no-rule-examples",
         "--programs-dir", str(PROGRAMS), "--store", str(STORE), "--max-train", "8", "--max-dev", "8",
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

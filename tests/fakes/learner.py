@@ -24,6 +24,14 @@ from .reviewer import fields, reply
 MARKER = "SCRUTINIZE"
 NEW_INSTRUCTION = f"{MARKER} every line: report each eval( call and each == None comparison."
 
+# Clean code to mutate into training data: every `is None` becomes an `== None` (DL104) that the
+# learner spots once guided, so an optimizer has something to teach it.
+CLEAN_CODE = "\n\n".join(
+    f"def get_{i}(table, key):\n    value = table.get(key)\n    if value is None:\n"
+    f"        return {i}\n    return value\n"
+    for i in range(12)
+)
+
 _OUTPUTS = re.compile(r"Your output fields are:\n(.*?)\n(?:All interactions|In adhering)", re.S)
 _OUTPUT_NAME = re.compile(r"^\d+\. `(\w+)`", re.M)
 _NUMBERED = re.compile(r"^\s*(\d+) \| (.*)$")
