@@ -91,6 +91,22 @@ local function dspy_client(bufnr)
   end
 end
 
+-- Sends a Command to the client's server, as Neovim does after applying a code action's edit.
+local function execute(client, command, bufnr)
+  local params = { command = command.command, arguments = command.arguments }
+  local function on_answer(err)
+    if err then
+      local message = err.message or vim.inspect(err)
+      vim.notify("dspy-lsp " .. command.command .. ": " .. message, vim.log.levels.WARN)
+    end
+  end
+  if vim.fn.has("nvim-0.11") == 1 then
+    client:request("workspace/executeCommand", params, on_answer, bufnr)
+  else
+    client.request("workspace/executeCommand", params, on_answer, bufnr)
+  end
+end
+
 local function fix_all()
   local bufnr = vim.api.nvim_get_current_buf()
   local client = dspy_client(bufnr)
@@ -115,6 +131,11 @@ local function fix_all()
     for _, action in ipairs(actions or {}) do
       if action.edit then
         vim.lsp.util.apply_workspace_edit(action.edit, client.offset_encoding)
+        if action.command then
+          -- dspy-lsp.feedback: records the fixes as accepted. vim.lsp.buf.code_action() runs
+          -- an action's command itself; this applies the action without it, so it must too.
+          execute(client, action.command, bufnr)
+        end
         vim.notify(action.title)
         return
       end

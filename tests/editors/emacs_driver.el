@@ -8,6 +8,7 @@
 ;;   EMACS_DRIVER_FILE     the Python file to open (a throwaway copy: it gets edited and saved)
 ;;   EMACS_DRIVER_RESULT   where to write the JSON result
 ;;   EMACS_DRIVER_TIMEOUT  seconds allowed for each wait (default 30)
+;;   EMACS_DRIVER_FEEDBACK the feedback store the server writes (sent as feedback.path)
 ;;   EGLOT_DSPY_LSP_PYTHON the interpreter that runs the server (read by dspy-lsp.el)
 ;;
 ;; Every wait is bounded; a watchdog timer writes what was gathered and
@@ -130,8 +131,11 @@ Signal an error naming WHAT after TIMEOUT seconds."
     (setq emacs-driver--step "loading the eglot config")
     (load emacs-driver--config nil t)
     ;; Customize the settings as a user would in an init file, to non-default
-    ;; values the test can see the server use: DL113 ignored, another debounce.
-    (setq dspy-lsp-settings '(:ignore ["DL113"] :debounce-ms 120))
+    ;; values the test can see the server use: DL113 ignored, another debounce,
+    ;; and a feedback store the test reads afterwards.
+    (setq dspy-lsp-settings
+          `(:ignore ["DL113"] :debounce-ms 120
+            :feedback (:path ,(emacs-driver--env "EMACS_DRIVER_FEEDBACK"))))
     (emacs-driver--put 'emacs_version emacs-version)
     (emacs-driver--put 'eglot_version (emacs-driver--eglot-version))
     (emacs-driver--put 'eglot_library (locate-library "eglot"))
@@ -198,7 +202,9 @@ Signal an error naming WHAT after TIMEOUT seconds."
 
       ;; Apply the quick fix the way `M-x eglot-code-actions' does when the
       ;; user picks it from the completion menu: call the command
-      ;; interactively, answer the menu with the fix's title.
+      ;; interactively, answer the menu with the fix's title.  eglot 1.9
+      ;; applies the action's edit, then runs its command (dspy-lsp.feedback)
+      ;; with a blocking `workspace/executeCommand' and returns the answer.
       (setq fix (cl-find-if (lambda (a) (string-prefix-p "DL104:" (plist-get a :title)))
                             actions))
       (unless fix (error "No DL104 quick fix among the code actions"))
@@ -215,7 +221,7 @@ Signal an error naming WHAT after TIMEOUT seconds."
                   ((symbol-function 'yes-or-no-p)
                    (lambda (prompt) (push prompt emacs-driver--prompts) t)))
           (goto-char beg)
-          (eglot-code-actions beg end nil t))
+          (emacs-driver--put 'fix_command_answer (eglot-code-actions beg end nil t)))
         (emacs-driver--wait "the quick fix to edit the buffer"
                             (lambda () (/= before (buffer-modified-tick))))))
 

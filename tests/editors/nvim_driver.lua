@@ -1,8 +1,11 @@
 -- Drives a real Neovim session against dspy-lsp, then writes what happened as JSON and quits.
 --
 -- Steps: open the file, wait for dspy-lsp diagnostics, list the code actions on the DL104
--- line, apply the DL104 quick fix with the client's offset encoding, write the buffer, wait
--- for the republished diagnostics, then run :DspyLspFixAll on the buffer (not written).
+-- line, apply the DL104 quick fix through vim.lsp.buf.code_action() (the menu answered with
+-- its title), which applies the edit and then sends the action's command (dspy-lsp.feedback),
+-- write the buffer, wait for the republished diagnostics, then run :DspyLspFixAll on the buffer
+-- (not written). After each action it waits until no request to the server is in flight, so
+-- the feedback command is answered before Neovim quits.
 -- Every wait is bounded; any failure is recorded in the result's "error" and exits non-zero.
 --
 -- Environment: NVIM_DSPY_LSP_TEST_FILE (the copy to edit), NVIM_DSPY_LSP_TEST_RESULT (the JSON
@@ -67,6 +70,11 @@ local function to_lsp(d)
     code = d.code,
     data = lsp.data,
   }
+end
+
+-- No request from this client is waiting for the server's answer.
+local function idle(client)
+  return next(client.requests) == nil
 end
 
 local function buffer_text(bufnr)
@@ -144,11 +152,34 @@ local function run()
   end
   result.applied = quick_fix.title
 
-  local tick = vim.api.nvim_buf_get_changedtick(bufnr)
-  vim.lsp.util.apply_workspace_edit(quick_fix.edit, client.offset_encoding)
-  if vim.api.nvim_buf_get_changedtick(bufnr) == tick then
-    error("applying the DL104 quick fix left the buffer unchanged", 0)
+  -- As a user applies it: the code action menu on the line, the fix picked by its title.
+  -- Neovim applies the chosen action's edit, then sends its command to the server.
+  vim.ui.select = function(items, _, on_choice)
+    local chosen
+    result.menu = {}
+    for _, item in ipairs(items) do
+      local action = item.action or item[2] -- 0.10+: { action, ctx }; before: { client_id, action }
+      table.insert(result.menu, action.title)
+      if action.title == quick_fix.title then
+        chosen = item
+      end
+    end
+    on_choice(chosen)
   end
+  local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+  vim.api.nvim_win_set_cursor(0, { target.lnum + 1, target.col })
+  local context = { diagnostics = on_line }
+  if vim.fn.has("nvim-0.8") == 1 then
+    vim.lsp.buf.code_action({ context = context })
+  else
+    vim.lsp.buf.code_action(context)
+  end
+  wait_for("the DL104 quick fix to edit the buffer", function()
+    return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
+  end)
+  wait_for("the server to answer every request (dspy-lsp.feedback)", function()
+    return idle(client)
+  end)
   vim.cmd("write")
   result.final_text = table.concat(vim.fn.readfile(file), "\n") .. "\n"
 
@@ -163,6 +194,9 @@ local function run()
   vim.cmd("DspyLspFixAll")
   wait_for(":DspyLspFixAll to edit the buffer", function()
     return vim.api.nvim_buf_get_changedtick(bufnr) ~= before
+  end)
+  wait_for("the server to answer every request after :DspyLspFixAll", function()
+    return idle(client)
   end)
   result.fix_all_text = buffer_text(bufnr)
 end

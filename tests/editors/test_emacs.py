@@ -2,8 +2,10 @@
 
 `emacs --batch` loads emacs_driver.el, which loads the config, opens a copy of
 examples/inventory/store.py, runs `M-x eglot`, waits for dspy-lsp's Flymake diagnostics, lists
-the code actions on the DL104 line, applies the DL104 quick fix through `eglot-code-actions`,
-saves, and waits for DL104 to go away. It writes what it saw as JSON, which these tests check.
+the code actions on the DL104 line, applies the DL104 quick fix through `eglot-code-actions`
+(which then runs the action's dspy-lsp.feedback command), saves, and waits for DL104 to go away.
+It writes what it saw as JSON, which these tests check, together with the feedback store the
+server wrote (``feedback.path``).
 Needs `emacs` with eglot (Debian: emacs-nox + elpa-eglot on Emacs 28; built in from Emacs 29).
 """
 
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from editor_feedback import quick_fixes, wait_for_events
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -44,6 +47,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     target.parent.mkdir(parents=True)
     shutil.copyfile(STORE, target)
     result_path = tmp / "result.json"
+    feedback = tmp / "feedback.sqlite3"
     home = tmp / "home"  # no user init files, packages or caches from the real home
     home.mkdir()
     env = {
@@ -53,6 +57,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "EMACS_DRIVER_FILE": str(target),
         "EMACS_DRIVER_RESULT": str(result_path),
         "EMACS_DRIVER_TIMEOUT": str(WAIT_S),
+        "EMACS_DRIVER_FEEDBACK": str(feedback),
     }
     # Its own session, so a timeout can kill Emacs and the server it started together.
     proc = subprocess.Popen(
@@ -80,7 +85,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
             f"emacs driver failed (exit {proc.returncode}, status {result.get('status')}): "
             f"{result.get('error')}\noutput:\n{_tail(output)}"
         )
-    return result
+    return {**result, "feedback_path": str(feedback)}
 
 
 def test_eglot_starts_dspy_lsp_with_this_interpreter(run: dict) -> None:
@@ -98,10 +103,14 @@ def test_flymake_shows_dl104_from_dspy_lsp(run: dict) -> None:
 
 
 def test_settings_reach_the_server(run: dict) -> None:
-    # The driver sets dspy-lsp-settings to (:ignore ["DL113"] :debounce-ms 120).
-    assert run["init_options"] == {"dspy-lsp": {"ignore": ["DL113"], "debounce-ms": 120}}
+    # The driver sets dspy-lsp-settings to (:ignore ["DL113"] :debounce-ms 120 :feedback ...).
+    feedback = {"path": run["feedback_path"]}
+    assert run["init_options"] == {
+        "dspy-lsp": {"ignore": ["DL113"], "debounce-ms": 120, "feedback": feedback}
+    }
     assert run["server_settings"]["ignore"] == ["DL113"]
     assert run["server_settings"]["debounce_ms"] == 120
+    assert run["server_settings"]["feedback"]["path"] == run["feedback_path"]
     assert run["server_config_errors"] == []
     assert "DL113" not in run["codes"]
 
@@ -115,6 +124,7 @@ def test_code_actions_at_the_dl104_line(run: dict) -> None:
     assert fix["preferred"] is True
     assert fix["has_edit"] is True  # eglot has no codeAction/resolve: the edit comes inline
     assert "Dismiss DL104: false positive (suppress on this line)" in by_title
+    assert "Dismiss DL104: not now (hide this session)" in by_title
     assert [a["kind"] for a in run["fix_all_actions"]] == ["source.fixAll.dspy-lsp"]
 
 
@@ -132,3 +142,20 @@ def test_dl104_gone_after_the_fix(run: dict) -> None:
     assert "DL104" not in run["codes_after"]
     assert set(run["codes_after"]) == set(run["codes"]) - {"DL104"}
     assert run["shutdown"] is True
+
+
+def test_applied_quick_fix_records_an_accepted_event(run: dict) -> None:
+    """eglot ran the action's dspy-lsp.feedback command after applying its edit."""
+    # eglot waits for the command's answer, which the server sends once the event is stored.
+    answer = run["fix_command_answer"]
+    assert answer and answer["recorded"] == 1, answer
+    events = wait_for_events(Path(run["feedback_path"]), lambda found: bool(quick_fixes(found)))
+    fixes = quick_fixes(events)
+    assert len(fixes) == 1, f"events in the store: {events}"
+    event = fixes[0]
+    assert (event.kind, event.rule, event.action_kind) == ("accepted", "DL104", "quickfix")
+    assert event.program_version == "rule"
+    assert "if item == None:" in event.code and "if item is None:" not in event.code
+    assert "if item is None:" in event.edit and "if item == None:" not in event.edit
+    # Accepted, so not also counted as fixed by hand when the file was saved.
+    assert [e.kind for e in events if e.rule == "DL104"] == ["accepted"]

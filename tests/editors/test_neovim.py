@@ -1,8 +1,10 @@
 """Headless Neovim, configured by editors/neovim/init.lua, against the real dspy-lsp.
 
 The Lua driver (nvim_driver.lua) opens a copy of examples/inventory/store.py, waits for
-diagnostics, lists and applies the DL104 quick fix, writes the file, then runs :DspyLspFixAll;
-it reports as JSON, which these tests check. Needs ``nvim`` on PATH (Debian: ``neovim``).
+diagnostics, lists the DL104 code actions and applies the quick fix through
+``vim.lsp.buf.code_action()``, writes the file, then runs :DspyLspFixAll; it reports as JSON,
+which these tests check, together with the feedback store the server wrote (``feedback.path``).
+Needs ``nvim`` on PATH (Debian: ``neovim``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from editor_feedback import quick_fixes, wait_for_events
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -39,6 +42,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     target.parent.mkdir(parents=True)
     shutil.copyfile(STORE, target)
     result_path = tmp / "result.json"
+    feedback = tmp / "feedback.sqlite3"
+    settings = {**SETTINGS, "feedback": {"path": str(feedback)}}
     xdg = tmp / "xdg"  # keeps Neovim's state and LSP log out of the user's home
     env = {
         **os.environ,
@@ -46,7 +51,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "NVIM_DSPY_LSP_TEST_FILE": str(target),
         "NVIM_DSPY_LSP_TEST_RESULT": str(result_path),
         "NVIM_DSPY_LSP_TEST_TIMEOUT_MS": str(WAIT_MS),
-        "NVIM_DSPY_LSP_TEST_SETTINGS": json.dumps(SETTINGS),
+        "NVIM_DSPY_LSP_TEST_SETTINGS": json.dumps(settings),
         **{f"XDG_{kind}_HOME": str(xdg / kind.lower()) for kind in ("CONFIG", "DATA", "STATE")},
         "XDG_CACHE_HOME": str(xdg / "cache"),
     }
@@ -83,7 +88,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = json.loads(result_path.read_text())
     if result.get("error") or proc.returncode != 0:
         pytest.fail(f"driver error: {result.get('error')}\n{output}")
-    return result
+    return {**result, "feedback_path": str(feedback)}
 
 
 def test_diagnostics_reach_neovim(run: dict) -> None:
@@ -98,10 +103,12 @@ def test_code_actions_at_the_dl104_line(run: dict) -> None:
     assert dl104, run["titles"]
     assert dl104[0] in run["preferred"], "the safe DL104 fix is not the preferred action"
     assert "Dismiss DL104: false positive (suppress on this line)" in run["titles"]
+    assert "Dismiss DL104: not now (hide this session)" in run["titles"]
 
 
 def test_quick_fix_is_applied_and_written(run: dict) -> None:
     assert run["applied"].startswith("DL104: ")
+    assert run["menu"] == run["titles"], "vim.lsp.buf.code_action offered other actions"
     assert "    if item is None:\n" in run["final_text"]
     assert "item == None" not in run["final_text"]
     # Only that line changed.
@@ -115,3 +122,30 @@ def test_quick_fix_is_applied_and_written(run: dict) -> None:
 def test_fix_all_command(run: dict) -> None:
     assert ".keys()" not in run["fix_all_text"]
     assert "if item is None:" in run["fix_all_text"]
+
+
+def test_applied_quick_fix_records_an_accepted_event(run: dict) -> None:
+    """Neovim ran the action's dspy-lsp.feedback command after applying its edit."""
+    events = wait_for_events(Path(run["feedback_path"]), lambda found: bool(quick_fixes(found)))
+    fixes = quick_fixes(events)
+    assert len(fixes) == 1, f"events in the store: {events}"
+    event = fixes[0]
+    assert (event.kind, event.rule, event.action_kind) == ("accepted", "DL104", "quickfix")
+    assert event.program_version == "rule"
+    assert event.path == "store.py"  # no root marker above it: its directory is the root
+    assert "if item == None:" in event.code and "if item is None:" not in event.code
+    assert "if item is None:" in event.edit and "if item == None:" not in event.edit
+    # Accepted, so not also counted as fixed by hand when the file was saved.
+    assert [e.kind for e in events if e.rule == "DL104"] == ["accepted"]
+
+
+def test_fix_all_records_accepted_events(run: dict) -> None:
+    """:DspyLspFixAll runs the fix-all action's dspy-lsp.feedback command after its edit."""
+    events = wait_for_events(
+        Path(run["feedback_path"]), lambda found: any(e.action_kind == "fix_all" for e in found)
+    )
+    fix_all = [e for e in events if e.action_kind == "fix_all"]
+    # After the DL104 fix, the safe fixes left are DL113's, one per `.keys()` in the file.
+    assert [e.rule for e in fix_all] == ["DL113"] * STORE.read_text().count(".keys()"), events
+    assert {e.kind for e in fix_all} == {"accepted"}
+    assert all(".keys()" in e.code for e in fix_all)
