@@ -95,6 +95,16 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # the boundary: a failed optimization is a message, not a trace
         print(f"dspy-lsp optimize: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if (
+        result.baseline.failed == result.baseline.n
+        and result.optimized.failed == result.optimized.n
+    ):
+        print(
+            "dspy-lsp optimize: the LM answered none of the dev examples (errors above);"
+            " nothing saved",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     try:
         outcome = _save_and_activate(
             args, registry, active, result, chosen.hash, len(train), len(dev)
@@ -226,4 +236,5 @@ def before_after_table(baseline: Any, optimized: Any) -> str:
         before, after = getattr(baseline, name), getattr(optimized, name)
         lines.append(f"{name:<17} {before:>8} {after:>8} {after - before:>+8}")
     lines.append(f"{'examples':<17} {baseline.n:>8} {optimized.n:>8}")
+    lines.append(f"{'failed answers':<17} {baseline.failed:>8} {optimized.failed:>8}")
     return "\n".join(lines) + "\n"

@@ -111,3 +111,16 @@ def test_learn_optimizes_once_enough_labelled_feedback_arrived(
     assert state.is_file() is runs
     if runs:
         assert json.loads(state.read_text())["last_event_id"] == labels
+
+
+def test_an_unreachable_model_is_an_error_and_saves_nothing(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        url = fake.base_url  # closed on exit: nothing listens there any more
+    (tmp_path / "clean.py").write_text(CLEAN_CODE)
+    run = _cli(
+        tmp_path,
+        "optimize", "--lm", "openai/gone", "--api-base", url, "--workspace", str(tmp_path),
+        "--programs-dir", str(tmp_path / "programs"), *SMALL,
+    )  # fmt: skip
+    assert run.returncode == 2 and "answered none of the dev examples" in run.stderr
+    assert not (tmp_path / "programs").exists() or not any((tmp_path / "programs").rglob("*.json"))

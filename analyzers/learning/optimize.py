@@ -76,6 +76,8 @@ class Evaluation:
     """analyze: micro precision, recall, f1; plan and chain: mean parses, resolves, closeness."""
     prompt_tokens: int
     completion_tokens: int
+    failed: int = 0
+    """Examples the program could not answer (LM error, unparsable reply): they score 0."""
 
     @property
     def headline(self) -> float:
@@ -126,6 +128,7 @@ def evaluate(
         details=_details(kind, outputs),
         prompt_tokens=sum(p for p, _ in usage),
         completion_tokens=sum(c for _, c in usage),
+        failed=sum(1 for _, pred in outputs if not list(pred.keys())),
     )
 
 
