@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dspy_lsp.analyzers.engine import analyze_source
+from dspy_lsp.analyzers.units import split_units
 from dspy_lsp.server.signals import SignalTracker
 
 URI = "file:///ws/a.py"
@@ -68,3 +69,22 @@ def test_ignored_after_the_threshold_of_saves_once() -> None:
     [event] = tracker.saved(URI, 2, _never)
     assert (event.kind, event.rule, event.action_kind) == ("ignored", "DL104", "implicit")
     assert tracker.saved(URI, 2, _never) == []
+
+
+def test_an_lm_finding_is_self_fixed_only_once_the_lm_reviewed_the_edited_unit() -> None:
+    tracker = SignalTracker()
+    [rule_finding] = analyze_source(BEFORE).findings
+    lm_finding = rule_finding.model_copy(
+        update={"id": "lm-1", "rule": "LM-bug", "origin": "analyze@abc"}
+    )
+    tracker.published(URI, BEFORE, [lm_finding], True)
+    tracker.published(URI, FIXED, [], True)
+    reviewed: set[str] = set()
+    assert tracker.saved(URI, 99, reviewed.__contains__) == []  # the LM has not looked yet
+    reviewed.add(split_units(FIXED)[0].hash)
+    [event] = tracker.saved(URI, 99, reviewed.__contains__)
+    assert (event.kind, event.rule, event.program_version) == (
+        "self_fixed",
+        "LM-bug",
+        "analyze@abc",
+    )
