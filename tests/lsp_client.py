@@ -103,25 +103,31 @@ async def change_and_wait(
     raise AssertionError(f"no diagnostics for {uri} at version {version} within {timeout}s")
 
 
+async def replace_and_wait(
+    client: LanguageClient, uri: str, text: str, version: int
+) -> types.PublishDiagnosticsParams:
+    """Send the whole new ``text`` as document ``version`` and wait for its diagnostics."""
+    return await change_and_wait(
+        client,
+        uri,
+        lambda: client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        ),
+        version,
+    )
+
+
 async def apply_action(
     client: LanguageClient, uri: str, text: str, action: types.CodeAction, version: int
 ) -> tuple[str, object]:
     """What an editor does with a chosen action: apply its edit (as document ``version``), then
     run its command. Returns the new text and the command's result."""
     if action.edit is not None:
-        new_text = apply_text_edits(text, edits_for(action.edit, uri))
-        await change_and_wait(
-            client,
-            uri,
-            lambda: client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=new_text)],
-                )
-            ),
-            version,
-        )
-        text = new_text
+        text = apply_text_edits(text, edits_for(action.edit, uri))
+        await replace_and_wait(client, uri, text, version)
     assert action.command is not None
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(

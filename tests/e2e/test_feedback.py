@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from lsp_client import apply_action, change_and_wait, open_and_wait
+from lsp_client import apply_action, change_and_wait, open_and_wait, replace_and_wait
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
@@ -175,17 +175,7 @@ async def test_a_finding_the_user_fixes_by_hand_is_self_fixed_with_the_users_edi
     params = await open_and_wait(client, uri, SOURCE)
     diagnostic = _diagnostic(params, "DL104")
     fixed = SOURCE.replace("if data == None:", "if not data:")
-    await change_and_wait(
-        client,
-        uri,
-        lambda: client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)],
-            )
-        ),
-        2,
-    )
+    await replace_and_wait(client, uri, fixed, 2)
     _save(client, uri)
     [event] = await _wait_for_events("feedback/self_fixed.py", 1)
     assert event.kind == "self_fixed"

@@ -11,7 +11,7 @@ import pytest
 import pytest_lsp
 from fakes.openai_server import FakeOpenAI
 from fakes.reviewer import Reviewer
-from lsp_client import apply_text_edits, change_and_wait, edits_for
+from lsp_client import apply_text_edits, edits_for, replace_and_wait
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
@@ -162,17 +162,7 @@ async def test_saving_after_editing_one_function_costs_one_call(client: Language
     await _lm_diagnostics(client, uri)
     before = FAKE.request_count
     edited = SOURCE.replace("return ast.literal_eval(text)", "return eval(text.strip())")
-    await change_and_wait(
-        client,
-        uri,
-        lambda: client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=edited)],
-            )
-        ),
-        version=2,
-    )
+    await replace_and_wait(client, uri, edited, 2)
     client.text_document_did_save(
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )
