@@ -202,8 +202,8 @@ def _dismissals(
     codec: PositionCodec,
     feedback: _Feedback,
 ) -> list[types.CodeAction]:
-    """ "False positive" writes a suppression comment (it stays dismissed, in the code, for the
-    whole team); "not now" only hides the finding for this session."""
+    """Dismissing as a false positive writes a suppression comment (it stays dismissed, in the
+    code, for the whole team); dismissing for now only hides the finding for this session."""
     actions = []
     edit = suppression_edit(request.text, line, finding.rule)
     if edit is not None:
