@@ -18,7 +18,8 @@ The corpus labels of the train units are never used directly: only the verdicts,
 ``sources.from_feedback``, as ``dspy-lsp optimize`` would read them from the feedback store.
 
 Then ``optimize`` scores the baseline on dev, compiles on the feedback examples, and scores the
-result on dev. Printed: dev precision, recall and F1 (micro, category-agnostic since the corpus
+result on dev. If the model reported nothing the user could judge, there is no training example:
+only the baseline is scored, and the report says so. Printed: dev precision, recall and F1 (micro, category-agnostic since the corpus
 labels carry none) before and after, and LM calls, tokens and wall time per phase.
 
     python benchmarks/learning.py --lm scripted
@@ -29,7 +30,7 @@ labels carry none) before and after, and LM calls, tokens and wall time per phas
 ``--lm scripted`` is an offline fake for smoke runs: it knows the labels, reports every other
 one plus a false positive until its prompt carries demos or a proposed instruction, then all of
 them. Its figures check the pipeline, not a model. Results go to
-``benchmarks/results/learning-<lm>[-self-fix].{json,txt}``.
+``benchmarks/results/learning-<lm>-<train>x<dev>[-self-fix].{json,txt}``.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ from dspy_lsp.analyzers.learning.corpus import case_grouping, corpus_examples, l
 from dspy_lsp.analyzers.learning.dataset import split
 from dspy_lsp.analyzers.learning.dspy_glue import analysis_devset, predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample, Label
-from dspy_lsp.analyzers.learning.metrics import Predicted, score_findings
-from dspy_lsp.analyzers.learning.optimize import Evaluation, OptimizeResult, optimize
+from dspy_lsp.analyzers.learning.metrics import Predicted, score_findings, total
+from dspy_lsp.analyzers.learning.optimize import Evaluation, OptimizeResult, evaluate, optimize
 from dspy_lsp.analyzers.learning.records import FeedbackRecord
 from dspy_lsp.analyzers.learning.sources import from_feedback
 from dspy_lsp.analyzers.lm_findings import LM_RULE_PREFIX
@@ -66,7 +67,6 @@ CORPORA = {
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
-MIN_LINES = 3  # shorter units are mostly a lone import or assignment: nothing to review
 
 
 # -- the sets -----------------------------------------------------------------------------------
@@ -89,6 +89,7 @@ def load_sets(
     max_dev: int,
     max_lines: int,
     clean_share: float,
+    min_lines: int = 3,
     salt: str = "",
 ) -> Sets:
     """Split every unit of the corpora by case group, then draw small sets from each side."""
@@ -99,7 +100,7 @@ def load_sets(
     )
 
     def draw(side: Sequence[AnalysisExample], n: int) -> tuple[AnalysisExample, ...]:
-        fits = [e for e in side if MIN_LINES <= len(e.code.splitlines()) <= max_lines]
+        fits = [e for e in side if min_lines <= len(e.code.splitlines()) <= max_lines]
         clean = round(n * clean_share)
         labelled = _spread([e for e in fits if e.positives], n - clean, group_of)
         rest = _spread([e for e in fits if not e.positives], n - len(labelled), group_of)
@@ -195,6 +196,7 @@ def simulate_user(
             continue
         findings = pred.get("findings") or []
         shown = predicted(pred)
+        print(f"simulated user: {len(findings)} findings on {example.key}", file=sys.stderr)
         for i, (finding, kind) in enumerate(zip(findings, verdicts(example, shown), strict=True)):
             counts[kind] += 1
             records.append(
@@ -303,25 +305,19 @@ def scripted_lm(units: Sequence[AnalysisExample]) -> Any:
 
 
 def real_lm(args: argparse.Namespace) -> Any:
-    """A local GGUF model in-process, or any dspy model string (with ``--api-base``)."""
-    if args.lm.startswith("local/"):
-        from dspy_lsp.server.local_engine import local_lm
+    """As the server and ``dspy-lsp optimize`` build it: a local GGUF, or a dspy model string."""
+    from dspy_lsp.server.lm_factory import build_lm
+    from dspy_lsp.server.settings import LmSettings
 
-        return local_lm(
-            args.lm,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-            n_ctx=args.n_ctx,
-            n_threads=os.cpu_count(),
-        )
-    import dspy
-
-    kwargs: dict[str, Any] = {"cache": False, "num_retries": 2, "max_tokens": args.max_tokens}
-    kwargs["temperature"] = args.temperature
-    if args.api_base:
-        kwargs["api_base"] = args.api_base
-        kwargs["api_key"] = os.environ.get(args.api_key_env, "x")
-    return dspy.LM(args.lm, **kwargs)
+    settings = LmSettings(
+        model=args.lm,
+        api_base=args.api_base,
+        api_key_env=args.api_key_env,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        timeout_s=args.timeout,
+    )
+    return build_lm(settings, num_retries=2)
 
 
 def slug(lm: str) -> str:
@@ -358,6 +354,8 @@ class Meter:
                 }
             )
         self._name, self._started, self._seen = name, now, len(history)
+        if name:
+            print(f"{time.strftime('%H:%M:%S')} {name}", file=sys.stderr, flush=True)
 
 
 def _usage(entry: dict[str, Any], key: str) -> int:
@@ -379,6 +377,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         max_dev=args.max_dev,
         max_lines=args.max_lines,
         clean_share=args.clean_share,
+        min_lines=args.min_lines,
         salt=args.salt,
     )
     lm = scripted_lm(sets.train + sets.dev) if args.lm == "scripted" else real_lm(args)
@@ -387,16 +386,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     meter.mark("simulated user on train")
     user = simulate_user(build("analyze"), sets.train, lm, self_fix_missed=args.self_fix_missed)
     train, _ = from_feedback(user.records)
-    result = optimize(
-        "analyze",
-        args.optimizer,
-        train,
-        sets.dev,
-        lm=lm,
-        budget=args.budget,
-        num_threads=args.threads,
-        on_progress=lambda stage, _: meter.mark(PHASE_NAMES.get(stage, "")),
-    )
+    outcome = _learn(args, train, sets.dev, lm, meter)
     return {
         "config": {
             "lm": args.lm,
@@ -404,6 +394,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "optimizer": args.optimizer,
             "budget": args.budget,
             "self_fix_missed": args.self_fix_missed,
+            "min_lines": args.min_lines,
             "max_lines": args.max_lines,
             "max_tokens": args.max_tokens,
             "temperature": args.temperature,
@@ -414,6 +405,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "pool_dev_units": sets.pool_dev,
             "train": _describe(sets.train),
             "dev": _describe(sets.dev),
+            "every_line_on_dev": _every_line(sets.dev),
         },
         "feedback": {
             "verdicts": user.verdicts,
@@ -422,15 +414,61 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "train_positives": sum(len(e.positives) for e in train),
             "train_negatives": sum(len(e.negatives) for e in train),
         },
+        **outcome,
+        "phases": meter.phases,
+        "wall_s": time.monotonic() - started,
+        "cpus": os.cpu_count(),
+    }
+
+
+def _learn(
+    args: argparse.Namespace,
+    train: Sequence[AnalysisExample],
+    dev: Sequence[AnalysisExample],
+    lm: Any,
+    meter: Meter,
+) -> dict[str, Any]:
+    """``optimize`` on the feedback examples; with none (the model reported nothing the user
+    could judge), only the baseline is scored: there is nothing to learn from."""
+    if not train:
+        meter.mark(PHASE_NAMES["baseline"])
+        program = build("analyze")
+        baseline = evaluate("analyze", program, dev, lm, num_threads=args.threads)
+        meter.mark("")
+        return {
+            "baseline": _evaluation(baseline),
+            "optimized": None,
+            "improved": False,
+            "demos": 0,
+            "versions": {"analyze": program_version("analyze", program)},
+        }
+    result = optimize(
+        "analyze",
+        args.optimizer,
+        train,
+        dev,
+        lm=lm,
+        budget=args.budget,
+        num_threads=args.threads,
+        on_progress=lambda stage, _: meter.mark(PHASE_NAMES.get(stage, "")),
+    )
+    return {
         "baseline": _evaluation(result.baseline),
         "optimized": _evaluation(result.optimized),
         "improved": result.improved,
         "demos": _demos(result),
         "versions": result.versions,
-        "phases": meter.phases,
-        "wall_s": time.monotonic() - started,
-        "cpus": os.cpu_count(),
     }
+
+
+def _every_line(units: Sequence[AnalysisExample]) -> dict[str, float]:
+    """A reviewer flagging every line, scored like the programs: on short units the one-line
+    tolerance lets it find most labels, so it is the floor a program's F1 must beat."""
+    overall = total(
+        score_findings(e, [Predicted(n, n, "") for n in range(1, len(e.code.splitlines()) + 1)])
+        for e in units
+    )
+    return {"precision": overall.precision, "recall": overall.recall, "f1": overall.f1}
 
 
 def _describe(units: Sequence[AnalysisExample]) -> dict[str, int]:
@@ -458,7 +496,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Plain aligned columns: text left, numbers right."""
     cells = [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(headers))]
+    numeric = [
+        all(isinstance(row[i], int | float) or row[i] == "-" for row in rows)
+        for i in range(len(headers))
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
@@ -480,35 +521,41 @@ def report(results: dict[str, Any]) -> str:
         f"Learning benchmark: --lm {cfg['lm']}, corpus {cfg['corpus']}, {cfg['optimizer']}"
         f" budget {cfg['budget']}; simulated user {user}\n"
         f"train {_sizes(sets['train'])} / dev {_sizes(sets['dev'])}"
-        f" (units of <= {cfg['max_lines']} lines, drawn from {sets['pool_train_units']} train"
-        f" / {sets['pool_dev_units']} dev units; split {sets['split_hash']})\n"
+        f" (units of {cfg['min_lines']}-{cfg['max_lines']} lines, drawn from"
+        f" {sets['pool_train_units']} train / {sets['pool_dev_units']} dev units;"
+        f" split {sets['split_hash']})\n"
         f"feedback: {_counts(fb['verdicts'])} -> {fb['train_examples']} training examples"
         f" ({fb['train_positives']} positives, {fb['train_negatives']} negatives)"
     )
-    keys = ("precision", "recall", "f1", "score", "prompt_tokens", "completion_tokens")
+    keys = ("precision", "recall", "f1", "penalised_f1", "prompt_tokens", "completion_tokens")
+    optimized, every = results["optimized"], sets["every_line_on_dev"]
     quality = table(
-        ["dev (micro, ±1 line)", "P", "R", "F1", "metric", "prompt tok", "completion tok"],
+        ["dev (micro, ±1 line)", "P", "R", "F1", "pen. F1", "prompt tok", "completion tok"],
         [
             ["baseline", *(results["baseline"][k] for k in keys)],
-            [f"optimized ({results['demos']} demos)", *(results["optimized"][k] for k in keys)],
+            [f"optimized ({results['demos']} demos)", *(optimized[k] for k in keys)]
+            if optimized
+            else ["optimized: not run, no feedback", *["-"] * len(keys)],
+            ["a finding on every line", *(every[k] for k in keys[:3]), *["-"] * 3],
         ],
     )
     phases = results["phases"]
     cost = table(
         ["phase", "LM calls", "prompt tok", "completion tok", "wall s"],
         [
-            *([p["phase"], p["calls"], p["prompt_tokens"], p["completion_tokens"], p["wall_s"]]
-              for p in phases),
-            [
-                "total",
-                *(sum(p[k] for p in phases) for k in ("calls", "prompt_tokens", "completion_tokens")),
-                results["wall_s"],
-            ],
+            *([p["phase"], *(p[k] for k in COST_KEYS)] for p in phases),
+            ["total", *(sum(p[k] for p in phases) for k in COST_KEYS[:-1]), results["wall_s"]],
         ],
     )
     verdict = "improved" if results["improved"] else "not improved"
-    foot = f"{verdict}: {results['versions'].get('analyze', '?')}; {results['cpus']} CPUs"
+    foot = (
+        f"{verdict} (penalised F1: a repeated dismissed finding counts twice, as activation"
+        f" compares): {results['versions']['analyze']}; {results['cpus']} CPUs"
+    )
     return "\n\n".join([head, quality, cost, foot])
+
+
+COST_KEYS = ("calls", "prompt_tokens", "completion_tokens", "wall_s")
 
 
 def _sizes(s: dict[str, int]) -> str:
@@ -526,19 +573,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lm", default="scripted", help="scripted | local/<path.gguf> | dspy model")
     p.add_argument("--api-base")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY")
+    p.add_argument("--api-key-env", help="environment variable holding the API key")
     p.add_argument("--corpus", choices=("ruff", "fixit", "both"), default="both")
     p.add_argument("--optimizer", choices=("bootstrap", "mipro", "gepa"), default="bootstrap")
     p.add_argument("--budget", type=int, default=2)
     p.add_argument("--max-train", type=int, default=6, help="train units the user sees")
     p.add_argument("--max-dev", type=int, default=6)
     p.add_argument("--max-lines", type=int, default=20, help="longest unit drawn")
+    p.add_argument(
+        "--min-lines",
+        type=int,
+        default=3,
+        help="shortest unit drawn (ruff's shorter units are mostly lone imports; Fixit's units"
+        " are mostly one-line statements, so use 1 with --corpus fixit)",
+    )
     p.add_argument("--clean-share", type=float, default=1 / 3, help="share of unlabelled units")
     p.add_argument("--self-fix-missed", action="store_true", help="record missed labels too")
     p.add_argument("--salt", default="", help="another deterministic corpus split")
     p.add_argument("--max-tokens", type=int, default=400)
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--n-ctx", type=int, default=4096, help="local models' context")
+    p.add_argument("--timeout", type=float, default=300.0, help="per call, remote models")
     p.add_argument("--threads", type=int, default=1, help="dspy Evaluate threads")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     return p.parse_args(argv)
@@ -563,7 +617,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         results = run(args)
     text = report(results)
     print(text)
-    name = f"learning-{slug(args.lm)}" + ("-self-fix" if args.self_fix_missed else "")
+    name = f"learning-{slug(args.lm)}-{args.max_train}x{args.max_dev}"
+    name += "-self-fix" if args.self_fix_missed else ""
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out_dir / f"{name}.txt").write_text(text + "\n")

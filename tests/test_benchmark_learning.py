@@ -54,24 +54,27 @@ def test_missed_labels_are_those_no_finding_matched(bench: ModuleType):
 
 @needs_corpora
 def test_sets_keep_corpus_groups_apart_and_mix_labelled_with_clean(bench: ModuleType):
-    sets = bench.load_sets(["fixit"], max_train=6, max_dev=3, max_lines=20, clean_share=1 / 3)
-    group_of = case_grouping(load_corpus(CORPORA / "fixit" / "dev.jsonl", "fixit"))
+    sets = bench.load_sets(
+        ["ruff", "fixit"], max_train=6, max_dev=3, max_lines=12, clean_share=1 / 3
+    )
+    cases = load_corpus(CORPORA / "ruff" / "dev.jsonl", "ruff")
+    group_of = case_grouping(cases + load_corpus(CORPORA / "fixit" / "dev.jsonl", "fixit"))
 
     assert (len(sets.train), len(sets.dev)) == (6, 3)
     assert not {group_of(e) for e in sets.train} & {group_of(e) for e in sets.dev}
     assert sum(1 for e in sets.train if e.positives) == 4
-    assert all(len(e.code.splitlines()) <= 20 for e in sets.train + sets.dev)
+    assert all(3 <= len(e.code.splitlines()) <= 12 for e in sets.train + sets.dev)
 
 
 @needs_corpora
 def test_scripted_run_reports_before_and_after_on_stdout_only(
     bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    bench.main(["--lm", "scripted", "--corpus", "fixit", "--out-dir", str(tmp_path)])
+    bench.main(["--lm", "scripted", "--out-dir", str(tmp_path)])
 
     out = capsys.readouterr().out
-    results = json.loads((tmp_path / "learning-scripted.json").read_text())
-    assert out == (tmp_path / "learning-scripted.txt").read_text()
+    results = json.loads((tmp_path / "learning-scripted-6x6.json").read_text())
+    assert out == (tmp_path / "learning-scripted-6x6.txt").read_text()
     assert out.startswith("Learning benchmark: --lm scripted")
     assert "Bootstrapped" not in out  # dspy's prints went to stderr
     assert results["baseline"]["precision"] < 1.0
@@ -90,16 +93,28 @@ def test_scripted_run_reports_before_and_after_on_stdout_only(
 
 @needs_corpora
 def test_self_fixed_misses_become_training_positives(bench: ModuleType, tmp_path: Path):
-    args = ["--lm", "scripted", "--corpus", "fixit", "--max-train", "10", "--out-dir"]
+    args = ["--lm", "scripted", "--max-train", "10", "--out-dir"]
     bench.main([*args, str(tmp_path)])
     bench.main([*args, str(tmp_path), "--self-fix-missed"])
 
-    plain = json.loads((tmp_path / "learning-scripted.json").read_text())["feedback"]
-    fixed = json.loads((tmp_path / "learning-scripted-self-fix.json").read_text())["feedback"]
+    plain = json.loads((tmp_path / "learning-scripted-10x6.json").read_text())["feedback"]
+    fixed = json.loads((tmp_path / "learning-scripted-10x6-self-fix.json").read_text())["feedback"]
     assert "self_fixed" not in plain["verdicts"]
     assert fixed["verdicts"]["self_fixed"] > 0
     added = fixed["train_positives"] - plain["train_positives"]
     assert added == fixed["verdicts"]["self_fixed"]
+
+
+@needs_corpora
+def test_without_feedback_only_the_baseline_is_scored(bench: ModuleType, tmp_path: Path):
+    bench.main(["--lm", "scripted", "--max-train", "0", "--out-dir", str(tmp_path)])
+
+    results = json.loads((tmp_path / "learning-scripted-0x6.json").read_text())
+    assert results["optimized"] is None and not results["improved"]
+    assert [p["phase"] for p in results["phases"]] == ["simulated user on train", "baseline on dev"]
+    assert results["baseline"]["n"] == 6
+    text = (tmp_path / "learning-scripted-0x6.txt").read_text()
+    assert "optimized: not run, no feedback" in text
 
 
 def test_slug_names_a_local_model_by_its_file(bench: ModuleType):
