@@ -2,7 +2,8 @@
 
 One job per document: a new request cancels the older one. The number of documents waiting is
 bounded; past the bound a request is refused and logged, never queued without limit. The LM's
-state is told to the user when it changes, not on every failure.
+state is told to the user when it changes, not on every failure. A document skipped while the
+circuit was open is tried again when it may close, so LM findings return without a save.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .settings import LmSettings
 log = logging.getLogger(__name__)
 
 Tell = Callable[[str, bool], None]  # (message, is_warning)
+Work = Callable[[LmTier], Awaitable[None]]
 
 
 class LmJobs:
@@ -28,6 +30,7 @@ class LmJobs:
         self._settings: LmSettings | None = None
         self.tier: LmTier | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._retries: dict[str, tuple[asyncio.TimerHandle, Work]] = {}
         self._last_state = ""
         self.refused = 0
 
@@ -51,13 +54,12 @@ class LmJobs:
             self.tier is not None and self.tier.configured and trigger in self.tier.settings.run_on
         )
 
-    def request(
-        self, uri: str, work: Callable[[LmTier], Awaitable[None]]
-    ) -> asyncio.Task[None] | None:
+    def request(self, uri: str, work: Work) -> asyncio.Task[None] | None:
         """Start ``work`` for ``uri``, replacing its pending job; None if the queue is full."""
         tier = self.tier
         if tier is None or not tier.configured:
             return None
+        self._forget_retry(uri)
         old = self._tasks.pop(uri, None)
         if old is not None:
             old.cancel()
@@ -65,7 +67,7 @@ class LmJobs:
             self.refused += 1
             log.warning("LM queue full (%d documents); not analysing %s", len(self._tasks), uri)
             return None
-        task = asyncio.get_running_loop().create_task(self._run(tier, work))
+        task = asyncio.get_running_loop().create_task(self._run(uri, tier, work))
         self._tasks[uri] = task
         task.add_done_callback(
             lambda t: self._tasks.pop(uri, None) if self._tasks.get(uri) is t else None
@@ -73,6 +75,7 @@ class LmJobs:
         return task
 
     def cancel(self, uri: str) -> None:
+        self._forget_retry(uri)
         task = self._tasks.pop(uri, None)
         if task is not None:
             task.cancel()
@@ -81,7 +84,7 @@ class LmJobs:
     def pending(self) -> int:
         return len(self._tasks)
 
-    async def _run(self, tier: LmTier, work: Callable[[LmTier], Awaitable[None]]) -> None:
+    async def _run(self, uri: str, tier: LmTier, work: Work) -> None:
         try:
             await work(tier)
         except asyncio.CancelledError:
@@ -92,6 +95,27 @@ class LmJobs:
             log.exception("LM job failed")
         finally:
             self._report(tier.status())
+        # Not reached when cancelled: a newer request replaced this one.
+        if tier is not self.tier:
+            return
+        if tier.breaker.state != "closed":
+            self._retry_later(uri, tier, work)
+        else:  # the model answers: documents waiting for it need not wait out their timers
+            for waiting, (_, again) in list(self._retries.items()):
+                self.request(waiting, again)
+
+    def _retry_later(self, uri: str, tier: LmTier, work: Work) -> None:
+        """Try ``uri`` again once the open circuit lets a probe through."""
+        self._forget_retry(uri)
+        handle = asyncio.get_running_loop().call_later(
+            tier.settings.breaker_reset_s, lambda: self.request(uri, work)
+        )
+        self._retries[uri] = (handle, work)
+
+    def _forget_retry(self, uri: str) -> None:
+        retry = self._retries.pop(uri, None)
+        if retry is not None:
+            retry[0].cancel()
 
     def _report(self, status: LmStatus) -> None:
         """Tell the user about a new state once; repeats of the same state stay quiet."""
