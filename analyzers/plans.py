@@ -2,21 +2,25 @@
 
 A plan is verified when the file still parses, the edit stays inside the unit, and, where a
 rule can check the finding, that rule no longer reports it. Unverified plans are suggestions.
+A rewrite that reaches past its unit (removes it, or adds, removes or changes any other unit,
+import or module statement) has no edit at all: the model's text is data, never a way to
+touch code it was not asked about.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import libcst as cst
 
 from .engine import analyze_source, minimal_edit
 from .lines import split_lines
-from .models import Edit, Finding, RefactorPlan
+from .models import Edit, Finding, RefactorPlan, Span
 from .rules import ALL_RULES
-from .units import Unit
+from .units import Unit, split_units
 
 _FENCE = re.compile(r"^\s*```[\w+-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
 
@@ -68,21 +72,58 @@ def check_plan(source: str, unit: Unit, rewritten: str, finding: Finding) -> Pla
     lines = split_lines(source)
     first, last = unit.line_map[0], unit.line_map[-1]
     before, after = "".join(lines[:first]), "".join(lines[last + 1 :])
-    new_source = before + _normalise(rewritten, unit.text) + after
+    body = _normalise(rewritten, unit.text)
+    new_source = before + body + after
     try:
         ast.parse(new_source)
         cst.parse_module(new_source)
     except (SyntaxError, ValueError, RecursionError, cst.ParserSyntaxError) as exc:
         return PlanCheck(False, True, None, None, f"the rewrite does not parse: {exc}")
-    edit = minimal_edit(source, new_source)
+    outside = _reaches_outside(source, new_source, unit)
+    if outside:
+        return PlanCheck(True, False, None, None, outside)
+    edit = _unit_edit(unit.text, body, first)
     if edit is None:
         return PlanCheck(True, True, False, None, "the rewrite changes nothing")
-    inside = first <= edit.span.start.line and edit.span.end.line <= last + 1
     resolves = _resolves(
         new_source, finding, first, last + (new_source.count("\n") - source.count("\n"))
     )
     reason = "" if resolves is not False else f"{finding.rule} is still reported"
-    return PlanCheck(True, inside, resolves, edit, reason)
+    return PlanCheck(True, True, resolves, edit, reason)
+
+
+def _reaches_outside(source: str, new_source: str, unit: Unit) -> str:
+    """Why the rewrite of ``unit`` changes more than the unit; empty when it does not.
+
+    Every other unit must keep its text and its context (the imports, the class header), and
+    exactly one unit must take the place of ``unit``: of the same name, kind and context.
+    """
+
+    def key(u: Unit) -> tuple[str, str, str, str]:
+        return (u.qualname, u.kind, u.context, u.text)
+
+    changed = Counter(key(u) for u in split_units(new_source))
+    changed.subtract(key(u) for u in split_units(source) if u.line_map != unit.line_map)
+    added = [k for k, n in changed.items() for _ in range(n)]
+    if any(n < 0 for n in changed.values()) or len(added) > 1:
+        return f"the rewrite changes code outside {unit.qualname}"
+    if not added or added[0][:3] != (unit.qualname, unit.kind, unit.context):
+        return f"the rewrite does not keep {unit.qualname} in its place"
+    return ""
+
+
+def _unit_edit(old: str, new: str, first: int) -> Edit | None:
+    """The minimal edit from the unit's text to ``new``, placed at file line ``first``.
+
+    Diffing the unit alone keeps the edit inside it even when the rewrite ends with text that
+    also follows the unit, which a diff of the whole file would place after it.
+    """
+    edit = minimal_edit(old, new)
+    if edit is None:
+        return None
+    start, end = edit.span.start, edit.span.end
+    span = Span.of(start.line + first, start.column, end.line + first, end.column)
+    return Edit(span=span, new_text=edit.new_text)
 
 
 def _resolves(new_source: str, finding: Finding, first: int, last: int) -> bool | None:

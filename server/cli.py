@@ -92,9 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(tcp: str | None, log_level: str) -> int:
-    logging.basicConfig(
-        stream=sys.stderr, level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    from .redaction import ScrubbingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ScrubbingFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     from .lsp import server
 

@@ -24,6 +24,7 @@ from ..analyzers.suppression import is_suppressed
 from ..analyzers.units import Unit, split_units
 from .artifacts import KINDS, programs_dir
 from .lm_cache import CacheKey, LmCache
+from .redaction import scrub
 from .registry import ActiveProgram, ProgramRegistry
 from .resilience import (
     CircuitBreaker,
@@ -268,12 +269,13 @@ class LmTier:
         if key.program_version == self.versions["analyze"]:  # else swapped during the call
             self._memory[unit.hash] = checked.findings
 
-    async def _call(self, kind: str, **inputs: str) -> Any:
-        """One program call under the breaker, the rate limit, the concurrency cap and retries."""
+    async def _call(self, kind: str, lm: Any = None, **inputs: str) -> Any:
+        """One program call under the breaker, the rate limit, the concurrency cap and retries;
+        ``lm``: a variant of the tier's LM (a plan's sampled attempt)."""
         program = self._programs[kind]
-        return await self._guarded(lambda: program.acall(**inputs), kind)
+        return await self._guarded(lambda: program.acall(**inputs), kind, lm)
 
-    async def _guarded(self, run: Callable[[], Awaitable[Any]], kind: str) -> Any:
+    async def _guarded(self, run: Callable[[], Awaitable[Any]], kind: str, lm: Any = None) -> Any:
         import dspy
 
         assert self._semaphore is not None
@@ -285,7 +287,7 @@ class LmTier:
             started = time.monotonic()
             try:
                 with dspy.context(
-                    lm=self._lm,
+                    lm=lm or self._lm,
                     adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
                     track_usage=True,
                 ):
@@ -297,12 +299,12 @@ class LmTier:
                 # closed; the unit gets no findings this time and nothing is cached for it.
                 self.breaker.record_success()
                 self.stats.unparsable_replies += 1
-                self.stats.last_error = f"unparsable reply: {str(exc)[:200]}"
-                raise LmUnparsable(str(exc)[:200]) from exc
+                self.stats.last_error = f"unparsable reply: {scrub(str(exc))[:200]}"
+                raise LmUnparsable(scrub(str(exc))[:200]) from exc
             except Exception as exc:
                 self.breaker.record_failure()
                 self.stats.failures += 1
-                self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                self.stats.last_error = f"{type(exc).__name__}: {scrub(str(exc))[:200]}"
                 raise
             self.breaker.record_success()
             self.stats.calls += 1
@@ -326,7 +328,7 @@ class LmTier:
     # -- plans ------------------------------------------------------------------------------
     async def plan(self, text: str, finding: Finding) -> tuple[RefactorPlan | None, str]:
         """A checked plan for ``finding``, or None and why; tries up to ``plan_attempts`` times."""
-        from ..analyzers.plans import check_plan, to_plan
+        from ..analyzers.plans import PlanCheck, check_plan, to_plan
 
         if not self.configured:
             raise LmUnavailable("no LM configured")
@@ -336,23 +338,27 @@ class LmTier:
         unit = _unit_of(text, finding)
         if unit is None:
             return None, "the finding is not inside a function, method or module section"
-        import dspy
-
-        def reward(_: dict[str, Any], prediction: Any) -> float:
-            return check_plan(text, unit, prediction.rewritten_code or "", finding).reward
-
-        # BestOfN has no aforward and counts failures on the instance: a fresh one per request,
-        # run in a worker thread. It stops at the first verified plan (reward 1.0).
-        best = dspy.BestOfN(
-            module=self._programs["plan"],
-            N=self.settings.plan_attempts,
-            reward_fn=reward,
-            threshold=1.0,
-            fail_count=self.settings.plan_attempts,
-        )
         inputs = {"code": unit.text, "problem": _problem(unit, finding), "context": unit.context}
-        prediction = await self._guarded(lambda: dspy.asyncify(best)(**inputs), "plan")
-        check = check_plan(text, unit, prediction.rewritten_code or "", finding)
+        # Sampled as dspy.BestOfN samples (temperature 1.0, a rollout id per attempt), stopping at
+        # the first verified plan; but each attempt passes the breaker and the retries, and a
+        # failed one is raised, never printed and swallowed.
+        best: tuple[Any, PlanCheck] | None = None
+        why = ""
+        for attempt in range(self.settings.plan_attempts):
+            lm = self._lm.copy(rollout_id=attempt, temperature=1.0)
+            try:
+                prediction = await self._call("plan", lm, **inputs)
+            except LmUnparsable as exc:
+                why = f"the model's reply could not be read: {' '.join(str(exc).split())}"
+                continue
+            check = check_plan(text, unit, prediction.rewritten_code or "", finding)
+            if best is None or check.reward > best[1].reward:
+                best = (prediction, check)
+            if check.verified:
+                break
+        if best is None:
+            return None, why
+        prediction, check = best
         if check.edit is None or not check.parses:
             return None, check.reason
         return to_plan(

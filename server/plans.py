@@ -17,6 +17,7 @@ from .constants import PLAN_KIND
 from .convert import PositionCodec, text_document_edit
 from .feedback import payload_for
 from .lm_tier import LmUnavailable
+from .redaction import scrub
 
 if TYPE_CHECKING:
     from .lsp import DspyLanguageServer
@@ -52,7 +53,7 @@ async def resolve_plan(ls: DspyLanguageServer, payload: dict[str, Any]) -> types
     except LmUnavailable as exc:
         plan, why = None, str(exc)
     except Exception as exc:  # the LM failed: say so in the action, never crash the request
-        plan, why = None, f"the LM failed: {type(exc).__name__}: {str(exc)[:120]}"
+        plan, why = None, f"the LM failed: {type(exc).__name__}: {scrub(str(exc))[:120]}"
     if plan is None or not plan.edits:
         message = f"dspy-lsp could not plan this refactor: {why}"
         ls.window_show_message(

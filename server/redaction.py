@@ -4,10 +4,14 @@ Snippets, edits and reasons end up in a file that outlives the session and may b
 anything that looks like a credential is replaced by ``REDACTED`` first. The patterns favour
 catching a secret over keeping text intact, but ordinary code stays as it is: a name passed
 through (``api_key=api_key``), ``os.environ[...]``, calls and numbers are not secrets.
+Logs, status and messages outlive the moment too, and quote model replies and provider errors
+(which may repeat a key from the code or the request): ``scrub`` them.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Iterable, Mapping
 
@@ -109,6 +113,18 @@ def env_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
         for name, value in environ.items()
         if name.upper().endswith(_ENV_SECRET_SUFFIXES) and len(value) >= MIN_ENV_SECRET_LENGTH
     )
+
+
+def scrub(text: str) -> str:
+    """``text`` without detectable secrets, nor the values of secret-named environment variables."""
+    return redact(text, env_secrets(os.environ))
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """Every log line, traceback included, goes through ``scrub``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 def _redact_assignment(match: re.Match[str]) -> str:

@@ -89,6 +89,7 @@ async def client(lsp_client: LanguageClient):
             "api_base": FAKE.base_url,
             "timeout_s": CLIENT_TIMEOUT_S,
             "max_attempts": 2,
+            "plan_attempts": 1,
             "max_concurrency": 1,
             "breaker_failures": BREAKER_FAILURES,
             "breaker_reset_s": BREAKER_RESET_S,
@@ -210,6 +211,38 @@ async def test_a_failing_endpoint_opens_the_circuit_once_and_recovers_unaided(
     assert (await _status(client))["state"] == "ready"
     row.warnings = _warnings(client) - warnings
     assert row.warnings == 1
+    assert _alive(client)
+
+
+@pytest.mark.parametrize("fault", ["500", "reset"])
+async def test_a_plan_asked_for_during_an_outage_is_refused_and_counted(
+    client: LanguageClient, fault: str
+) -> None:
+    """The plan's failure says what failed, and the breaker counts it (not as a success)."""
+    uri = workspace_file(f"faults/plan_{fault}.py")
+    text = _source(f"plan_{fault}")
+    await _state_until(client, "ready", BREAKER_RESET_S * 3)
+    await open_and_wait(client, uri, text)
+    await _until(lambda: len(_lm(client.diagnostics.get(uri, []))) == 2, 20)
+    [diagnostic, *_] = _lm(client.diagnostics[uri])
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=diagnostic.range,
+            context=types.CodeActionContext(diagnostics=[diagnostic]),
+        )
+    )
+    [plan] = [a for a in actions or [] if a.title.startswith("Plan refactor")]
+    failures, before = (await _status(client))["stats"]["failures"], FAKE.request_count
+    FAKE.fail_randomly({fault: 1.0})
+    try:
+        resolved = await client.code_action_resolve_async(plan)
+    finally:
+        FAKE.clear_faults()
+    assert resolved.edit is None
+    assert "LMServerError" in resolved.title or "LMTransportError" in resolved.title
+    assert (await _status(client))["stats"]["failures"] - failures == 2  # lm.max_attempts
+    assert FAKE.request_count - before == 2
     assert _alive(client)
 
 
