@@ -9,6 +9,7 @@ and survives a server restart between listing an action and running it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -119,6 +120,7 @@ class FeedbackRecorder:
     ) -> None:
         self._tell = tell
         self._clock = clock
+        self._lock = threading.Lock()
         self._store: FeedbackStore | None = None
         self._path: Path | None = None
         self._broken: Path | None = None
@@ -132,22 +134,28 @@ class FeedbackRecorder:
         root: Path,
         relative: Callable[[str], str | None],
     ) -> list[int]:
-        """Row ids of the stored events; empty when capture is off or the store is unusable."""
+        """Row ids of the stored events; empty when capture is off or the store is unusable.
+
+        Serialised: the server records from worker threads, and threads opening the store at
+        once would each open a connection, racing to create the file. SQLite then fails some
+        with disk I/O errors, and a failed open turns feedback off for the session.
+        """
         if not settings.enabled:
             return []
-        store = self._open(Path(settings.path) if settings.path else default_store_path(root))
-        if store is None:
-            self.lost += len(payloads)
-            return []
-        ids = []
-        for payload in payloads:
-            try:
-                ids.append(store.record(self._event(payload, relative(payload.uri))))
-                self.recorded += 1
-            except FeedbackStoreError as exc:
-                self.lost += 1
-                self._tell(f"dspy-lsp feedback not recorded: {exc}", False)
-        return ids
+        with self._lock:
+            store = self._open(Path(settings.path) if settings.path else default_store_path(root))
+            if store is None:
+                self.lost += len(payloads)
+                return []
+            ids = []
+            for payload in payloads:
+                try:
+                    ids.append(store.record(self._event(payload, relative(payload.uri))))
+                    self.recorded += 1
+                except FeedbackStoreError as exc:
+                    self.lost += 1
+                    self._tell(f"dspy-lsp feedback not recorded: {exc}", False)
+            return ids
 
     def _event(self, payload: FeedbackPayload, path: str | None) -> FeedbackEvent:
         fields = payload.model_dump(exclude={"uri"})
