@@ -10,9 +10,11 @@ seconds so work is outstanding. Measured:
    ``lm.max_queue``, the rest refused; and the most model requests in progress at once;
 3. cancellation: ``dspy-lsp.analyzeWorkspace`` cancelled through its progress token
    (``window/workDoneProgress/cancel``): how many requests the model still received after the
-   cancel, how long until the last one, and the command's answer.
+   cancel, how long until the last one, and the command's answer; then whether the LM tier
+   still answers, and (unless ``--no-complete-run``) the memory after a whole uncancelled run.
 
-    python benchmarks/resources.py [--files 200] [--latency 0.2] [--max-queue 32] [--json out.json]
+    python benchmarks/resources.py [--files 200] [--latency 0.2] [--max-queue 32]
+                                   [--cancel-after 40] [--no-complete-run] [--json out.json]
 
 ``tests/reliability/test_resource_bounds.py`` runs the same scenario with 50 files.
 """
@@ -70,6 +72,8 @@ class Scenario:
     max_concurrency: int = 4
     cancel_after_requests: int = 40
     """Model requests of the workspace run to wait for before cancelling it."""
+    complete_run: bool = True
+    """Then run ``analyzeWorkspace`` again to the end: the memory of a whole LM pass."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Figures:
     progress_end: str
     after_cancel: dict[str, Any]
     """``dspy-lsp.analyzeFile`` on a file no LM job has seen yet, once the work stopped."""
+    complete: dict[str, Any] | None
+    """The answer of the run to the end, with ``rss_mb`` and ``seconds`` added."""
     total_s: float
 
     @property
@@ -283,6 +289,17 @@ async def _cancelled_run(
     }
 
 
+async def _complete_run(client: LanguageClient, pid: int, timeout_s: float) -> dict[str, Any]:
+    started = time.monotonic()
+    result = await asyncio.wait_for(
+        client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=CMD_ANALYZE_WORKSPACE)
+        ),
+        timeout_s,
+    )
+    return {**result, "rss_mb": memory_mb(pid)[0], "seconds": time.monotonic() - started}
+
+
 async def measure(scenario: Scenario, timeout_s: float = 120.0) -> Figures:
     fake_cls, reviewer_cls = _fakes()
     slow = SlowModel(reviewer_cls(), scenario.latency_s)
@@ -323,6 +340,9 @@ async def measure(scenario: Scenario, timeout_s: float = 120.0) -> Figures:
                 ),
                 timeout_s,
             )
+            complete = (
+                await _complete_run(client, pid, timeout_s) if scenario.complete_run else None
+            )
             rss_end, rss_peak = memory_mb(pid)
         finally:
             with contextlib.suppress(Exception):
@@ -342,6 +362,7 @@ async def measure(scenario: Scenario, timeout_s: float = 120.0) -> Figures:
         max_concurrency=scenario.max_concurrency,
         in_flight_peak=slow.peak,
         after_cancel=after_cancel,
+        complete=complete,
         total_s=time.monotonic() - started,
         **cancel,
     )
@@ -356,8 +377,6 @@ def report(figures: Figures) -> str:
         (f"server RSS, {f.files // 2} open, LM jobs done", f"{f.rss_half_mb:.0f} MB"),
         (f"server RSS, {f.files} open, LM jobs done", f"{f.rss_open_mb:.0f} MB"),
         ("RSS growth per open file (second half)", f"{f.mb_per_file * 1024:.0f} KB"),
-        ("server RSS at end", f"{f.rss_end_mb:.0f} MB"),
-        ("server RSS peak (VmHWM)", f"{f.rss_peak_mb:.0f} MB"),
         ("LM queue: most pending / lm.max_queue", f"{f.queue_peak} / {f.max_queue}"),
         ("LM jobs refused (queue full)", str(f.refused)),
         (
@@ -371,6 +390,19 @@ def report(figures: Figures) -> str:
         ("command answer", f"cancelled={f.result.get('cancelled')}, {done}"),
         ("progress end message", f.progress_end),
         ("analyzeFile after the cancel: LM findings", str(f.after_cancel.get("lm_findings"))),
+    ]
+    if f.complete is not None:
+        c = f.complete
+        rows += [
+            (
+                "complete workspace run: files, LM findings",
+                f"{c['files']}/{c['total_files']}, {c['lm_findings']} in {c['seconds']:.1f} s",
+            ),
+            ("server RSS after the complete run", f"{c['rss_mb']:.0f} MB"),
+        ]
+    rows += [
+        ("server RSS at end", f"{f.rss_end_mb:.0f} MB"),
+        ("server RSS peak (VmHWM)", f"{f.rss_peak_mb:.0f} MB"),
         ("total time", f"{f.total_s:.1f} s"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -385,6 +417,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-queue", type=int, default=defaults.max_queue)
     parser.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency)
     parser.add_argument("--cancel-after", type=int, default=defaults.cancel_after_requests)
+    parser.add_argument(
+        "--no-complete-run",
+        dest="complete_run",
+        action="store_false",
+        help="skip the second, uncancelled analyzeWorkspace run",
+    )
     parser.add_argument("--json", type=Path)
     return parser.parse_args(argv)
 
@@ -397,8 +435,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_queue=args.max_queue,
         max_concurrency=args.max_concurrency,
         cancel_after_requests=args.cancel_after,
+        complete_run=args.complete_run,
     )
-    figures = asyncio.run(measure(scenario))
+    figures = asyncio.run(measure(scenario, timeout_s=300))
     print(report(figures))
     if args.json:
         record = {**asdict(figures), "mb_per_file": figures.mb_per_file}

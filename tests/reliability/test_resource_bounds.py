@@ -34,7 +34,12 @@ def _bench() -> ModuleType:
 def figures() -> Any:
     bench = _bench()
     scenario = bench.Scenario(
-        files=50, latency_s=0.1, max_queue=8, max_concurrency=4, cancel_after_requests=8
+        files=50,
+        latency_s=0.1,
+        max_queue=8,
+        max_concurrency=4,
+        cancel_after_requests=8,
+        complete_run=False,
     )
     result = asyncio.run(bench.measure(scenario, timeout_s=60))
     print(f"\nresource bounds, {scenario}:\n{bench.report(result)}")
