@@ -527,16 +527,16 @@ def report(results: dict[str, Any]) -> str:
         f"feedback: {_counts(fb['verdicts'])} -> {fb['train_examples']} training examples"
         f" ({fb['train_positives']} positives, {fb['train_negatives']} negatives)"
     )
-    keys = ("precision", "recall", "f1", "penalised_f1", "prompt_tokens", "completion_tokens")
     optimized, every = results["optimized"], sets["every_line_on_dev"]
+    heads, keys = zip(*QUALITY_COLUMNS, strict=True)
     quality = table(
-        ["dev (micro, ±1 line)", "P", "R", "F1", "pen. F1", "prompt tok", "completion tok"],
+        ["dev (micro, ±1 line)", *heads],
         [
             ["baseline", *(results["baseline"][k] for k in keys)],
             [f"optimized ({results['demos']} demos)", *(optimized[k] for k in keys)]
             if optimized
             else ["optimized: not run, no feedback", *["-"] * len(keys)],
-            ["a finding on every line", *(every[k] for k in keys[:3]), *["-"] * 3],
+            ["a finding on every line", *(every.get(k, "-") for k in keys)],
         ],
     )
     phases = results["phases"]
@@ -555,6 +555,15 @@ def report(results: dict[str, Any]) -> str:
     return "\n\n".join([head, quality, cost, foot])
 
 
+QUALITY_COLUMNS = (
+    ("P", "precision"),
+    ("R", "recall"),
+    ("F1", "f1"),
+    ("pen. F1", "penalised_f1"),
+    ("failed", "failed"),
+    ("prompt tok", "prompt_tokens"),
+    ("completion tok", "completion_tokens"),
+)
 COST_KEYS = ("calls", "prompt_tokens", "completion_tokens", "wall_s")
 
 
