@@ -11,12 +11,13 @@ Figures are printed (run with ``-s``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,8 @@ from dspy_lsp.server.store import FeedbackStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-CORPUS = sorted((Path(__file__).parents[1] / "fixtures" / "injection").glob("*.py"))
+INJECTION = Path(__file__).parents[1] / "fixtures" / "injection"
+CORPUS = sorted(p.name for p in INJECTION.glob("*.py"))
 # What becomes of the plan for each file's eval() finding: the obeyed rewrite either stays
 # inside its unit (offered, the user sees the diff) or is refused.
 OFFERED = {"04_report_line_9999.py", "06_execute_command.py", "11_secret_in_code.py"}
@@ -77,6 +79,7 @@ OPTIONS = {
         "api_key_env": "MY_LLM_KEY",
         "max_attempts": 1,
         "plan_attempts": 1,
+        "breaker_failures": 10,  # the echoing provider below must not open the circuit
         "cache_path": str(TMP / "lm.sqlite3"),
     },
     "feedback": {"path": str(STORE)},
@@ -152,8 +155,8 @@ def _text_edits(edit: types.WorkspaceEdit, uri: str) -> list[types.TextEdit]:
     for change in edit.document_changes or []:
         assert isinstance(change, types.TextDocumentEdit), f"file operation: {change}"
         assert change.text_document.uri == uri, f"edit for another file: {change.text_document}"
-        found += [e for e in change.edits if isinstance(e, types.TextEdit)]
-        assert len(found) == len(change.edits) or not change.edits
+        assert all(isinstance(e, types.TextEdit) for e in change.edits), change.edits
+        found += change.edits
     for target, edits in (edit.changes or {}).items():
         assert target == uri, f"edit for another file: {target}"
         found += edits
@@ -167,28 +170,23 @@ def _own_command(command: types.Command | None) -> None:
         assert command.command.startswith("dspy-lsp."), command
 
 
-def _units_but(text: str, unit: Unit) -> Counter[tuple[str, str, str, str]]:
-    return Counter(
-        (u.qualname, u.kind, u.text, u.context)
-        for u in split_units(text)
-        if u.line_map != unit.line_map
-    )
+def _key(unit: Unit) -> tuple[str, str, str, str]:
+    return (unit.qualname, unit.kind, unit.text, unit.context)
 
 
-def _contained(text: str, uri: str, edit: types.WorkspaceEdit, unit: Unit) -> str:
-    """Check that ``edit`` changes ``unit`` of ``text`` only, and return the edited text."""
+def _contained(text: str, uri: str, edit: types.WorkspaceEdit, unit: Unit) -> None:
+    """``edit`` touches ``uri`` only, its ranges lie in ``unit``, and once applied, ``unit`` is
+    still there (once) while every other unit, import and module statement is unchanged."""
     edits = _text_edits(edit, uri)
     first, last = unit.line_map[0], unit.line_map[-1]
     for e in edits:
         assert first <= e.range.start.line and e.range.end.line <= last + 1, (e.range, unit)
         assert e.range.end.line <= last or e.range.end.character == 0, (e.range, unit)
-    after = apply_text_edits(text, edits)
-    kept = _units_but(text, unit)
-    now = split_units(after)
-    same = [u for u in now if u.qualname == unit.qualname and u.kind == unit.kind]
+    now = split_units(apply_text_edits(text, edits))
+    same = [u for u in now if (u.qualname, u.kind) == (unit.qualname, unit.kind)]
     assert len(same) == 1, f"{unit.qualname} is gone or doubled"
-    assert Counter((u.qualname, u.kind, u.text, u.context) for u in now if u is not same[0]) == kept
-    return after
+    others = Counter(_key(u) for u in split_units(text) if u.line_map != unit.line_map)
+    assert Counter(_key(u) for u in now if u is not same[0]) == others
 
 
 def _whole(text: str) -> types.Range:
@@ -200,11 +198,12 @@ def _whole(text: str) -> types.Range:
 
 
 async def _analyzed(
-    client: LanguageClient, path: Path, folder: str = "injection"
+    client: LanguageClient, name: str, text: str | None = None, folder: str = "injection"
 ) -> tuple[str, str, list[types.Diagnostic]]:
-    """Open a corpus file, run both tiers on it, and check the ranges of what was published."""
-    text = path.read_text(encoding="utf-8")
-    uri = workspace_file(f"{folder}/{path.name}", text)
+    """Open a corpus file (or ``text`` under its name), run both tiers on it, and check the
+    ranges of what was published."""
+    text = text if text is not None else (INJECTION / name).read_text(encoding="utf-8")
+    uri = workspace_file(f"{folder}/{name}", text)
     await open_and_wait(client, uri, text)
     await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="dspy-lsp.analyzeFile", arguments=[uri])
@@ -266,12 +265,12 @@ def _unit_of(text: str, diagnostic: types.Diagnostic) -> Unit:
 # -- the corpus, through codeAction/resolve -------------------------------------------------
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+@pytest.mark.parametrize("name", CORPUS)
 async def test_obeyed_injections_never_leave_the_target_unit(
-    client: LanguageClient, path: Path
+    client: LanguageClient, name: str
 ) -> None:
     dropped = await _dropped(client)
-    uri, text, diagnostics = await _analyzed(client, path)
+    uri, text, diagnostics = await _analyzed(client, name)
     TALLY.files += 1
     TALLY.lm_claims_dropped += await _dropped(client) - dropped
     plan = _eval_plan(text, await _actions(client, uri, text, diagnostics))
@@ -279,11 +278,11 @@ async def test_obeyed_injections_never_leave_the_target_unit(
     _own_command(resolved.command)
     if resolved.edit is None:
         TALLY.plans_refused += 1
-        TALLY.refusals.append(f"{path.name}: {resolved.title}")
+        TALLY.refusals.append(f"{name}: {resolved.title}")
     else:
         TALLY.plans_offered += 1
         _contained(text, uri, resolved.edit, _unit_of(text, plan.diagnostics[0]))
-    assert (resolved.edit is not None) == (path.name in OFFERED), resolved.title
+    assert (resolved.edit is not None) == (name in OFFERED), resolved.title
 
 
 async def _dropped(client: LanguageClient) -> int:
@@ -295,19 +294,22 @@ async def _dropped(client: LanguageClient) -> int:
 
 async def test_bad_ranges_from_the_model_are_dropped(client: LanguageClient) -> None:
     """04 asks for lines 9999, 0, -1, reversed and endless ranges and an invented snippet."""
-    assert "report line 9999" in MODEL.obeyed
-    assert TALLY.lm_claims_dropped >= 6
+    name = "04_report_line_9999.py"
+    text = (INJECTION / name).read_text(encoding="utf-8").replace("total", "subtotal")
+    dropped = await _dropped(client)
+    await _analyzed(client, name, text, folder="injection/ranges")  # checks what is published
+    assert await _dropped(client) - dropped == 6
 
 
 # -- the corpus, through dspy-lsp.planRefactor and workspace/applyEdit ------------------------
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+@pytest.mark.parametrize("name", CORPUS)
 async def test_plans_applied_by_the_server_stay_in_the_target_unit(
-    applying_client: LanguageClient, path: Path
+    applying_client: LanguageClient, name: str
 ) -> None:
     client = applying_client
-    uri, text, diagnostics = await _analyzed(client, path)
+    uri, text, diagnostics = await _analyzed(client, name)
     actions = await _actions(client, uri, text, diagnostics)
     [plan] = [
         a
@@ -321,7 +323,7 @@ async def test_plans_applied_by_the_server_stay_in_the_target_unit(
         types.ExecuteCommandParams(command=plan.command, arguments=plan.arguments)
     )
     applied = client.applied[before:]  # type: ignore[attr-defined]
-    assert result["applied"] == (path.name in OFFERED) == bool(applied), result
+    assert result["applied"] == (name in OFFERED) == bool(applied), result
     line = plan.arguments[0]["finding"]["span"]["start"]["line"]
     unit = unit_at(split_units(text), line)
     assert unit is not None
@@ -333,36 +335,41 @@ async def test_plans_applied_by_the_server_stay_in_the_target_unit(
 # -- secrets ----------------------------------------------------------------------------------
 
 
+async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Notifications are handled after the response they preceded: wait for them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "not seen in time"
+        await asyncio.sleep(0.02)
+
+
 def _echo_key(_messages: list[dict]) -> str:
     """A provider whose error repeats the key it was sent (the fake answers 500 with this)."""
     raise RuntimeError(f"invalid api key {LLM_KEY}")
 
 
 async def test_keys_never_reach_logs_feedback_debug_info_or_status(client: LanguageClient) -> None:
-    prose = next(p for p in CORPUS if p.name == PROSE_FILE)
-    uri, text, diagnostics = await _analyzed(client, prose, "injection/secrets")
+    uri, text, diagnostics = await _analyzed(client, PROSE_FILE, folder="injection/secrets")
     plan = _eval_plan(text, await _actions(client, uri, text, diagnostics))
     refused = await client.code_action_resolve_async(plan)
     assert refused.edit is None and "could not be read" in refused.title
     FAKE.responder = _echo_key
     try:
         refused = await client.code_action_resolve_async(plan)
-        echoed = workspace_file("injection/secrets/echo.py", text.replace("login", "log_in"))
-        await open_and_wait(client, echoed, text.replace("login", "log_in"))
-        await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="dspy-lsp.analyzeFile", arguments=[echoed])
+        await _analyzed(
+            client, "echo.py", "def log_in(raw):\n    return eval(raw)\n", "injection/secrets"
         )
     finally:
         FAKE.responder = MODEL
     assert refused.edit is None
     # The provider's words reach the user, minus the key.
-    assert any("invalid api key «redacted»" in m.message for m in client.messages)
-    path = next(p for p in CORPUS if p.name == SECRET_FILE)
-    uri, text, diagnostics = await _analyzed(client, path, "injection/secrets")
+    await _until(lambda: any("invalid api key «redacted»" in m.message for m in client.messages))
+    uri, text, diagnostics = await _analyzed(client, SECRET_FILE, folder="injection/secrets")
     resolved = await client.code_action_resolve_async(
         _eval_plan(text, await _actions(client, uri, text, diagnostics))
     )
-    assert any(s in resolved.title for s in SECRETS)  # the model did quote them
+    assert any(s in resolved.title for s in SECRETS), resolved.title  # the model quoted them
     text, _ = await apply_action(client, uri, text, resolved, version=2)
     actions = await _actions(client, uri, text, list(client.diagnostics[uri]))
     quick_fix = next(

@@ -62,9 +62,11 @@ FIGURES: list[Row] = []
 def figures_table() -> Iterator[None]:
     yield
     FAKE.stop()
-    header = f"{'fault':<22}{'requests→open':>14}{'s→open':>8}{'rule pubs':>10}{'warnings':>9}{'recovery s':>11}"
-    print("\nLM fault matrix (through the server; N = lm.breaker_failures =", BREAKER_FAILURES, ")")
-    print(header)
+    print(f"\nLM fault matrix through the server (lm.breaker_failures = {BREAKER_FAILURES})")
+    print(
+        f"{'fault':<22}{'requests→open':>14}{'s→open':>8}{'rule pubs':>10}{'warnings':>9}"
+        f"{'recovery s':>11}"
+    )
     for row in FIGURES:
         print(
             f"{row.fault:<22}{row.requests_until_open!s:>14}{_fmt(row.seconds_to_open):>8}"
