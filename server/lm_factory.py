@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .redaction import mark_secret_variable
 from .settings import LmSettings
 
 
@@ -39,6 +40,7 @@ def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:
     if settings.api_base:
         kwargs["api_base"] = settings.api_base
     if settings.api_key_env:
+        mark_secret_variable(settings.api_key_env)  # whatever its name, never log or store it
         kwargs["api_key"] = os.environ.get(settings.api_key_env, "")
     elif settings.api_base:
         kwargs["api_key"] = "not-needed"

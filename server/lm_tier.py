@@ -26,6 +26,7 @@ from .artifacts import KINDS, programs_dir
 from .lm_cache import CacheKey, LmCache
 from .redaction import scrub
 from .registry import ActiveProgram, ProgramRegistry
+from .redaction import mark_secret_variable
 from .resilience import (
     CircuitBreaker,
     RateLimiter,
@@ -83,6 +84,8 @@ class LmTier:
     ) -> None:
         """``lm``: a ready ``dspy.LM`` to use instead of building one from ``settings``."""
         self.settings = settings
+        if settings.api_key_env:  # before anything can be logged or stored
+            mark_secret_variable(settings.api_key_env)
         self.cache = cache
         self.stats = LmStats()
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)

@@ -21,7 +21,10 @@ REDACTED = "«redacted»"
 # in a snippet would destroy it, and such values are not credentials anyway.
 MIN_ENV_SECRET_LENGTH = 8
 
-_ENV_SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET")
+_ENV_SECRET_SUFFIXES = ("_KEY", "_APIKEY", "_TOKEN", "_SECRET", "_PASSWORD", "_CREDENTIALS")
+# Variables known to hold a secret whatever their name (``lm.api_key_env``): process-wide, as the
+# environment itself is.
+_SECRET_VARIABLES: set[str] = set()
 
 # A private key block; an unterminated one (a truncated snippet) is redacted to the end of text.
 _PRIVATE_KEY = re.compile(
@@ -103,15 +106,22 @@ def redact(text: str, extra_secrets: Iterable[str] = ()) -> str:
     return _ASSIGNMENT.sub(_redact_assignment, text)
 
 
+def mark_secret_variable(name: str) -> None:
+    """Treat the value of environment variable ``name`` as a secret from now on."""
+    _SECRET_VARIABLES.add(name)
+
+
 def env_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Values of variables named like secrets (*_KEY, *_TOKEN, *_SECRET), long enough to matter.
+    """Values of variables named like secrets (*_KEY, *_TOKEN, *_SECRET, ...) or marked as
+    secret, long enough to matter.
 
     They are the keys most likely to be pasted into code, and no pattern can recognise them all.
     """
     return tuple(
         value
         for name, value in environ.items()
-        if name.upper().endswith(_ENV_SECRET_SUFFIXES) and len(value) >= MIN_ENV_SECRET_LENGTH
+        if (name.upper().endswith(_ENV_SECRET_SUFFIXES) or name in _SECRET_VARIABLES)
+        and len(value) >= MIN_ENV_SECRET_LENGTH
     )
 
 

@@ -611,3 +611,12 @@ def test_a_version_1_file_keeps_its_events_and_gains_the_location_columns(tmp_pa
         store.record(dataclasses.replace(event(), line=3, end_line=4, message="m", context="c"))
         new = store.events()[-1].event
         assert (new.line, new.end_line, new.message, new.context) == (3, 4, "m", "c")
+
+
+def test_the_variable_named_by_lm_api_key_env_is_redacted_whatever_its_name() -> None:
+    from dspy_lsp.server.redaction import env_secrets, mark_secret_variable
+
+    environ = {"DEEPSEEK_APIKEY_FOR_ME": "dsk-0123456789abcdefXYZ"}
+    assert env_secrets(environ) == ()
+    mark_secret_variable("DEEPSEEK_APIKEY_FOR_ME")
+    assert env_secrets(environ) == ("dsk-0123456789abcdefXYZ",)
