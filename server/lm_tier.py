@@ -24,9 +24,8 @@ from ..analyzers.suppression import is_suppressed
 from ..analyzers.units import Unit, split_units
 from .artifacts import KINDS, programs_dir
 from .lm_cache import CacheKey, LmCache
-from .redaction import scrub
+from .redaction import mark_secret_variable, scrub
 from .registry import ActiveProgram, ProgramRegistry
-from .redaction import mark_secret_variable
 from .resilience import (
     CircuitBreaker,
     RateLimiter,
