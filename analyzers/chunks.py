@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import itertools
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -37,6 +38,17 @@ def _first_line(node: ast.stmt) -> int:
 # Chunks shorter than this cannot hold enough syntax nodes to be too big, so only longer ones
 # pay for counting.
 _CHARS_WORTH_COUNTING = 20_000
+# libcst visits about 10k nodes a second per core; beyond this one statement would stall for
+# seconds, so it is skipped with a note instead (a generated table, a huge literal). Counting
+# stops there too: walking a 400k-node statement takes seconds on its own.
+MAX_CHUNK_NODES = 30_000
+
+
+def _count_nodes(statements: list[ast.stmt], lines: int) -> int:
+    """libcst's nodes, up to one past the limit: the statements' and one per line (a blank or
+    comment line is a node of its own)."""
+    walked = itertools.chain.from_iterable(ast.walk(stmt) for stmt in statements)
+    return lines + sum(1 for _ in itertools.islice(walked, max(MAX_CHUNK_NODES + 1 - lines, 0)))
 
 
 def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
@@ -57,7 +69,8 @@ def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
         end = line_starts[bounds[i + 1]] if i + 1 < len(bounds) else len(text)
         nodes = 0
         if end - begin > _CHARS_WORTH_COUNTING:
-            nodes = sum(1 for stmt in statements[first_line] for _ in ast.walk(stmt))
+            last_line = bounds[i + 1] if i + 1 < len(bounds) else len(line_starts)
+            nodes = _count_nodes(statements[first_line], last_line - first_line)
         chunks.append(Chunk(start_line=first_line, text=text[begin:end], nodes=nodes))
     return chunks
 
@@ -112,6 +125,8 @@ def _rechunk(previous: Chunking, text: str) -> Chunking | None:
     in the next chunk), the caller parses the whole text instead.
     """
     old, chunks = previous.text, previous.chunks
+    if not chunks:  # the document was emptied: nothing to reuse
+        return None
     prefix = _common_prefix(old, text)
     suffix = _common_suffix(old, text, min(len(old), len(text)) - prefix)
     offsets, total = [], 0

@@ -6,6 +6,7 @@ one parse of the statement that changed. Everything here is pure: text in, findi
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 from collections import Counter
@@ -16,7 +17,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from pydantic import Field, SkipValidation
 
-from .chunks import Chunk, Chunking, chunk_module
+from .chunks import MAX_CHUNK_NODES, Chunk, Chunking, chunk_module
 from .models import (
     AnalysisStatus,
     Edit,
@@ -37,9 +38,10 @@ SYNTAX_ERROR = "DL000"
 SKIPPED = "DL001"
 INTERNAL_ERROR = "DL002"
 DEFAULT_MAX_CHARS = 2_000_000
-# libcst visits about 10k nodes a second per core; beyond this one statement would stall for
-# seconds, so it is skipped with a note instead (a generated table, a huge literal).
-MAX_CHUNK_NODES = 30_000
+# A fix re-renders its whole chunk (about 4 µs a character), so a big class with many findings
+# took a minute; past this many characters of that work (under a second), its remaining
+# findings are shown without a fix (fix-all picks them up in its next round).
+MAX_FIX_WORK = 100_000
 _BOM = "\ufeff"
 
 
@@ -102,8 +104,8 @@ def _without_lone_surrogates(text: str) -> str:
 
 def _too_big(chunk: Chunk) -> tuple[Finding, ...]:
     message = (
-        f"dspy-lsp skipped this statement: {chunk.nodes:,} syntax nodes is more than the "
-        f"{MAX_CHUNK_NODES:,} it analyses in one piece"
+        f"dspy-lsp skipped this statement: it has more than {MAX_CHUNK_NODES:,} syntax nodes, "
+        "the most it analyses in one piece"
     )
     return (meta_finding(SKIPPED, Severity.INFO, message, _TOP),)
 
@@ -219,27 +221,101 @@ def _chunk_findings(chunk_text: str, codes: tuple[str, ...]) -> tuple[Finding, .
     header = chunk_text.lstrip().split("\n", 1)[0][:120]
     seen: Counter[str] = Counter()
     findings = []
+    code = module.code  # positions and fixes refer to this text
+    fix_work = 0
     for rule in rules:
         for report in rule.reports:
             node_code = module.code_for_node(report.node)
             seen[f"{rule.CODE}|{node_code}"] += 1
             anchor = f"{header}|{node_code}|{seen[f'{rule.CODE}|{node_code}']}"
-            findings.append(_to_finding(rule, report, module, chunk_text, positions, anchor))
+            fixable = report.replacement is not None and fix_work < MAX_FIX_WORK
+            fix_work += len(code) if fixable else 0
+            findings.append(_to_finding(rule, report, module, code, positions, anchor, fixable))
+    if code != chunk_text:
+        runs = _kept_runs(code, chunk_text)
+        return tuple(_realigned(f, code, chunk_text, runs) for f in findings)
     return tuple(findings)
+
+
+def _kept_runs(code: str, text: str) -> list[tuple[int, int, int]]:
+    """(code offset, text offset, length) of the runs of ``text`` that libcst kept in ``code``,
+    matching greedily: libcst only drops characters, never before a character it keeps."""
+    runs, i, j = [], 0, 0
+    while i < len(code) and j < len(text):
+        if code[i] != text[j]:
+            j += 1
+            continue
+        start_i, start_j = i, j
+        while i < len(code) and j < len(text) and code[i] == text[j]:
+            i, j = i + 1, j + 1
+        runs.append((start_i, start_j, i - start_i))
+    return runs
+
+
+def _realigned(
+    finding: Finding, code: str, text: str, blocks: list[tuple[int, int, int]]
+) -> Finding:
+    """Move a finding from libcst's regenerated ``code`` onto the real ``text``.
+
+    libcst drops some whitespace it considers insignificant (a form feed before a top-level
+    statement, a final lone ``\\r``), which shifts its columns and would make a fix delete
+    that whitespace (or, for ``\\r``, join two lines). A fix whose edit cannot be placed on
+    exactly the text it replaces is dropped.
+    """
+    code_index, text_index = LineIndex(code), LineIndex(text)
+
+    def place(span: Span) -> tuple[int, int] | None:
+        start, end = code_index.offset(span.start), code_index.offset(span.end)
+        new_start = _aligned(start, blocks, after=True)
+        new_end = new_start if end == start else _aligned(end, blocks, after=False)
+        if new_start is None or new_end is None or new_end < new_start:
+            return None
+        return new_start, new_end
+
+    placed = place(finding.span)
+    span = text_index.span(*placed) if placed else finding.span
+    fix = finding.fix
+    if fix is not None:
+        edits = []
+        for edit in fix.edits:
+            moved = place(edit.span)
+            replaced = code[code_index.offset(edit.span.start) : code_index.offset(edit.span.end)]
+            if moved is None or text[moved[0] : moved[1]] != replaced:
+                fix = None
+                break
+            edits.append(edit.model_copy(update={"span": text_index.span(*moved)}))
+        else:
+            fix = fix.model_copy(update={"edits": tuple(edits)})
+    return finding.model_copy(update={"span": span, "fix": fix})
+
+
+def _aligned(offset: int, blocks: list[tuple[int, int, int]], *, after: bool) -> int | None:
+    """The text offset of a code offset inside a run both texts share; at the boundary of a
+    dropped run, a start goes ``after`` it and an end before it."""
+    for a, b, size in blocks:
+        inside = a <= offset < a + size if after else a < offset <= a + size
+        if inside:
+            return b + offset - a
+    if offset == 0 and not after:
+        return 0
+    if after:  # the very end of the code: the end of the last shared run
+        return next((b + size for a, b, size in blocks if size and a + size == offset), None)
+    return None
 
 
 def _to_finding(
     rule: Rule,
     report: Report,
     module: cst.Module,
-    chunk_text: str,
+    code: str,
     positions: Mapping[cst.CSTNode, CodeRange],
     anchor: str,
+    fixable: bool,
 ) -> Finding:
     span = _place_span(report.place, positions)
     fix = None
-    if report.replacement is not None:
-        fix = _build_fix(module, chunk_text, report, report.replacement)
+    if fixable and report.replacement is not None:
+        fix = _build_fix(module, code, report, report.replacement, positions)
     return Finding(
         id=Finding.make_id(rule.CODE, anchor, Span.of(0, 0, 0, 0)),
         rule=rule.CODE,
@@ -263,13 +339,28 @@ def _place_span(place: Place, positions: Mapping[cst.CSTNode, CodeRange]) -> Spa
 
 
 class _ReplaceNode(cst.CSTTransformer):
-    def __init__(self, target: cst.CSTNode, replacement: Replacement) -> None:
+    """Swaps one node, descending only into nodes whose code range holds it (a fix in a big
+    class then costs a walk down to its method, not a walk of the class)."""
+
+    def __init__(
+        self,
+        target: cst.CSTNode,
+        replacement: Replacement,
+        positions: Mapping[cst.CSTNode, CodeRange],
+    ) -> None:
         super().__init__()
         self.target = target
         self.replacement = replacement
+        self.positions = positions
+        self.where = positions.get(target)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        return node is not self.target and super().on_visit(node)
+        if node is self.target:
+            return False
+        where = self.positions.get(node)
+        if where is not None and self.where is not None and not _holds(where, self.where):
+            return False
+        return super().on_visit(node)
 
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def, override]
         if original_node is self.target:
@@ -277,20 +368,38 @@ class _ReplaceNode(cst.CSTTransformer):
         return updated_node
 
 
+def _holds(outer: CodeRange, inner: CodeRange) -> bool:
+    starts_before = (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column)
+    ends_after = (inner.end.line, inner.end.column) <= (outer.end.line, outer.end.column)
+    return starts_before and ends_after
+
+
 def _build_fix(
-    module: cst.Module, chunk_text: str, report: Report, replacement: Replacement
+    module: cst.Module,
+    code: str,
+    report: Report,
+    replacement: Replacement,
+    positions: Mapping[cst.CSTNode, CodeRange],
 ) -> Fix | None:
     """Apply the replacement to the chunk, check the result parses, and keep the smallest edit."""
     try:
-        new_text = module.visit(_ReplaceNode(report.target, replacement)).code
-        cst.parse_module(new_text)
+        new_text = module.visit(_ReplaceNode(report.target, replacement, positions)).code
+        _check_parses(new_text)
     except Exception:  # a rule's replacement that cannot render or parse is dropped, not shown
         log.debug("dropping an unverifiable fix for %s", report.message, exc_info=True)
         return None
-    edit = minimal_edit(chunk_text, new_text)
+    edit = minimal_edit(code, new_text)
     if edit is None:
         return None
     return Fix(title=report.fix_title or "", safety=report.safety, edits=(edit,))
+
+
+def _check_parses(text: str) -> None:
+    """CPython's parser is fast; libcst's decides for grammar newer than the running Python."""
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        cst.parse_module(text)
 
 
 def minimal_edit(old: str, new: str) -> Edit | None:

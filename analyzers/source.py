@@ -51,8 +51,22 @@ class UndecodableSource(ValueError):
     """A file that is not Python text: binary, or not in its declared encoding."""
 
 
+# Python cannot read source in these (nor can our parsers); UTF-32's marks start like UTF-16's.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
 def decode_source(data: bytes) -> str:
     """Decode a file the way Python would (BOM, coding cookie, else UTF-8), or explain why not."""
+    for bom, name in _WIDE_BOMS:
+        if data.startswith(bom):
+            raise UndecodableSource(
+                f"{name} text (byte order mark); save it as UTF-8 to analyse it"
+            )
     if b"\x00" in data[:8192]:
         raise UndecodableSource("binary file (contains NUL bytes)")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatch
@@ -11,6 +12,8 @@ from ..analyzers.chunks import Chunking
 from ..analyzers.engine import Analysis, analyze_source
 from ..analyzers.rules import ALL_RULES
 from .settings import ResolvedSettings, relative_path
+
+log = logging.getLogger(__name__)
 
 
 def codes_for(path: Path | None, resolved: ResolvedSettings) -> tuple[str, ...]:
@@ -51,10 +54,16 @@ _SKIP_DIRS = frozenset(
 
 
 def iter_python_files(paths: Sequence[Path], exclude: tuple[str, ...]) -> Iterator[Path]:
-    """Files named on the command line, and ``.py``/``.pyi`` files under directories."""
+    """Files named on the command line, and ``.py``/``.pyi`` files under directories.
+
+    Only regular files: reading a FIFO or a device named ``*.py`` would block forever.
+    """
     for path in paths:
         if path.is_file():
             yield path
+            continue
+        if not path.is_dir():
+            log.warning("dspy-lsp: skipping %s: not a regular file or directory", path)
             continue
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = sorted(
@@ -62,7 +71,11 @@ def iter_python_files(paths: Sequence[Path], exclude: tuple[str, ...]) -> Iterat
             )
             for name in sorted(filenames):
                 candidate = Path(dirpath) / name
-                if candidate.suffix in (".py", ".pyi") and not any(
+                if candidate.suffix not in (".py", ".pyi") or any(
                     fnmatch(candidate.as_posix(), pattern) for pattern in exclude
                 ):
+                    continue
+                if candidate.is_file():
                     yield candidate
+                else:
+                    log.warning("dspy-lsp: skipping %s: not a regular file", candidate)

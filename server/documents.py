@@ -2,22 +2,42 @@
 
 pygls splits with ``str.splitlines``, which also breaks at form feeds, ``\\x1c``-``\\x1e``,
 ``\\x85`` and ``\\u2028``; an incremental edit after such a character would land on the wrong
-line. These subclasses keep pygls' sync logic and fix only the line table it uses.
+line. And it moves a position past the end of a line to one character before the end, where
+LSP says the end. These subclasses keep pygls' sync logic and fix only those two things.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from typing import Any
 
+from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
 
-from ..analyzers.lines import split_lines
+from ..analyzers.lines import split_lines, strip_newline
 
 
 class LspTextDocument(TextDocument):
     @property
     def lines(self) -> Sequence[str]:
         return tuple(split_lines(self.source))
+
+    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
+        lines = self.lines
+        start, end = (self._clamped(lines, p) for p in (change.range.start, change.range.end))
+        super()._apply_incremental_change(
+            types.TextDocumentContentChangePartial(
+                range=types.Range(start=start, end=end), text=change.text
+            )
+        )
+
+    def _clamped(self, lines: Sequence[str], position: types.Position) -> types.Position:
+        """A character past the end of its line means the end of the line (LSP 3.17)."""
+        if position.line >= len(lines):
+            return position
+        length = self.position_codec.client_num_units(strip_newline(lines[position.line]))
+        return types.Position(line=position.line, character=min(position.character, length))
 
 
 class LspWorkspace(Workspace):
@@ -46,3 +66,11 @@ class LspWorkspace(Workspace):
             list(workspace.folders.values()),
             workspace.position_encoding,
         )
+
+
+def fingerprint(document: TextDocument) -> dict[str, Any]:
+    """The server's copy of a document, summarised without its content: compare it with the
+    editor's buffer to tell a sync bug from an analysis bug."""
+    source = document.source
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+    return {"version": document.version, "chars": len(source), "sha256": digest}

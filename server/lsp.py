@@ -31,7 +31,7 @@ from .constants import (
     PLAN_KIND,
     SOURCE,
 )
-from .documents import LspWorkspace
+from .documents import LspWorkspace, fingerprint
 from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
@@ -305,6 +305,9 @@ class DspyLanguageServer(LanguageServer):
             "config_errors": list(resolved.errors),
             "rules": [f"{code} {rule.NAME}" for code, rule in ALL_RULES.items()],
             "open_documents": len(self.workspace.text_documents),
+            "documents": {
+                uri: fingerprint(doc) for uri, doc in self.workspace.text_documents.items()
+            },
             "published": self.scheduler.published,
             "feedback": {
                 "store": str(self._feedback.path)
