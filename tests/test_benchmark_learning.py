@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from dspy_lsp.analyzers.learning.corpus import case_grouping, load_corpus
 from dspy_lsp.analyzers.learning.examples import AnalysisExample, Label
 from dspy_lsp.analyzers.learning.metrics import Predicted
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning.py"
 CORPORA = Path("/work/shared/corpora")
 needs_corpora = pytest.mark.skipif(not CORPORA.exists(), reason="corpora not on this machine")
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_learning", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("learning")
 
 
 UNIT = AnalysisExample(

@@ -7,32 +7,19 @@ and each test checks one promise against its figures.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from benchmark_scripts import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "resources.py"
 MAX_MB_PER_FILE = 1.0
 MAX_PEAK_MB = 512.0
 MAX_STOP_S = 2.0
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_resources", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def figures() -> Any:
-    bench = _bench()
+    bench = load_benchmark("resources")
     scenario = bench.Scenario(
         files=50,
         latency_s=0.1,

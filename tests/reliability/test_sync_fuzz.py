@@ -7,13 +7,10 @@ sit on the characters a fresh analysis of the client's text points at.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from benchmark_scripts import load_benchmark
 from e2e.conftest import client, utf8_client, workspace_file  # noqa: F401  (the real server)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,20 +20,10 @@ from pytest_lsp import LanguageClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sync_fuzz.py"
 CI_DOCUMENTS = 18  # x 5 batches x up to 6 changes: a few hundred edits per client
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_sync_fuzz", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load()
+fuzz = load_benchmark("sync_fuzz")
 FIGURES = {encoding: fuzz.Figures(encoding) for encoding in ("utf-16", "utf-8")}
 CI = settings(
     max_examples=CI_DOCUMENTS,
