@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from .settings import find_project_config, resolve
+from .settings import project_settings
 from .store import KINDS, FeedbackStore, FeedbackStoreError, RuleStats, default_store_path
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -64,7 +64,7 @@ def store_path(workspace: Path | None, explicit: Path | None) -> Path:
     if explicit is not None:
         return explicit
     directory = (workspace or Path.cwd()).resolve()
-    resolved = resolve({}, find_project_config(directory))
+    resolved = project_settings(directory)
     if resolved.settings.feedback.path:
         return Path(resolved.settings.feedback.path)
     return default_store_path(resolved.root or directory)

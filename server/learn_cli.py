@@ -20,7 +20,8 @@ from ..analyzers.learning.trigger import Decision, LearnState, acceptance, decid
 from .store import FeedbackStore
 
 EXIT_OK, EXIT_ERROR = 0, 2
-CLI = "import sys; from dspy_lsp.server.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = (sys.executable, "-m", "dspy_lsp.server.cli")
+"""How a child process runs a ``dspy-lsp`` verb with this interpreter."""
 _FORWARDED = (
     "program",
     "optimizer",
@@ -82,7 +83,7 @@ def check_once(args: argparse.Namespace, store: Path, programs: Path) -> Decisio
     print(f"dspy-lsp learn: {decision.reason}", file=sys.stderr)
     if not decision.run:
         return decision
-    command = [sys.executable, "-c", CLI, "optimize", "--store", str(store)]
+    command = [*CLI, "optimize", "--store", str(store)]
     command += ["--programs-dir", str(programs)]
     if args.workspace:
         command += ["--workspace", str(args.workspace)]
@@ -103,10 +104,10 @@ def check_once(args: argparse.Namespace, store: Path, programs: Path) -> Decisio
 def run(args: argparse.Namespace) -> int:
     from .artifacts import programs_dir
     from .feedback_cli import store_path
-    from .settings import find_project_config, resolve
+    from .settings import project_settings
 
     workspace = (args.workspace or Path.cwd()).resolve()
-    lm = resolve({}, find_project_config(workspace)).settings.lm
+    lm = project_settings(workspace).settings.lm
     programs = args.programs_dir or programs_dir(lm.programs_dir)
     store = store_path(workspace, args.store)
     while True:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ MIN_INTERVAL_S = 60.0
 
 def learn_command(settings: Settings, workspace: Path, store: Path, programs: Path) -> list[str]:
     learn, lm = settings.learn, settings.lm
-    command = [sys.executable, "-c", CLI, "learn", "--workspace", str(workspace)]
+    command = [*CLI, "learn", "--workspace", str(workspace)]
     command += ["--store", str(store), "--programs-dir", str(programs)]
     command += ["--window", str(learn.window), "--min-new-labels", str(learn.min_new_labels)]
     command += ["--optimizer", learn.optimizer, "--budget", str(learn.budget)]

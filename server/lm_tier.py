@@ -21,7 +21,7 @@ from ..analyzers.lm_findings import RawFinding, check_claims, place, without_rul
 from ..analyzers.models import Finding, RefactorPlan
 from ..analyzers.source import LineIndex
 from ..analyzers.suppression import is_suppressed
-from ..analyzers.units import Unit, split_units
+from ..analyzers.units import Unit, place_in_unit, split_units
 from .artifacts import KINDS, programs_dir
 from .lm_cache import CacheKey, LmCache
 from .redaction import mark_secret_variable, scrub
@@ -337,10 +337,11 @@ class LmTier:
         await asyncio.to_thread(self._ensure_loaded)  # importing dspy takes seconds
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
-        unit = _unit_of(text, finding)
-        if unit is None:
+        located = _problem(split_units(text), finding)
+        if located is None:
             return None, "the finding is not inside a function, method or module section"
-        inputs = {"code": unit.text, "problem": _problem(unit, finding), "context": unit.context}
+        unit, problem = located
+        inputs = {"code": unit.text, "problem": problem, "context": unit.context}
         # Sampled as dspy.BestOfN samples (temperature 1.0, a rollout id per attempt), stopping at
         # the first verified plan; but each attempt passes the breaker and the retries, and a
         # failed one is raised, never printed and swallowed.
@@ -376,17 +377,13 @@ def _classify(exc: BaseException) -> Any:
     return classify_lm_error(exc)
 
 
-def _unit_of(text: str, finding: Finding) -> Unit | None:
-    line = finding.span.start.line
-    candidates = [u for u in split_units(text) if u.contiguous and line in u.line_map]
-    return min(candidates, key=lambda u: len(u.line_map), default=None)
-
-
-def _problem(unit: Unit, finding: Finding) -> str:
-    start = unit.line_map.index(finding.span.start.line) + 1
-    end_line = min(finding.span.end.line, unit.line_map[-1])
-    end = unit.line_map.index(end_line) + 1 if end_line in unit.line_map else start
-    return f"lines {start}-{end}: {finding.message} ({finding.rule}). {finding.rationale}"
+def _problem(units: Sequence[Unit], finding: Finding) -> tuple[Unit, str] | None:
+    """The finding's unit, and the problem put in that unit's own line numbers."""
+    placed = place_in_unit(units, finding.span.start.line, finding.span.end.line)
+    if placed is None:
+        return None
+    where = f"lines {placed.line}-{placed.end_line}"
+    return placed.unit, f"{where}: {finding.message} ({finding.rule}). {finding.rationale}"
 
 
 def _rules_for_unit(unit: Unit, rule_findings: Sequence[Finding]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .feedback_cli import store_path
-from .settings import LmSettings, ResolvedSettings, find_project_config, resolve
+from .settings import LmSettings, ResolvedSettings, project_settings
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSettings]:
     workspace = (args.workspace or Path.cwd()).resolve()
-    resolved = resolve({}, find_project_config(workspace))
+    resolved = project_settings(workspace)
     lm = resolved.settings.lm
     updates: dict[str, Any] = {"max_attempts": 1}
     if args.lm:

@@ -100,9 +100,9 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _configured_dir() -> Path:
-    from .settings import find_project_config, resolve
+    from .settings import project_settings
 
-    resolved = resolve({}, find_project_config(Path.cwd()))
+    resolved = project_settings(Path.cwd())
     for error in resolved.errors:
         _warn(error)
     return programs_dir(resolved.settings.lm.programs_dir)

@@ -165,6 +165,11 @@ def find_project_config(start: Path) -> ProjectConfig:
     return ProjectConfig(root=None)
 
 
+def project_settings(directory: Path) -> ResolvedSettings:
+    """The settings a CLI verb run in ``directory`` works under: pyproject and env, no editor."""
+    return resolve({}, find_project_config(directory))
+
+
 def resolve(editor: Mapping[str, Any], project: ProjectConfig) -> ResolvedSettings:
     """Merge the layers; each invalid layer is dropped with a message naming its source."""
     env, env_error = env_layer()

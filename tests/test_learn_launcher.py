@@ -25,7 +25,7 @@ def test_the_command_carries_the_workspace_model_and_thresholds() -> None:
         {"lm": {"model": "openai/m", "api_base": "http://h/v1"}, "learn": {"min_new_labels": 5}}
     )
     command = learn_command(settings, Path("/ws"), Path("/s.sqlite3"), Path("/p"))
-    assert command[:2] == [sys.executable, "-c"] and command[3] == "learn"
+    assert command[:4] == [sys.executable, "-m", "dspy_lsp.server.cli", "learn"]
     joined = " ".join(command)
     for part in (
         "--workspace /ws",

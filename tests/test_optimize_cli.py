@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from fakes.learner import CLEAN_CODE, Learner
 from fakes.openai_server import FakeOpenAI
 
+from dspy_lsp.server.learn_cli import CLI
 from dspy_lsp.server.registry import ProgramRegistry
 from dspy_lsp.server.store import FeedbackEvent, FeedbackStore
 
-CLI = "import sys; from dspy_lsp.server.cli import main; sys.exit(main(sys.argv[1:]))"
 SMALL = ("--budget", "2", "--max-train", "6", "--max-dev", "6", "--no-rule-examples")
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", CLI, *args],
+        [*CLI, *args],
         capture_output=True,
         text=True,
         timeout=300,

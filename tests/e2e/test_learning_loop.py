@@ -22,6 +22,7 @@ from lsp_client import apply_action, open_and_wait
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from dspy_lsp.server.learn_cli import CLI
 from dspy_lsp.server.registry import ProgramRegistry
 from dspy_lsp.server.store import FeedbackStore
 
@@ -33,7 +34,6 @@ FAKE = FakeOpenAI(responder=Learner()).start()
 HOME = Path(tempfile.mkdtemp(prefix="dspy-lsp-loop-"))
 PROGRAMS = HOME / "programs"
 STORE = HOME / "feedback.sqlite3"
-CLI = "import sys; from dspy_lsp.server.cli import main; sys.exit(main(sys.argv[1:]))"
 ENV = {**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": str(HOME)}
 
 SOURCE = """import json
@@ -73,7 +73,7 @@ async def client(lsp_client: LanguageClient):
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", CLI, *args],
+        [*CLI, *args],
         capture_output=True,
         text=True,
         env=ENV,
