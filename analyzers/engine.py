@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 SYNTAX_ERROR = "DL000"
 SKIPPED = "DL001"
 INTERNAL_ERROR = "DL002"
+META_RULES = frozenset({SYNTAX_ERROR, SKIPPED, INTERNAL_ERROR})
+"""Codes about the file itself (it does not parse, was skipped, broke the engine): no fix,
+nothing to dismiss or learn from."""
 # The first analysis of ordinary code costs about 1 s per 100 kB on 2 cores (later edits
 # re-parse one statement): 500 kB keeps it under the 5 s an editor user will wait.
 DEFAULT_MAX_CHARS = 500_000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from ..analyzers.engine import INTERNAL_ERROR, SKIPPED, SYNTAX_ERROR, Analysis, minimal_edit
+from ..analyzers.engine import META_RULES, Analysis, minimal_edit
 from ..analyzers.fixes import apply_edits, fix_all
 from ..analyzers.models import Finding, Fix, FixSafety, Severity
 from ..analyzers.suppression import suppression_edit
@@ -23,7 +23,6 @@ from .convert import PositionCodec, fix_from_data, text_document_edit
 from .feedback import FeedbackPayload, payload_for
 from .store import FeedbackKind
 
-_META_RULES = {SYNTAX_ERROR, SKIPPED, INTERNAL_ERROR}
 _SAFETY_LABEL = {
     FixSafety.SAFE: "",
     FixSafety.UNSAFE: " (unsafe)",
@@ -62,7 +61,7 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
     if _wanted(types.CodeActionKind.QuickFix, request.only):
         for diagnostic in request.diagnostics:
             rule = str(diagnostic.code or "")
-            if not rule or rule in _META_RULES:
+            if not rule or rule in META_RULES:
                 continue
             fix, line = _fix_and_line(request, diagnostic, codec, current)
             finding = _finding(diagnostic, rule, codec)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..analyzers.engine import META_RULES
 from ..analyzers.models import Finding
 from ..analyzers.units import Unit, split_units, unit_at, unit_named
 from .feedback import FeedbackPayload, payload_for
@@ -49,7 +50,7 @@ class SignalTracker:
         if not parsed:
             return
         doc = self._documents.setdefault(uri, _Document())
-        current = {f.id: f for f in findings if f.rule.startswith(("DL1", "LM-"))}
+        current = {f.id: f for f in findings if f.rule not in META_RULES}
         if doc.findings and text != doc.text:
             units = None
             for finding_id, finding in doc.findings.items():
