@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,11 +20,11 @@ from pathlib import Path
 
 import pytest
 from editor_feedback import quick_fixes, wait_for_events
+from editor_run import SAMPLE, prepare
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 DRIVER = HERE / "emacs_driver.el"
-STORE = REPO / "examples" / "inventory" / "store.py"
 WAIT_S = 30  # each wait inside Emacs; its watchdog fires after four of these
 RUN_TIMEOUT_S = 180  # the whole Emacs run, server included
 
@@ -36,18 +35,9 @@ def _tail(text: str, chars: int = 6000) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    emacs = shutil.which("emacs")
-    if emacs is None:
-        reason = "emacs is not on PATH (Debian: apt-get install emacs-nox elpa-eglot)"
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
-
-    tmp = tmp_path_factory.mktemp("emacs")
-    target = tmp / "project" / "inventory" / "store.py"
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(STORE, target)
-    result_path = tmp / "result.json"
-    feedback = tmp / "feedback.sqlite3"
+    prepared = prepare(tmp_path_factory, "emacs", "Debian: apt-get install emacs-nox elpa-eglot")
+    emacs, tmp, target = prepared.editor, prepared.tmp, prepared.target
+    result_path, feedback = prepared.result, prepared.feedback
     home = tmp / "home"  # no user init files, packages or caches from the real home
     home.mkdir()
     env = {
@@ -134,7 +124,7 @@ def test_quick_fix_applied_and_saved(run: dict) -> None:
     final = run["final_text"]
     assert "    if item is None:\n" in final
     assert "item == None" not in final
-    original = STORE.read_text(encoding="utf-8")
+    original = SAMPLE.read_text(encoding="utf-8")
     assert final == original.replace("if item == None:", "if item is None:", 1)
 
 

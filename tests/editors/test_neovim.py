@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +18,10 @@ from pathlib import Path
 
 import pytest
 from editor_feedback import quick_fixes, wait_for_events
+from editor_run import SAMPLE, prepare
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-STORE = REPO / "examples" / "inventory" / "store.py"
 WAIT_MS = 30_000  # each wait inside Neovim
 RUN_TIMEOUT_S = 180  # the whole Neovim run
 # Sent as the "dspy-lsp" initializationOptions: DL101 (store.py line 9) must then be absent.
@@ -31,18 +30,9 @@ SETTINGS = {"ignore": ["DL101"]}
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    nvim = shutil.which("nvim")
-    if nvim is None:
-        reason = "nvim is not on PATH (install Debian's neovim package to run this test)"
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
-
-    tmp = tmp_path_factory.mktemp("nvim")
-    target = tmp / "project" / "inventory" / "store.py"
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(STORE, target)
-    result_path = tmp / "result.json"
-    feedback = tmp / "feedback.sqlite3"
+    prepared = prepare(tmp_path_factory, "nvim", "install Debian's neovim package")
+    nvim, tmp, target = prepared.editor, prepared.tmp, prepared.target
+    result_path, feedback = prepared.result, prepared.feedback
     settings = {**SETTINGS, "feedback": {"path": str(feedback)}}
     xdg = tmp / "xdg"  # keeps Neovim's state and LSP log out of the user's home
     env = {
@@ -112,7 +102,7 @@ def test_quick_fix_is_applied_and_written(run: dict) -> None:
     assert "    if item is None:\n" in run["final_text"]
     assert "item == None" not in run["final_text"]
     # Only that line changed.
-    expected = STORE.read_text().replace("if item == None:", "if item is None:")
+    expected = SAMPLE.read_text().replace("if item == None:", "if item is None:")
     assert run["final_text"] == expected
     # The server saw the edit through Neovim's document sync and dropped the finding.
     assert run["codes_after_fix"]
@@ -146,6 +136,6 @@ def test_fix_all_records_accepted_events(run: dict) -> None:
     )
     fix_all = [e for e in events if e.action_kind == "fix_all"]
     # After the DL104 fix, the safe fixes left are DL113's, one per `.keys()` in the file.
-    assert [e.rule for e in fix_all] == ["DL113"] * STORE.read_text().count(".keys()"), events
+    assert [e.rule for e in fix_all] == ["DL113"] * SAMPLE.read_text().count(".keys()"), events
     assert {e.kind for e in fix_all} == {"accepted"}
     assert all(".keys()" in e.code for e in fix_all)
