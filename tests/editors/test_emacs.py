@@ -23,7 +23,6 @@ from editor_feedback import quick_fixes, wait_for_events
 from editor_run import SAMPLE, prepare
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 DRIVER = HERE / "emacs_driver.el"
 WAIT_S = 30  # each wait inside Emacs; its watchdog fires after four of these
 RUN_TIMEOUT_S = 180  # the whole Emacs run, server included

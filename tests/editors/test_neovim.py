@@ -21,7 +21,6 @@ from editor_feedback import quick_fixes, wait_for_events
 from editor_run import SAMPLE, prepare
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 WAIT_MS = 30_000  # each wait inside Neovim
 RUN_TIMEOUT_S = 180  # the whole Neovim run
 # Sent as the "dspy-lsp" initializationOptions: DL101 (store.py line 9) must then be absent.
