@@ -9,6 +9,7 @@ programs directory shares it. The running server picks up a new active version b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -68,7 +69,7 @@ def read_state(path: Path) -> LearnState:
 def write_state(path: Path, state: LearnState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(state.__dict__), encoding="utf-8")
+    tmp.write_text(json.dumps(dataclasses.asdict(state)), encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -6,6 +6,7 @@ they need (the store file, the workspace's Python files) and splits the result.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,21 +32,10 @@ class TrainingData:
 
 
 def record_of(stored: StoredEvent) -> FeedbackRecord:
+    """The learning loop's view of a stored event: the same fields, less where and how."""
     event = stored.event
     return FeedbackRecord(
-        kind=event.kind,
-        finding_id=event.finding_id,
-        rule=event.rule,
-        category=event.category,
-        program_version=event.program_version,
-        code=event.code,
-        context=event.context,
-        line=event.line,
-        end_line=event.end_line,
-        message=event.message,
-        edit=event.edit,
-        reason=event.reason,
-        created=event.created,
+        **{f.name: getattr(event, f.name) for f in dataclasses.fields(FeedbackRecord)}
     )
 
 
