@@ -8,18 +8,16 @@ file is still honoured while no version of that kind has been activated.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from .paths import user_dir
 
 KINDS = ("analyze", "plan")
 
 
 def default_programs_dir(environ: dict[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_DATA_HOME", "")
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
-    return root / "dspy-lsp" / "programs"
+    return user_dir("data", environ) / "programs"
 
 
 def programs_dir(configured: str | None) -> Path:

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -24,17 +23,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paths import user_dir
 from .sqlite_file import (
+    ForeignFileError,
     LockedConnection,
+    claim,
+    connect,
     immediate,
     is_bad_file,
     is_corrupt,
+    is_ours,
     move_aside,
     retry_while_busy,
+    stamp,
     user_version,
 )
 
 log = logging.getLogger(__name__)
+
+_TABLES = frozenset({"entries"})
 
 SCHEMA_VERSION = 1
 
@@ -111,11 +118,7 @@ class SchemaTooNewError(Exception):
 
 def default_cache_path(environ: Mapping[str, str] | None = None) -> Path:
     """Per-user location shared by all server processes: $XDG_CACHE_HOME or ~/.cache."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_CACHE_HOME", "")
-    # The XDG spec says relative paths are invalid and must be ignored.
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "dspy-lsp" / "lm-cache.sqlite3"
+    return user_dir("cache", environ) / "lm-cache.sqlite3"
 
 
 class LmCache(LockedConnection):
@@ -222,13 +225,17 @@ class LmCache(LockedConnection):
             return _connect(":memory:")
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            claim(path, _TABLES)  # a file that is not ours is refused, never replaced
             conn = retry_while_busy(lambda: _connect(path), _BUSY_TIMEOUT_S)
+        except ForeignFileError as exc:
+            return self._degrade(str(exc))
         except (OSError, sqlite3.Error) as exc:
-            if not is_bad_file(path, exc):
+            if not is_bad_file(path, exc) or not is_ours(path):
                 return self._degrade(f"cannot use {path}: {exc}")
             log.warning("LM cache %s is unusable (%s); starting a new one", path, exc)
             try:
                 moved = move_aside(path)
+                claim(path, _TABLES)
                 conn = _connect(path)
             except (OSError, sqlite3.Error) as exc2:
                 return self._degrade(f"cannot replace bad file {path}: {exc2}")
@@ -246,7 +253,7 @@ class LmCache(LockedConnection):
 
     def _failed(self, what: str, exc: sqlite3.Error) -> None:
         """Log a failed operation; if the file turned out corrupt, replace it."""
-        if self.path is None or not is_corrupt(exc):
+        if self.path is None or not is_corrupt(exc) or not is_ours(self.path):
             log.warning("LM cache: %s failed: %s", what, exc)
             return
         log.warning("LM cache %s is corrupt (%s); starting a new one", self.path, exc)
@@ -265,8 +272,9 @@ class LmCache(LockedConnection):
 
 def _connect(target: Path | str) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), see sqlite_file.immediate.
-    conn = sqlite3.connect(
-        target, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    options = {"timeout": _BUSY_TIMEOUT_S, "isolation_level": None, "check_same_thread": False}
+    conn = (
+        sqlite3.connect(target, **options) if target == ":memory:" else connect(target, **options)
     )
     try:
         if target != ":memory:":
@@ -275,6 +283,7 @@ def _connect(target: Path | str) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         _migrate(conn)
+        stamp(conn)
     except BaseException:
         conn.close()
         raise

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,3 +116,88 @@ def move_aside(path: Path) -> Path | None:
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).rename(target.with_name(target.name + suffix))
     return target
+
+
+APPLICATION_ID = 0x44534C50  # "DSLP" in the header of every dspy-lsp database
+_HEADER = b"SQLite format 3\x00"
+
+
+class ForeignFileError(OSError):
+    """The path holds something that is not a dspy-lsp database: it is left exactly as it is."""
+
+
+def claim(path: Path, own_tables: frozenset[str]) -> None:
+    """Make sure ``path`` is a dspy-lsp database, or a new file for one; never touch another.
+
+    Creates a missing file (O_EXCL, O_NOFOLLOW, mode 0600). Raises ``ForeignFileError`` for a
+    symbolic link, a non-regular file, or a file that is not ours: one that is not SQLite, has
+    another application id, or (files from before the id) holds tables we did not create.
+    """
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+        return
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise ForeignFileError(
+            f"{path} is a symbolic link; dspy-lsp never follows one for its data"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise ForeignFileError(f"{path} is not a regular file")
+    if info.st_size == 0:
+        return  # nothing in it to lose; SQLite makes it a database
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    app_id = int.from_bytes(header[68:72], "big") if len(header) >= 72 else -1
+    if not header.startswith(_HEADER) or app_id not in (0, APPLICATION_ID):
+        raise ForeignFileError(
+            f"{path} exists and is not a dspy-lsp database; it was left untouched."
+            " Move it away or choose another path."
+        )
+    if app_id == 0 and not _tables(path) <= own_tables | {"sqlite_sequence"}:
+        raise ForeignFileError(
+            f"{path} is another application's SQLite database; it was left untouched."
+            " Choose another path."
+        )
+
+
+def is_ours(path: Path) -> bool:
+    """Whether ``path`` is a regular file stamped with our application id (safe to move aside)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as handle:
+            header = handle.read(72)
+    except OSError:
+        return False
+    return header.startswith(_HEADER) and int.from_bytes(header[68:72], "big") == APPLICATION_ID
+
+
+def connect(path: Path, **kwargs: object) -> sqlite3.Connection:
+    """``sqlite3.connect`` that refuses a path with a symbolic link in its last component."""
+    uri = f"file:{urllib.parse.quote(os.fspath(path))}?nofollow=1"
+    return sqlite3.connect(uri, uri=True, **kwargs)  # type: ignore[arg-type]
+
+
+def stamp(conn: sqlite3.Connection) -> None:
+    """Mark the open database as ours (a no-op once it is)."""
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def _tables(path: Path) -> set[str]:
+    uri = f"file:{urllib.parse.quote(os.fspath(path))}?mode=ro&nofollow=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            return {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ForeignFileError(
+            f"{path} cannot be read as a dspy-lsp database ({exc}); it was left untouched"
+        ) from exc

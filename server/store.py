@@ -27,17 +27,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO, get_args
 
+from .paths import user_dir
 from .redaction import env_secrets, redact
 from .sqlite_file import (
     LockedConnection,
+    claim,
+    connect,
     immediate,
     is_corrupt,
+    is_ours,
     move_aside,
     retry_while_busy,
+    stamp,
     user_version,
 )
 
 log = logging.getLogger(__name__)
+
+_TABLES = frozenset({"events"})
 
 FeedbackKind = Literal[
     "accepted", "dismissed_false_positive", "dismissed_later", "ignored", "self_fixed"
@@ -205,12 +212,8 @@ def default_store_path(workspace_root: Path, environ: Mapping[str, str] | None =
     Data rather than cache: feedback cannot be regenerated. Keyed by a hash of the resolved root,
     so every spelling of one workspace (symlinks, trailing "..") shares one file.
     """
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_DATA_HOME", "")
-    # The XDG spec says relative paths are invalid and must be ignored.
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
     key = hashlib.sha256(os.fsencode(workspace_root.resolve())).hexdigest()[:16]
-    return root / "dspy-lsp" / "feedback" / f"{key}.sqlite3"
+    return user_dir("data", environ) / "feedback" / f"{key}.sqlite3"
 
 
 class FeedbackStore(LockedConnection):
@@ -329,10 +332,13 @@ class FeedbackStore(LockedConnection):
             return _connect(None)
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Private before SQLite sees it (its -wal and -shm files copy the mode): the store
+            # holds the user's code. A file that is not ours is refused, never replaced.
+            claim(path, _TABLES)
             try:
                 return _connect_retrying(path)
             except sqlite3.Error as exc:
-                if not is_corrupt(exc):
+                if not is_corrupt(exc) or not is_ours(path):
                     raise
                 # Moved, not deleted: what it holds may still be recoverable by hand.
                 self.moved_aside = move_aside(path)
@@ -342,6 +348,7 @@ class FeedbackStore(LockedConnection):
                     exc,
                     self.moved_aside,
                 )
+                claim(path, _TABLES)
                 return _connect_retrying(path)
         except (OSError, sqlite3.Error) as exc:
             raise FeedbackStoreError(f"cannot use feedback store {path}: {exc}") from exc
@@ -352,17 +359,9 @@ def _connect_retrying(path: Path) -> sqlite3.Connection:
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
-    if path is not None:
-        # Created private before SQLite sees it (its -wal and -shm files copy the mode): the
-        # store holds the user's code.
-        os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE via sqlite_file.immediate).
-    conn = sqlite3.connect(
-        ":memory:" if path is None else path,
-        timeout=_BUSY_TIMEOUT_S,
-        isolation_level=None,
-        check_same_thread=False,
-    )
+    options = {"timeout": _BUSY_TIMEOUT_S, "isolation_level": None, "check_same_thread": False}
+    conn = sqlite3.connect(":memory:", **options) if path is None else connect(path, **options)
     try:
         # Before any pragma that writes: a newer file must stay exactly as it is.
         found = user_version(conn)
@@ -381,6 +380,7 @@ def _connect(path: Path | None) -> sqlite3.Connection:
             # On macOS fsync() does not reach the platter; F_FULLFSYNC does. No-op elsewhere.
             conn.execute("PRAGMA fullfsync = ON")
         _migrate(conn, _MIGRATIONS, path)
+        stamp(conn)
     except BaseException:
         conn.close()
         raise

@@ -142,9 +142,24 @@ def test_two_processes_lose_nothing(tmp_path: Path) -> None:
             assert cache.get(CacheKey(f"{who}-{n}", "p", "m", "s")) == f"{who}:{n}"
 
 
-def test_garbage_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_file_that_is_not_ours_is_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "lm.sqlite3"
     garbage = os.urandom(64) + b"definitely not sqlite" * 500
+    path.write_bytes(garbage)
+    with LmCache(path) as cache:
+        cache.put(key(), "fresh")
+        assert cache.get(key()) == "fresh"  # in memory
+        stats = cache.stats()
+    assert stats.path is None and "not a dspy-lsp database" in (stats.degraded_reason or "")
+    assert path.read_bytes() == garbage
+    assert corrupt_siblings(path) == []
+
+
+def test_a_damaged_cache_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "lm.sqlite3"
+    with LmCache(path) as cache:
+        cache.put(key(), "old")
+    garbage = path.read_bytes()[:100] + b"definitely not sqlite" * 500
     path.write_bytes(garbage)
     with LmCache(path) as cache:
         cache.put(key(), "fresh")

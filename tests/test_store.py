@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dspy_lsp.server.redaction import REDACTED, env_secrets, redact
+from dspy_lsp.server.sqlite_file import APPLICATION_ID
 from dspy_lsp.server.store import (
     _MIGRATIONS,
     KINDS,
@@ -195,6 +196,7 @@ def test_opening_waits_for_a_writer_while_switching_to_wal(tmp_path: Path) -> No
     another process is writing; several servers creating one file together hit this."""
     path = tmp_path / "f.sqlite3"
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # another dspy-lsp process
     other.execute("CREATE TABLE notes (text TEXT)")
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO notes VALUES ('x')")
@@ -211,15 +213,27 @@ def test_opening_waits_for_a_writer_while_switching_to_wal(tmp_path: Path) -> No
         other.close()
 
 
-def test_corrupt_file_is_moved_aside_not_deleted(tmp_path: Path) -> None:
+def test_corrupt_store_is_moved_aside_not_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite3"
+    with FeedbackStore(path, environ={}) as store:
+        store.record(event())
+    damaged = path.read_bytes()[:100] + b"not a database, " * 512  # our header, broken pages
+    path.write_bytes(damaged)
+    with FeedbackStore(path, environ={}) as store:
+        assert store.moved_aside is not None
+        assert store.moved_aside.read_bytes() == damaged
+        store.record(event())
+        assert len(store.events()) == 1
+
+
+def test_a_file_that_is_not_ours_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "f.sqlite3"
     garbage = b"not a database, " * 512
     path.write_bytes(garbage)
-    with FeedbackStore(path, environ={}) as store:
-        assert store.moved_aside is not None
-        assert store.moved_aside.read_bytes() == garbage
-        store.record(event())
-        assert len(store.events()) == 1
+    with pytest.raises(FeedbackStoreError, match="not a dspy-lsp database"):
+        FeedbackStore(path, environ={})
+    assert path.read_bytes() == garbage
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.sqlite3"]
 
 
 def test_default_store_path(tmp_path: Path) -> None:
@@ -390,24 +404,28 @@ def test_opening_twice_changes_nothing(tmp_path: Path) -> None:
     assert file_digest(path) == before
 
 
-@pytest.mark.parametrize("fixture", ["empty-file", "version-0-database"])
-def test_older_file_is_upgraded(tmp_path: Path, fixture: str) -> None:
+def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
     path = tmp_path / "f.sqlite3"
-    if fixture == "empty-file":
-        path.write_bytes(b"")
-    else:
-        with sqlite3.connect(path) as conn:  # someone else's data, at version 0
-            conn.execute("CREATE TABLE notes (text TEXT)")
-            conn.execute("INSERT INTO notes VALUES ('keep me')")
-        conn.close()
+    path.write_bytes(b"")
     with FeedbackStore(path, environ={}) as store:
         assert store.schema_version() == SCHEMA_VERSION
         store.record(event())
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        if fixture == "version-0-database":
-            assert conn.execute("SELECT text FROM notes").fetchall() == [("keep me",)]
     conn.close()
+
+
+def test_another_applications_database_is_not_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite3"
+    with sqlite3.connect(path) as conn:  # someone else's data, at version 0
+        conn.execute("CREATE TABLE notes (text TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    conn.close()
+    before = file_digest(path)
+    with pytest.raises(FeedbackStoreError, match="another application's SQLite database"):
+        FeedbackStore(path, environ={})
+    assert file_digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.sqlite3"]  # no WAL, nothing moved
 
 
 def test_migrations_apply_in_order_once_each(tmp_path: Path) -> None:
