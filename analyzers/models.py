@@ -104,6 +104,7 @@ class RefactorPlan(Frozen):
     steps: tuple[str, ...]
     edits: tuple[Edit, ...]
     verified: bool
+    adds: tuple[str, ...] = ()  # outside-reaching APIs the rewrite adds: never verified
     finding_id: str | None = None
 
 

@@ -1,7 +1,9 @@
 """Checking a model's rewrite of a unit before anyone is offered it.
 
-A plan is verified when the file still parses, the edit stays inside the unit, and, where a
-rule can check the finding, that rule no longer reports it. Unverified plans are suggestions.
+A plan is verified when the file still parses, the edit stays inside the unit, where a rule
+can check the finding that rule no longer reports it, and the rewrite adds no process, network,
+file-deleting or code-from-data API the unit did not already use (reach.py): a plan that does
+carries what it adds, to be named by it. Unverified plans are suggestions.
 A rewrite that reaches past its unit (removes it, or adds, removes or changes any other unit,
 import or module statement) has no edit at all: the model's text is data, never a way to
 touch code it was not asked about.
@@ -19,6 +21,7 @@ import libcst as cst
 from .engine import analyze_source, minimal_edit
 from .lines import split_lines
 from .models import Edit, Finding, RefactorPlan, Span
+from .reach import added_reach
 from .rules import ALL_RULES
 from .units import Unit, split_units
 
@@ -32,6 +35,7 @@ class PlanCheck:
     resolves: bool | None  # None: no rule can tell
     edit: Edit | None
     reason: str = ""
+    adds: tuple[str, ...] = ()  # outside-reaching APIs the rewrite adds to the unit
 
     @property
     def verified(self) -> bool:
@@ -40,12 +44,18 @@ class PlanCheck:
             and self.inside_unit
             and self.resolves is not False
             and self.edit is not None
+            and not self.adds
         )
 
     @property
     def reward(self) -> float:
-        """For dspy.BestOfN/Refine: only a verified plan is worth stopping for."""
-        return 1.0 if self.verified else (0.5 if self.parses and self.inside_unit else 0.0)
+        """For dspy.BestOfN/Refine: only a verified plan is worth stopping for, and a plan that
+        reaches outside ranks below any other suggestion."""
+        if self.verified:
+            return 1.0
+        if not (self.parses and self.inside_unit):
+            return 0.0
+        return 0.25 if self.adds else 0.5
 
 
 def _newline(text: str) -> str:
@@ -88,8 +98,10 @@ def check_plan(source: str, unit: Unit, rewritten: str, finding: Finding) -> Pla
     resolves = _resolves(
         new_source, finding, first, last + (new_source.count("\n") - source.count("\n"))
     )
-    reason = "" if resolves is not False else f"{finding.rule} is still reported"
-    return PlanCheck(True, True, resolves, edit, reason)
+    adds = added_reach(unit.text, body, source)
+    reasons = [f"{finding.rule} is still reported"] if resolves is False else []
+    reasons += [f"the rewrite adds {', '.join(adds)}"] if adds else []
+    return PlanCheck(True, True, resolves, edit, "; ".join(reasons), adds)
 
 
 def _reaches_outside(source: str, new_source: str, unit: Unit) -> str:
@@ -139,5 +151,6 @@ def to_plan(title: str, steps: list[str], check: PlanCheck, finding: Finding) ->
         steps=tuple(s.strip() for s in steps if s.strip()),
         edits=(check.edit,) if check.edit is not None else (),
         verified=check.verified,
+        adds=check.adds,
         finding_id=finding.id,
     )

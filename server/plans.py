@@ -1,7 +1,9 @@
 """Resolving a "Plan refactor" action: run the planner, check the plan, build the edit.
 
 A verified plan comes back as an edit titled as planned; an unverified one that still parses
-is marked "(suggestion)"; a plan that does not parse or stay in place is never offered.
+is marked "(suggestion)", and one that adds outside-reaching APIs is led by what it adds
+("[adds os.system] <title> (suggestion)"), where no long model title can push it out of sight;
+a plan that does not parse or stay in place is never offered.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ async def resolve_plan(ls: DspyLanguageServer, payload: dict[str, Any]) -> types
         bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes),
     )
     title = plan.title if plan.verified else f"{plan.title} (suggestion)"
+    if plan.adds:
+        title = f"[adds {', '.join(plan.adds)}] {title}"
     accepted = payload_for(
         kind="accepted",
         action_kind="plan",
