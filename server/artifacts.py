@@ -2,7 +2,8 @@
 
 The versioned registry (``registry.py``) keeps artifacts under ``<programs dir>/<kind>/``. Before
 it, an artifact was one bare ``dspy.Module.save("<kind>.json")`` in the programs directory; such a
-file is still honoured while no version of that kind has been activated.
+file is still honoured while no version of that kind has been activated. Either way the state
+must keep to the artifact contract (``analyzers/programs/artifact.py``): it is data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..analyzers.programs.artifact import MAX_ARTIFACT_BYTES, parse_state
 from .paths import user_dir
 
 KINDS = ("analyze", "plan")
@@ -25,14 +27,22 @@ def programs_dir(configured: str | None) -> Path:
     return Path(configured) if configured else default_programs_dir()
 
 
-def read_legacy_state(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``; ValueError for a file too large to be an artifact, left unread."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_ARTIFACT_BYTES + 1)
+    if len(data) > MAX_ARTIFACT_BYTES:
+        raise ValueError(f"more than {MAX_ARTIFACT_BYTES} bytes: too large for a program artifact")
+    return json.loads(data.decode("utf-8"))
+
+
+def read_legacy_state(path: Path, kind: str) -> tuple[dict[str, Any] | None, str | None]:
     """The bare state in ``path`` and None, or None and why it cannot be used; absent is fine."""
     if not path.is_file():
         return None, None
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        state = read_json(path)
+        parse_state(kind, state)
+    except (OSError, ValueError) as exc:  # ArtifactError is a ValueError
         return None, f"{path}: {exc}"
-    if not isinstance(state, dict):
-        return None, f"{path}: not a program state"
     return state, None

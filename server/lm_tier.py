@@ -25,7 +25,7 @@ from ..analyzers.units import Unit, place_in_unit, split_units
 from .artifacts import KINDS, programs_dir
 from .lm_cache import CacheKey, LmCache
 from .redaction import mark_secret_variable, scrub
-from .registry import ActiveProgram, ProgramRegistry
+from .registry import ActiveProgram, ProgramRegistry, problems_of
 from .resilience import (
     CircuitBreaker,
     RateLimiter,
@@ -91,6 +91,7 @@ class LmTier:
         self.limiter = RateLimiter(settings.requests_per_minute)
         self.retry = RetryPolicy(max_attempts=settings.max_attempts)
         self.artifact_problems: list[str] = []
+        self._unfit: dict[str, str] = {}  # kind -> why its state was not built
         self._registry: ProgramRegistry | None = None
         if program_states is None and settings.model:
             self._registry = ProgramRegistry(programs_dir(settings.programs_dir))
@@ -123,7 +124,7 @@ class LmTier:
     def status(self) -> LmStatus:
         stats = {**asdict(self.stats), "cache_hit_rate": round(self.stats.hit_rate, 3)}
         stats["versions"] = dict(self.versions)
-        stats["artifact_problems"] = list(self.artifact_problems)
+        stats["artifact_problems"] = [*self.artifact_problems, *self._unfit.values()]
         if not self.configured:
             return LmStatus("none", None, "no LM configured (set lm.model)", stats)
         if self.breaker.state != "closed":
@@ -145,17 +146,34 @@ class LmTier:
         self._swap(self._active)
 
     def _swap(self, active: dict[str, ActiveProgram]) -> None:
-        """Build ``active`` and replace the references: a call in flight keeps its program."""
+        """Build ``active`` and replace the references: a call in flight keeps its program.
+
+        A state that does not fit its program leaves that kind on the program it runs (the
+        built-in one at first), and the status says so.
+        """
+        from ..analyzers.programs.artifact import ArtifactError
         from ..analyzers.programs.modules import build, program_version
 
         programs: dict[str, Any] = {}
         versions: dict[str, str] = {}
+        unfit: dict[str, str] = {}
         for kind, chosen in active.items():
-            programs[kind] = build(kind, chosen.state)
-            versions[kind] = chosen.version or program_version(kind, programs[kind])
+            try:
+                programs[kind] = build(kind, chosen.state)
+                versions[kind] = chosen.version or program_version(kind, programs[kind])
+            except ArtifactError as exc:
+                if kind in self._programs:
+                    programs[kind], versions[kind] = self._programs[kind], self.versions[kind]
+                else:
+                    programs[kind] = build(kind)
+                    versions[kind] = program_version(kind, programs[kind])
+                where = chosen.version or chosen.source or f"the given {kind} state"
+                unfit[kind] = f"{where}: refused: {exc}; using {versions[kind]}"
+                log.warning("program artifact: %s", unfit[kind])
         if versions != self.versions:
             self._memory = {}  # found by the previous programs
         self._programs, self.versions, self._built_from = programs, versions, active
+        self._unfit = unfit
 
     def programs_signature(self) -> tuple[Any, ...]:
         """Changes when the active programs may have; cheap enough to poll every second."""
@@ -169,7 +187,10 @@ class LmTier:
         """
         if self._registry is None:
             return None
-        active, problems = self._registry.active_programs()
+        chosen, _ = self._registry.active_programs()
+        # A version that cannot be read leaves its kind on the program it runs: the last good.
+        active = {kind: self._active[kind] if c.problem else c for kind, c in chosen.items()}
+        problems = problems_of(chosen, active)
         for problem in set(problems) - set(self.artifact_problems):
             log.warning("program artifact: %s", problem)
         self.artifact_problems = problems

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..analyzers.programs.artifact import ArtifactError
 from .artifacts import KINDS, programs_dir
 from .registry import ActiveProgram, ArtifactMeta, ProgramRegistry, RegistryError
 
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         registry = ProgramRegistry(args.programs_dir or _configured_dir())
         return _COMMANDS[args.programs_command](registry, args)
-    except (RegistryError, OSError) as exc:
+    except (RegistryError, ArtifactError, OSError) as exc:
         print(f"dspy-lsp programs: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -6,10 +6,12 @@ Layout under the programs directory::
     <kind>/ACTIVE.json   {"active": "<kind>@<hash>" | null, "history": [...]}; null = built-in
     <kind>.json          legacy bare state, used while <kind>/ACTIVE.json does not exist
 
-Every write goes to a temporary file that is renamed into place, so a reader (the server polls)
-never sees half a file. Writers serialise on a per-kind lock file, so two processes activating
-at once cannot lose each other's update. A broken file is reported, never raised at the server:
-it falls back to the legacy file, then to the built-in program.
+Every state read or written keeps to the artifact contract (``analyzers/programs/artifact.py``):
+prompt parts only, bounded; ``save`` writes them in its canonical form. Every write goes to a
+temporary file that is renamed into place, so a reader (the server polls) never sees half a
+file. Writers serialise on a per-kind lock file, so two processes activating at once cannot lose
+each other's update. A broken or refused file is reported, never raised at the server: it falls
+back to the legacy file, then to the built-in program (a running server keeps its program).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .artifacts import KINDS, read_legacy_state
+from ..analyzers.programs.artifact import ArtifactError, parse_state
+from .artifacts import KINDS, read_json, read_legacy_state
 
 FORMAT = 1
 POINTER = "ACTIVE.json"
@@ -68,6 +71,12 @@ class ActiveProgram:
     state: dict[str, Any] | None
     meta: ArtifactMeta | None
     source: Path | None  # the file the state came from
+    problem: str | None = None  # why the program meant to run could not: this is the fallback
+
+    def label(self) -> str:
+        if self.version:
+            return self.version
+        return f"the legacy {self.source}" if self.source else f"the built-in {self.kind} program"
 
 
 @dataclass(frozen=True)
@@ -89,13 +98,20 @@ class ProgramRegistry:
 
     # -- saved versions ---------------------------------------------------------------------
     def save(self, state: dict[str, Any], meta: ArtifactMeta) -> Path:
-        """Write one version; the same version again is a no-op. Imports dspy (to check the id)."""
+        """Write one version, in the contract's canonical form; the same version again is a no-op.
+
+        Imports dspy (to check the id).
+        """
         _check_version(meta.kind, meta.version)
         try:
             plain = json.loads(json.dumps(state))
         except (TypeError, ValueError) as exc:
             raise RegistryError(f"{meta.version}: the state is not JSON ({exc})") from exc
-        computed = version_for(meta.kind, plain)
+        try:
+            plain = parse_state(meta.kind, plain).dump()
+            computed = version_for(meta.kind, plain)
+        except ArtifactError as exc:
+            raise RegistryError(f"{meta.version}: not a program artifact: {exc}") from exc
         if computed != meta.version:
             raise RegistryError(
                 f"meta.version is {meta.version} but the state is {computed}; "
@@ -105,7 +121,7 @@ class ProgramRegistry:
         with self._locked(meta.kind):
             if path.exists():
                 existing, _ = _read_artifact(path, meta.version)
-                if _prompt_part(existing) != _prompt_part(plain):
+                if parse_state(meta.kind, existing).dump() != plain:
                     raise RegistryError(
                         f"{path} holds a different state under the same version; "
                         "it was edited by hand: remove it and save again"
@@ -226,9 +242,8 @@ class ProgramRegistry:
 
     def active_programs(self) -> tuple[dict[str, ActiveProgram], list[str]]:
         """The program to run per kind, and the problems met on the way; never raises."""
-        problems: list[str] = []
-        chosen = {kind: self._active_program(kind, problems) for kind in KINDS}
-        return chosen, problems
+        chosen = {kind: self._active_program(kind) for kind in KINDS}
+        return chosen, problems_of(chosen, chosen)
 
     def signature(self) -> tuple[Mark, ...]:
         """A fingerprint of every file that decides the active programs, from ``stat`` alone.
@@ -247,7 +262,7 @@ class ProgramRegistry:
         return tuple(marks)
 
     # -- internals --------------------------------------------------------------------------
-    def _active_program(self, kind: str, problems: list[str]) -> ActiveProgram:
+    def _active_program(self, kind: str) -> ActiveProgram:
         trouble: str | None = None
         try:
             pointer = self.pointer(kind)
@@ -260,15 +275,11 @@ class ProgramRegistry:
         except RegistryError as exc:
             trouble = str(exc)
         legacy = self.root / f"{kind}.json"
-        state, problem = read_legacy_state(legacy)
-        if trouble:
-            using = f"the legacy {legacy}" if state is not None else f"the built-in {kind} program"
-            problems.append(f"{trouble}; using {using}")
-        if problem:
-            problems.append(f"{problem}; using the built-in {kind} program")
+        state, problem = read_legacy_state(legacy, kind)
+        why = "; ".join(p for p in (trouble, problem) if p) or None
         if state is not None:
-            return ActiveProgram(kind, None, state, None, legacy)
-        return ActiveProgram(kind, None, None, None, None)
+            return ActiveProgram(kind, None, state, None, legacy, why)
+        return ActiveProgram(kind, None, None, None, None, why)
 
     def _dir(self, kind: str) -> Path:
         if kind not in KINDS:
@@ -300,6 +311,11 @@ class ProgramRegistry:
             os.close(fd)
 
 
+def problems_of(chosen: dict[str, ActiveProgram], running: dict[str, ActiveProgram]) -> list[str]:
+    """A line per kind whose chosen program could not be used, naming what runs instead."""
+    return [f"{c.problem}; using {running[k].label()}" for k, c in chosen.items() if c.problem]
+
+
 def _check_version(kind: str, version: str) -> None:
     if kind not in KINDS:
         raise RegistryError(f"unknown program kind {kind!r}; expected one of {KINDS}")
@@ -311,10 +327,10 @@ def _check_version(kind: str, version: str) -> None:
 def _read_artifact(path: Path, version: str) -> tuple[dict[str, Any], ArtifactMeta]:
     fix = "remove it, or activate another version with `dspy-lsp programs activate`"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except FileNotFoundError as exc:
         raise RegistryError(f"{path}: {version} is not saved (was it removed?)") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise RegistryError(f"{path}: {exc}; {fix}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("state"), dict):
         raise RegistryError(f"{path}: not a program artifact; {fix}")
@@ -327,12 +343,11 @@ def _read_artifact(path: Path, version: str) -> tuple[dict[str, Any], ArtifactMe
         raise RegistryError(f"{path}: bad metadata ({exc.error_count()} errors); {fix}") from exc
     if meta.version != version:
         raise RegistryError(f"{path}: holds {meta.version}, not {version}; {fix}")
+    try:
+        parse_state(version.partition("@")[0], data["state"])
+    except ArtifactError as exc:
+        raise RegistryError(f"{path}: refused: {exc}; {fix}") from exc
     return data["state"], meta
-
-
-def _prompt_part(state: dict[str, Any]) -> dict[str, Any]:
-    """The state without the dependency versions, which do not change the prompt."""
-    return {k: v for k, v in state.items() if k != "metadata"}
 
 
 def _as_pointer(data: Any) -> Pointer | None:

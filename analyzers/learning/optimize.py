@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import dspy
 
+from ..programs.artifact import parse_state
 from ..programs.chain import AnalyzeThenPlan
 from ..programs.modules import build, program_version
 from .dspy_glue import (
@@ -93,7 +94,7 @@ class OptimizeResult:
     baseline: Evaluation
     optimized: Evaluation
     states: dict[str, dict[str, Any]]
-    """``"analyze"``/``"plan"`` -> JSON-safe state that ``modules.build(kind, state)`` loads."""
+    """``"analyze"``/``"plan"`` -> state in the artifact contract's form, for ``modules.build``."""
     versions: dict[str, str]
     """``program_version`` of each state as built from its JSON."""
     improved: bool
@@ -284,16 +285,18 @@ def _program(kind: Kind, states: dict[str, dict[str, Any]]) -> dspy.Module:
 
 def _states(kind: Kind, program: dspy.Module) -> dict[str, dict[str, Any]]:
     if isinstance(program, AnalyzeThenPlan):
-        return {"analyze": _json_state(program.analyzer), "plan": _json_state(program.planner)}
-    return {kind: _json_state(program)}
+        return {
+            "analyze": _json_state("analyze", program.analyzer),
+            "plan": _json_state("plan", program.planner),
+        }
+    return {kind: _json_state(kind, program)}
 
 
-def _json_state(program: dspy.Module) -> dict[str, Any]:
-    """``dump_state`` as plain JSON, demos cut to their predictor's fields (the gold example
-    stays out of the artifact). Demos with none of its outputs go: the adapter skips them, and
-    labelled examples of the chain give the analyzer such demos."""
+def _json_state(kind: str, program: dspy.Module) -> dict[str, Any]:
+    """``dump_state`` in the artifact contract's form, demos cut to their predictor's fields
+    (the gold example stays out of the artifact). Demos with none of its outputs go: the adapter
+    skips them, and labelled examples of the chain give the analyzer such demos."""
     state = program.dump_state()
-    state.pop("metadata", None)
     for name, predictor in program.named_predictors():
         keep = {*predictor.signature.fields, "augmented"}
         state[name]["demos"] = [
@@ -301,8 +304,7 @@ def _json_state(program: dspy.Module) -> dict[str, Any]:
             for demo in state[name]["demos"]
             if any(key in demo for key in predictor.signature.output_fields)
         ]
-    loaded: dict[str, Any] = json.loads(json.dumps(state))
-    return loaded
+    return parse_state(kind, json.loads(json.dumps(state))).dump()
 
 
 def _details(kind: Kind, outputs: list[tuple[Any, dspy.Prediction]]) -> dict[str, float]:

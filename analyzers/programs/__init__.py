@@ -1,1 +1,5 @@
-"""DSPy programs of the LM tier. Importing this package imports dspy (slow): do it lazily."""
+"""DSPy programs of the LM tier.
+
+Its modules import dspy (slow): import them lazily. ``artifact``, the contract of saved state,
+does not.
+"""

@@ -8,6 +8,7 @@ from typing import Any
 
 import dspy
 
+from .artifact import ArtifactError, ProgramState, parse_state
 from .signatures import SIGNATURE_VERSION, AnalyzeChunk, PlanRefactor
 
 
@@ -44,8 +45,31 @@ def program_version(name: str, program: dspy.Module) -> str:
 
 
 def build(kind: str, state: dict[str, Any] | None = None) -> dspy.Module:
-    """A fresh program of ``kind`` ("analyze" or "plan"), with optimized ``state`` if given."""
+    """A fresh program of ``kind`` ("analyze" or "plan"), with optimized ``state`` if given.
+
+    ``state`` is data (see ``artifact``): a state that breaks the contract, or does not fit the
+    signatures, raises ``ArtifactError``; only its checked prompt parts reach dspy.
+    """
     program: dspy.Module = ChunkAnalyzer() if kind == "analyze" else RefactorPlanner()
     if state:
-        program.load_state(state)
+        program.load_state(_fitted(program, parse_state(kind, state)))
     return program
+
+
+def _fitted(program: dspy.Module, state: ProgramState) -> dict[str, Any]:
+    """What ``load_state`` gets: demos may only name fields of their predictor's signature."""
+    loadable: dict[str, Any] = {}
+    for name, predictor in program.named_predictors():
+        saved = state.predictors[name]
+        fields = predictor.signature.fields
+        if len(saved.signature.fields) > len(fields):
+            raise ArtifactError(
+                f"{name}.signature.fields: {len(saved.signature.fields)} saved, "
+                f"but the signature has {len(fields)}"
+            )
+        for index, demo in enumerate(saved.demos):
+            if unknown := sorted(set(demo) - {*fields, "augmented"}):
+                raise ArtifactError(f"{name}.demos.{index}.{unknown[0]}: not a field of {name}")
+        # dspy requires the key; None leaves the predictor on the LM of the caller's context.
+        loadable[name] = {**saved.dump(), "lm": None}
+    return loadable

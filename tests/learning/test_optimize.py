@@ -60,6 +60,7 @@ def guided_analyzer() -> dspy.Module:
 
 def assert_loadable(states: dict[str, dict], versions: dict[str, str]) -> None:
     for kind, state in states.items():
+        assert {key for p in state.values() for key in p} <= {"signature", "demos"}  # no "lm"
         rebuilt = build(kind, json.loads(json.dumps(state)))
         assert program_version(kind, rebuilt) == versions[kind]
 
