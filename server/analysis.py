@@ -11,6 +11,7 @@ from pathlib import Path
 from ..analyzers.chunks import Chunking
 from ..analyzers.engine import Analysis, analyze_source
 from ..analyzers.rules import ALL_RULES
+from .paths import inside
 from .settings import ResolvedSettings, relative_path
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,14 @@ _SKIP_DIRS = frozenset(
 def iter_python_files(paths: Sequence[Path], exclude: tuple[str, ...]) -> Iterator[Path]:
     """Files named on the command line, and ``.py``/``.pyi`` files under directories.
 
-    Only regular files: reading a FIFO or a device named ``*.py`` would block forever.
+    Only regular files: reading a FIFO or a device named ``*.py`` would block forever. A link
+    that leads out of the tree being checked (a named file's directory, or the directory
+    walked) is skipped: a repository must not get a file outside it read, sent or rewritten.
     """
     for path in paths:
         if path.is_file():
-            yield path
+            if _in_tree(path, path.parent):
+                yield path
             continue
         if not path.is_dir():
             log.warning("dspy-lsp: skipping %s: not a regular file or directory", path)
@@ -75,7 +79,14 @@ def iter_python_files(paths: Sequence[Path], exclude: tuple[str, ...]) -> Iterat
                     fnmatch(candidate.as_posix(), pattern) for pattern in exclude
                 ):
                     continue
-                if candidate.is_file():
-                    yield candidate
-                else:
+                if not candidate.is_file():
                     log.warning("dspy-lsp: skipping %s: not a regular file", candidate)
+                elif _in_tree(candidate, path):
+                    yield candidate
+
+
+def _in_tree(path: Path, root: Path) -> bool:
+    if inside(path, root):
+        return True
+    log.warning("dspy-lsp: skipping %s: a link to a file outside %s", path, root)
+    return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
+import json
 import sys
 import tokenize
 from dataclasses import dataclass, replace
@@ -21,7 +21,8 @@ from ..analyzers.models import AnalysisStatus, FixSafety, Severity, Span
 from ..analyzers.source import UndecodableSource, decode_source
 from .analysis import analyze_file_text, codes_for, iter_python_files
 from .reporters import FileReport, counts_as_failure, render_json, render_sarif, render_text
-from .settings import LmSettings, ProjectConfig, find_project_config, resolve
+from .safe_write import replace_content
+from .settings import LmSettings, ProjectConfig, describe, find_project_config, resolve
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -42,6 +43,8 @@ def run_check(args: argparse.Namespace) -> int:
             f"dspy-lsp: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr
         )
         return EXIT_ERROR
+    if args.show_settings:
+        return _show_settings(args)
     checked = _rule_tier(args)
     if not args.no_lm:
         checked = _lm_tier(checked, args.lm)
@@ -67,8 +70,25 @@ def _cli_layer(args: argparse.Namespace) -> dict[str, object]:
     if args.ignore is not None:
         layer["ignore"] = args.ignore
     if args.lm:
-        layer["lm"] = {"model": args.lm}
+        layer["lm"] = {"model": args.lm, "api_base": args.api_base, "api_key_env": args.api_key_env}
     return layer
+
+
+def _show_settings(args: argparse.Namespace) -> int:
+    """Each setting in force for each path, and the layer it came from."""
+    for root_arg in args.paths:
+        project = find_project_config(root_arg.resolve())
+        resolved = resolve({}, project, cli=_cli_layer(args), trust_project=args.trust_project)
+        trust = "trusted" if resolved.project_trusted else "not trusted"
+        where = f"{resolved.root} ({trust})" if resolved.root else "none"
+        sys.stdout.write(f"{root_arg}: project {where}\n")
+        for key, value, source in describe(resolved):
+            sys.stdout.write(f"  {key} = {json.dumps(value)}  [{source}]\n")
+        for key in resolved.ignored:
+            sys.stdout.write(f"  {key}: set by the project, ignored (not trusted)\n")
+        for error in resolved.errors:
+            sys.stdout.write(f"  error: {error}\n")
+    return EXIT_CLEAN
 
 
 def _rule_tier(args: argparse.Namespace) -> list[Checked]:
@@ -77,14 +97,17 @@ def _rule_tier(args: argparse.Namespace) -> list[Checked]:
     )
     layer = _cli_layer(args)
     configs: dict[Path, ProjectConfig] = {}
+    told: set[str] = set()
     out: list[Checked] = []
     for root_arg in args.paths:
         start = root_arg.resolve()
         if start not in configs:
             configs[start] = find_project_config(start)
-        resolved = resolve(layer, configs[start])
-        for error in resolved.errors:
-            print(f"dspy-lsp: warning: {error}", file=sys.stderr)
+        resolved = resolve({}, configs[start], cli=layer, trust_project=args.trust_project)
+        for warning in (*resolved.errors, resolved.trust_notice):
+            if warning and warning not in told:
+                told.add(warning)
+                print(f"dspy-lsp: warning: {warning}", file=sys.stderr)
         for path in iter_python_files([root_arg], resolved.settings.exclude):
             shown = path.as_posix()
             try:
@@ -100,8 +123,12 @@ def _rule_tier(args: argparse.Namespace) -> list[Checked]:
             if args.fix:
                 new_text, fixed = fix_all(text, codes_for(path, resolved), allowed=allowed)
                 if new_text != text:
-                    _write_preserving_encoding(path, new_text)
-                    text = new_text
+                    try:
+                        _write_preserving_encoding(path, new_text)
+                        text = new_text
+                    except (OSError, UnicodeEncodeError) as exc:
+                        print(f"dspy-lsp: could not write fixes to {shown}: {exc}", file=sys.stderr)
+                        fixed = 0
             report = FileReport(shown, analyze_file_text(text, path, resolved), fixed)
             out.append(Checked(report, text, resolved.settings.lm))
     return out
@@ -168,11 +195,8 @@ def _stderr_console():  # type: ignore[no-untyped-def]
 
 
 def _write_preserving_encoding(path: Path, text: str) -> None:
-    """Write atomically: a crash mid-write leaves the old file, never half of the new one."""
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(path.read_bytes()).readline)
-    tmp = path.with_name(f".{path.name}.dspy-lsp.tmp")
-    with open(tmp, "w", encoding=encoding, newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write the fixed text in the file's own encoding, at the file a link in the tree names
+    (files reached through links that leave the tree were never read)."""
+    target = path.resolve()
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(target.read_bytes()).readline)
+    replace_content(target, text.encode(encoding))

@@ -61,6 +61,10 @@ class DspyLanguageServer(LanguageServer):
         super().__init__(SOURCE, version())
         self.editor_settings: dict[str, Any] = {}
         self.initialization_options: Any = None
+        # The client's word on trust, from initializationOptions only (see settings.resolve).
+        self.trust_project = False
+        self.restricted = False
+        self._trust_notices: set[str] = set()
         self._projects: dict[Path, ProjectConfig] = {}
         self._shown_errors: set[str] = set()
         # The last split of each open document, so an edit re-parses only the statements it
@@ -93,9 +97,18 @@ class DspyLanguageServer(LanguageServer):
 
         if directory not in self._projects:
             self._projects[directory] = find_project_config(directory)
-        resolved = resolve(self.editor_settings, self._projects[directory])
+        resolved = resolve(
+            self.editor_settings,
+            self._projects[directory],
+            trust_project=self.trust_project,
+            restricted=self.restricted,
+        )
         for error in resolved.errors:
             self.report_config_error(error)
+        if resolved.trust_notice and resolved.trust_notice not in self._trust_notices:
+            # Once per project and set of keys, for the whole session: not at every reload.
+            self._trust_notices.add(resolved.trust_notice)
+            self._tell(f"dspy-lsp: {resolved.trust_notice}", True)
         return resolved
 
     def report_config_error(self, error: str) -> None:
@@ -248,7 +261,7 @@ class DspyLanguageServer(LanguageServer):
 
     def request_lm(self, uri: str, trigger: str) -> asyncio.Task[None] | None:
         self.lm_tier()
-        if not self.lm_jobs.wants(trigger):
+        if not self.lm_jobs.wants(trigger) or not self._may_send(uri):
             return None
 
         async def work(tier: LmTier) -> None:
@@ -260,6 +273,20 @@ class DspyLanguageServer(LanguageServer):
                 self.schedule(uri, delay_s=0.0)
 
         return self.lm_jobs.request(uri, work)
+
+    def _may_send(self, uri: str) -> bool:
+        """Nothing outside the workspace root reaches the LM (a link in the project to a
+        secrets file, a file opened from elsewhere); told once per document."""
+        from .paths import inside
+
+        root, path = self.workspace.root_path, _path(uri)
+        if root is None or path is None or inside(path, Path(root)):
+            return True
+        notice = f"dspy-lsp: not sending {path} to the LM: it is outside the workspace {root}"
+        if notice not in self._trust_notices:
+            self._trust_notices.add(notice)
+            self._tell(notice, False)
+        return False
 
     # -- program versions -------------------------------------------------------------------
     async def watch_programs(self) -> None:
@@ -292,6 +319,7 @@ class DspyLanguageServer(LanguageServer):
 
     def debug_info(self) -> dict[str, Any]:
         from ..analyzers.rules import ALL_RULES
+        from .settings import describe
 
         resolved = self.root_settings()
         return {
@@ -302,6 +330,12 @@ class DspyLanguageServer(LanguageServer):
             "workspace_root": self.workspace.root_uri,
             "project_root": str(resolved.root) if resolved.root else None,
             "settings": resolved.settings.model_dump(mode="json"),
+            "settings_sources": {key: source for key, _, source in describe(resolved)},
+            "trust": {
+                "project_trusted": resolved.project_trusted,
+                "ignored_project_keys": list(resolved.ignored),
+                "restricted_mode": self.restricted,
+            },
             "config_errors": list(resolved.errors),
             "rules": [f"{code} {rule.NAME}" for code, rule in ALL_RULES.items()],
             "open_documents": len(self.workspace.text_documents),
@@ -330,6 +364,7 @@ class DspyLanguageServer(LanguageServer):
         status["pending_jobs"] = self.lm_jobs.pending
         status["refused_jobs"] = self.lm_jobs.refused
         status["cache"] = asdict(tier.cache.stats())
+        status["off_reason"] = self.root_settings().lm_off_reason
         return status
 
 
@@ -349,6 +384,10 @@ server = DspyLanguageServer()
 def on_initialize(ls: DspyLanguageServer, params: types.InitializeParams) -> None:
     ls.protocol._workspace = LspWorkspace.replacing(ls.workspace)
     ls.initialization_options = params.initialization_options
+    options = params.initialization_options
+    if isinstance(options, dict):
+        ls.trust_project = options.get("trustProject") is True
+        ls.restricted = options.get("restrictedMode") is True
     threading.Thread(target=_warm_up, name="dspy-lsp-warm-up", daemon=True).start()
 
 

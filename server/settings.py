@@ -1,7 +1,12 @@
-"""Settings in force for a file, from three layers: the editor, ``[tool.dspy-lsp]``, and env.
+"""Settings in force for a file, from layers of two kinds of trust.
 
-The editor (initializationOptions, didChangeConfiguration) wins over pyproject.toml, which wins
-over ``DSPY_LSP_*`` variables. A broken layer is reported and skipped; the others still apply.
+Lowest to highest: environment (``DSPY_LSP_*``), the user config file, ``[tool.dspy-lsp]`` of
+the project, the editor (initializationOptions, didChangeConfiguration), the command line. A
+project's own file is untrusted input: it may choose rules, paths to check and timing, but the
+trusted-only keys (an endpoint, a model, a key variable, a file or directory to write, a
+process, a budget) count only from the user's own layers or from a project the user trusted.
+The LM connection (model, api_base, api_key_env) is taken whole from one layer. A broken layer
+is reported and skipped; the others still apply.
 """
 
 from __future__ import annotations
@@ -20,6 +25,18 @@ from ..analyzers.engine import DEFAULT_MAX_CHARS
 from ..analyzers.selection import PathOverride, RuleSelection
 
 SECTION = "dspy-lsp"
+
+CONNECTION_KEYS = ("model", "api_base", "api_key_env")
+"""Endpoint, model and key travel together: always taken from one layer."""
+
+_PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
+    "lm": frozenset({"run_on"}),
+    "feedback": frozenset({"enabled", "ignore_after_saves"}),
+    "learn": frozenset(),
+}
+"""Sections holding trusted-only keys, with the keys in them a project may still set."""
+
+_RESTRICTED = {"lm": dict.fromkeys(CONNECTION_KEYS), "learn": {"auto": False}}
 
 
 class LmSettings(BaseModel):
@@ -45,8 +62,9 @@ class LmSettings(BaseModel):
     max_queue: int = Field(default=64, ge=1)
 
     def fingerprint(self) -> str:
-        """The settings that change what the model answers, for cache keys."""
-        return f"{self.model}|{self.temperature}|{self.max_tokens}"
+        """The settings that choose who answers and how, for cache keys: an answer cached from
+        one endpoint is never shown for another."""
+        return f"{self.model}|{self.api_base}|{self.temperature}|{self.max_tokens}"
 
 
 class FeedbackSettings(BaseModel):
@@ -70,6 +88,10 @@ class LearnSettings(BaseModel):
     min_new_labels: int = Field(default=20, ge=1)
     optimizer: Literal["bootstrap", "mipro", "gepa"] = "bootstrap"
     budget: int = Field(default=8, ge=1)
+    max_requests: int = Field(default=1000, ge=1)
+    """Hard ceiling on LM requests of one optimize or learn run; it stops when reached."""
+    max_tokens: int = Field(default=2_000_000, ge=1)
+    """Hard ceiling on LM tokens (prompt + completion) of one optimize or learn run."""
 
 
 class Settings(BaseModel):
@@ -114,10 +136,27 @@ class ProjectConfig:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """One source of settings; an untrusted one cannot choose the trusted-only keys."""
+
+    name: str
+    values: Mapping[str, Any]
+    trusted: bool = True
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ResolvedSettings:
     settings: Settings
     root: Path | None
     errors: tuple[str, ...] = ()
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Dotted key -> the layer its value came from; absent keys are defaults."""
+    ignored: tuple[str, ...] = ()
+    """Trusted-only keys the (untrusted) project set, which were not applied."""
+    trust_notice: str | None = None
+    project_trusted: bool = False
+    lm_off_reason: str | None = None
 
 
 def normalize_keys(value: Any) -> Any:
@@ -129,10 +168,15 @@ def normalize_keys(value: Any) -> Any:
     return value
 
 
+INIT_ONLY_KEYS = ("trustProject", "restrictedMode", "token")
+"""initializationOptions keys that are about the session, not settings."""
+
+
 def editor_section(options: Any) -> dict[str, Any]:
     """The dspy-lsp part of what an editor sent: flat, under ``dspy-lsp``, or under ``settings``."""
     if not isinstance(options, Mapping):
         return {}
+    options = {k: v for k, v in options.items() if k not in INIT_ONLY_KEYS}
     for key in (SECTION, "dspy_lsp", "settings"):
         inner = options.get(key)
         if isinstance(inner, Mapping):
@@ -165,33 +209,136 @@ def find_project_config(start: Path) -> ProjectConfig:
     return ProjectConfig(root=None)
 
 
-def project_settings(directory: Path) -> ResolvedSettings:
-    """The settings a CLI verb run in ``directory`` works under: pyproject and env, no editor."""
-    return resolve({}, find_project_config(directory))
+def project_settings(directory: Path, *, trust_project: bool = False) -> ResolvedSettings:
+    """The settings a CLI verb run in ``directory`` works under: no editor layer."""
+    return resolve({}, find_project_config(directory), trust_project=trust_project)
 
 
-def resolve(editor: Mapping[str, Any], project: ProjectConfig) -> ResolvedSettings:
-    """Merge the layers; each invalid layer is dropped with a message naming its source."""
+def trusted_only_keys(values: Mapping[str, Any]) -> list[str]:
+    """The dotted keys in ``values`` that only the user's own settings may choose."""
+    found = []
+    for section, safe in _PROJECT_SAFE_IN.items():
+        inner = values.get(section)
+        if isinstance(inner, Mapping):
+            found += [f"{section}.{key}" for key in inner if key not in safe]
+        elif section in values:
+            found.append(section)
+    return found
+
+
+def _without_trusted_only(values: Mapping[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        safe = _PROJECT_SAFE_IN.get(key)
+        if safe is None:
+            kept[key] = value
+        elif isinstance(value, Mapping):
+            inner = {k: v for k, v in value.items() if k in safe}
+            if inner:
+                kept[key] = inner
+    return kept
+
+
+def resolve(
+    editor: Mapping[str, Any],
+    project: ProjectConfig,
+    *,
+    cli: Mapping[str, Any] | None = None,
+    trust_project: bool = False,
+    restricted: bool = False,
+) -> ResolvedSettings:
+    """Merge the layers; each invalid layer is dropped with a message naming its source.
+
+    ``trust_project`` (the editor's or the command line's word) trusts the project's file as
+    ``dspy-lsp trust`` does. ``restricted`` (an untrusted editor window) turns the LM tier and
+    learning off whatever any layer says.
+    """
+    from .user_config import is_trusted, user_layer
+
     env, env_error = env_layer()
-    errors = [e for e in (env_error, project.error) if e]
-    merged: dict[str, Any] = dict(env)
-    for name, values in (
-        (f"[tool.{SECTION}] in {project.root}/pyproject.toml", project.values),
-        ("editor settings", editor),
-    ):
+    user = user_layer()
+    trusted = trust_project or (project.root is not None and is_trusted(project.root))
+    layers = (
+        Layer("environment (DSPY_LSP_*)", env),
+        user,
+        Layer(f"{project.root}/pyproject.toml [tool.{SECTION}]", project.values, trusted),
+        Layer("editor settings", editor),
+        Layer("command line", cli or {}),
+    )
+    errors = [e for e in (env_error, user.error, project.error) if e]
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    ignored: list[str] = []
+    for layer in layers:
+        values = layer.values
+        if not layer.trusted:
+            ignored += trusted_only_keys(values)
+            values = _without_trusted_only(values)
         try:
             Settings.model_validate(values)
         except ValidationError as exc:
-            errors.append(f"{name}: {_explain(exc)}; ignoring these settings")
+            errors.append(f"{layer.name}: {_explain(exc)}; ignoring these settings")
             continue
-        for key, value in values.items():
-            inner = merged.get(key)
-            merged[key] = (
-                {**inner, **value} if isinstance(inner, dict) and isinstance(value, dict) else value
-            )
+        _merge(merged, sources, values, layer.name)
+    lm_off = None
+    if restricted:
+        lm_off = "the editor window is in Restricted Mode (an untrusted workspace)"
+        _merge(merged, sources, _RESTRICTED, "restricted mode")
+    notice = None
+    if ignored and project.root is not None:
+        notice = (
+            f"{project.root}/pyproject.toml sets {', '.join(ignored)}, which only your own"
+            " settings may choose (an endpoint, a model, a key, a path, a process or a budget);"
+            f" ignored. If you trust this project, run: dspy-lsp trust {project.root}"
+        )
     return ResolvedSettings(
-        settings=Settings.model_validate(merged), root=project.root, errors=tuple(errors)
+        settings=Settings.model_validate(merged),
+        root=project.root,
+        errors=tuple(errors),
+        sources=sources,
+        ignored=tuple(ignored),
+        trust_notice=notice,
+        project_trusted=trusted,
+        lm_off_reason=lm_off,
     )
+
+
+def _merge(
+    merged: dict[str, Any], sources: dict[str, str], values: Mapping[str, Any], name: str
+) -> None:
+    """One layer over the ones below it; a layer that names the LM connection brings all of it."""
+    lm = values.get("lm")
+    if isinstance(lm, Mapping) and set(lm) & set(CONNECTION_KEYS):
+        below = merged.get("lm", {})
+        for key in CONNECTION_KEYS:
+            below.pop(key, None)
+            sources.pop(f"lm.{key}", None)
+    for key, value in values.items():
+        inner = merged.get(key)
+        if isinstance(inner, dict) and isinstance(value, Mapping):
+            merged[key] = {**inner, **value}
+            sources.update({f"{key}.{k}": name for k in value})
+        else:
+            merged[key] = dict(value) if isinstance(value, Mapping) else value
+            if isinstance(value, Mapping):
+                sources.update({f"{key}.{k}": name for k in value})
+            else:
+                sources[key] = name
+
+
+def describe(resolved: ResolvedSettings) -> list[tuple[str, Any, str]]:
+    """Every setting in force as (dotted key, value, where it came from), for ``--show-settings``
+    and ``debugInfo``."""
+    rows = []
+    dumped = resolved.settings.model_dump(mode="json")
+    for key, value in dumped.items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                name = f"{key}.{inner}"
+                rows.append((name, inner_value, resolved.sources.get(name, "default")))
+        else:
+            rows.append((key, value, resolved.sources.get(key, "default")))
+    return rows
 
 
 def _explain(exc: ValidationError) -> str:

@@ -8,6 +8,7 @@ Cancelling the progress token stops scheduling new files and cancels the ones in
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ from .lm_tier import LmUnavailable
 
 if TYPE_CHECKING:
     from .lsp import DspyLanguageServer
+
+log = logging.getLogger(__name__)
 
 FILES_IN_FLIGHT = 4
 
@@ -99,7 +102,10 @@ async def analyze_workspace(ls: DspyLanguageServer) -> dict[str, Any]:
                     task.cancel()
                 break
             await asyncio.wait(tasks, timeout=0.1)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):  # one file's failure must not hide the others
+                log.warning("analyzeWorkspace: a file failed: %r", outcome)
+                counts["failed"] = counts.get("failed", 0) + 1
     finally:
         was_cancelled = cancelled()
         progress.end(

@@ -185,14 +185,19 @@ def lm_project(tmp_path: Path):
         yield tmp_path, fake
 
 
+def _lm_flags(fake) -> tuple[str, ...]:
+    """Model and endpoint travel together; the project's own LM settings count once trusted."""
+    return ("--lm", "openai/fake", "--api-base", fake.base_url, "--trust-project")
+
+
 def test_lm_flag_adds_model_findings_to_every_format(lm_project) -> None:
     project, fake = lm_project
-    result = run("check", "--lm", "openai/fake", "--format", "json", "mod.py", cwd=project)
+    result = run("check", *_lm_flags(fake), "--format", "json", "mod.py", cwd=project)
     assert result.returncode == 1, result.stderr
     rules = sorted(item["rule"] for item in json.loads(result.stdout))
     assert rules == ["DL101", "LM-security"]
     assert "LM tier: 1 calls" in result.stderr
-    again = run("check", "--lm", "openai/fake", "mod.py", cwd=project)
+    again = run("check", *_lm_flags(fake), "mod.py", cwd=project)
     assert "LM-security" in again.stdout and "0 calls, 1 cache hits" in again.stderr
     assert fake.request_count == 1
 
@@ -209,7 +214,7 @@ def test_no_lm_skips_the_model(lm_project) -> None:
 def test_a_failing_model_warns_and_keeps_rule_findings(lm_project) -> None:
     project, fake = lm_project
     fake.script(*["500"] * 5)
-    result = run("check", "--lm", "openai/fake", "mod.py", cwd=project)
+    result = run("check", *_lm_flags(fake), "mod.py", cwd=project)
     assert result.returncode == 1
     assert "DL101" in result.stdout and "LM-" not in result.stdout
     assert "LM unavailable" in result.stderr

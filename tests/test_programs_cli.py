@@ -13,6 +13,7 @@ from test_registry import meta_for, optimized_state, save
 from dspy_lsp.analyzers.programs.modules import build, program_version
 from dspy_lsp.server.programs_cli import main
 from dspy_lsp.server.registry import ProgramRegistry
+from dspy_lsp.server.user_config import trust
 
 
 def run(capsys: pytest.CaptureFixture[str], root: Path, *argv: str) -> tuple[int, str, str]:
@@ -232,7 +233,7 @@ def test_diff_against_the_built_in_takes_the_kind_from_the_other_side(
     assert code == 2 and "is a analyze program and" in err
 
 
-def test_the_registry_defaults_to_the_projects_programs_dir(
+def test_the_registry_defaults_to_a_trusted_projects_programs_dir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registry = ProgramRegistry(tmp_path / "shared-programs")
@@ -243,5 +244,9 @@ def test_the_registry_defaults_to_the_projects_programs_dir(
         f'[tool.dspy-lsp.lm]\nprograms-dir = "{registry.root}"\n'
     )
     monkeypatch.chdir(project / "src")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["list", "analyze"]) == 0
+    assert meta.version not in capsys.readouterr().out  # an untrusted project chooses nothing
+    trust(project)
     assert main(["list", "analyze"]) == 0
     assert meta.version in capsys.readouterr().out

@@ -29,7 +29,7 @@ def _capabilities(client: str, encodings: list[str] | None) -> types.ClientCapab
     return caps
 
 
-def _decode_actions_like_editors(lsp_client: LanguageClient) -> None:
+def decode_actions_like_editors(lsp_client: LanguageClient) -> None:
     """lsprotocol decodes every code action that carries a ``command`` as a bare Command;
     editors tell them apart by the type of ``command`` (a string only on a Command)."""
     converter = lsp_client.protocol._converter
@@ -44,7 +44,7 @@ def _decode_actions_like_editors(lsp_client: LanguageClient) -> None:
 async def _start(
     lsp_client: LanguageClient, caps: types.ClientCapabilities, options: dict | None = None
 ):
-    _decode_actions_like_editors(lsp_client)
+    decode_actions_like_editors(lsp_client)
     lsp_client.set_configuration({}, section="dspy-lsp")
     lsp_client.registrations = []  # type: ignore[attr-defined]
 
