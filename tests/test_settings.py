@@ -77,3 +77,64 @@ def test_overrides_apply_only_to_matching_paths() -> None:
     assert "DL104" not in selection.codes_for(CODES, "tests/unit/test_a.py")
     assert "DL104" in selection.codes_for(CODES, "src/a.py")
     assert "DL104" in selection.codes_for(CODES, None)
+
+
+def test_an_untrusted_project_sets_only_project_safe_keys() -> None:
+    values = {
+        "select": ["DL1"],
+        "lm": {"model": "m", "api_base": "http://evil", "run_on": ["save"]},
+        "feedback": {"path": "/x", "ignore_after_saves": 1},
+        "learn": {"auto": True},
+    }
+    resolved = resolve({}, ProjectConfig(root=Path("/proj"), values=values))
+    settings = resolved.settings
+    assert settings.select == ("DL1",) and settings.lm.run_on == ("save",)
+    assert settings.feedback.ignore_after_saves == 1
+    assert (settings.lm.model, settings.lm.api_base, settings.feedback.path) == (None,) * 3
+    assert settings.learn.auto is False
+    assert resolved.ignored == ("lm.model", "lm.api_base", "feedback.path", "learn.auto")
+    assert resolved.trust_notice and "dspy-lsp trust /proj" in resolved.trust_notice
+    trusted = resolve({}, ProjectConfig(root=Path("/proj"), values=values), trust_project=True)
+    assert trusted.settings.lm.api_base == "http://evil" and trusted.ignored == ()
+
+
+def test_the_lm_connection_is_taken_whole_from_one_layer() -> None:
+    project = ProjectConfig(
+        root=Path("/p"), values={"lm": {"api_base": "http://p", "timeout_s": 3}}
+    )
+    editor = {"lm": {"model": "m", "api_key_env": "KEY"}}
+    resolved = resolve(editor, project, trust_project=True)
+    lm = resolved.settings.lm
+    assert (lm.model, lm.api_base, lm.api_key_env, lm.timeout_s) == ("m", None, "KEY", 3)
+    assert resolved.sources["lm.model"] == "editor settings"
+    assert "lm.api_base" not in resolved.sources
+    assert resolved.sources["lm.timeout_s"].endswith("pyproject.toml [tool.dspy-lsp]")
+
+
+def test_the_user_config_is_trusted_and_below_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "dspy-lsp").mkdir()
+    (tmp_path / "dspy-lsp" / "config.toml").write_text(
+        'debounce-ms = 7\n[lm]\nmodel = "openai/m"\napi-base = "http://mine"\n'
+        '[feedback]\npath = "/mine"\n'
+    )
+    project = ProjectConfig(root=tmp_path / "p", values={"debounce_ms": 9})
+    resolved = resolve({}, project)
+    assert resolved.settings.lm.api_base == "http://mine"
+    assert resolved.settings.feedback.path == "/mine"
+    assert resolved.settings.debounce_ms == 9 and resolved.errors == ()
+    assert resolved.sources["lm.model"].startswith("user config ")
+
+
+def test_the_sessions_own_keys_are_not_settings() -> None:
+    assert editor_section({"trustProject": True, "select": ["DL1"]}) == {"select": ["DL1"]}
+    assert editor_section({"restrictedMode": True, "token": "t"}) == {}
+
+
+def test_the_cache_fingerprint_names_the_endpoint() -> None:
+    from dspy_lsp.server.settings import LmSettings
+
+    a = LmSettings(model="m", api_base="http://a")
+    assert a.fingerprint() != LmSettings(model="m", api_base="http://b").fingerprint()
