@@ -7,10 +7,15 @@
 -- Options, read when a Python buffer opens (set them before that):
 --   vim.g.dspy_lsp_cmd        the server command as a list; default { "dspy-lsp", "serve" }
 --   $NVIM_DSPY_LSP_PYTHON     a Python that has dspy-lsp installed (a virtualenv's, say): runs
---                             `<python> -m dspy_lsp.server`; vim.g.dspy_lsp_cmd wins over it
+--                             `<python> -P -m dspy_lsp.server`; vim.g.dspy_lsp_cmd wins over it
 --   vim.g.dspy_lsp_settings   the settings table, sent as initializationOptions under the
 --                             "dspy-lsp" key and answered on workspace/configuration, e.g.
 --                             { ignore = { "DL115" }, lm = { model = "openai/gpt-4o-mini" } }
+--
+-- The server runs from a directory outside the project (cmd_cwd: stdpath("cache")/dspy-lsp, else
+-- the temporary directory), and Python with -P, so no file of the checkout is imported in place
+-- of a Python module. Keep LM endpoints and key variables in this file or in
+-- ~/.config/dspy-lsp/config.toml, not in a project's files.
 --
 -- It also defines :DspyLspFixAll, which applies every safe fix in the current buffer
 -- (the server's source.fixAll.dspy-lsp code action).
@@ -24,7 +29,8 @@ local function server_cmd()
   end
   local python = vim.env.NVIM_DSPY_LSP_PYTHON
   if python and python ~= "" then
-    return { python, "-m", "dspy_lsp.server" }
+    -- -P (Python 3.11+): the current directory is not put on sys.path.
+    return { python, "-P", "-m", "dspy_lsp.server" }
   end
   return { "dspy-lsp", "serve" }
 end
@@ -47,12 +53,39 @@ local function root_dir(bufnr)
   end
 end
 
+-- Whether path is dir or below it (both absolute).
+local function inside(path, dir)
+  local function norm(p)
+    return (vim.fn.fnamemodify(vim.fn.resolve(p), ":p"):gsub("/+$", "")) .. "/"
+  end
+  local p, d = norm(path), norm(dir)
+  return p:sub(1, #d) == d
+end
+
+-- The server's working directory: never the project (Neovim's default is its own cwd, usually
+-- the checkout), so a Python started without -P cannot import the checkout's files either.
+local function server_cwd(root)
+  local candidates = { vim.fn.stdpath("cache") .. "/dspy-lsp", vim.loop.os_tmpdir() }
+  for _, dir in ipairs(candidates) do
+    if dir and dir ~= "" then
+      if vim.fn.isdirectory(dir) == 0 then
+        pcall(vim.fn.mkdir, dir, "p")
+      end
+      if vim.fn.isdirectory(dir) == 1 and not inside(dir, root) then
+        return dir
+      end
+    end
+  end
+  return "/"
+end
+
 local function client_config(bufnr)
   local root = root_dir(bufnr)
   local settings = { [NAME] = vim.g.dspy_lsp_settings or vim.empty_dict() }
   return {
     name = NAME,
     cmd = server_cmd(),
+    cmd_cwd = server_cwd(root),
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = settings,

@@ -1,16 +1,31 @@
 /** Reading the extension's settings from VS Code (the only settings code that imports vscode). */
 import * as vscode from "vscode";
-import { SECTION, SERVER_KEYS } from "./settings";
+import { RESTRICTED_SETTINGS, SECTION, SERVER_KEYS, type SessionTrust } from "./settings";
 
-/** Settings that a workspace may not set while it is untrusted (they pick what code runs or where keys go). */
-export const RESTRICTED_KEYS: ReadonlySet<string> = new Set([
-    "interpreter",
-    "lm.model",
-    "lm.apiBase",
-    "lm.apiKeyEnv",
-    "lm.cachePath",
-    "lm.programsDir",
-]);
+/**
+ * Settings that a workspace may not set while it is untrusted (they choose an endpoint, a model,
+ * a key variable, a path, a process or a budget). package.json marks them `"restricted": true`.
+ */
+export const RESTRICTED_KEYS: ReadonlySet<string> = new Set(RESTRICTED_SETTINGS);
+
+/** False in Restricted Mode (an untrusted workspace). */
+export function workspaceTrusted(): boolean {
+    return vscode.workspace.isTrusted;
+}
+
+/** The window's trust, for `buildInitializationOptions`. */
+export function readSessionTrust(): SessionTrust {
+    const config = vscode.workspace.getConfiguration(SECTION);
+    // Application scope: only the user's own settings can hold it; a workspace value is ignored.
+    const trustProjectSettings = config.inspect<boolean>("trustProjectSettings")?.globalValue === true;
+    return { workspaceTrusted: workspaceTrusted(), trustProjectSettings };
+}
+
+/** The user-level `python.defaultInterpreterPath`, the one interpreter hint Restricted Mode takes from the Python settings. */
+export function readUserPythonSetting(): string | undefined {
+    const value = vscode.workspace.getConfiguration("python").inspect<string>("defaultInterpreterPath")?.globalValue;
+    return typeof value === "string" ? value : undefined;
+}
 
 /**
  * The server settings the user set explicitly (user, workspace or folder level), keyed as
@@ -52,7 +67,7 @@ function explicitValue(config: vscode.WorkspaceConfiguration, key: string): unkn
         return undefined;
     }
     const user = inspected.globalValue;
-    if (RESTRICTED_KEYS.has(key) && !vscode.workspace.isTrusted) {
+    if (RESTRICTED_KEYS.has(key) && !workspaceTrusted()) {
         return user;
     }
     return inspected.workspaceFolderValue ?? inspected.workspaceValue ?? user;

@@ -1,14 +1,27 @@
 /** Entry point: wires the server manager, the status bar, settings and the commands. */
+import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { readClientSettings } from "./config";
-import { cliArgs, type ImportCheck, INSTALL_ARGS, type ResolvedInterpreter } from "./interpreter";
+import { readClientSettings, workspaceTrusted } from "./config";
+import {
+    cliArgs,
+    cliContextFromDebugInfo,
+    type ImportCheck,
+    INSTALL_ARGS,
+    type ResolvedInterpreter,
+} from "./interpreter";
 import { runProcess } from "./process";
 import { onActiveEnvironmentChanged, pythonExtensionInstalled } from "./python";
 import { ServerManager, ServerNotRunningError } from "./server";
 import { RESTART_SETTINGS, SECTION } from "./settings";
-import { RESTART_COMMAND, SHOW_STATUS_COMMAND, StatusBar } from "./statusBar";
-import { formatStatus, parseStatus, summarizeFileAnalysis, summarizeWorkspaceAnalysis } from "./status";
+import { MANAGE_TRUST_COMMAND, RESTART_COMMAND, SHOW_STATUS_COMMAND, StatusBar } from "./statusBar";
+import {
+    formatStatus,
+    parseStatus,
+    RESTRICTED_TEXT,
+    summarizeFileAnalysis,
+    summarizeWorkspaceAnalysis,
+} from "./status";
 
 // The server registers `dspy-lsp.analyzeFile` & co. itself (the language client turns them into
 // VS Code commands), so the palette commands live under `dspy-lsp.client.`.
@@ -24,6 +37,7 @@ const COMMANDS = {
 
 const RESTART = "Restart";
 const SHOW_OUTPUT = "Show Output";
+const MANAGE_TRUST = "Manage Workspace Trust";
 
 let manager: ServerManager | undefined;
 
@@ -42,14 +56,32 @@ export function activate(context: vscode.ExtensionContext): void {
         }
     };
 
-    const server: ServerManager = new ServerManager(output, {
-        showSetupProblem: (check, interpreter) => void showSetupProblem(check, interpreter),
-        showCrash: (message, willRestart) =>
-            void (willRestart ? offer(message, "warning", SHOW_OUTPUT) : offer(message, "error", RESTART, SHOW_OUTPUT)),
-    });
+    const server: ServerManager = new ServerManager(
+        output,
+        {
+            showSetupProblem: (check, interpreter) => void showSetupProblem(check, interpreter),
+            showCrash: (message, willRestart) =>
+                void (willRestart ? offer(message, "warning", SHOW_OUTPUT) : offer(message, "error", RESTART, SHOW_OUTPUT)),
+        },
+        storageDirectory(context, output),
+    );
     manager = server;
-    const statusBar = new StatusBar(server, () => readClientSettings().pollSeconds);
+    const statusBar = new StatusBar(server, () => readClientSettings().pollSeconds, () => !workspaceTrusted());
     context.subscriptions.push(output, server, statusBar);
+
+    const manageTrust = async (): Promise<void> => {
+        await vscode.commands.executeCommand(MANAGE_TRUST_COMMAND);
+    };
+    if (!workspaceTrusted()) {
+        // Once per window; granting trust restarts the server with the LM tier (below).
+        output.appendLine(`[client] ${RESTRICTED_TEXT}.`);
+        void vscode.window
+            .showInformationMessage(
+                `${RESTRICTED_TEXT}. The rules still run; the workspace's LM, path and interpreter settings are ignored.`,
+                MANAGE_TRUST,
+            )
+            .then((choice) => (choice === MANAGE_TRUST ? manageTrust() : undefined));
+    }
 
     async function showSetupProblem(check: ImportCheck, interpreter: ResolvedInterpreter): Promise<void> {
         if (check.kind === "ok") {
@@ -59,12 +91,16 @@ export function activate(context: vscode.ExtensionContext): void {
         const docs = "Open Docs";
         const settings = "Open Settings";
         const select = "Select Interpreter";
-        if (check.kind === "no-interpreter") {
-            const items = pythonExtensionInstalled() ? [settings, select, RESTART] : [settings, RESTART];
-            const choice = await vscode.window.showErrorMessage(
-                `${check.message} Set dspy-lsp.interpreter or select an interpreter with the Python extension.`,
-                ...items,
-            );
+        if (check.kind === "no-interpreter" || check.kind === "too-old") {
+            // In Restricted Mode the Python extension's choice is not used, so it is not offered.
+            const canSelect = pythonExtensionInstalled() && workspaceTrusted();
+            const items = canSelect ? [settings, select, RESTART] : [settings, RESTART];
+            const how = canSelect
+                ? "Set dspy-lsp.interpreter or select an interpreter with the Python extension."
+                : workspaceTrusted()
+                  ? "Set dspy-lsp.interpreter."
+                  : "Set dspy-lsp.interpreter in your user settings (Restricted Mode ignores the workspace's).";
+            const choice = await vscode.window.showErrorMessage(`${check.message} ${how}`, ...items);
             if (choice === settings) {
                 await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.interpreter`);
             } else if (choice === select) {
@@ -75,7 +111,7 @@ export function activate(context: vscode.ExtensionContext): void {
             return;
         }
         const items = check.kind === "failed" ? [SHOW_OUTPUT, docs, RESTART] : [install, docs, RESTART];
-        const hint = check.kind === "failed" ? "" : ` Install it with "${interpreter.python} -m pip install dspy-lsp".`;
+        const hint = check.kind === "failed" ? "" : ` Install it with "${interpreter.python} ${INSTALL_ARGS.join(" ")}".`;
         const choice = await vscode.window.showErrorMessage(`${check.message}${hint}`, ...items);
         if (choice === install) {
             await installPackage(interpreter.python);
@@ -92,7 +128,12 @@ export function activate(context: vscode.ExtensionContext): void {
         output.appendLine(`[client] Running: ${python} ${INSTALL_ARGS.join(" ")}`);
         const outcome = await vscode.window.withProgress(
             { location: vscode.ProgressLocation.Notification, title: `Installing dspy-lsp into ${python}…` },
-            () => runProcess(python, INSTALL_ARGS, { timeoutMs: 15 * 60_000, onOutput: (chunk) => output.append(chunk) }),
+            () =>
+                runProcess(python, INSTALL_ARGS, {
+                    cwd: server.workingDirectory(),
+                    timeoutMs: 15 * 60_000,
+                    onOutput: (chunk) => output.append(chunk),
+                }),
         );
         if (outcome.exitCode === 0) {
             void vscode.window.showInformationMessage("dspy-lsp installed; starting the server.");
@@ -116,20 +157,23 @@ export function activate(context: vscode.ExtensionContext): void {
         }
     }
 
-    function runInTerminal(name: string, args: string[]): void {
+    /**
+     * Runs a CLI subcommand in a terminal, with `-P` and from the extension's working directory
+     * (outside the workspace); the workspace and the server's registry and feedback store are
+     * passed as options.
+     */
+    async function runInTerminal(name: string, subcommand: "programs-list" | "optimize"): Promise<void> {
         const python = server.interpreter?.python;
         if (python === undefined) {
             void offer("dspy-lsp has not found a Python interpreter yet.", "error", RESTART, SHOW_OUTPUT);
             return;
         }
         const folder = vscode.workspace.workspaceFolders?.[0];
-        output.appendLine(`[client] Terminal: ${python} ${args.join(" ")}`);
-        const terminal = vscode.window.createTerminal({
-            name,
-            shellPath: python,
-            shellArgs: args,
-            cwd: folder?.uri.scheme === "file" ? folder.uri : undefined,
-        });
+        const debugInfo: unknown = await server.executeServerCommand("dspy-lsp.debugInfo").catch(() => undefined);
+        const args = cliArgs(subcommand, cliContextFromDebugInfo(debugInfo, folder?.uri.scheme === "file" ? folder.uri.fsPath : undefined));
+        const cwd = server.workingDirectory();
+        output.appendLine(`[client] Terminal (in ${cwd}): ${python} ${args.join(" ")}`);
+        const terminal = vscode.window.createTerminal({ name, shellPath: python, shellArgs: args, cwd: vscode.Uri.file(cwd) });
         terminal.show();
     }
 
@@ -167,19 +211,29 @@ export function activate(context: vscode.ExtensionContext): void {
             output.appendLine(`[client] dspy-lsp.status:\n${JSON.stringify(raw, null, 2)}`);
             output.appendLine(`[client] dspy-lsp.debugInfo:\n${JSON.stringify(debug, null, 2)}`);
             const status = parseStatus(raw);
-            const summary = status ? formatStatus(status).tooltip.split("\n").slice(0, -1).join(" · ") : "unexpected answer";
+            const view = status ? formatStatus(status, { restricted: !workspaceTrusted() }) : undefined;
+            const summary = view ? view.tooltip.split("\n").slice(0, -1).join(" · ") : "unexpected answer";
             const choice = await vscode.window.showInformationMessage(`dspy-lsp: ${summary}`, SHOW_OUTPUT);
             if (choice === SHOW_OUTPUT) {
                 showOutput();
             }
             void statusBar.refresh();
         }),
-        vscode.commands.registerCommand(COMMANDS.showProgramVersions, () =>
-            runInTerminal("dspy-lsp programs", cliArgs("programs-list")),
-        ),
-        vscode.commands.registerCommand(COMMANDS.optimizePrograms, () =>
-            runInTerminal("dspy-lsp optimize", cliArgs("optimize")),
-        ),
+        vscode.commands.registerCommand(COMMANDS.showProgramVersions, () => runInTerminal("dspy-lsp programs", "programs-list")),
+        vscode.commands.registerCommand(COMMANDS.optimizePrograms, async () => {
+            if (!workspaceTrusted()) {
+                // Optimizing calls the LM with the project's data; like the LM tier, it waits for trust.
+                const choice = await vscode.window.showWarningMessage(
+                    "dspy-lsp: Optimize Programs runs the LM, which is off in Restricted Mode. Trust this workspace first.",
+                    MANAGE_TRUST,
+                );
+                if (choice === MANAGE_TRUST) {
+                    await manageTrust();
+                }
+                return;
+            }
+            await runInTerminal("dspy-lsp optimize", "optimize");
+        }),
         vscode.commands.registerCommand(COMMANDS.restartServer, () => server.restart("requested by the user")),
         vscode.commands.registerCommand(COMMANDS.showOutput, showOutput),
         vscode.workspace.onDidChangeConfiguration((event) => {
@@ -187,7 +241,7 @@ export function activate(context: vscode.ExtensionContext): void {
                 return;
             }
             if (RESTART_SETTINGS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) {
-                void server.restart("the interpreter or log level setting changed");
+                void server.restart("the interpreter, log level or trustProjectSettings setting changed");
                 return;
             }
             if (event.affectsConfiguration(`${SECTION}.status.pollSeconds`)) {
@@ -200,11 +254,27 @@ export function activate(context: vscode.ExtensionContext): void {
 
     // Neither waits for the other: activation returns at once, the server starts in the background.
     void onActiveEnvironmentChanged(() => {
-        if (!readClientSettings().interpreter?.trim()) {
+        // Restricted Mode does not use the Python extension's environment (see resolveInterpreter).
+        if (workspaceTrusted() && !readClientSettings().interpreter?.trim()) {
             void server.restart("the Python extension's active environment changed");
         }
     }).then((subscription) => context.subscriptions.push(subscription));
     void server.start();
+}
+
+/** The extension's global storage directory, created if needed; `undefined` if it is not on disk. */
+function storageDirectory(context: vscode.ExtensionContext, output: vscode.OutputChannel): string | undefined {
+    const uri = context.globalStorageUri;
+    if (uri.scheme !== "file") {
+        return undefined;
+    }
+    try {
+        mkdirSync(uri.fsPath, { recursive: true });
+        return uri.fsPath;
+    } catch (error) {
+        output.appendLine(`[client] Cannot create ${uri.fsPath} (${String(error)}); the Python processes run in the temporary directory.`);
+        return undefined;
+    }
 }
 
 export async function deactivate(): Promise<void> {

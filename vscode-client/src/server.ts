@@ -3,6 +3,7 @@
  * restart with backoff when the server dies, and push settings changes without a restart.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { statSync } from "node:fs";
 import * as os from "node:os";
 import * as vscode from "vscode";
 import {
@@ -14,7 +15,7 @@ import {
     type LanguageClientOptions,
     type ServerOptions,
 } from "vscode-languageclient/node";
-import { readClientSettings, readExplicitSettings } from "./config";
+import { readClientSettings, readExplicitSettings, readSessionTrust, readUserPythonSetting } from "./config";
 import {
     classifyImportCheck,
     defaultPython,
@@ -24,7 +25,7 @@ import {
     type ResolvedInterpreter,
     serverArgs,
 } from "./interpreter";
-import { runProcess } from "./process";
+import { runProcess, safeWorkingDirectory } from "./process";
 import { activeEnvironmentPython } from "./python";
 import {
     DEFAULT_RESTART_POLICY,
@@ -33,7 +34,14 @@ import {
     RestartPolicy,
     TailBuffer,
 } from "./restartPolicy";
-import { SECTION, sameSettings, type ServerSettings, toServerSettings, wrapSection } from "./settings";
+import {
+    buildInitializationOptions,
+    SECTION,
+    sameSettings,
+    type ServerSettings,
+    toServerSettings,
+    wrapSection,
+} from "./settings";
 
 /** The server must answer `initialize` within this time (it takes about 1 s). */
 const START_TIMEOUT_MS = 60_000;
@@ -81,7 +89,25 @@ export class ServerManager implements vscode.Disposable {
     constructor(
         private readonly output: vscode.OutputChannel,
         private readonly actions: SetupActions,
+        /** The extension's global storage directory (created by the caller), if it has one on disk. */
+        private readonly storageDir?: string,
     ) {}
+
+    /**
+     * Where every Python process of the extension runs: the global storage directory, else the
+     * temporary directory, never inside a workspace folder (see `safeWorkingDirectory`).
+     */
+    workingDirectory(): string {
+        return safeWorkingDirectory([this.storageDir, os.tmpdir()], workspaceFolderPaths(), {
+            isDirectory: (candidate) => {
+                try {
+                    return statSync(candidate).isDirectory();
+                } catch {
+                    return false;
+                }
+            },
+        });
+    }
 
     get state(): ManagerState {
         return this.current;
@@ -200,15 +226,26 @@ export class ServerManager implements vscode.Disposable {
         this.clearRestartTimer();
         const session = ++this.session;
         this.setState({ kind: "starting" });
+        // Read once per start: granting trust restarts the server (extension.ts).
+        const trust = readSessionTrust();
+        const restricted = !trust.workspaceTrusted;
         const clientSettings = readClientSettings();
         const folder = vscode.workspace.workspaceFolders?.[0];
         const interpreter = await resolveInterpreter(
             {
+                // In Restricted Mode readClientSettings() holds the user-level value only.
                 setting: () => clientSettings.interpreter,
                 pythonExtension: () => activeEnvironmentPython(folder?.uri),
+                userPythonSetting: readUserPythonSetting,
             },
-            { workspaceFolder: folder?.uri.fsPath, home: os.homedir(), env: process.env },
+            {
+                workspaceFolder: folder?.uri.scheme === "file" ? folder.uri.fsPath : undefined,
+                workspaceFolders: workspaceFolderPaths(),
+                home: os.homedir(),
+                env: process.env,
+            },
             defaultPython(process.platform),
+            restricted,
         );
         this.interpreter = interpreter;
         for (const note of interpreter.notes) {
@@ -216,7 +253,8 @@ export class ServerManager implements vscode.Disposable {
         }
         this.log(`Interpreter: ${interpreter.python} (from ${interpreter.source}).`);
 
-        const cwd = folder?.uri.scheme === "file" ? folder.uri.fsPath : undefined;
+        const cwd = this.workingDirectory();
+        this.log(`Working directory of the Python processes: ${cwd}`);
         const check = classifyImportCheck(
             interpreter.python,
             await runProcess(interpreter.python, IMPORT_CHECK_ARGS, { cwd, timeoutMs: IMPORT_CHECK_TIMEOUT_MS }),
@@ -232,9 +270,15 @@ export class ServerManager implements vscode.Disposable {
         }
 
         const settings = this.currentSettings();
+        const initializationOptions = buildInitializationOptions(settings, trust);
         this.stderr = new TailBuffer();
         const args = serverArgs(clientSettings.logLevel);
         this.log(`Starting: ${interpreter.python} ${args.join(" ")}`);
+        if (restricted) {
+            this.log("Restricted Mode: the server runs without the LM tier and learning (restrictedMode: true).");
+        } else if (initializationOptions.trustProject === true) {
+            this.log("dspy-lsp.trustProjectSettings is on: the project's [tool.dspy-lsp] may choose the LM and data paths (trustProject: true).");
+        }
         const serverOptions: ServerOptions = () => this.spawnServer(interpreter.python, args, cwd);
         const clientOptions: LanguageClientOptions = {
             documentSelector: [
@@ -243,7 +287,7 @@ export class ServerManager implements vscode.Disposable {
             ],
             outputChannel: this.output,
             traceOutputChannel: this.output,
-            initializationOptions: wrapSection(settings),
+            initializationOptions,
             middleware: {
                 workspace: {
                     // The server pulls `dspy-lsp` when a didChangeConfiguration carries no
@@ -307,7 +351,7 @@ export class ServerManager implements vscode.Disposable {
         await this.pushSettings(); // anything changed while the server was starting
     }
 
-    private async spawnServer(python: string, args: string[], cwd: string | undefined): Promise<ChildProcess> {
+    private async spawnServer(python: string, args: string[], cwd: string): Promise<ChildProcess> {
         const child = spawn(python, args, { cwd, env: process.env, windowsHide: true });
         this.child = child;
         this.exited = new Promise<ExitInfo>((resolve) => {
@@ -413,6 +457,11 @@ export class ServerManager implements vscode.Disposable {
     private log(message: string): void {
         this.output.appendLine(`[client ${new Date().toISOString()}] ${message}`);
     }
+}
+
+/** The workspace folders on disk. */
+function workspaceFolderPaths(): string[] {
+    return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath);
 }
 
 function delay(ms: number): Promise<void> {

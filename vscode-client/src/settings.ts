@@ -66,10 +66,30 @@ export const CLIENT_SETTINGS = [
     "status.pollSeconds",
     "restart.maxAttempts",
     "trace.server",
+    "trustProjectSettings",
 ] as const;
 
-/** Client settings whose change needs a new server process. */
-export const RESTART_SETTINGS: readonly string[] = ["interpreter", "server.logLevel"];
+/**
+ * Whether a setting under `dspy-lsp.` chooses an endpoint, a model, a key variable, a file or
+ * directory, a process or a budget: every `lm.*` setting but `lm.runOn`, `feedback.path`, every
+ * `learn.*`, the interpreter and `trustProjectSettings`. package.json marks exactly these
+ * `"restricted": true`, so VS Code ignores their workspace values in Restricted Mode, and the
+ * extension reads only their user-level values while the workspace is untrusted.
+ */
+export function isRestrictedSetting(key: string): boolean {
+    if (key === "interpreter" || key === "trustProjectSettings" || key === "feedback.path") {
+        return true;
+    }
+    return (key.startsWith("lm.") && key !== "lm.runOn") || key.startsWith("learn.");
+}
+
+/** Every restricted key the extension has (see `isRestrictedSetting`). */
+export const RESTRICTED_SETTINGS: readonly string[] = [...CLIENT_SETTINGS, ...SERVER_SETTINGS.map((s) => s.key)].filter(
+    isRestrictedSetting,
+);
+
+/** Client settings whose change needs a new server process (trust goes in initializationOptions only). */
+export const RESTART_SETTINGS: readonly string[] = ["interpreter", "server.logLevel", "trustProjectSettings"];
 
 /** Every key the extension reads under `dspy-lsp.` for the server. */
 export const SERVER_KEYS: readonly string[] = SERVER_SETTINGS.map((s) => s.key);
@@ -114,6 +134,32 @@ export function toServerSettings(explicit: Readonly<Record<string, unknown>>): T
 /** The payload for `initializationOptions` and `workspace/didChangeConfiguration`. */
 export function wrapSection(settings: ServerSettings): Record<string, ServerSettings> {
     return { [SECTION]: settings };
+}
+
+/** What the window's trust allows, read at each server start. */
+export interface SessionTrust {
+    /** `vscode.workspace.isTrusted`: false in Restricted Mode. */
+    readonly workspaceTrusted: boolean;
+    /** The user-level `dspy-lsp.trustProjectSettings` setting. */
+    readonly trustProjectSettings: boolean;
+}
+
+/**
+ * The `initializationOptions` of the server: the translated settings under `dspy-lsp` and,
+ * beside them, the session's trust. In Restricted Mode `restrictedMode: true` (the server turns
+ * the LM tier and learning off); in a trusted workspace whose user opted in with
+ * `dspy-lsp.trustProjectSettings`, `trustProject: true` (the project's `[tool.dspy-lsp]` may then
+ * choose the LM endpoint, model, key variable, data paths and learning). Neither key is sent
+ * otherwise, and never both.
+ */
+export function buildInitializationOptions(settings: ServerSettings, trust: SessionTrust): Record<string, unknown> {
+    const options: Record<string, unknown> = wrapSection(settings);
+    if (!trust.workspaceTrusted) {
+        options.restrictedMode = true;
+    } else if (trust.trustProjectSettings) {
+        options.trustProject = true;
+    }
+    return options;
 }
 
 /** Whether two translations would tell the server the same thing. */

@@ -60,7 +60,25 @@ export function parseStatus(raw: unknown): LmStatus | undefined {
     };
 }
 
-export function formatStatus(status: LmStatus): StatusView {
+/** The status bar text of a window in Restricted Mode, where the server has no LM tier. */
+export const RESTRICTED_TEXT = "dspy-lsp: LM tier off in Restricted Mode — trust this workspace to enable it";
+
+export const RESTRICTED_TOOLTIP = [
+    "LM tier: off, because this workspace is not trusted (Restricted Mode)",
+    "The rules run; learning is off, and the workspace's LM, path and interpreter settings are ignored",
+    "Trust the workspace to enable the LM tier (the server then restarts)",
+    "Click to manage workspace trust.",
+].join("\n");
+
+export interface FormatOptions {
+    /** The window is in Restricted Mode (the client sent `restrictedMode: true`). */
+    readonly restricted?: boolean;
+}
+
+export function formatStatus(status: LmStatus, options: FormatOptions = {}): StatusView {
+    if (options.restricted && status.state === "none") {
+        return { text: `$(shield) ${RESTRICTED_TEXT}`, tooltip: RESTRICTED_TOOLTIP, severity: "inactive" };
+    }
     const usage = formatUsage(status.stats);
     const queued = status.pendingJobs > 0 ? ` · ${status.pendingJobs} queued` : "";
     const tooltip = tooltipLines(status).join("\n");

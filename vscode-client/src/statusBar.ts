@@ -5,6 +5,8 @@ import { formatClientState, formatStatus, parseStatus, type StatusView } from ".
 
 export const SHOW_STATUS_COMMAND = "dspy-lsp.client.showStatus";
 export const RESTART_COMMAND = "dspy-lsp.client.restartServer";
+/** VS Code's "Workspaces: Manage Workspace Trust". */
+export const MANAGE_TRUST_COMMAND = "workbench.trust.manage";
 
 export class StatusBar implements vscode.Disposable {
     private readonly item = vscode.window.createStatusBarItem("dspy-lsp.status", vscode.StatusBarAlignment.Right, 100);
@@ -15,6 +17,8 @@ export class StatusBar implements vscode.Disposable {
     constructor(
         private readonly manager: ServerManager,
         private readonly pollSeconds: () => number,
+        /** True in Restricted Mode: the status then says why the LM tier is off. */
+        private readonly restricted: () => boolean = () => false,
     ) {
         this.item.name = "dspy-lsp";
         this.subscription = manager.onDidChangeState((state) => this.onState(state));
@@ -36,9 +40,12 @@ export class StatusBar implements vscode.Disposable {
         try {
             const raw = await this.manager.executeServerCommand("dspy-lsp.status");
             const status = parseStatus(raw);
+            const restricted = this.restricted();
             this.show(
-                status ? formatStatus(status) : formatClientState({ kind: "unavailable", reason: "The server's status answer was not understood." }),
-                SHOW_STATUS_COMMAND,
+                status
+                    ? formatStatus(status, { restricted })
+                    : formatClientState({ kind: "unavailable", reason: "The server's status answer was not understood." }),
+                restricted && status?.state === "none" ? MANAGE_TRUST_COMMAND : SHOW_STATUS_COMMAND,
             );
         } catch (error) {
             if (this.manager.state.kind === "running") {

@@ -3,16 +3,31 @@ import { describe, it } from "node:test";
 import {
     classifyImportCheck,
     cliArgs,
+    cliContextFromDebugInfo,
     defaultPython,
     expandVariables,
+    IMPORT_CHECK_ARGS,
+    INSTALL_ARGS,
     type InterpreterProbes,
+    PYTHON_FLAGS,
     resolveInterpreter,
+    resolveInterpreterPath,
     serverArgs,
 } from "../interpreter";
 
-const context = { workspaceFolder: "/ws", home: "/home/me", env: { VENV: "/venvs/a" } };
+const context = {
+    workspaceFolder: "/ws",
+    workspaceFolders: ["/ws", "/ws2"],
+    home: "/home/me",
+    env: { VENV: "/venvs/a" },
+    platform: "linux",
+};
 
-function probes(setting: string | undefined, extension: () => Promise<string | undefined>): InterpreterProbes & { calls: string[] } {
+function probes(
+    setting: string | undefined,
+    extension: () => Promise<string | undefined>,
+    userPython?: string,
+): InterpreterProbes & { calls: string[] } {
     const calls: string[] = [];
     return {
         calls,
@@ -23,6 +38,10 @@ function probes(setting: string | undefined, extension: () => Promise<string | u
         pythonExtension: () => {
             calls.push("python-extension");
             return extension();
+        },
+        userPythonSetting: () => {
+            calls.push("python-setting");
+            return userPython;
         },
     };
 }
@@ -59,9 +78,57 @@ describe("resolveInterpreter", () => {
         assert.match(result.notes.join("\n"), /the Python extension failed: API not ready/);
     });
 
+    it("takes a relative interpreter path from the workspace folder, since nothing runs there", async () => {
+        const result = await resolveInterpreter(probes(".venv/bin/python", () => Promise.resolve(undefined)), context);
+        assert.equal(result.python, "/ws/.venv/bin/python");
+        assert.equal(resolveInterpreterPath("python3.12", context), "python3.12");
+        assert.equal(resolveInterpreterPath(".venv\\Scripts\\python.exe", { ...context, workspaceFolder: "C:\\ws", platform: "win32" }),
+            "C:\\ws\\.venv\\Scripts\\python.exe");
+    });
+
     it("picks python on Windows and python3 elsewhere", () => {
         assert.equal(defaultPython("win32"), "python");
         assert.equal(defaultPython("linux"), "python3");
+    });
+});
+
+describe("resolveInterpreter in Restricted Mode", () => {
+    const restricted = (p: InterpreterProbes) => resolveInterpreter(p, context, "python3", true);
+
+    it("takes the user's interpreter when it is outside the workspace", async () => {
+        const p = probes("~/venvs/tools/bin/python", () => Promise.resolve("/ws/.venv/bin/python"));
+        const result = await restricted(p);
+        assert.deepEqual([result.python, result.source], ["/home/me/venvs/tools/bin/python", "setting"]);
+        assert.deepEqual(p.calls, ["setting"]);
+    });
+
+    it("never asks the Python extension, whose environment may be the workspace's", async () => {
+        const p = probes(undefined, () => Promise.resolve("/ws/.venv/bin/python"));
+        const result = await restricted(p);
+        assert.deepEqual([result.python, result.source], ["python3", "default"]);
+        assert.ok(!p.calls.includes("python-extension"));
+        assert.match(result.notes.join("\n"), /not used in Restricted Mode/);
+    });
+
+    it("refuses an interpreter inside a workspace folder, also from a user setting", async () => {
+        for (const setting of ["${workspaceFolder}/.venv/bin/python", "/ws2/env/bin/python", ".venv/bin/python", "/ws/../ws/x/python"]) {
+            const result = await restricted(probes(setting, () => Promise.resolve(undefined)));
+            assert.deepEqual([result.python, result.source], ["python3", "default"], setting);
+            assert.match(result.notes.join("\n"), /inside the workspace folder|relative path/, setting);
+        }
+    });
+
+    it("uses the user-level python.defaultInterpreterPath next, with the same check", async () => {
+        const outside = await restricted(probes(undefined, () => Promise.resolve(undefined), "/usr/bin/python3.12"));
+        assert.deepEqual([outside.python, outside.source], ["/usr/bin/python3.12", "python-setting"]);
+        const inside = await restricted(probes(undefined, () => Promise.resolve(undefined), "${workspaceFolder}/venv/bin/python"));
+        assert.deepEqual([inside.python, inside.source], ["python3", "default"]);
+        assert.match(inside.notes.join("\n"), /python.defaultInterpreterPath \(\/ws\/venv\/bin\/python\) is inside/);
+    });
+
+    it("keeps a bare command name: it is found on PATH, not in the workspace", async () => {
+        const result = await restricted(probes("python3.12", () => Promise.resolve(undefined)));
+        assert.deepEqual([result.python, result.source], ["python3.12", "setting"]);
     });
 });
 
@@ -102,6 +169,13 @@ describe("classifyImportCheck", () => {
         assert.match("message" in check ? check.message : "", /No module named 'pygls'/);
     });
 
+    it("reports a Python without -P (older than 3.11) as too old", () => {
+        const stderr = "Unknown option: -P\nusage: /usr/bin/python3.10 [option] ... [-c cmd | -m mod | file | -] [arg] ...\nTry `python -h' for more information.\n";
+        const check = classifyImportCheck("/usr/bin/python3.10", { exitCode: 2, stderr });
+        assert.equal(check.kind, "too-old");
+        assert.match("message" in check ? check.message : "", /needs Python 3\.11 or newer/);
+    });
+
     it("reports other failures with the last line of stderr", () => {
         const check = classifyImportCheck("py", { exitCode: 1, stderr: "SyntaxError: invalid syntax\n" });
         assert.equal(check.kind, "failed");
@@ -112,11 +186,47 @@ describe("classifyImportCheck", () => {
 
 describe("command lines", () => {
     it("start the server on stdio with the log level", () => {
-        assert.deepEqual(serverArgs("info"), ["-m", "dspy_lsp.server", "--log-level", "INFO"]);
+        assert.deepEqual(serverArgs("info"), ["-P", "-m", "dspy_lsp.server", "--log-level", "INFO"]);
     });
 
     it("run the CLI subcommands through the same interpreter", () => {
-        assert.deepEqual(cliArgs("programs-list"), ["-m", "dspy_lsp.server.cli", "programs", "list"]);
-        assert.deepEqual(cliArgs("optimize"), ["-m", "dspy_lsp.server.cli", "optimize"]);
+        assert.deepEqual(cliArgs("programs-list"), ["-P", "-m", "dspy_lsp.server.cli", "programs", "list"]);
+        assert.deepEqual(cliArgs("optimize"), ["-P", "-m", "dspy_lsp.server.cli", "optimize"]);
+    });
+
+    it("tell the CLI the workspace and the server's paths, since it runs elsewhere", () => {
+        const context = { workspace: "/ws", programsDir: "/data/programs", store: "/data/feedback.sqlite3" };
+        assert.deepEqual(cliArgs("optimize", context), [
+            "-P", "-m", "dspy_lsp.server.cli", "optimize",
+            "--workspace", "/ws", "--programs-dir", "/data/programs", "--store", "/data/feedback.sqlite3",
+        ]);
+        assert.deepEqual(cliArgs("programs-list", context), [
+            "-P", "-m", "dspy_lsp.server.cli", "programs", "list", "--programs-dir", "/data/programs",
+        ]);
+    });
+
+    it("every Python command line starts with -P, never -I (the user site-packages stays) and never a bare -c/-m", () => {
+        assert.deepEqual(PYTHON_FLAGS, ["-P"]);
+        for (const args of [serverArgs("warning"), IMPORT_CHECK_ARGS, INSTALL_ARGS, cliArgs("optimize"), cliArgs("programs-list")]) {
+            assert.equal(args[0], "-P", args.join(" "));
+            assert.ok(!args.includes("-I"), args.join(" "));
+        }
+        assert.deepEqual(IMPORT_CHECK_ARGS, ["-P", "-c", "import dspy_lsp.server"]);
+        assert.deepEqual(INSTALL_ARGS, ["-P", "-m", "pip", "install", "dspy-lsp"]);
+    });
+
+    it("take the CLI paths from the server's debugInfo, absolute ones only", () => {
+        const debugInfo = { settings: { lm: { programs_dir: "/data/programs" }, feedback: { path: "relative.sqlite3" } } };
+        assert.deepEqual(cliContextFromDebugInfo(debugInfo, "/ws", "linux"), {
+            workspace: "/ws",
+            programsDir: "/data/programs",
+            store: undefined,
+        });
+        assert.deepEqual(cliContextFromDebugInfo(undefined, undefined, "linux"), {
+            workspace: undefined,
+            programsDir: undefined,
+            store: undefined,
+        });
+        assert.deepEqual(cliContextFromDebugInfo({ settings: { lm: { programs_dir: null }, feedback: "x" } }, "/ws", "linux").programsDir, undefined);
     });
 });

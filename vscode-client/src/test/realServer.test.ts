@@ -1,11 +1,13 @@
 /**
  * The translated settings against the real server: every key the extension sends must be
- * accepted (the server rejects the whole editor layer on one unknown key). Runs when
- * `$DSPY_LSP_PYTHON` (default python3) can import dspy_lsp.server, and is skipped otherwise.
+ * accepted (the server rejects the whole editor layer on one unknown key), and the trust keys of
+ * initializationOptions (`restrictedMode`, `trustProject`) do what the extension promises. Runs
+ * when `$DSPY_LSP_PYTHON` (default python3) can import dspy_lsp.server, and is skipped otherwise.
+ * The server runs as the extension runs it: `-P`, from a directory outside the workspace.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -24,15 +26,32 @@ import {
     StreamMessageWriter,
 } from "vscode-languageserver-protocol/node";
 import { classifyImportCheck, IMPORT_CHECK_ARGS, serverArgs } from "../interpreter";
-import { runProcess } from "../process";
-import { type ServerSettings, toServerSettings, wrapSection } from "../settings";
-import { formatStatus, parseStatus } from "../status";
+import { runProcess, safeWorkingDirectory } from "../process";
+import { buildInitializationOptions, type ServerSettings, type SessionTrust, toServerSettings, wrapSection } from "../settings";
+import { formatStatus, parseStatus, RESTRICTED_TEXT } from "../status";
 
 const python = process.env.DSPY_LSP_PYTHON ?? "python3";
+const TRUSTED: SessionTrust = { workspaceTrusted: true, trustProjectSettings: false };
 
 interface DebugInfo {
     settings: { ignore: string[]; select: string[]; debounce_ms: number; lm: Record<string, unknown> };
     config_errors: string[];
+    trust?: { project_trusted: boolean; ignored_project_keys: string[]; restricted_mode: boolean };
+}
+
+/** The server's environment: no DSPY_LSP_* variable, and per-user directories of the test's own. */
+function serverEnv(home: string): Record<string, string | undefined> {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSPY_LSP_")));
+    for (const kind of ["CONFIG", "DATA", "CACHE"]) {
+        env[`XDG_${kind}_HOME`] = path.join(home, kind.toLowerCase());
+    }
+    return env;
+}
+
+/** Whether `python` can run the server; the reason to skip otherwise. */
+async function skipReason(): Promise<string | undefined> {
+    const check = classifyImportCheck(python, await runProcess(python, IMPORT_CHECK_ARGS, { cwd: os.tmpdir(), timeoutMs: 60_000 }));
+    return check.kind === "ok" ? undefined : `${check.message} (set DSPY_LSP_PYTHON to a python with dspy-lsp installed)`;
 }
 
 describe("the real dspy-lsp server", () => {
@@ -44,13 +63,12 @@ describe("the real dspy-lsp server", () => {
     const root = mkdtempSync(path.join(os.tmpdir(), "dspy-lsp-client-"));
 
     before(async () => {
-        const check = classifyImportCheck(python, await runProcess(python, IMPORT_CHECK_ARGS, { timeoutMs: 60_000 }));
-        if (check.kind !== "ok") {
-            skip = `${check.message} (set DSPY_LSP_PYTHON to a python with dspy-lsp installed)`;
+        skip = await skipReason();
+        if (skip !== undefined) {
             return;
         }
-        const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSPY_LSP_")));
-        child = spawn(python, serverArgs("warning"), { cwd: root, env });
+        const cwd = safeWorkingDirectory([os.tmpdir()], [root]);
+        child = spawn(python, serverArgs("warning"), { cwd, env: serverEnv(root) });
         child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
         connection = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
         connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => pulled));
@@ -60,7 +78,7 @@ describe("the real dspy-lsp server", () => {
             rootUri: pathToFileURL(root).href,
             workspaceFolders: null,
             capabilities: { workspace: { configuration: true } },
-            initializationOptions: wrapSection(toServerSettings({ ignore: ["DL115"], "lm.maxQueue": 7 }).settings),
+            initializationOptions: buildInitializationOptions(toServerSettings({ ignore: ["DL115"], "lm.maxQueue": 7 }).settings, TRUSTED),
         });
         await connection.sendNotification(InitializedNotification.type, {});
     });
@@ -135,5 +153,96 @@ describe("the real dspy-lsp server", () => {
         const status = parseStatus(await command("dspy-lsp.status"));
         assert.ok(status);
         assert.equal(formatStatus(status).text, "$(circle-slash) dspy-lsp: rules only");
+    });
+});
+
+/** One server started with `initializationOptions`, for the trust checks. */
+async function startServer(
+    root: string,
+    initializationOptions: Record<string, unknown>,
+): Promise<{ command: (name: string) => Promise<unknown>; stderr: () => string; close: () => Promise<void> }> {
+    const child = spawn(python, serverArgs("warning"), { cwd: safeWorkingDirectory([os.tmpdir()], [root]), env: serverEnv(root) });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const connection = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+    connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => ({})));
+    connection.listen();
+    await connection.sendRequest(InitializeRequest.type, {
+        processId: process.pid,
+        rootUri: pathToFileURL(root).href,
+        workspaceFolders: [{ uri: pathToFileURL(root).href, name: "ws" }],
+        capabilities: { workspace: { configuration: true } },
+        initializationOptions,
+    });
+    await connection.sendNotification(InitializedNotification.type, {});
+    return {
+        command: (name) => connection.sendRequest(ExecuteCommandRequest.type, { command: name, arguments: [] }),
+        stderr: () => stderr,
+        close: async () => {
+            await connection.sendRequest(ShutdownRequest.type).catch(() => undefined);
+            await connection.sendNotification(ExitNotification.type).catch(() => undefined);
+            connection.dispose();
+            child.kill();
+        },
+    };
+}
+
+describe("the real dspy-lsp server and workspace trust", () => {
+    let skip: string | undefined;
+    const root = mkdtempSync(path.join(os.tmpdir(), "dspy-lsp-trust-"));
+    // A project whose pyproject.toml chooses the LM: only a trusted project may.
+    const project = path.join(root, "project");
+    mkdirSync(project);
+    writeFileSync(path.join(project, "pyproject.toml"), '[tool.dspy-lsp]\nignore = ["DL115"]\n[tool.dspy-lsp.lm]\nmodel = "openai/project-model"\n');
+
+    before(async () => {
+        skip = await skipReason();
+    });
+
+    after(() => rmSync(root, { recursive: true, force: true }));
+
+    it("turns the LM tier off in Restricted Mode, whatever the settings say", async (t) => {
+        if (skip) return t.skip(skip);
+        const settings = toServerSettings({ "lm.model": "openai/test-model", "lm.apiBase": "http://127.0.0.1:9/v1", ignore: ["DL101"] }).settings;
+        const options = buildInitializationOptions(settings, { workspaceTrusted: false, trustProjectSettings: true });
+        assert.deepEqual(Object.keys(options).sort(), ["dspy-lsp", "restrictedMode"]);
+        const server = await startServer(project, options);
+        try {
+            const info = (await server.command("dspy-lsp.debugInfo")) as DebugInfo;
+            assert.deepEqual(info.config_errors, [], server.stderr());
+            assert.equal(info.trust?.restricted_mode, true);
+            assert.equal(info.settings.lm.model, null);
+            assert.deepEqual(info.settings.ignore, ["DL101"]); // the rest of the settings still apply
+            const status = parseStatus(await server.command("dspy-lsp.status"));
+            assert.ok(status);
+            assert.equal(status.state, "none");
+            assert.equal(formatStatus(status, { restricted: true }).text, `$(shield) ${RESTRICTED_TEXT}`);
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("lets the project's pyproject choose the LM only with trustProject", async (t) => {
+        if (skip) return t.skip(skip);
+        const untrusted = await startServer(project, buildInitializationOptions({}, TRUSTED));
+        try {
+            const info = (await untrusted.command("dspy-lsp.debugInfo")) as DebugInfo;
+            assert.equal(info.trust?.project_trusted, false, untrusted.stderr());
+            assert.equal(info.settings.lm.model, null);
+            assert.deepEqual(info.settings.ignore, ["DL115"]); // rule selection is the project's to choose
+        } finally {
+            await untrusted.close();
+        }
+        const options = buildInitializationOptions({}, { workspaceTrusted: true, trustProjectSettings: true });
+        assert.deepEqual(options, { "dspy-lsp": {}, trustProject: true });
+        const trusted = await startServer(project, options);
+        try {
+            const info = (await trusted.command("dspy-lsp.debugInfo")) as DebugInfo;
+            assert.equal(info.trust?.project_trusted, true, trusted.stderr());
+            assert.equal(info.trust?.restricted_mode, false);
+            assert.equal(info.settings.lm.model, "openai/project-model");
+        } finally {
+            await trusted.close();
+        }
     });
 });

@@ -6,6 +6,7 @@ import {
     formatCount,
     formatStatus,
     parseStatus,
+    RESTRICTED_TEXT,
     summarizeFileAnalysis,
     summarizeWorkspaceAnalysis,
 } from "../status";
@@ -66,6 +67,23 @@ describe("formatStatus", () => {
         assert.equal(view.text, "$(warning) dspy-lsp: LM circuit open");
         assert.equal(view.severity, "warning");
         assert.match(view.tooltip, /State: circuit_open — circuit open after 3 failures/);
+    });
+
+    it("says why the LM tier is off in Restricted Mode, and how to turn it on", () => {
+        const status = parseStatus(serverStatus("none"));
+        assert.ok(status);
+        const view = formatStatus(status, { restricted: true });
+        assert.equal(RESTRICTED_TEXT, "dspy-lsp: LM tier off in Restricted Mode — trust this workspace to enable it");
+        assert.equal(view.text, `$(shield) ${RESTRICTED_TEXT}`);
+        assert.equal(view.severity, "inactive");
+        assert.match(view.tooltip, /not trusted/);
+        assert.match(view.tooltip, /Trust the workspace/);
+    });
+
+    it("does not hide a running LM behind the Restricted Mode text", () => {
+        const status = parseStatus(serverStatus("ready"));
+        assert.ok(status);
+        assert.equal(formatStatus(status, { restricted: true }).text, "$(check) dspy-lsp: LM ready");
     });
 
     it("shows an unknown state as an error rather than hiding it", () => {
