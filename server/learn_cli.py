@@ -17,12 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-from ..analyzers.learning.trigger import Decision, LearnState, acceptance, decide
+from ..analyzers.learning.trigger import LearnState, acceptance, decide
+from .optimize_cli import add_ceilings
 from .store import FeedbackStore
 
 EXIT_OK, EXIT_ERROR = 0, 2
-CLI = (sys.executable, "-m", "dspy_lsp.server.cli")
-"""How a child process runs a ``dspy-lsp`` verb with this interpreter."""
+CLI = (sys.executable, "-P", "-m", "dspy_lsp.server.cli")
+"""How a child process runs a ``dspy-lsp`` verb with this interpreter (``-P``: never the cwd's modules)."""
 _FORWARDED = (
     "program",
     "optimizer",
@@ -32,6 +33,8 @@ _FORWARDED = (
     "budget",
     "max_train",
     "max_dev",
+    "max_requests",
+    "max_tokens",
 )
 
 
@@ -52,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     learn.add_argument("--budget", type=int)
     learn.add_argument("--max-train", type=int)
     learn.add_argument("--max-dev", type=int)
+    add_ceilings(learn)
 
 
 def state_path(programs_dir: Path) -> Path:
@@ -73,17 +77,20 @@ def write_state(path: Path, state: LearnState) -> None:
     os.replace(tmp, path)
 
 
-def check_once(args: argparse.Namespace, store: Path, programs: Path) -> Decision:
-    """One decision, and the optimization it calls for; the state moves on either way it ran."""
+def check_once(args: argparse.Namespace, store: Path, programs: Path) -> int:
+    """One decision, and the optimization it calls for; the state moves on either way it ran.
+
+    Returns optimize's exit status, or EXIT_OK when the decision was not to run.
+    """
     if not store.is_file():
-        return Decision(False, f"no feedback yet ({store})", None)
+        return EXIT_OK  # no feedback yet
     with FeedbackStore(store) as opened:
         events = [(s.id, s.event.kind) for s in opened.events()]
     state = read_state(state_path(programs))
     decision = decide(events, state, window=args.window, min_new_labels=args.min_new_labels)
     print(f"dspy-lsp learn: {decision.reason}", file=sys.stderr)
     if not decision.run:
-        return decision
+        return EXIT_OK
     command = [*CLI, "optimize", "--store", str(store)]
     command += ["--programs-dir", str(programs)]
     if args.workspace:
@@ -99,7 +106,7 @@ def check_once(args: argparse.Namespace, store: Path, programs: Path) -> Decisio
         acceptance(kinds[-args.window :]) if decision.acceptance is None else decision.acceptance
     )
     write_state(state_path(programs), LearnState(max(i for i, _ in events), baseline))
-    return decision
+    return finished.returncode
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,16 +115,18 @@ def run(args: argparse.Namespace) -> int:
     from .settings import project_settings
 
     workspace = (args.workspace or Path.cwd()).resolve()
-    lm = project_settings(workspace).settings.lm
-    programs = args.programs_dir or programs_dir(lm.programs_dir)
+    settings = project_settings(workspace).settings
+    programs = args.programs_dir or programs_dir(settings.lm.programs_dir)
     store = store_path(workspace, args.store)
+    for ceiling in ("max_requests", "max_tokens"):  # every optimize run gets them explicitly
+        if getattr(args, ceiling) is None:
+            setattr(args, ceiling, getattr(settings.learn, ceiling))
     while True:
         try:
-            check_once(args, store, programs)
+            status = check_once(args, store, programs)
         except Exception as exc:  # a watcher must outlive one bad check
             print(f"dspy-lsp learn: check failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            if not args.watch:
-                return EXIT_ERROR
+            status = EXIT_ERROR
         if not args.watch:
-            return EXIT_OK
+            return EXIT_ERROR if status else EXIT_OK
         time.sleep(args.interval)

@@ -27,6 +27,7 @@ def learn_command(settings: Settings, workspace: Path, store: Path, programs: Pa
     command += ["--store", str(store), "--programs-dir", str(programs)]
     command += ["--window", str(learn.window), "--min-new-labels", str(learn.min_new_labels)]
     command += ["--optimizer", learn.optimizer, "--budget", str(learn.budget)]
+    command += ["--max-requests", str(learn.max_requests), "--max-tokens", str(learn.max_tokens)]
     if lm.model:
         command += ["--lm", lm.model]
     if lm.api_base:

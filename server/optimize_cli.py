@@ -1,7 +1,9 @@
 """``dspy-lsp optimize``: compile a better program from feedback and activate it only if it wins.
 
 Runs as its own process (optimizers print and start threads): the server never imports this.
-Everything dspy prints goes to stderr; stdout carries only the report.
+Everything dspy prints goes to stderr; stdout carries only the report. Every run has hard
+ceilings on LM requests and tokens (``lm_budget``): reaching one stops it, and nothing of the
+cut-short run is saved.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .feedback_cli import store_path
 from .settings import LmSettings, ResolvedSettings, project_settings
+
+if TYPE_CHECKING:
+    from .lm_budget import LmBudget
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -27,7 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument("--lm", metavar="MODEL", help="default: lm.model of the project")
     opt.add_argument("--api-base", help="default: lm.api_base of the project")
     opt.add_argument("--reflection-lm", metavar="MODEL", help="proposes instructions (gepa, mipro)")
-    opt.add_argument("--budget", type=int, default=8, help="candidate programs to try")
+    opt.add_argument(
+        "--budget",
+        type=int,
+        default=8,
+        help="candidate programs to try (whatever it is, --max-requests bounds the run)",
+    )
     opt.add_argument("--force", action="store_true", help="activate even if dev did not improve")
     opt.add_argument("--workspace", type=Path, default=None, help="default: current directory")
     opt.add_argument("--store", type=Path, help="feedback database (default: the workspace's)")
@@ -39,6 +49,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--threads", type=int, default=2)
     opt.add_argument("--format", choices=("text", "json"), default="text")
+    add_ceilings(opt)
+
+
+def add_ceilings(parser: argparse.ArgumentParser) -> None:
+    """The hard ceilings of one optimize run; ``learn`` takes them too and passes them on."""
+    parser.add_argument(
+        "--max-requests",
+        type=_at_least_one,
+        metavar="N",
+        help="stop after N LM requests, retries included (default: learn.max_requests)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=_at_least_one,
+        metavar="N",
+        help="stop once the LM used N prompt + completion tokens (default: learn.max_tokens)",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSettings]:
@@ -55,6 +89,7 @@ def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSetti
 
 def run(args: argparse.Namespace) -> int:
     from .artifacts import programs_dir
+    from .lm_budget import BudgetExhausted, LmBudget, budgeted
     from .lm_factory import build_lm
     from .registry import ProgramRegistry, RegistryError
     from .training_data import gather
@@ -86,12 +121,25 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"dspy-lsp optimize: {problem}", file=sys.stderr)
     baseline_states = {kind: p.state for kind, p in active.items() if p.state is not None}
+    learn = resolved.settings.learn
+    budget = LmBudget(
+        learn.max_requests if args.max_requests is None else args.max_requests,
+        learn.max_tokens if args.max_tokens is None else args.max_tokens,
+    )
     try:
-        lm = build_lm(lm_settings, num_retries=2)
+        lm = budgeted(build_lm(lm_settings, num_retries=2), budget)
         reflection = None
         if args.reflection_lm:
-            reflection = build_lm(lm_settings.model_copy(update={"model": args.reflection_lm}))
-        result = _optimize(args, train, dev, lm, reflection, baseline_states)
+            reflection_settings = lm_settings.model_copy(update={"model": args.reflection_lm})
+            reflection = budgeted(build_lm(reflection_settings), budget)
+        result = _optimize(args, train, dev, lm, reflection, baseline_states, budget)
+    except BudgetExhausted as exc:  # whatever the partial run found stays unsaved
+        print(
+            f"dspy-lsp optimize: stopped: {exc}; nothing saved or activated"
+            " (raise --max-requests / --max-tokens to allow more)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     except Exception as exc:  # the boundary: a failed optimization is a message, not a trace
         print(f"dspy-lsp optimize: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -123,10 +171,12 @@ def _optimize(
     lm: Any,
     reflection: Any,
     baseline_states: dict[str, dict[str, Any]],
+    budget: LmBudget,
 ) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..analyzers.learning.optimize import optimize
+    from .lm_budget import run_within
 
     with Progress(
         TextColumn("{task.description}"),
@@ -140,18 +190,21 @@ def _optimize(
         def on_progress(stage: str, fraction: float) -> None:
             progress.update(task, completed=fraction, description=f"{args.program}: {stage}")
 
-        return optimize(
-            args.program,
-            args.optimizer,
-            train,
-            dev,
-            lm=lm,
-            reflection_lm=reflection,
-            budget=args.budget,
-            baseline_states=baseline_states,
-            seed=args.seed,
-            num_threads=args.threads,
-            on_progress=on_progress,
+        return run_within(
+            budget,
+            lambda: optimize(
+                args.program,
+                args.optimizer,
+                train,
+                dev,
+                lm=lm,
+                reflection_lm=reflection,
+                budget=args.budget,
+                baseline_states=baseline_states,
+                seed=args.seed,
+                num_threads=args.threads,
+                on_progress=on_progress,
+            ),
         )
 
 

@@ -25,7 +25,7 @@ def test_the_command_carries_the_workspace_model_and_thresholds() -> None:
         {"lm": {"model": "openai/m", "api_base": "http://h/v1"}, "learn": {"min_new_labels": 5}}
     )
     command = learn_command(settings, Path("/ws"), Path("/s.sqlite3"), Path("/p"))
-    assert command[:4] == [sys.executable, "-m", "dspy_lsp.server.cli", "learn"]
+    assert command[:5] == [sys.executable, "-P", "-m", "dspy_lsp.server.cli", "learn"]
     joined = " ".join(command)
     for part in (
         "--workspace /ws",
@@ -35,5 +35,7 @@ def test_the_command_carries_the_workspace_model_and_thresholds() -> None:
         "--api-base http://h/v1",
         "--min-new-labels 5",
         "--optimizer bootstrap",
+        "--max-requests 1000",
+        "--max-tokens 2000000",
     ):
         assert part in joined
