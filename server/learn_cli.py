@@ -29,6 +29,7 @@ _FORWARDED = (
     "optimizer",
     "lm",
     "api_base",
+    "api_key_env",
     "reflection_lm",
     "budget",
     "max_train",
@@ -51,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     learn.add_argument("--optimizer", choices=("bootstrap", "mipro", "gepa"), default="bootstrap")
     learn.add_argument("--lm")
     learn.add_argument("--api-base")
+    learn.add_argument("--api-key-env")
     learn.add_argument("--reflection-lm")
     learn.add_argument("--budget", type=int)
     learn.add_argument("--max-train", type=int)

@@ -32,6 +32,8 @@ def learn_command(settings: Settings, workspace: Path, store: Path, programs: Pa
         command += ["--lm", lm.model]
     if lm.api_base:
         command += ["--api-base", lm.api_base]
+    if lm.api_key_env:
+        command += ["--api-key-env", lm.api_key_env]
     return command
 
 

@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument("--program", choices=("analyze", "plan", "chain"), default="analyze")
     opt.add_argument("--optimizer", choices=("bootstrap", "mipro", "gepa"), default="bootstrap")
     opt.add_argument("--lm", metavar="MODEL", help="default: lm.model of the project")
-    opt.add_argument("--api-base", help="default: lm.api_base of the project")
+    opt.add_argument("--api-base", help="with --lm: its endpoint (default: the settings' LM)")
+    opt.add_argument("--api-key-env", help="with --lm: the variable holding its key")
     opt.add_argument("--reflection-lm", metavar="MODEL", help="proposes instructions (gepa, mipro)")
     opt.add_argument(
         "--budget",
@@ -80,10 +81,9 @@ def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSetti
     resolved = project_settings(workspace)
     lm = resolved.settings.lm
     updates: dict[str, Any] = {"max_attempts": 1}
-    if args.lm:
-        updates["model"] = args.lm
-    if args.api_base:
-        updates["api_base"] = args.api_base
+    if args.lm or args.api_base or args.api_key_env:
+        # Model, endpoint and key travel together: the flags replace all three.
+        updates.update(model=args.lm, api_base=args.api_base, api_key_env=args.api_key_env)
     return workspace, resolved, lm.model_copy(update=updates)
 
 
