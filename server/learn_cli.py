@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import time
@@ -73,10 +72,10 @@ def read_state(path: Path) -> LearnState:
 
 
 def write_state(path: Path, state: LearnState) -> None:
+    from .safe_write import replace_content
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(dataclasses.asdict(state)), encoding="utf-8")
-    os.replace(tmp, path)
+    replace_content(path, json.dumps(dataclasses.asdict(state)).encode("utf-8"), mode=0o600)
 
 
 def check_once(args: argparse.Namespace, store: Path, programs: Path) -> int:

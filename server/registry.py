@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..analyzers.programs.artifact import ArtifactError, parse_state
 from .artifacts import KINDS, read_json, read_legacy_state
+from .safe_write import fsync_dir, replace_content
 
 FORMAT = 1
 POINTER = "ACTIVE.json"
@@ -232,7 +232,7 @@ class ProgramRegistry:
             if not current.history:
                 path = self._dir(kind) / POINTER
                 path.unlink()
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
                 return None
             previous = current.history[-1]
             if previous is not None:
@@ -303,7 +303,7 @@ class ProgramRegistry:
         """Exclusive across processes; closing the descriptor releases the lock."""
         directory = self._dir(kind)
         directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -371,25 +371,4 @@ def _bad_pointer(path: Path, why: str, kind: str) -> str:
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable: it lives in the directory, not in the file."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    replace_content(path, text.encode("utf-8"), mode=0o644)
