@@ -104,8 +104,8 @@ def _rule_tier(args: argparse.Namespace) -> list[Checked]:
         if start not in configs:
             configs[start] = find_project_config(start)
         resolved = resolve({}, configs[start], cli=layer, trust_project=args.trust_project)
-        for warning in (*resolved.errors, resolved.trust_notice):
-            if warning and warning not in told:
+        for warning in resolved.warnings:
+            if warning not in told:
                 told.add(warning)
                 print(f"dspy-lsp: warning: {warning}", file=sys.stderr)
         for path in iter_python_files([root_arg], resolved.settings.exclude):

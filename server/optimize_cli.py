@@ -79,6 +79,8 @@ def _at_least_one(text: str) -> int:
 def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSettings]:
     workspace = (args.workspace or Path.cwd()).resolve()
     resolved = project_settings(workspace)
+    for warning in resolved.warnings:
+        print(f"dspy-lsp: warning: {warning}", file=sys.stderr)
     lm = resolved.settings.lm
     updates: dict[str, Any] = {"max_attempts": 1}
     if args.lm or args.api_base or args.api_key_env:

@@ -104,8 +104,8 @@ def _configured_dir() -> Path:
     from .settings import project_settings
 
     resolved = project_settings(Path.cwd())
-    for error in resolved.errors:
-        _warn(error)
+    for warning in resolved.warnings:
+        _warn(warning)
     return programs_dir(resolved.settings.lm.programs_dir)
 
 

@@ -158,6 +158,11 @@ class ResolvedSettings:
     project_trusted: bool = False
     lm_off_reason: str | None = None
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a command line should tell the user about these settings."""
+        return (*self.errors, *([self.trust_notice] if self.trust_notice else []))
+
 
 def normalize_keys(value: Any) -> Any:
     """Accept both ``debounce-ms`` (TOML style) and ``debounce_ms``."""
