@@ -35,13 +35,38 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--select", type=_csv, help="comma-separated rule codes or prefixes")
     check.add_argument("--ignore", type=_csv, help="comma-separated rule codes or prefixes")
     check.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    check.add_argument(
+        "--trust-project",
+        action="store_true",
+        help="let the project's pyproject.toml choose trusted-only settings (LM, paths) this run",
+    )
+    check.add_argument(
+        "--show-settings", action="store_true", help="print each setting and where it came from"
+    )
     lm = check.add_mutually_exclusive_group()
     lm.add_argument("--lm", metavar="MODEL", help="also run the LM tier with this dspy model")
     lm.add_argument("--no-lm", action="store_true", help="skip the LM tier even if configured")
+    # Model, endpoint and key travel together: --lm replaces all three of the settings'.
+    check.add_argument("--api-base", help="with --lm: the OpenAI-compatible endpoint")
+    check.add_argument("--api-key-env", help="with --lm: the variable holding the API key")
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="PATH",
+        help="with --tcp: read the client token from this file (yours, mode 600); "
+        "or set DSPY_LSP_TCP_TOKEN",
+    )
+
+    trust = sub.add_parser(
+        "trust", help="let a project's pyproject.toml choose LM endpoints, keys and paths"
+    )
+    trust.add_argument("path", nargs="?", type=Path, default=Path("."))
+    trust.add_argument("--remove", action="store_true", help="stop trusting the project")
+    trust.add_argument("--list", action="store_true", help="list the trusted projects")
 
     rules = sub.add_parser("rules", help="list the rules with their documentation")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -62,9 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_ERROR
     if args.command == "serve":
-        return serve(args.tcp, args.log_level)
+        return serve(args.tcp, args.log_level, args.token_file)
     if args.command == "rules":
         return list_rules(args.format)
+    if args.command == "trust":
+        return trust(args)
     if args.command == "feedback":
         from . import feedback_cli
 
@@ -91,26 +118,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def serve(tcp: str | None, log_level: str) -> int:
+def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
     from .redaction import ScrubbingFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ScrubbingFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=log_level.upper(), handlers=[handler])
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+    if tcp:
+        import os
+
+        from .tcp_transport import TOKEN_ENV, TcpSetupError, serve_tcp, tcp_config
+
+        try:
+            config = tcp_config(tcp, token_file, os.environ)
+            os.environ.pop(TOKEN_ENV, None)  # processes the server starts must not inherit it
+            from .lsp import server
+
+            serve_tcp(server, config)
+        except TcpSetupError as exc:
+            print(f"dspy-lsp: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        return EXIT_CLEAN
+    if token_file is not None:
+        print("dspy-lsp: --token-file only applies with --tcp", file=sys.stderr)
+        return EXIT_ERROR
     from .lsp import server
 
-    if tcp:
-        host, _, port = tcp.rpartition(":")
-        if not port.isdigit():
-            print("dspy-lsp: --tcp takes HOST:PORT", file=sys.stderr)
-            return EXIT_ERROR
-        server.start_tcp(host or "127.0.0.1", int(port))
-        return EXIT_CLEAN
     # Anything that prints (a library, a stray print) must not corrupt the JSON-RPC stream.
     rpc_out = sys.stdout.buffer
     sys.stdout = sys.stderr
     server.start_io(stdin=sys.stdin.buffer, stdout=rpc_out)
+    return EXIT_CLEAN
+
+
+def trust(args: argparse.Namespace) -> int:
+    from . import user_config
+
+    if args.list:
+        for path in user_config.trusted_projects():
+            sys.stdout.write(f"{path}\n")
+        return EXIT_CLEAN
+    if args.remove:
+        if not user_config.untrust(args.path):
+            print(f"dspy-lsp: {args.path.resolve()} was not trusted", file=sys.stderr)
+            return EXIT_ERROR
+        sys.stdout.write(f"no longer trusted: {args.path.resolve()}\n")
+        return EXIT_CLEAN
+    if not args.path.is_dir():
+        print(f"dspy-lsp: {args.path} is not a directory", file=sys.stderr)
+        return EXIT_ERROR
+    recorded = user_config.trust(args.path)
+    sys.stdout.write(
+        f"trusted: {recorded}\nIts pyproject.toml may now choose the LM endpoint, model, key"
+        f" variable, data paths and learning ({user_config.trust_path()}).\n"
+    )
     return EXIT_CLEAN
 
 

@@ -1,8 +1,10 @@
-"""``dspy-lsp serve --tcp HOST:PORT`` speaks the same protocol over a socket."""
+"""``dspy-lsp serve --tcp HOST:PORT`` speaks the same protocol over a socket, given the token."""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,8 +35,10 @@ def _receive(conn: socket.socket, buffer: bytearray) -> dict:
 
 def test_tcp_transport_answers_initialize_and_publishes_diagnostics() -> None:
     port = _free_port()
+    token = secrets.token_urlsafe(32)
     server = subprocess.Popen(
         [sys.executable, "-m", "dspy_lsp.server", "--tcp", f"127.0.0.1:{port}"],
+        env={**os.environ, "DSPY_LSP_TCP_TOKEN": token},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -50,7 +54,12 @@ def test_tcp_transport_answers_initialize_and_publishes_diagnostics() -> None:
         buffer = bytearray()
         _send(
             conn,
-            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}},
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"capabilities": {}, "initializationOptions": {"token": token}},
+            },
         )
         reply = _receive(conn, buffer)
         assert reply["id"] == 1 and reply["result"]["serverInfo"]["name"] == "dspy-lsp"
