@@ -79,13 +79,10 @@ def test_without_a_model_it_says_so(tmp_path: Path) -> None:
     assert run.returncode == 2 and "no LM" in run.stderr
 
 
-@pytest.mark.parametrize("labels, runs", [(3, True), (1, False)])
-def test_learn_optimizes_once_enough_labelled_feedback_arrived(
-    tmp_path: Path, labels: int, runs: bool
-) -> None:
-    store = tmp_path / "feedback.sqlite3"
+def record_accepted(store: Path, count: int) -> Path:
+    """A feedback store holding ``count`` accepted rule fixes."""
     with FeedbackStore(store, environ={}) as opened:
-        for i in range(labels):
+        for i in range(count):
             opened.record(
                 FeedbackEvent(
                     kind="accepted",
@@ -95,6 +92,14 @@ def test_learn_optimizes_once_enough_labelled_feedback_arrived(
                     created=1.0 + i,
                 )
             )
+    return store
+
+
+@pytest.mark.parametrize("labels, runs", [(3, True), (1, False)])
+def test_learn_optimizes_once_enough_labelled_feedback_arrived(
+    tmp_path: Path, labels: int, runs: bool
+) -> None:
+    store = record_accepted(tmp_path / "feedback.sqlite3", labels)
     with FakeOpenAI(responder=Learner()) as fake:
         run = _cli(
             tmp_path,

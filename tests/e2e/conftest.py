@@ -41,21 +41,25 @@ def decode_actions_like_editors(lsp_client: LanguageClient) -> None:
     converter.register_structure_hook(types.Command | types.CodeAction, hook)
 
 
-async def _start(
-    lsp_client: LanguageClient, caps: types.ClientCapabilities, options: dict | None = None
-):
+def behave_like_an_editor(lsp_client: LanguageClient) -> None:
+    """Decode actions as editors do, and record every publish in ``lsp_client.published``
+    (pytest-lsp keeps only the last one per URI)."""
     decode_actions_like_editors(lsp_client)
-    lsp_client.set_configuration({}, section="dspy-lsp")
-    lsp_client.registrations = []  # type: ignore[attr-defined]
-
     lsp_client.published = []  # type: ignore[attr-defined]
     lsp_client.protocol.fm.features.pop(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, None)
 
     @lsp_client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     def _published(params: types.PublishDiagnosticsParams) -> None:
-        """Record every publish: pytest-lsp keeps only the last one per URI."""
         lsp_client.diagnostics[params.uri] = params.diagnostics
         lsp_client.published.append(params)  # type: ignore[attr-defined]
+
+
+async def _start(
+    lsp_client: LanguageClient, caps: types.ClientCapabilities, options: dict | None = None
+):
+    behave_like_an_editor(lsp_client)
+    lsp_client.set_configuration({}, section="dspy-lsp")
+    lsp_client.registrations = []  # type: ignore[attr-defined]
 
     @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def _register(params: types.RegistrationParams) -> None:

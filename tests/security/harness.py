@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_lsp
-from e2e.conftest import decode_actions_like_editors
+from e2e.conftest import behave_like_an_editor
 from fakes.openai_server import FakeOpenAI
 from fakes.reviewer import Reviewer
 from lsprotocol import types
@@ -151,14 +151,7 @@ async def server(
 ) -> AsyncIterator[LanguageClient]:
     """A real server over stdio, started as an editor would, rooted at ``root``."""
     client = pytest_lsp.make_test_lsp_client()
-    decode_actions_like_editors(client)
-    client.published = []  # type: ignore[attr-defined]
-    client.protocol.fm.features.pop(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, None)
-
-    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-    def _published(params: types.PublishDiagnosticsParams) -> None:
-        client.diagnostics[params.uri] = params.diagnostics
-        client.published.append(params)  # type: ignore[attr-defined]
+    behave_like_an_editor(client)
 
     await client.start_io(sys.executable, "-m", "dspy_lsp.server", env=m.env, cwd=str(m.home))
     await client.initialize_session(

@@ -24,11 +24,11 @@ import pytest
 from fakes.learner import CLEAN_CODE, Learner
 from fakes.openai_server import FakeOpenAI, Fault
 from fakes.scripted_lm import scripted_lm
+from test_optimize_cli import record_accepted
 
 from dspy_lsp.server.learn_cli import CLI
 from dspy_lsp.server.lm_budget import BudgetExhausted, LmBudget, budgeted, run_within
 from dspy_lsp.server.registry import ProgramRegistry
-from dspy_lsp.server.store import FeedbackEvent, FeedbackStore
 
 HUGE = ("--budget", "1000000", "--max-train", "6", "--max-dev", "6", "--no-rule-examples")
 PROMPT_S = 90.0
@@ -234,18 +234,7 @@ def test_without_flags_the_ceilings_come_from_the_users_settings(tmp_path: Path)
 
 
 def test_learn_passes_the_ceilings_on_to_optimize(tmp_path: Path) -> None:
-    store = tmp_path / "feedback.sqlite3"
-    with FeedbackStore(store, environ={}) as opened:
-        for i in range(3):
-            opened.record(
-                FeedbackEvent(
-                    kind="accepted",
-                    finding_id=f"f{i}",
-                    rule="DL104",
-                    program_version="rule",
-                    created=1.0 + i,
-                )
-            )
+    store = record_accepted(tmp_path / "feedback.sqlite3", 3)
     (tmp_path / "clean.py").write_text(CLEAN_CODE)
     with FakeOpenAI(responder=Learner(stubborn=True)) as fake:
         run, elapsed = _cli(
