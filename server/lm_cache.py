@@ -221,7 +221,7 @@ class LmCache(LockedConnection):
         self.path = None
         self.degraded_reason = None
         path = self._requested
-        if path is None:
+        if path is None or str(path) == ":memory:":
             return _connect(":memory:")
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

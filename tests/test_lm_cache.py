@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -245,12 +244,10 @@ def test_default_cache_path(tmp_path: Path) -> None:
     assert default_cache_path({"XDG_CACHE_HOME": "relative/dir"}) == home
 
 
-def test_is_quick(tmp_path: Path) -> None:
-    """A put re-counts the table to evict; it must stay cheap beside an LM call."""
+def test_puts_past_the_limit_evict_down_to_it(tmp_path: Path) -> None:
+    """(Its cost beside an LM call is measured in benchmarks/lm_tier.py, not timed here.)"""
     with LmCache(tmp_path / "lm.sqlite3", max_entries=500) as cache:
-        start = time.perf_counter()
         for n in range(600):
             cache.put(key(n), "v" * 200)
-        elapsed = time.perf_counter() - start
         assert cache.stats().entries == 500
-    assert elapsed < 2.0
+        assert cache.get(key(599)) == "v" * 200

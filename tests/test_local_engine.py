@@ -8,6 +8,7 @@ and is skipped otherwise; it never downloads anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import sys
@@ -138,6 +139,8 @@ def fake_llama(monkeypatch: pytest.MonkeyPatch) -> type[FakeLlama]:
     module = types.SimpleNamespace(Llama=FakeLlama)
     monkeypatch.setattr(local_engine, "_import_llama_cpp", lambda: module)
     monkeypatch.setattr(local_engine, "_stop_when", lambda cancel, llm: "processor")
+    # The fake has no llama.cpp library under it to take model parameters from.
+    monkeypatch.setattr(local_engine, "_model_params", lambda **_: contextlib.nullcontext())
     return FakeLlama
 
 

@@ -129,7 +129,7 @@ def test_a_run_that_goes_on_after_a_refusal_is_abandoned_at_once() -> None:
     started = time.monotonic()
     with pytest.raises(BudgetExhausted):
         run_within(budget, optimizer_that_swallows_errors)
-    assert spinning.is_set() and time.monotonic() - started < 5
+    assert spinning.is_set() and time.monotonic() - started < 60  # deadline, not speed
 
 
 def test_a_run_within_its_budget_returns_its_result_or_its_error() -> None:
