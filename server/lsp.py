@@ -275,14 +275,16 @@ class DspyLanguageServer(LanguageServer):
         return self.lm_jobs.request(uri, work)
 
     def _may_send(self, uri: str) -> bool:
-        """Nothing outside the workspace root reaches the LM (a link in the project to a
+        """Nothing outside the workspace folders reaches the LM (a link in the project to a
         secrets file, a file opened from elsewhere); told once per document."""
         from .paths import inside
 
-        root, path = self.workspace.root_path, _path(uri)
-        if root is None or path is None or inside(path, Path(root)):
+        folders = [to_fs_path(f.uri) for f in self.workspace.folders.values()]
+        roots = [Path(r) for r in (self.workspace.root_path, *folders) if r]
+        path = _path(uri)
+        if not roots or path is None or any(inside(path, root) for root in roots):
             return True
-        notice = f"dspy-lsp: not sending {path} to the LM: it is outside the workspace {root}"
+        notice = f"dspy-lsp: not sending {path} to the LM: it is outside the workspace"
         if notice not in self._trust_notices:
             self._trust_notices.add(notice)
             self._tell(notice, False)

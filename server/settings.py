@@ -319,16 +319,12 @@ def _merge(
             below.pop(key, None)
             sources.pop(f"lm.{key}", None)
     for key, value in values.items():
-        inner = merged.get(key)
-        if isinstance(inner, dict) and isinstance(value, Mapping):
-            merged[key] = {**inner, **value}
+        if isinstance(value, Mapping):  # a section (lm, feedback, learn): merged key by key
+            merged[key] = {**merged.get(key, {}), **value}
             sources.update({f"{key}.{k}": name for k in value})
         else:
-            merged[key] = dict(value) if isinstance(value, Mapping) else value
-            if isinstance(value, Mapping):
-                sources.update({f"{key}.{k}": name for k in value})
-            else:
-                sources[key] = name
+            merged[key] = value
+            sources[key] = name
 
 
 def describe(resolved: ResolvedSettings) -> list[tuple[str, Any, str]]:

@@ -147,7 +147,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def server(
-    m: Machine, root: Path, options: dict[str, Any] | None = None
+    m: Machine, root: Path, options: dict[str, Any] | None = None, *more_folders: Path
 ) -> AsyncIterator[LanguageClient]:
     """A real server over stdio, started as an editor would, rooted at ``root``."""
     client = pytest_lsp.make_test_lsp_client()
@@ -158,7 +158,10 @@ async def server(
         types.InitializeParams(
             capabilities=pytest_lsp.client_capabilities("visual-studio-code"),
             root_uri=root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
+            workspace_folders=[
+                types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)
+                for folder in (root, *more_folders)
+            ],
             initialization_options=options,
         )
     )

@@ -112,3 +112,14 @@ async def test_row10_analyze_workspace_never_reads_or_sends_a_linked_secret(
         assert "config.py" not in repr(result)
         after = tree_digest(m.home)
         assert {p: d for p, d in after.items() if p in before} == before
+
+
+async def test_row10_a_second_workspace_folder_is_inside_the_workspace(tmp_path: Path) -> None:
+    """Multi-root windows: only what lies outside every folder stays away from the LM."""
+    with machine(tmp_path) as m:
+        first = hostile_project(tmp_path / "first", "[tool.dspy-lsp]\n")
+        second = hostile_project(tmp_path / "second", "[tool.dspy-lsp]\n")
+        options = {"dspy-lsp": {"lm": m.user_lm_settings()}}
+        async with server(m, first, options, second) as client:
+            result = await analyze(client, second / "app.py")
+        assert result["lm_findings"] == 1 and m.user_lm.request_count == 1
