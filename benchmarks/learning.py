@@ -306,7 +306,7 @@ def scripted_lm(units: Sequence[AnalysisExample]) -> Any:
 
 def real_lm(args: argparse.Namespace) -> Any:
     """As the server and ``dspy-lsp optimize`` build it: a local GGUF, or a dspy model string."""
-    from dspy_lsp.server.lm_factory import build_lm
+    from dspy_lsp.server.lm.factory import build_lm
     from dspy_lsp.server.settings import LmSettings
 
     settings = LmSettings(

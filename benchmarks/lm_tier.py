@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 from dspy_lsp.analyzers.engine import analyze_source
 from dspy_lsp.analyzers.models import Finding
 from dspy_lsp.analyzers.units import split_units
-from dspy_lsp.server.lm_cache import LmCache
-from dspy_lsp.server.lm_tier import LmTier
+from dspy_lsp.server.lm.cache import LmCache
+from dspy_lsp.server.lm.tier import LmTier
+from dspy_lsp.server.lsp.workspace_run import FILES_IN_FLIGHT
 from dspy_lsp.server.settings import LmSettings
-from dspy_lsp.server.workspace_run import FILES_IN_FLIGHT
 
 if TYPE_CHECKING:
     from fakes import FakeOpenAI

@@ -40,7 +40,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import make_test_lsp_client
 
-from dspy_lsp.server.constants import CMD_ANALYZE_FILE, CMD_ANALYZE_WORKSPACE, CMD_STATUS
+from dspy_lsp.server.lsp.constants import CMD_ANALYZE_FILE, CMD_ANALYZE_WORKSPACE, CMD_STATUS
 
 if TYPE_CHECKING:
     from fakes import FakeOpenAI

@@ -11,8 +11,8 @@ from pathlib import Path
 from ..analyzers.chunks import Chunking
 from ..analyzers.engine import Analysis, analyze_source
 from ..analyzers.rules import ALL_RULES
-from .paths import inside
 from .settings import ResolvedSettings, relative_path
+from .store.paths import inside
 
 log = logging.getLogger(__name__)
 

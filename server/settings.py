@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..analyzers.engine import DEFAULT_MAX_CHARS
 from ..analyzers.selection import PathOverride, RuleSelection
+from .user_config import config_path, is_trusted, read_config
 
 SECTION = "dspy-lsp"
 
@@ -258,10 +259,8 @@ def resolve(
     ``dspy-lsp trust`` does. ``restricted`` (an untrusted editor window) turns the LM tier and
     learning off whatever any layer says.
     """
-    from .user_config import is_trusted, user_layer
-
     env, env_error = env_layer()
-    user = user_layer()
+    user = _user_layer()
     trusted = trust_project or (project.root is not None and is_trusted(project.root))
     layers = (
         Layer("environment (DSPY_LSP_*)", env),
@@ -306,6 +305,12 @@ def resolve(
         project_trusted=trusted,
         lm_off_reason=lm_off,
     )
+
+
+def _user_layer() -> Layer:
+    name = f"user config {config_path()}"
+    values, error = read_config()
+    return Layer(name, normalize_keys(values), error=f"{name}: {error}" if error else None)
 
 
 def _merge(

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from .paths import user_dir
-from .safe_write import replace_content
-from .settings import Layer, normalize_keys
+from .store.paths import user_dir
+from .store.safe_write import replace_content
 
 CONFIG_NAME = "config.toml"
 TRUST_NAME = "trusted-projects"
@@ -34,15 +33,12 @@ def trust_path() -> Path:
     return user_dir("config") / TRUST_NAME
 
 
-def user_layer() -> Layer:
-    """The settings layer of the user config file (empty when there is none)."""
-    path = config_path()
-    name = f"user config {path}"
+def read_config() -> tuple[dict[str, object], str | None]:
+    """The user config file's table (empty when there is none), or why it cannot be read."""
     try:
-        parsed = _read_cached(path, _parse_toml)
+        return _read_cached(config_path(), _parse_toml) or {}, None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return Layer(name, {}, error=f"{name}: {exc}")
-    return Layer(name, normalize_keys(parsed or {}))
+        return {}, str(exc)
 
 
 def trusted_projects() -> tuple[Path, ...]:

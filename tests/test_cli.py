@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dspy_lsp.server.cli import main
+from dspy_lsp.server.cli.main import main
 
 SCHEMA = Path(__file__).parent / "fixtures" / "sarif-2.1.0-rtm.5.json"
 BUGGY = "def f(a=[]):\n    if a == None:\n        return 0\n    return 1\n"
@@ -41,7 +41,9 @@ def test_installed_console_script_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 1 and "DL104" in result.stdout
     module = subprocess.run(
-        [sys.executable, "-m", "dspy_lsp.server.cli", "--version"], capture_output=True, text=True
+        [sys.executable, "-m", "dspy_lsp.server.cli", "--version"],
+        capture_output=True,
+        text=True,
     )
     assert module.stdout.startswith("dspy-lsp ")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dspy_lsp.server.cli import main
-from dspy_lsp.server.feedback_cli import since_time
-from dspy_lsp.server.store import FeedbackEvent, FeedbackStore
+from dspy_lsp.server.cli.feedback import since_time
+from dspy_lsp.server.cli.main import main
+from dspy_lsp.server.store.feedback_store import FeedbackEvent, FeedbackStore
 
 NOW = time.time()
 

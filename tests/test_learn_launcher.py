@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dspy_lsp.server.learn_launcher import MIN_INTERVAL_S, LearnLauncher, learn_command
+from dspy_lsp.server.lsp.learn_launcher import MIN_INTERVAL_S, LearnLauncher, learn_command
 from dspy_lsp.server.settings import Settings
 
 

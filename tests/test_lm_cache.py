@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dspy_lsp.server.lm_cache import CacheKey, LmCache, default_cache_path
+from dspy_lsp.server.lm.cache import CacheKey, LmCache, default_cache_path
 
 
 def key(n: int | str = 0, **parts: str) -> CacheKey:
@@ -110,7 +110,7 @@ def test_two_processes_lose_nothing(tmp_path: Path) -> None:
         """
         import logging, os, sys, time
         from pathlib import Path
-        from dspy_lsp.server.lm_cache import CacheKey, LmCache
+        from dspy_lsp.server.lm.cache import CacheKey, LmCache
         logging.basicConfig(level=logging.WARNING)
         path, go, who = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
         while not go.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dspy_lsp.server.lm_jobs import LmJobs
+from dspy_lsp.server.lm.jobs import LmJobs
 from dspy_lsp.server.settings import LmSettings
 
 

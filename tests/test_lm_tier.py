@@ -7,8 +7,8 @@ from fakes.reviewer import Reviewer
 from fakes.scripted_lm import scripted_lm
 
 from dspy_lsp.analyzers.engine import analyze_source
-from dspy_lsp.server.lm_cache import LmCache
-from dspy_lsp.server.lm_tier import LmTier, LmUnavailable
+from dspy_lsp.server.lm.cache import LmCache
+from dspy_lsp.server.lm.tier import LmTier, LmUnavailable
 from dspy_lsp.server.settings import LmSettings
 
 SOURCE = """import ast

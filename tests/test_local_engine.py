@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import dspy
 import pytest
 
-from dspy_lsp.server import local_engine
-from dspy_lsp.server.local_engine import AsyncLlamaEngine, LlamaEngine, LocalModelError, local_lm
+from dspy_lsp.server.lm import local_engine
+from dspy_lsp.server.lm.local_engine import AsyncLlamaEngine, LlamaEngine, LocalModelError, local_lm
 
 DEFAULT_GGUF = (
     Path(os.environ.get("DSPY_LSP_MODEL_DIR", Path.home() / ".cache/dspy-lsp/models"))

@@ -29,7 +29,7 @@ from dspy.utils.exceptions import (
 )
 from fakes import FakeOpenAI, Fault
 
-from dspy_lsp.server.resilience import (
+from dspy_lsp.server.lm.resilience import (
     Failure,
     RetryPolicy,
     call_with_retries,

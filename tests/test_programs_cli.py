@@ -11,8 +11,8 @@ import pytest
 from test_registry import meta_for, optimized_state, save
 
 from dspy_lsp.analyzers.programs.modules import build, program_version
-from dspy_lsp.server.programs_cli import main
-from dspy_lsp.server.registry import ProgramRegistry
+from dspy_lsp.server.cli.programs import main
+from dspy_lsp.server.store.registry import ProgramRegistry
 from dspy_lsp.server.user_config import trust
 
 

@@ -14,15 +14,15 @@ from fakes.reviewer import Reviewer
 from fakes.scripted_lm import scripted_lm
 
 from dspy_lsp.analyzers.programs.modules import build, program_version
-from dspy_lsp.server.lm_cache import LmCache
-from dspy_lsp.server.lm_tier import LmTier
-from dspy_lsp.server.registry import (
+from dspy_lsp.server.lm.cache import LmCache
+from dspy_lsp.server.lm.tier import LmTier
+from dspy_lsp.server.settings import LmSettings
+from dspy_lsp.server.store.registry import (
     ArtifactMeta,
     ProgramRegistry,
     RegistryError,
     version_for,
 )
-from dspy_lsp.server.settings import LmSettings
 
 CODE = "def parse(text):\n    return eval(text)\n"
 
@@ -169,7 +169,7 @@ def test_two_processes_activating_at_once_lose_no_update(tmp_path: Path) -> None
     rounds = 150
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from dspy_lsp.server.registry import ProgramRegistry\n"
+        "from dspy_lsp.server.store.registry import ProgramRegistry\n"
         "registry = ProgramRegistry(Path(sys.argv[1]))\n"
         "for i in range(int(sys.argv[2])):\n"
         "    registry.activate('analyze', sys.argv[3 + i % 2])\n"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from dspy_lsp.server.resilience import (
+from dspy_lsp.server.lm.resilience import (
     CircuitBreaker,
     CircuitBreakers,
     Failure,
@@ -242,7 +242,7 @@ def test_classify_reads_retry_after_from_cause_chain() -> None:
 
 
 def test_importing_resilience_does_not_import_dspy() -> None:
-    code = "import sys, dspy_lsp.server.resilience; sys.exit('dspy' in sys.modules)"
+    code = "import sys, dspy_lsp.server.lm.resilience; sys.exit('dspy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dspy_lsp.analyzers.engine import analyze_source
 from dspy_lsp.analyzers.units import split_units
-from dspy_lsp.server.signals import SignalTracker
+from dspy_lsp.server.lsp.signals import SignalTracker
 
 URI = "file:///ws/a.py"
 BEFORE = "def f(x):\n    if x == None:\n        return 1\n    return 2\n"

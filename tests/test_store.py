@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dspy_lsp.server.redaction import REDACTED, env_secrets, redact
-from dspy_lsp.server.sqlite_file import APPLICATION_ID
-from dspy_lsp.server.store import (
+from dspy_lsp.server.store.feedback_store import (
     _MIGRATIONS,
     KINDS,
     SCHEMA_VERSION,
@@ -30,6 +28,8 @@ from dspy_lsp.server.store import (
     _migrate,
     default_store_path,
 )
+from dspy_lsp.server.store.redaction import REDACTED, env_secrets, redact
+from dspy_lsp.server.store.sqlite_file import APPLICATION_ID
 
 
 def event(n: int = 0, **fields: object) -> FeedbackEvent:
@@ -509,7 +509,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from dspy_lsp.server.store import FeedbackEvent, FeedbackStore
+    from dspy_lsp.server.store.feedback_store import FeedbackEvent, FeedbackStore
     path, go, who, count = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     peers = sys.argv[5]
     Path(f"{go}.{who}.ready").touch()  # imports done: the writers start within a poll of each other
@@ -632,7 +632,7 @@ def test_a_version_1_file_keeps_its_events_and_gains_the_location_columns(tmp_pa
 
 
 def test_the_variable_named_by_lm_api_key_env_is_redacted_whatever_its_name() -> None:
-    from dspy_lsp.server.redaction import env_secrets, mark_secret_variable
+    from dspy_lsp.server.store.redaction import env_secrets, mark_secret_variable
 
     environ = {"DEEPSEEK_APIKEY_FOR_ME": "dsk-0123456789abcdefXYZ"}
     assert env_secrets(environ) == ()

@@ -13,8 +13,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from dspy_lsp.server.constants import CMD_FEEDBACK
-from dspy_lsp.server.store import FeedbackStore
+from dspy_lsp.server.lsp.constants import CMD_FEEDBACK
+from dspy_lsp.server.store.feedback_store import FeedbackStore
 
 from .conftest import SERVER, _capabilities, _start, workspace_file
 

@@ -22,9 +22,9 @@ from lsp_client import apply_action, open_and_wait
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from dspy_lsp.server.learn_cli import CLI
-from dspy_lsp.server.registry import ProgramRegistry
-from dspy_lsp.server.store import FeedbackStore
+from dspy_lsp.server.children import CLI
+from dspy_lsp.server.store.feedback_store import FeedbackStore
+from dspy_lsp.server.store.registry import ProgramRegistry
 
 from .conftest import _start, workspace_file
 

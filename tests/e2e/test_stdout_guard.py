@@ -26,7 +26,7 @@ def noisy(*args, **kwargs):
     sys.stdout.flush()
     return original(*args, **kwargs)
 analysis.analyze_source = noisy
-from dspy_lsp.server.cli import main
+from dspy_lsp.server.cli.main import main
 sys.exit(main(["serve"]))
 """
 

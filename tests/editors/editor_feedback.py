@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dspy_lsp.server.store import FeedbackEvent, FeedbackStore
+from dspy_lsp.server.store.feedback_store import FeedbackEvent, FeedbackStore
 
 POLL_S = 5.0
 

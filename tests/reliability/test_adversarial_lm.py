@@ -31,7 +31,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from dspy_lsp.analyzers.units import Unit, split_units, unit_at
-from dspy_lsp.server.store import FeedbackStore
+from dspy_lsp.server.store.feedback_store import FeedbackStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

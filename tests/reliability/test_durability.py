@@ -33,8 +33,8 @@ from pygls.exceptions import JsonRpcInternalError
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import make_test_lsp_client
 
-from dspy_lsp.server.constants import CMD_FEEDBACK
-from dspy_lsp.server.store import _MIGRATIONS, SCHEMA_VERSION, FeedbackStore
+from dspy_lsp.server.lsp.constants import CMD_FEEDBACK
+from dspy_lsp.server.store.feedback_store import _MIGRATIONS, SCHEMA_VERSION, FeedbackStore
 
 SERVERS = "abcd"
 VICTIM = "b"
@@ -233,7 +233,7 @@ OPENER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from dspy_lsp.server.store import FeedbackStore
+    from dspy_lsp.server.store.feedback_store import FeedbackStore
     path, go = Path(sys.argv[1]), Path(sys.argv[2])
     Path(f"{go}.{sys.argv[3]}").touch()
     while not go.exists():

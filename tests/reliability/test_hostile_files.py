@@ -264,7 +264,15 @@ def disk_run(tmp_path_factory: pytest.TempPathFactory) -> CheckRun:
     (root / "package.py").mkdir()
     (root / "package.py" / "inner.py").write_text(FLAGGED)
     started = time.perf_counter()
-    command = [sys.executable, "-m", "dspy_lsp.server.cli", "check", "--no-lm", "--format", "json"]
+    command = [
+        sys.executable,
+        "-m",
+        "dspy_lsp.server.cli",
+        "check",
+        "--no-lm",
+        "--format",
+        "json",
+    ]
     result = subprocess.run(
         [*command, str(root)],
         capture_output=True,

@@ -28,8 +28,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from dspy_lsp.analyzers.engine import analyze_source
 from dspy_lsp.analyzers.units import split_units
-from dspy_lsp.server.lm_cache import LmCache
-from dspy_lsp.server.lm_tier import LmTier
+from dspy_lsp.server.lm.cache import LmCache
+from dspy_lsp.server.lm.tier import LmTier
 from dspy_lsp.server.settings import LmSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -26,9 +26,9 @@ from fakes.openai_server import FakeOpenAI, Fault
 from fakes.scripted_lm import scripted_lm
 from test_optimize_cli import record_accepted
 
-from dspy_lsp.server.learn_cli import CLI
-from dspy_lsp.server.lm_budget import BudgetExhausted, LmBudget, budgeted, run_within
-from dspy_lsp.server.registry import ProgramRegistry
+from dspy_lsp.server.children import CLI
+from dspy_lsp.server.lm.budget import BudgetExhausted, LmBudget, budgeted, run_within
+from dspy_lsp.server.store.registry import ProgramRegistry
 
 HUGE = ("--budget", "1000000", "--max-train", "6", "--max-dev", "6", "--no-rule-examples")
 PROMPT_S = 90.0

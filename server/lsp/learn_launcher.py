@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .learn_cli import CLI
-from .settings import Settings
+from ..children import CLI
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 60.0

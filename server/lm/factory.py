@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .redaction import mark_secret_variable
-from .settings import LmSettings
+from ..settings import LmSettings
+from ..store.redaction import mark_secret_variable
 
 
 def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:

@@ -16,13 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from ..analyzers.learning.trigger import LearnState, acceptance, decide
-from .optimize_cli import add_ceilings
-from .store import FeedbackStore
+from ...analyzers.learning.trigger import LearnState, acceptance, decide
+from ..children import CLI
+from ..store.feedback_store import FeedbackStore
+from .optimize import add_ceilings
 
 EXIT_OK, EXIT_ERROR = 0, 2
-CLI = (sys.executable, "-P", "-m", "dspy_lsp.server.cli")
-"""How a child process runs a ``dspy-lsp`` verb with this interpreter (``-P``: never the cwd's modules)."""
 _FORWARDED = (
     "program",
     "optimizer",
@@ -72,7 +71,7 @@ def read_state(path: Path) -> LearnState:
 
 
 def write_state(path: Path, state: LearnState) -> None:
-    from .safe_write import replace_content
+    from ..store.safe_write import replace_content
 
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_content(path, json.dumps(dataclasses.asdict(state)).encode("utf-8"), mode=0o600)
@@ -111,9 +110,9 @@ def check_once(args: argparse.Namespace, store: Path, programs: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .artifacts import programs_dir
-    from .feedback_cli import store_path
-    from .settings import project_settings
+    from ..settings import project_settings
+    from ..store.artifacts import programs_dir
+    from .feedback import store_path
 
     workspace = (args.workspace or Path.cwd()).resolve()
     settings = project_settings(workspace).settings

@@ -10,13 +10,13 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analyzers.learning.dataset import Split, split
-from ..analyzers.learning.examples import AnalysisExample, PlanExample
-from ..analyzers.learning.mutations import from_mutations
-from ..analyzers.learning.records import FeedbackRecord
-from ..analyzers.learning.sources import from_feedback, from_rule_examples
-from .analysis import iter_python_files
-from .store import FeedbackStore, StoredEvent
+from ...analyzers.learning.dataset import Split, split
+from ...analyzers.learning.examples import AnalysisExample, PlanExample
+from ...analyzers.learning.mutations import from_mutations
+from ...analyzers.learning.records import FeedbackRecord
+from ...analyzers.learning.sources import from_feedback, from_rule_examples
+from ..analysis import iter_python_files
+from ..store.feedback_store import FeedbackStore, StoredEvent
 
 MAX_MUTATED_FILES = 40
 MAX_FILE_BYTES = 200_000

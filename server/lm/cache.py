@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import user_dir
-from .sqlite_file import (
+from ..store.paths import user_dir
+from ..store.sqlite_file import (
     ForeignFileError,
     LockedConnection,
     claim,

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .feedback_cli import store_path
-from .settings import LmSettings, ResolvedSettings, project_settings
+from ..settings import LmSettings, ResolvedSettings, project_settings
+from .feedback import store_path
 
 if TYPE_CHECKING:
-    from .lm_budget import LmBudget
+    from ..lm.budget import LmBudget
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -90,10 +90,10 @@ def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSetti
 
 
 def run(args: argparse.Namespace) -> int:
-    from .artifacts import programs_dir
-    from .lm_budget import BudgetExhausted, LmBudget, budgeted
-    from .lm_factory import build_lm
-    from .registry import ProgramRegistry, RegistryError
+    from ..lm.budget import BudgetExhausted, LmBudget, budgeted
+    from ..lm.factory import build_lm
+    from ..store.artifacts import programs_dir
+    from ..store.registry import ProgramRegistry, RegistryError
     from .training_data import gather
 
     workspace, resolved, lm_settings = _settings(args)
@@ -177,8 +177,8 @@ def _optimize(
 ) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..analyzers.learning.optimize import optimize
-    from .lm_budget import run_within
+    from ...analyzers.learning.optimize import optimize
+    from ..lm.budget import run_within
 
     with Progress(
         TextColumn("{task.description}"),
@@ -225,7 +225,7 @@ def _save_and_activate(
     train_size: int,
     dev_size: int,
 ) -> dict[str, Any]:
-    from .registry import ArtifactMeta
+    from ..store.registry import ArtifactMeta
 
     activate = result.improved or args.force
     created = datetime.now(UTC).isoformat(timespec="seconds")

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..analyzers.programs.artifact import ArtifactError, parse_state
+from ...analyzers.programs.artifact import ArtifactError, parse_state
 from .artifacts import KINDS, read_json, read_legacy_state
 from .safe_write import fsync_dir, replace_content
 
@@ -87,7 +87,7 @@ class Pointer:
 
 def version_for(kind: str, state: dict[str, Any]) -> str:
     """The id the server gives ``state``: what it hashes to once written and read back."""
-    from ..analyzers.programs.modules import build, program_version
+    from ...analyzers.programs.modules import build, program_version
 
     return program_version(kind, build(kind, json.loads(json.dumps(state))))
 

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from ..analyzers.source import UndecodableSource, decode_source
-from .analysis import analyze_file_text, iter_python_files
+from ...analyzers.source import UndecodableSource, decode_source
+from ..analysis import analyze_file_text, iter_python_files
+from ..lm.tier import LmUnavailable
 from .convert import to_diagnostics
-from .lm_tier import LmUnavailable
 
 if TYPE_CHECKING:
-    from .lsp import DspyLanguageServer
+    from .server import DspyLanguageServer
 
 log = logging.getLogger(__name__)
 

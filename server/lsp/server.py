@@ -11,7 +11,6 @@ import logging
 import platform
 import sys
 import threading
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from .. import version
 from .constants import (
     CMD_ANALYZE_FILE,
     CMD_ANALYZE_WORKSPACE,
@@ -35,25 +35,18 @@ from .documents import LspWorkspace, fingerprint
 from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
-    from ..analyzers.chunks import Chunking
-    from ..analyzers.engine import Analysis
+    from ...analyzers.chunks import Chunking
+    from ...analyzers.engine import Analysis
+    from ..lm.jobs import LmJobs
+    from ..lm.tier import LmTier
+    from ..settings import ProjectConfig, ResolvedSettings, Settings
     from .feedback import FeedbackPayload, FeedbackRecorder
     from .learn_launcher import LearnLauncher
-    from .lm_jobs import LmJobs
-    from .lm_tier import LmTier
-    from .settings import ProjectConfig, ResolvedSettings, Settings
     from .signals import SignalTracker
 
 log = logging.getLogger(__name__)
 
 PROGRAMS_POLL_S = 1.0
-
-
-def version() -> str:
-    try:
-        return metadata.version("dspy-lsp")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class DspyLanguageServer(LanguageServer):
@@ -93,7 +86,7 @@ class DspyLanguageServer(LanguageServer):
         return self.settings_in(path.parent if path is not None else Path.cwd())
 
     def settings_in(self, directory: Path) -> ResolvedSettings:
-        from .settings import find_project_config, resolve
+        from ..settings import find_project_config, resolve
 
         if directory not in self._projects:
             self._projects[directory] = find_project_config(directory)
@@ -140,7 +133,7 @@ class DspyLanguageServer(LanguageServer):
         self.scheduler.schedule(self.snapshot(uri), delay_s)
 
     def _analyze_snapshot(self, snapshot: Snapshot) -> Analysis:
-        from .analysis import analyze_file_text
+        from ..analysis import analyze_file_text
 
         previous = self._chunkings.get(snapshot.uri)
         analysis = analyze_file_text(
@@ -185,8 +178,8 @@ class DspyLanguageServer(LanguageServer):
 
     async def record_feedback(self, payloads: list[FeedbackPayload]) -> list[int]:
         """Store the events off the event loop (each one is an fsync'd transaction)."""
+        from ..settings import relative_path
         from .feedback import FeedbackRecorder
-        from .settings import relative_path
 
         if self._feedback is None:
             self._feedback = FeedbackRecorder(self._tell)
@@ -205,7 +198,7 @@ class DspyLanguageServer(LanguageServer):
         return ids
 
     async def _start_learning(self, settings: Settings, root: Path) -> None:
-        from .artifacts import programs_dir
+        from ..store.artifacts import programs_dir
         from .learn_launcher import LearnLauncher, learn_command
 
         if self._learner is None:
@@ -234,7 +227,7 @@ class DspyLanguageServer(LanguageServer):
     @property
     def lm_jobs(self) -> LmJobs:
         if self._lm_jobs is None:
-            from .lm_jobs import LmJobs
+            from ..lm.jobs import LmJobs
 
             self._lm_jobs = LmJobs(self._tell)
         return self._lm_jobs
@@ -277,7 +270,7 @@ class DspyLanguageServer(LanguageServer):
     def _may_send(self, uri: str) -> bool:
         """Nothing outside the workspace folders reaches the LM (a link in the project to a
         secrets file, a file opened from elsewhere); told once per document."""
-        from .paths import inside
+        from ..store.paths import inside
 
         folders = [to_fs_path(f.uri) for f in self.workspace.folders.values()]
         roots = [Path(r) for r in (self.workspace.root_path, *folders) if r]
@@ -320,8 +313,8 @@ class DspyLanguageServer(LanguageServer):
         return versions
 
     def debug_info(self) -> dict[str, Any]:
-        from ..analyzers.rules import ALL_RULES
-        from .settings import describe
+        from ...analyzers.rules import ALL_RULES
+        from ..settings import describe
 
         resolved = self.root_settings()
         return {
@@ -395,12 +388,12 @@ def on_initialize(ls: DspyLanguageServer, params: types.InitializeParams) -> Non
 
 def _warm_up() -> None:
     """Import the analysis stack off the request path so the first didOpen is fast too."""
-    from . import actions, analysis, convert, settings  # noqa: F401
+    from .. import settings  # noqa: F401
 
 
 @server.feature(types.INITIALIZED)
 async def on_initialized(ls: DspyLanguageServer, _: types.InitializedParams) -> None:
-    from .settings import editor_section
+    from ..settings import editor_section
 
     ls.editor_settings = editor_section(ls.initialization_options)
     ls.programs_watch = asyncio.ensure_future(ls.watch_programs())
@@ -459,7 +452,7 @@ def did_close(ls: DspyLanguageServer, params: types.DidCloseTextDocumentParams) 
 async def did_change_configuration(
     ls: DspyLanguageServer, params: types.DidChangeConfigurationParams
 ) -> None:
-    from .settings import editor_section
+    from ..settings import editor_section
 
     settings = editor_section(params.settings)
     caps = ls.client_capabilities.workspace

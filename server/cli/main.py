@@ -19,7 +19,7 @@ def _csv(value: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .lsp import version
+    from .. import version
 
     parser = argparse.ArgumentParser(prog="dspy-lsp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"dspy-lsp {version()}")
@@ -71,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the rules with their documentation")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    from . import feedback_cli, learn_cli, optimize_cli, programs_cli
+    from . import feedback as feedback_cli
+    from . import learn as learn_cli
+    from . import optimize as optimize_cli
+    from . import programs as programs_cli
 
     feedback_cli.add_parser(sub)
     learn_cli.add_parser(sub)
@@ -93,19 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "trust":
         return trust(args)
     if args.command == "feedback":
-        from . import feedback_cli
+        from . import feedback as feedback_cli
 
         return feedback_cli.run(args)
     if args.command == "optimize":
-        from . import optimize_cli
+        from . import optimize as optimize_cli
 
         return optimize_cli.run(args)
     if args.command == "learn":
-        from . import learn_cli
+        from . import learn as learn_cli
 
         return learn_cli.run(args)
     if args.command == "programs":
-        from . import programs_cli
+        from . import programs as programs_cli
 
         return programs_cli.run(args)
     try:
@@ -119,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
-    from .redaction import ScrubbingFormatter
+    from ..store.redaction import ScrubbingFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ScrubbingFormatter("%(levelname)s %(name)s: %(message)s"))
@@ -128,12 +131,12 @@ def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
     if tcp:
         import os
 
-        from .tcp_transport import TOKEN_ENV, TcpSetupError, serve_tcp, tcp_config
+        from ..lsp.tcp_transport import TOKEN_ENV, TcpSetupError, serve_tcp, tcp_config
 
         try:
             config = tcp_config(tcp, token_file, os.environ)
             os.environ.pop(TOKEN_ENV, None)  # processes the server starts must not inherit it
-            from .lsp import server
+            from ..lsp.server import server
 
             serve_tcp(server, config)
         except TcpSetupError as exc:
@@ -143,7 +146,7 @@ def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
     if token_file is not None:
         print("dspy-lsp: --token-file only applies with --tcp", file=sys.stderr)
         return EXIT_ERROR
-    from .lsp import server
+    from ..lsp.server import server
 
     # Anything that prints (a library, a stray print) must not corrupt the JSON-RPC stream.
     rpc_out = sys.stdout.buffer
@@ -153,7 +156,7 @@ def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
 
 
 def trust(args: argparse.Namespace) -> int:
-    from . import user_config
+    from .. import user_config
 
     if args.list:
         for path in user_config.trusted_projects():
@@ -177,7 +180,7 @@ def trust(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from .check_run import run_check
+    from .check import run_check
 
     return run_check(args)
 
@@ -185,7 +188,7 @@ def check(args: argparse.Namespace) -> int:
 def list_rules(fmt: str) -> int:
     import json
 
-    from ..analyzers.rules import ALL_RULES
+    from ...analyzers.rules import ALL_RULES
 
     if fmt == "json":
         payload = [

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..analyzers.programs.artifact import ArtifactError
-from .artifacts import KINDS, programs_dir
-from .registry import ActiveProgram, ArtifactMeta, ProgramRegistry, RegistryError
+from ...analyzers.programs.artifact import ArtifactError
+from ..store.artifacts import KINDS, programs_dir
+from ..store.registry import ActiveProgram, ArtifactMeta, ProgramRegistry, RegistryError
 
 EXIT_OK, EXIT_ERROR = 0, 2
 BUILTIN = "builtin"
@@ -101,7 +101,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _configured_dir() -> Path:
-    from .settings import project_settings
+    from ..settings import project_settings
 
     resolved = project_settings(Path.cwd())
     for warning in resolved.warnings:
@@ -274,7 +274,7 @@ def _render(program: Program) -> tuple[str, list[Turn]]:
     with contextlib.redirect_stdout(sys.stderr):  # dspy prints
         import dspy
 
-        from ..analyzers.programs.modules import build, program_version
+        from ...analyzers.programs.modules import build, program_version
 
         built = build(program.kind, program.state)
         version = program.version or program_version(program.kind, built)

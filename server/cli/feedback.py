@@ -16,8 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from .settings import project_settings
-from .store import KINDS, FeedbackStore, FeedbackStoreError, RuleStats, default_store_path
+from ..settings import project_settings
+from ..store.feedback_store import (
+    KINDS,
+    FeedbackStore,
+    FeedbackStoreError,
+    RuleStats,
+    default_store_path,
+)
 
 EXIT_OK, EXIT_ERROR = 0, 2
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")

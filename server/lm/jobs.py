@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from ..analyzers.models import Finding
-from .lm_cache import LmCache, default_cache_path
-from .lm_tier import LmStatus, LmTier, LmUnavailable
-from .settings import LmSettings
+from ...analyzers.models import Finding
+from ..settings import LmSettings
+from .cache import LmCache, default_cache_path
+from .tier import LmStatus, LmTier, LmUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from lsprotocol import types
 
-from ..analyzers.engine import Analysis
-from ..analyzers.models import Edit, Finding, Fix, Position, Severity, Span
-from ..analyzers.source import LineIndex
+from ...analyzers.engine import Analysis
+from ...analyzers.models import Edit, Finding, Fix, Position, Severity, Span
+from ...analyzers.source import LineIndex
 from .constants import SOURCE
 
 DOCS_URL = "https://github.com/dspy-lsp/dspy-lsp/blob/main/README.md#rules"

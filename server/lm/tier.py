@@ -17,15 +17,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..analyzers.lm_findings import RawFinding, check_claims, place, without_rule_duplicates
-from ..analyzers.models import Finding, RefactorPlan
-from ..analyzers.source import LineIndex
-from ..analyzers.suppression import is_suppressed
-from ..analyzers.units import Unit, place_in_unit, split_units
-from .artifacts import KINDS, programs_dir
-from .lm_cache import CacheKey, LmCache
-from .redaction import mark_secret_variable, scrub
-from .registry import ActiveProgram, ProgramRegistry, problems_of
+from ...analyzers.lm_findings import RawFinding, check_claims, place, without_rule_duplicates
+from ...analyzers.models import Finding, RefactorPlan
+from ...analyzers.source import LineIndex
+from ...analyzers.suppression import is_suppressed
+from ...analyzers.units import Unit, place_in_unit, split_units
+from ..settings import LmSettings
+from ..store.artifacts import KINDS, programs_dir
+from ..store.redaction import mark_secret_variable, scrub
+from ..store.registry import ActiveProgram, ProgramRegistry, problems_of
+from .cache import CacheKey, LmCache
 from .resilience import (
     CircuitBreaker,
     RateLimiter,
@@ -33,7 +34,6 @@ from .resilience import (
     call_with_retries,
     classify_lm_error,
 )
-from .settings import LmSettings
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ class LmTier:
         A state that does not fit its program leaves that kind on the program it runs (the
         built-in one at first), and the status says so.
         """
-        from ..analyzers.programs.artifact import ArtifactError
-        from ..analyzers.programs.modules import build, program_version
+        from ...analyzers.programs.artifact import ArtifactError
+        from ...analyzers.programs.modules import build, program_version
 
         programs: dict[str, Any] = {}
         versions: dict[str, str] = {}
@@ -209,7 +209,7 @@ class LmTier:
         return dict(self.versions) if self.versions != before else None
 
     def _build_lm(self) -> Any:
-        from .lm_factory import build_lm
+        from .factory import build_lm
         from .local_engine import LocalModelError
 
         try:
@@ -351,7 +351,7 @@ class LmTier:
     # -- plans ------------------------------------------------------------------------------
     async def plan(self, text: str, finding: Finding) -> tuple[RefactorPlan | None, str]:
         """A checked plan for ``finding``, or None and why; tries up to ``plan_attempts`` times."""
-        from ..analyzers.plans import PlanCheck, check_plan, to_plan
+        from ...analyzers.plans import PlanCheck, check_plan, to_plan
 
         if not self.configured:
             raise LmUnavailable("no LM configured")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..analyzers.programs.artifact import MAX_ARTIFACT_BYTES, parse_state
+from ...analyzers.programs.artifact import MAX_ARTIFACT_BYTES, parse_state
 from .paths import user_dir
 
 KINDS = ("analyze", "plan")

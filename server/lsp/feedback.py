@@ -17,18 +17,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..analyzers.learning.sources import rule_category
-from ..analyzers.models import Finding
-from ..analyzers.units import Unit, place_in_unit, split_units, unit_named
-from .constants import CMD_FEEDBACK
-from .settings import FeedbackSettings
-from .store import (
+from ...analyzers.learning.sources import rule_category
+from ...analyzers.models import Finding
+from ...analyzers.units import Unit, place_in_unit, split_units, unit_named
+from ..settings import FeedbackSettings
+from ..store.feedback_store import (
     FeedbackEvent,
     FeedbackKind,
     FeedbackStore,
     FeedbackStoreError,
     default_store_path,
 )
+from .constants import CMD_FEEDBACK
 
 log = logging.getLogger(__name__)
 

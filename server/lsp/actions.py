@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from ..analyzers.engine import META_RULES, Analysis, minimal_edit
-from ..analyzers.fixes import apply_edits, fix_all
-from ..analyzers.models import Finding, Fix, FixSafety, Severity
-from ..analyzers.suppression import suppression_edit
-from ..analyzers.units import Unit, split_units
+from ...analyzers.engine import META_RULES, Analysis, minimal_edit
+from ...analyzers.fixes import apply_edits, fix_all
+from ...analyzers.models import Finding, Fix, FixSafety, Severity
+from ...analyzers.suppression import suppression_edit
+from ...analyzers.units import Unit, split_units
+from ..store.feedback_store import FeedbackKind
 from .constants import CMD_FEEDBACK, CMD_PLAN_REFACTOR, FIX_ALL_KIND, PLAN_KIND
 from .convert import PositionCodec, fix_from_data, text_document_edit
 from .feedback import FeedbackPayload, payload_for
-from .store import FeedbackKind
 
 _SAFETY_LABEL = {
     FixSafety.SAFE: "",

@@ -15,7 +15,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
 
-from ..analyzers.lines import split_lines, strip_newline
+from ...analyzers.lines import split_lines, strip_newline
 
 
 class LspTextDocument(TextDocument):

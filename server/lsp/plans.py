@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from ..analyzers.fixes import apply_edits
-from ..analyzers.models import Finding, Severity, Span
-from ..analyzers.units import split_units
+from ...analyzers.fixes import apply_edits
+from ...analyzers.models import Finding, Severity, Span
+from ...analyzers.units import split_units
+from ..lm.tier import LmUnavailable
+from ..store.redaction import scrub
 from .constants import PLAN_KIND
 from .convert import PositionCodec, text_document_edit
 from .feedback import payload_for
-from .lm_tier import LmUnavailable
-from .redaction import scrub
 
 if TYPE_CHECKING:
-    from .lsp import DspyLanguageServer
+    from .server import DspyLanguageServer
 
 
 def plan_data(args: tuple[Any, ...]) -> dict[str, Any]:

@@ -15,14 +15,14 @@ import tokenize
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..analyzers.engine import SKIPPED, Analysis, meta_finding
-from ..analyzers.fixes import fix_all
-from ..analyzers.models import AnalysisStatus, FixSafety, Severity, Span
-from ..analyzers.source import UndecodableSource, decode_source
-from .analysis import analyze_file_text, codes_for, iter_python_files
+from ...analyzers.engine import SKIPPED, Analysis, meta_finding
+from ...analyzers.fixes import fix_all
+from ...analyzers.models import AnalysisStatus, FixSafety, Severity, Span
+from ...analyzers.source import UndecodableSource, decode_source
+from ..analysis import analyze_file_text, codes_for, iter_python_files
+from ..settings import LmSettings, ProjectConfig, describe, find_project_config, resolve
+from ..store.safe_write import replace_content
 from .reporters import FileReport, counts_as_failure, render_json, render_sarif, render_text
-from .safe_write import replace_content
-from .settings import LmSettings, ProjectConfig, describe, find_project_config, resolve
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -35,7 +35,7 @@ class Checked:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .lsp import version
+    from .. import version
 
     missing = [p for p in args.paths if not p.exists()]
     if missing:
@@ -150,8 +150,8 @@ async def _lm_pass(
 ) -> list[Checked]:
     from rich.progress import Progress
 
-    from .lm_cache import LmCache, default_cache_path
-    from .lm_tier import LmTier, LmUnavailable
+    from ..lm.cache import LmCache, default_cache_path
+    from ..lm.tier import LmTier, LmUnavailable
 
     cache_path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
     tier = LmTier(settings, LmCache(cache_path))

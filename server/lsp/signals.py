@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..analyzers.engine import META_RULES
-from ..analyzers.models import Finding
-from ..analyzers.units import Unit, split_units, unit_at, unit_named
+from ...analyzers.engine import META_RULES
+from ...analyzers.models import Finding
+from ...analyzers.units import Unit, split_units, unit_at, unit_named
 from .feedback import FeedbackPayload, payload_for
 
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..analyzers.engine import SKIPPED, SYNTAX_ERROR, Analysis
-from ..analyzers.models import Finding, FixSafety, Severity
-from ..analyzers.rules import ALL_RULES
+from ...analyzers.engine import SKIPPED, SYNTAX_ERROR, Analysis
+from ...analyzers.models import Finding, FixSafety, Severity
+from ...analyzers.rules import ALL_RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {

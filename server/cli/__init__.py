@@ -1,0 +1,1 @@
+"""The ``dspy-lsp`` command line: one module per verb."""
