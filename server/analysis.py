@@ -1,18 +1,31 @@
-"""Analysis of one file under the settings in force for it; shared by the CLI and the server."""
+"""The analysis service: both tiers over one file, merged in one order.
+
+The editor (``lsp/``), ``analyzeWorkspace`` and ``check`` all analyse through here. ``run``
+is the rule tier plus what the LM tier already found for the file's units (every publish);
+``run_with_model`` first asks the model about the units it has not seen (commands, CI). Both
+merge through ``merge``: the one order and the one de-duplication.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..analyzers.chunks import Chunking
 from ..analyzers.engine import Analysis, analyze_source
+from ..analyzers.models import Finding
 from ..analyzers.rules import ALL_RULES
 from .settings import ResolvedSettings, relative_path
 from .store.paths import inside
+
+if TYPE_CHECKING:
+    from .lm.tier import LmTier
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +35,71 @@ def codes_for(path: Path | None, resolved: ResolvedSettings) -> tuple[str, ...]:
     return resolved.settings.selection().codes_for(tuple(ALL_RULES), relpath)
 
 
-def analyze_file_text(
+def rule_tier(
     text: str, path: Path | None, resolved: ResolvedSettings, previous: Chunking | None = None
 ) -> Analysis:
+    """The rules selected for ``path``; ``previous`` (the file's last split) saves re-parsing."""
     return analyze_source(
         text,
         codes_for(path, resolved),
         max_chars=resolved.settings.max_file_chars,
         previous=previous,
     )
+
+
+def run(
+    text: str,
+    path: Path | None,
+    resolved: ResolvedSettings,
+    lm: LmTier | None = None,
+    previous: Chunking | None = None,
+) -> Analysis:
+    """Both tiers, without calling the model: the LM findings ``lm`` holds for these units."""
+    rules = rule_tier(text, path, resolved, previous)
+    if lm is None or rules.status.kind != "analyzed":
+        return rules
+    return merge(rules, lm.known_findings(text, rules.findings))
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    analysis: Analysis
+    lm_findings: int
+    lm_error: str | None  # the model could not be asked; ``analysis`` has the rule tier alone
+
+
+async def run_with_model(
+    text: str, path: Path | None, resolved: ResolvedSettings, lm: LmTier
+) -> ModelRun:
+    """Both tiers, asking the model about every unit it has no answer for (cache first)."""
+    from .lm.tier import LmUnavailable
+
+    rules = await asyncio.to_thread(rule_tier, text, path, resolved)
+    if not lm.configured or rules.status.kind != "analyzed":
+        return ModelRun(rules, 0, None)
+    try:
+        found = await lm.analyze(text, rules.findings)
+    except LmUnavailable as exc:
+        return ModelRun(rules, 0, str(exc))
+    return ModelRun(merge(rules, found), len(found), None)
+
+
+def merge(rules: Analysis, lm_findings: Sequence[Finding]) -> Analysis:
+    """The one order of findings: by position, then rule before LM at the same place, then rule
+    id. A finding whose id came earlier is dropped; LM findings that repeat a rule's finding
+    were already left out by the LM tier (``without_rule_duplicates``)."""
+    seen: set[str] = set()
+    merged = []
+    for finding in sorted((*rules.findings, *lm_findings), key=_order):
+        if finding.id not in seen:
+            seen.add(finding.id)
+            merged.append(finding)
+    return rules.model_copy(update={"findings": tuple(merged)})
+
+
+def _order(finding: Finding) -> tuple[int, int, bool, str]:
+    start = finding.span.start
+    return (start.line, start.column, finding.origin != "rule", finding.rule)
 
 
 _SKIP_DIRS = frozenset(

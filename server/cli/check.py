@@ -12,15 +12,22 @@ import io
 import json
 import sys
 import tokenize
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...analyzers.engine import SKIPPED, Analysis, meta_finding
 from ...analyzers.fixes import fix_all
 from ...analyzers.models import AnalysisStatus, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
-from ..analysis import analyze_file_text, codes_for, iter_python_files
-from ..settings import LmSettings, ProjectConfig, describe, find_project_config, resolve
+from ..analysis import codes_for, iter_python_files, run, run_with_model
+from ..settings import (
+    LmSettings,
+    ProjectConfig,
+    ResolvedSettings,
+    describe,
+    find_project_config,
+    resolve,
+)
 from ..store.safe_write import replace_content
 from .reporters import FileReport, counts_as_failure, render_json, render_sarif, render_text
 
@@ -28,10 +35,15 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class Checked:
-    report: FileReport
-    text: str | None  # None: the file could not be read as Python text
-    lm: LmSettings
+class Source:
+    """One file to report on: its text after ``--fix``, or the report of why it was skipped."""
+
+    path: Path
+    shown: str
+    resolved: ResolvedSettings
+    text: str | None = None
+    fixed: int = 0
+    skipped: FileReport | None = None
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -45,10 +57,13 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if args.show_settings:
         return _show_settings(args)
-    checked = _rule_tier(args)
-    if not args.no_lm:
-        checked = _lm_tier(checked, args.lm)
-    reports = [c.report for c in checked]
+    sources = _read_and_fix(args)
+    lm = (
+        None
+        if args.no_lm
+        else next((s.resolved.settings.lm for s in sources if s.resolved.settings.lm.model), None)
+    )
+    reports = asyncio.run(_with_model(sources, lm)) if lm else [_rules_only(s) for s in sources]
     if args.format == "json":
         output = render_json(reports)
     elif args.format == "sarif":
@@ -91,14 +106,14 @@ def _show_settings(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _rule_tier(args: argparse.Namespace) -> list[Checked]:
+def _read_and_fix(args: argparse.Namespace) -> list[Source]:
     allowed = frozenset(
         {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
     )
     layer = _cli_layer(args)
     configs: dict[Path, ProjectConfig] = {}
     told: set[str] = set()
-    out: list[Checked] = []
+    out: list[Source] = []
     for root_arg in args.paths:
         start = root_arg.resolve()
         if start not in configs:
@@ -117,7 +132,7 @@ def _rule_tier(args: argparse.Namespace) -> list[Checked]:
                 skip = meta_finding(SKIPPED, Severity.INFO, message, Span.of(0, 0, 0, 0))
                 status = AnalysisStatus(kind="skipped", detail=str(exc))
                 report = FileReport(shown, Analysis(findings=(skip,), status=status))
-                out.append(Checked(report, None, resolved.settings.lm))
+                out.append(Source(path, shown, resolved, skipped=report))
                 continue
             fixed = 0
             if args.fix:
@@ -129,49 +144,43 @@ def _rule_tier(args: argparse.Namespace) -> list[Checked]:
                     except (OSError, UnicodeEncodeError) as exc:
                         print(f"dspy-lsp: could not write fixes to {shown}: {exc}", file=sys.stderr)
                         fixed = 0
-            report = FileReport(shown, analyze_file_text(text, path, resolved), fixed)
-            out.append(Checked(report, text, resolved.settings.lm))
+            out.append(Source(path, shown, resolved, text, fixed))
     return out
 
 
-def _lm_tier(checked: list[Checked], model: str | None) -> list[Checked]:
-    """Add LM findings to every readable file, with a progress bar on stderr."""
-    todo = [
-        c for c in checked if c.text is not None and c.report.analysis.status.kind == "analyzed"
-    ]
-    settings = next((c.lm for c in todo if c.lm.model), None)
-    if settings is None:
-        return checked
-    return asyncio.run(_lm_pass(checked, todo, settings))
+def _rules_only(source: Source) -> FileReport:
+    if source.skipped is not None:
+        return source.skipped
+    analysis = run(source.text or "", source.path, source.resolved)
+    return FileReport(source.shown, analysis, source.fixed)
 
 
-async def _lm_pass(
-    checked: list[Checked], todo: list[Checked], settings: LmSettings
-) -> list[Checked]:
+async def _with_model(sources: list[Source], settings: LmSettings) -> list[FileReport]:
+    """Both tiers over every readable file, asking the model, with a progress bar on stderr.
+    An LM that fails is told once; its files keep their rule findings."""
     from rich.progress import Progress
 
     from ..lm.cache import LmCache, default_cache_path
-    from ..lm.tier import LmTier, LmUnavailable
+    from ..lm.tier import LmTier
 
     cache_path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
     tier = LmTier(settings, LmCache(cache_path))
-    added: dict[str, Analysis] = {}
+    reports: list[FileReport] = []
     failures = 0
     with Progress(console=_stderr_console(), transient=True) as progress:
-        task = progress.add_task(f"LM tier ({settings.model})", total=len(todo))
-        for item in todo:
-            analysis = item.report.analysis
-            try:
-                lm = await tier.analyze(item.text or "", analysis.findings)
-            except LmUnavailable as exc:
-                failures += 1
-                if failures == 1:
-                    print(f"dspy-lsp: warning: LM unavailable: {exc}", file=sys.stderr)
-                lm = []
-            findings = tuple(
-                sorted((*analysis.findings, *lm), key=lambda f: (f.span.start.line, f.rule))
-            )
-            added[item.report.path] = analysis.model_copy(update={"findings": findings})
+        task = progress.add_task(f"LM tier ({settings.model})", total=len(sources))
+        for source in sources:
+            if source.skipped is not None:
+                reports.append(source.skipped)
+            else:
+                done = await run_with_model(source.text or "", source.path, source.resolved, tier)
+                if done.lm_error is not None:
+                    failures += 1
+                    if failures == 1:
+                        print(
+                            f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr
+                        )
+                reports.append(FileReport(source.shown, done.analysis, source.fixed))
             progress.advance(task)
     stats = tier.status().stats
     print(
@@ -180,12 +189,7 @@ async def _lm_pass(
         file=sys.stderr,
     )
     tier.cache.close()
-    return [
-        replace(c, report=replace(c.report, analysis=added[c.report.path]))
-        if c.report.path in added
-        else c
-        for c in checked
-    ]
+    return reports
 
 
 def _stderr_console():  # type: ignore[no-untyped-def]

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from ...analyzers.models import Finding
 from ..settings import LmSettings
 from .cache import LmCache, default_cache_path
 from .tier import LmStatus, LmTier, LmUnavailable
@@ -45,9 +44,6 @@ class LmJobs:
         self._settings = settings
         self._report(self.tier.status())
         return self.tier
-
-    def known(self, text: str, rule_findings: Sequence[Finding]) -> list[Finding]:
-        return self.tier.known_findings(text, rule_findings) if self.tier else []
 
     def wants(self, trigger: str) -> bool:
         return (

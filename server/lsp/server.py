@@ -133,17 +133,14 @@ class DspyLanguageServer(LanguageServer):
         self.scheduler.schedule(self.snapshot(uri), delay_s)
 
     def _analyze_snapshot(self, snapshot: Snapshot) -> Analysis:
-        from ..analysis import analyze_file_text
+        from ..analysis import run
 
         previous = self._chunkings.get(snapshot.uri)
-        analysis = analyze_file_text(
-            snapshot.text, _path(snapshot.uri), self.settings_for(snapshot.uri), previous
-        )
+        tier = self._lm_jobs.tier if self._lm_jobs else None
+        resolved = self.settings_for(snapshot.uri)
+        analysis = run(snapshot.text, _path(snapshot.uri), resolved, tier, previous)
         if analysis.chunking is not None and snapshot.uri in self.workspace.text_documents:
             self._chunkings[snapshot.uri] = analysis.chunking
-        known = self.lm_jobs.known(snapshot.text, analysis.findings) if self._lm_jobs else []
-        if known:
-            analysis = analysis.model_copy(update={"findings": (*analysis.findings, *known)})
         return analysis
 
     def _current_version(self, uri: str) -> int | None:

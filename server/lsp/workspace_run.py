@@ -17,8 +17,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 
 from ...analyzers.source import UndecodableSource, decode_source
-from ..analysis import analyze_file_text, iter_python_files
-from ..lm.tier import LmUnavailable
+from ..analysis import iter_python_files, run_with_model
 from .convert import to_diagnostics
 
 if TYPE_CHECKING:
@@ -61,21 +60,12 @@ async def analyze_workspace(ls: DspyLanguageServer) -> dict[str, Any]:
             except (OSError, UndecodableSource):
                 counts["skipped"] += 1
                 return
-            loop = asyncio.get_running_loop()
-            analysis = await loop.run_in_executor(
-                None, analyze_file_text, text, path, ls.settings_for(uri)
-            )
-            findings = list(analysis.findings)
-            if tier.configured:
-                try:
-                    lm = await tier.analyze(text, findings)
-                    findings += lm
-                    counts["lm_findings"] += len(lm)
-                except LmUnavailable:
-                    counts["lm_failures"] += 1
+            done = await run_with_model(text, path, ls.settings_for(uri), tier)
+            counts["lm_findings"] += done.lm_findings
+            counts["lm_failures"] += done.lm_error is not None
             counts["files"] += 1
-            counts["findings"] += len(findings)
-            merged = analysis.model_copy(update={"findings": tuple(findings)})
+            counts["findings"] += len(done.analysis.findings)
+            merged = done.analysis
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
                     uri=uri,
