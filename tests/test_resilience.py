@@ -14,7 +14,6 @@ import pytest
 
 from dspy_lsp.server.lm.resilience import (
     CircuitBreaker,
-    CircuitBreakers,
     Failure,
     RateLimiter,
     RetryPolicy,
@@ -338,15 +337,6 @@ def test_late_failure_while_open_does_not_extend_the_cool_down() -> None:
     breaker.record_failure()
     clock.now = 5.0
     assert breaker.allow()
-
-
-def test_breakers_are_per_key() -> None:
-    clock = FakeClock()
-    breakers = CircuitBreakers(1, 5.0, clock=clock)
-    breakers.get("openai/a").record_failure()
-    assert breakers.get("openai/a") is breakers.get("openai/a")
-    assert breakers.get("openai/b").allow()
-    assert breakers.states() == {"openai/a": "open", "openai/b": "closed"}
 
 
 # -- rate limiter ------------------------------------------------------------------

@@ -33,7 +33,6 @@ from typing import Literal, TypeVar
 __all__ = [
     "BreakerState",
     "CircuitBreaker",
-    "CircuitBreakers",
     "Failure",
     "RateLimiter",
     "RetryPolicy",
@@ -327,41 +326,6 @@ class CircuitBreaker:
         if self._state == "open" and self._clock() - self._opened_at >= self.reset_after_s:
             self._state = "half_open"
         return self._state
-
-
-class CircuitBreakers:
-    """One ``CircuitBreaker`` per key (e.g. model name), created on first use."""
-
-    def __init__(
-        self,
-        failure_threshold: int = 5,
-        reset_after_s: float = 30.0,
-        *,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self._failure_threshold = failure_threshold
-        self._reset_after_s = reset_after_s
-        self._clock = clock
-        self._breakers: dict[str, CircuitBreaker] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> CircuitBreaker:
-        with self._lock:
-            breaker = self._breakers.get(key)
-            if breaker is None:
-                breaker = CircuitBreaker(
-                    self._failure_threshold,
-                    self._reset_after_s,
-                    clock=self._clock,
-                )
-                self._breakers[key] = breaker
-            return breaker
-
-    def states(self) -> dict[str, BreakerState]:
-        """Snapshot for status displays."""
-        with self._lock:
-            breakers = dict(self._breakers)
-        return {key: breaker.state for key, breaker in breakers.items()}
 
 
 # --------------------------------------------------------------------------------------
