@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import dspy
 import pytest
 
-from dspy_lsp.server.lm import local_engine
+from dspy_lsp.server.lm import llama_loading, local_engine
 from dspy_lsp.server.lm.local_engine import AsyncLlamaEngine, LlamaEngine, LocalModelError, local_lm
 
 DEFAULT_GGUF = (
@@ -49,7 +49,7 @@ def gguf(tmp_path: Path) -> Path:
 @pytest.fixture
 def no_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # `import llama_cpp` now fails
-    monkeypatch.setattr(local_engine, "_llama_cpp", None)
+    monkeypatch.setattr(llama_loading, "_llama_cpp", None)
 
 
 # -- without llama-cpp-python -----------------------------------------------------------------
@@ -137,10 +137,10 @@ class FakeLlama:
 def fake_llama(monkeypatch: pytest.MonkeyPatch) -> type[FakeLlama]:
     FakeLlama.instances = []
     module = types.SimpleNamespace(Llama=FakeLlama)
-    monkeypatch.setattr(local_engine, "_import_llama_cpp", lambda: module)
+    monkeypatch.setattr(local_engine, "import_llama_cpp", lambda: module)
     monkeypatch.setattr(local_engine, "_stop_when", lambda cancel, llm: "processor")
     # The fake has no llama.cpp library under it to take model parameters from.
-    monkeypatch.setattr(local_engine, "_model_params", lambda **_: contextlib.nullcontext())
+    monkeypatch.setattr(local_engine, "model_params", lambda **_: contextlib.nullcontext())
     return FakeLlama
 
 
