@@ -100,15 +100,6 @@ def _disable_fd_redirection() -> None:
             module.suppress_stdout_stderr = _NoRedirect
 
 
-def llama_cpp_available() -> bool:
-    """True when llama-cpp-python can be imported (imports it, so it costs ~0.1-0.5 s once)."""
-    try:
-        import_llama_cpp()
-    except LocalModelError:
-        return False
-    return True
-
-
 # -- paths ------------------------------------------------------------------------------------
 def model_path_of(model_string: str) -> Path:
     """``"local/~/models/x.gguf"`` -> ``~/models/x.gguf`` expanded; absolute paths keep their /."""
