@@ -366,6 +366,18 @@ class RateLimiter:
     def unlimited(self) -> bool:
         return self._rate_per_s == 0
 
+    def try_acquire(self) -> bool:
+        """Take a token if one is available right now, without waiting."""
+        if self.unlimited:
+            return True
+        if self._lock.locked():  # others are already queued; do not jump the line
+            return False
+        self._refill()
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
     async def acquire(self) -> None:
         """Wait until a request may be sent, then take the token."""
         if self.unlimited:
