@@ -29,7 +29,7 @@ from .models import (
 )
 from .rule import Place, Replacement, Report, Rule
 from .rules import ALL_RULES
-from .source import LineIndex
+from .source import DEFAULT_MAX_CHARS, LineIndex
 from .suppression import is_suppressed
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,6 @@ INTERNAL_ERROR = "DL002"
 META_RULES = frozenset({SYNTAX_ERROR, SKIPPED, INTERNAL_ERROR})
 """Codes about the file itself (it does not parse, was skipped, broke the engine): no fix,
 nothing to dismiss or learn from."""
-# The first analysis of ordinary code costs about 1 s per 100 kB on 2 cores (later edits
-# re-parse one statement): 500 kB keeps it under the 5 s an editor user will wait.
-DEFAULT_MAX_CHARS = 500_000
 # A fix re-renders its whole chunk (about 4 µs a character), so a big class with many findings
 # took a minute; past this many characters of that work (under a second), its remaining
 # findings are shown without a fix (fix-all picks them up in its next round).

@@ -18,6 +18,10 @@ LM_RULE_PREFIX = "LM-"
 _SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 
 
+class UnreadableReply(RuntimeError):
+    """The model answered in a shape its signature cannot parse: that call says nothing."""
+
+
 @dataclass(frozen=True)
 class RawFinding:
     """The model's claim, unit-relative, as cached: independent of where the unit sits."""

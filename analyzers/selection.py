@@ -12,7 +12,7 @@ from .models import Frozen
 class PathOverride(Frozen):
     """Extra selection for files matching ``path`` (an fnmatch glob on the project-relative path)."""
 
-    path: str
+    path: str = Field(description="An fnmatch glob on the project-relative path.")
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
 

@@ -1,8 +1,9 @@
 """Code units the LM reviews: functions, methods, and the rest of the module.
 
-Each unit is shown to the model with its own line numbers (1, 2, ...), so what the model says
-about a unit does not depend on where the unit sits in the file. A result cached by the unit's
-hash is therefore still right after the unit moves; ``line_map`` puts it back in place.
+Each unit is shown to the model with its own line numbers (1, 2, ...; ``programs.inputs``), so
+what the model says about a unit does not depend on where the unit sits in the file. A result
+cached by the unit's hash is therefore still right after the unit moves; ``line_map`` puts it
+back in place.
 """
 
 from __future__ import annotations
@@ -35,13 +36,6 @@ class Unit:
         return self.line_map == tuple(
             range(self.line_map[0], self.line_map[0] + len(self.line_map))
         )
-
-    def numbered(self) -> str:
-        width = len(str(len(self.line_map)))
-        out = []
-        for i, line in enumerate(split_lines(self.text), start=1):
-            out.append(f"{i:>{width}} | {line.rstrip(chr(13) + chr(10))}\n")
-        return "".join(out)
 
 
 def _first_line(node: ast.stmt) -> int:

@@ -5,11 +5,16 @@ spawn, initialize (UTF-16, push diagnostics only), didOpen, wait for the first d
 then N incremental single-line edits inside one function in the middle of the file, each timed
 from writing didChange to reading the publishDiagnostics for that version.
 
+Start-up is measured apart, against the floor any pygls server has: ``bare_pygls_server.py`` (a
+pygls LanguageServer on stdio with nothing else) and ours are started alternately, ``--starts``
+times each, timing spawn -> ``initialize`` reply; the table gives the medians and their ratio.
+
 Matching a publish to an edit: when the server sets ``version`` on publishDiagnostics we wait
 for exactly that version; when it omits it (ruff may), we take the first publish for the URI
 that arrives after the didChange was sent. Edits are sequential, so that is unambiguous.
 
-    python benchmarks/latency.py [--sizes 100,1000,5000] [--edits 30] [--json out.json]
+    python benchmarks/latency.py [--sizes 100,1000,5000] [--edits 30] [--starts 10]
+                                 [--startup-only] [--json out.json]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import math
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -466,6 +472,48 @@ def ruff_spec() -> ServerSpec:
     return ServerSpec("ruff server", [ruff_binary(), "server"], dict(os.environ), is_ours=False)
 
 
+def bare_pygls_spec() -> ServerSpec:
+    """The floor of the start-up comparison: pygls on stdio and nothing else."""
+    script = Path(__file__).resolve().parent / "bare_pygls_server.py"
+    return ServerSpec("bare pygls", [sys.executable, str(script)], dict(os.environ), False)
+
+
+async def start_once(spec: ServerSpec, timeout: float) -> float:
+    """Spawn -> ``initialize`` reply, in ms, for one fresh process."""
+    with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
+        result = RunResult(server=spec.label, lines=0, edits=0)
+        spawned = time.perf_counter()
+        client = await LspClient.spawn(spec.argv, spec.env, Path(tmp))
+        try:
+            await initialize(client, Path(tmp), spawned, result)
+        finally:
+            await client.close(timeout)
+    assert result.cold_start_ms is not None
+    return result.cold_start_ms
+
+
+async def startup(starts: int, timeout: float) -> dict[str, list[float]]:
+    """Cold starts of the bare pygls server and ours, alternating so both see the same machine."""
+    ours = our_spec(None)
+    specs = (bare_pygls_spec(), ServerSpec("dspy-lsp", ours.argv, ours.env, is_ours=True))
+    times: dict[str, list[float]] = {spec.label: [] for spec in specs}
+    for _ in range(starts):
+        for spec in specs:
+            times[spec.label].append(await start_once(spec, timeout))
+    return times
+
+
+def print_startup(times: dict[str, list[float]]) -> None:
+    """A markdown table of the cold starts; the first server is the floor the others divide by."""
+    floor_label, floor = next(iter(times.items()))
+    print(f"| server | starts | spawn -> initialize reply, median ms | min ms | / {floor_label} |")
+    print("|---|---:|---:|---:|---:|")
+    for label, ms in times.items():
+        median = statistics.median(ms)
+        ratio = "" if label == floor_label else f"{median / statistics.median(floor):.2f}x"
+        print(f"| {label} | {len(ms)} | {median:.0f} | {min(ms):.0f} | {ratio} |")
+
+
 def plan(sizes: list[int]) -> list[tuple[ServerSpec, int]]:
     """Ours (no debounce) and ruff per size, plus ours with its default debounce at one size."""
     ours, ruff = our_spec(0), ruff_spec()
@@ -543,6 +591,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="100,1000,5000", help="comma-separated line counts")
     parser.add_argument("--edits", type=int, default=30, help="timed edits per run")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per wait")
+    parser.add_argument("--starts", type=int, default=10, help="cold starts per server")
+    parser.add_argument("--startup-only", action="store_true", help="skip the edit latency runs")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     return parser.parse_args(argv)
 
@@ -564,11 +614,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print("$ python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]))
     print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}, ruff: {ruff_binary()}")
-    rows = asyncio.run(main_async(args))
+    starts = asyncio.run(startup(args.starts, args.timeout))
     print()
-    print_table(rows)
+    print_startup(starts)
+    rows = [] if args.startup_only else asyncio.run(main_async(args))
+    if rows:
+        print()
+        print_table(rows)
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+        measured = {"startup_ms": starts, "runs": [asdict(r) for r in rows]}
+        args.json.write_text(json.dumps(measured, indent=2))
         print(f"wrote {args.json}")
     return 1 if any(r.error for r in rows) else 0
 

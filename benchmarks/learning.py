@@ -56,9 +56,10 @@ from dspy_lsp.analyzers.learning.dspy_glue import analysis_devset, predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample, Label
 from dspy_lsp.analyzers.learning.metrics import Predicted, score_findings, total
 from dspy_lsp.analyzers.learning.optimize import Evaluation, OptimizeResult, evaluate, optimize
-from dspy_lsp.analyzers.learning.records import FeedbackRecord
+from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
 from dspy_lsp.analyzers.learning.sources import from_feedback
 from dspy_lsp.analyzers.lm_findings import LM_RULE_PREFIX
+from dspy_lsp.analyzers.programs.inputs import numbered
 from dspy_lsp.analyzers.programs.modules import build, program_version
 
 CORPORA = {
@@ -132,7 +133,7 @@ def _spread(
 
 @dataclass(frozen=True)
 class UserPass:
-    records: tuple[FeedbackRecord, ...]
+    records: tuple[FeedbackEvent, ...]
     verdicts: dict[str, int]
     """How many findings got each verdict (plus ``self_fixed`` labels and ``failed`` units)."""
 
@@ -183,7 +184,7 @@ def simulate_user(
     import dspy
 
     version = program_version("analyze", program)
-    records: list[FeedbackRecord] = []
+    records: list[FeedbackEvent] = []
     counts: Counter[str] = Counter()
     adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)  # as ``optimize`` runs it
     for example, inputs in zip(units, analysis_devset(units), strict=True):
@@ -206,7 +207,9 @@ def simulate_user(
             for j, label in enumerate(missed(example, shown)):
                 counts["self_fixed"] += 1
                 spot = Predicted(label.line, label.end_line, "")
-                records.append(_record(example, version, f"{example.key}:m{j}", "self_fixed", spot))
+                records.append(
+                    _record(example, version, f"{example.key}:m{j}", FeedbackKind.SELF_FIXED, spot)
+                )
     return UserPass(tuple(records), dict(counts))
 
 
@@ -217,11 +220,12 @@ def _record(
     kind: str,
     where: Predicted,
     message: str | None = None,
-) -> FeedbackRecord:
-    return FeedbackRecord(
-        kind=kind,
+) -> FeedbackEvent:
+    return FeedbackEvent(
+        kind=FeedbackKind(kind),
         finding_id=finding_id,
-        rule=f"{LM_RULE_PREFIX}{where.category}" if where.category else "",
+        # Uncategorised, "LM-" still names a program's finding and maps back to no category.
+        rule=f"{LM_RULE_PREFIX}{where.category}",
         category=where.category or None,
         program_version=version,
         code=example.code,
@@ -299,7 +303,7 @@ def scripted_lm(units: Sequence[AnalysisExample]) -> Any:
     from fakes.learner import MARKER, Learner
     from fakes.scripted_lm import scripted_lm as make
 
-    truth = {e.numbered_code().strip("\n"): e.positives for e in units}
+    truth = {numbered(e.code).strip("\n"): e.positives for e in units}
     lm, _ = make(CorpusOracle(truth, Learner(), MARKER))
     return lm
 

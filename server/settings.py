@@ -16,13 +16,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..analyzers.engine import DEFAULT_MAX_CHARS
-from ..analyzers.selection import PathOverride, RuleSelection
+from .settings_model import PROJECT_SAFE_IN
+from .settings_model import FeedbackSettings as FeedbackSettings
+from .settings_model import LearnSettings as LearnSettings
+from .settings_model import LmSettings as LmSettings
+from .settings_model import Settings as Settings
 from .user_config import config_path, is_trusted, read_config
 
 SECTION = "dspy-lsp"
@@ -30,86 +33,7 @@ SECTION = "dspy-lsp"
 CONNECTION_KEYS = ("model", "api_base", "api_key_env")
 """Endpoint, model and key travel together: always taken from one layer."""
 
-_PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
-    "lm": frozenset({"run_on"}),
-    "feedback": frozenset({"enabled", "ignore_after_saves"}),
-    "learn": frozenset(),
-}
-"""Sections holding trusted-only keys, with the keys in them a project may still set."""
-
 _RESTRICTED = {"lm": dict.fromkeys(CONNECTION_KEYS), "learn": {"auto": False}}
-
-
-class LmSettings(BaseModel):
-    """The LM tier. No ``model`` means no LM: the rule tier works on its own."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: str | None = None
-    api_base: str | None = None
-    api_key_env: str | None = None
-    temperature: float | None = None
-    max_tokens: int = Field(default=2000, ge=16)
-    timeout_s: float = Field(default=60.0, gt=0)
-    max_concurrency: int = Field(default=4, ge=1, le=64)
-    requests_per_minute: int = Field(default=0, ge=0)
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    breaker_failures: int = Field(default=3, ge=1)
-    breaker_reset_s: float = Field(default=30.0, gt=0)
-    run_on: tuple[Literal["open", "save", "command"], ...] = ("open", "save", "command")
-    plan_attempts: int = Field(default=3, ge=1, le=8)
-    cache_path: str | None = None
-    programs_dir: str | None = None  # optimized program artifacts (<kind>.json)
-    max_queue: int = Field(default=64, ge=1)
-
-    def fingerprint(self) -> str:
-        """The settings that choose who answers and how, for cache keys: an answer cached from
-        one endpoint is never shown for another."""
-        return f"{self.model}|{self.api_base}|{self.temperature}|{self.max_tokens}"
-
-
-class FeedbackSettings(BaseModel):
-    """What users do with findings, kept locally for the learning loop (never sent anywhere)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    enabled: bool = True
-    path: str | None = None  # the SQLite file; default: per user, keyed by workspace
-    ignore_after_saves: int = Field(default=3, ge=1)
-    """A finding still shown after this many saves is logged as ``ignored``, once."""
-
-
-class LearnSettings(BaseModel):
-    """Continuous learning: the server starts ``dspy-lsp learn`` (a child process) after feedback."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    auto: bool = False
-    window: int = Field(default=50, ge=1)
-    min_new_labels: int = Field(default=20, ge=1)
-    optimizer: Literal["bootstrap", "mipro", "gepa"] = "bootstrap"
-    budget: int = Field(default=8, ge=1)
-    max_requests: int = Field(default=1000, ge=1)
-    """Hard ceiling on LM requests of one optimize or learn run; it stops when reached."""
-    max_tokens: int = Field(default=2_000_000, ge=1)
-    """Hard ceiling on LM tokens (prompt + completion) of one optimize or learn run."""
-
-
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    select: tuple[str, ...] = ("ALL",)
-    ignore: tuple[str, ...] = ()
-    overrides: tuple[PathOverride, ...] = ()
-    exclude: tuple[str, ...] = ()
-    debounce_ms: int = Field(default=150, ge=0, le=10_000)
-    max_file_chars: int = Field(default=DEFAULT_MAX_CHARS, ge=1)
-    lm: LmSettings = LmSettings()
-    feedback: FeedbackSettings = FeedbackSettings()
-    learn: LearnSettings = LearnSettings()
-
-    def selection(self) -> RuleSelection:
-        return RuleSelection(select=self.select, ignore=self.ignore, overrides=self.overrides)
 
 
 class _EnvSettings(BaseSettings, Settings):
@@ -124,7 +48,7 @@ def env_layer() -> tuple[dict[str, Any], str | None]:
     try:
         return _EnvSettings().model_dump(exclude_unset=True), None
     except ValidationError as exc:
-        return {}, f"environment (DSPY_LSP_*): {_explain(exc)}; ignoring the environment"
+        return {}, f"environment (DSPY_LSP_*): {explain(exc)}; ignoring the environment"
 
 
 @dataclass(frozen=True)
@@ -223,7 +147,7 @@ def project_settings(directory: Path, *, trust_project: bool = False) -> Resolve
 def trusted_only_keys(values: Mapping[str, Any]) -> list[str]:
     """The dotted keys in ``values`` that only the user's own settings may choose."""
     found = []
-    for section, safe in _PROJECT_SAFE_IN.items():
+    for section, safe in PROJECT_SAFE_IN.items():
         inner = values.get(section)
         if isinstance(inner, Mapping):
             found += [f"{section}.{key}" for key in inner if key not in safe]
@@ -235,7 +159,7 @@ def trusted_only_keys(values: Mapping[str, Any]) -> list[str]:
 def _without_trusted_only(values: Mapping[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {}
     for key, value in values.items():
-        safe = _PROJECT_SAFE_IN.get(key)
+        safe = PROJECT_SAFE_IN.get(key)
         if safe is None:
             kept[key] = value
         elif isinstance(value, Mapping):
@@ -281,7 +205,7 @@ def resolve(
         try:
             Settings.model_validate(values)
         except ValidationError as exc:
-            errors.append(f"{layer.name}: {_explain(exc)}; ignoring these settings")
+            errors.append(f"{layer.name}: {explain(exc)}; ignoring these settings")
             continue
         _merge(merged, sources, values, layer.name)
     lm_off = None
@@ -347,7 +271,8 @@ def describe(resolved: ResolvedSettings) -> list[tuple[str, Any, str]]:
     return rows
 
 
-def _explain(exc: ValidationError) -> str:
+def explain(exc: ValidationError) -> str:
+    """A validation error as one line: each problem after its dotted key."""
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "(root)"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from dspy_lsp.analyzers.learning.records import FeedbackEvent
 from dspy_lsp.server.cli.feedback import since_time
 from dspy_lsp.server.cli.main import main
-from dspy_lsp.server.store.feedback_store import FeedbackEvent, FeedbackStore
+from dspy_lsp.server.store.feedback_store import FeedbackStore
 
 NOW = time.time()
 

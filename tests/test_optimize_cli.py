@@ -11,8 +11,9 @@ import pytest
 from fakes.learner import CLEAN_CODE, Learner
 from fakes.openai_server import FakeOpenAI
 
+from dspy_lsp.analyzers.learning.records import FeedbackEvent
 from dspy_lsp.server.children import CLI
-from dspy_lsp.server.store.feedback_store import FeedbackEvent, FeedbackStore
+from dspy_lsp.server.store.feedback_store import FeedbackStore
 from dspy_lsp.server.store.registry import ProgramRegistry
 
 SMALL = ("--budget", "2", "--max-train", "6", "--max-dev", "6", "--no-rule-examples")

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
 from dspy_lsp.server.store.feedback_store import (
     _MIGRATIONS,
-    KINDS,
     SCHEMA_VERSION,
-    FeedbackEvent,
     FeedbackSchemaTooNewError,
     FeedbackStore,
     FeedbackStoreError,
@@ -30,6 +29,8 @@ from dspy_lsp.server.store.feedback_store import (
 )
 from dspy_lsp.server.store.redaction import REDACTED, env_secrets, redact
 from dspy_lsp.server.store.sqlite_file import APPLICATION_ID
+
+KINDS = tuple(FeedbackKind)
 
 
 def event(n: int = 0, **fields: object) -> FeedbackEvent:
@@ -509,7 +510,8 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from dspy_lsp.server.store.feedback_store import FeedbackEvent, FeedbackStore
+    from dspy_lsp.analyzers.learning.records import FeedbackEvent
+    from dspy_lsp.server.store.feedback_store import FeedbackStore
     path, go, who, count = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     peers = sys.argv[5]
     Path(f"{go}.{who}.ready").touch()  # imports done: the writers start within a poll of each other

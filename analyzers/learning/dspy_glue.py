@@ -15,46 +15,47 @@ from typing import Any, get_args
 import dspy
 
 from ..lines import split_lines, strip_newline
-from ..programs.chain import NO_RULE_FINDINGS
+from ..programs.inputs import analyze_inputs, plan_inputs, unit_rule_notes
 from ..programs.signatures import Category
 from .examples import AnalysisExample, Label, PlanExample
 from .metrics import Predicted, score_findings, score_plan
 
 GOLD = "gold"
-ANALYSIS_INPUTS = ("code", "context", "rule_findings")
-PLAN_INPUTS = ("code", "problem", "context")
 CHAIN_INPUTS = ("code", "context")
 _CATEGORIES = frozenset(get_args(Category))
 
 
 def analysis_devset(examples: Sequence[AnalysisExample]) -> list[dspy.Example]:
-    """``AnalyzeChunk`` inputs, with the positives as the full expected output (for demos)."""
-    return [
-        dspy.Example(
-            code=example.numbered_code(),
-            context=example.context,
-            rule_findings=NO_RULE_FINDINGS,
-            findings=[_finding(example, label) for label in example.positives],
-            **{GOLD: example},
-        ).with_inputs(*ANALYSIS_INPUTS)
-        for example in examples
-    ]
+    """``AnalyzeChunk`` inputs, built as the server builds them (the rules' findings told), with
+    the positives as the full expected output (for demos)."""
+    devset = []
+    for example in examples:
+        notes = example.rule_notes
+        inputs = analyze_inputs(
+            example.code, example.context, unit_rule_notes(example.code) if notes is None else notes
+        )
+        findings = [_finding(example, label) for label in example.positives]
+        devset.append(
+            dspy.Example(**inputs, findings=findings, **{GOLD: example}).with_inputs(*inputs)
+        )
+    return devset
 
 
 def plan_devset(examples: Sequence[PlanExample]) -> list[dspy.Example]:
     """``PlanRefactor`` inputs, with the gold rewrite and a title and steps naming the problem."""
-    return [
-        dspy.Example(
-            code=example.code,
-            problem=example.problem,
-            context=example.context,
-            title=f"Fix {example.rule}" if example.rule else "Fix the reported problem",
-            steps=[example.problem],
-            rewritten_code=example.gold_rewrite,
-            **{GOLD: example},
-        ).with_inputs(*PLAN_INPUTS)
-        for example in examples
-    ]
+    devset = []
+    for example in examples:
+        inputs = plan_inputs(example.code, example.context, example.problem)
+        devset.append(
+            dspy.Example(
+                **inputs,
+                title=f"Fix {example.rule}" if example.rule else "Fix the reported problem",
+                steps=[example.problem],
+                rewritten_code=example.gold_rewrite,
+                **{GOLD: example},
+            ).with_inputs(*inputs)
+        )
+    return devset
 
 
 def chain_devset(examples: Sequence[PlanExample]) -> list[dspy.Example]:

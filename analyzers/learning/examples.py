@@ -2,7 +2,8 @@
 
 Lines are 1-based and relative to the example's ``code`` (a unit: function, method or module
 section), the same numbering the ``AnalyzeChunk`` program sees, so a label does not depend on
-where the unit sat in its file.
+where the unit sat in its file. An example holds what the program's input builder
+(``programs.inputs``) needs, so it is asked exactly as the server would ask.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from ..lines import split_lines
+from ..programs.inputs import RuleNote
 
 Source = Literal["feedback", "rule_example", "mutation", "corpus"]
 
@@ -41,6 +42,9 @@ class AnalysisExample:
     context: str = ""
     positives: tuple[Label, ...] = ()
     negatives: tuple[Label, ...] = ()
+    rule_notes: tuple[RuleNote, ...] | None = None
+    """The rules' findings the analyzer is told; None where the source did not record them, so
+    they are the rule engine's on ``code`` (a function of ``code``, hence not in ``key``)."""
 
     @property
     def key(self) -> str:
@@ -51,15 +55,6 @@ class AnalysisExample:
     def group(self) -> str:
         """Split unit: every example of the same code lands on the same side of train/dev."""
         return _digest(["code", self.code])
-
-    def numbered_code(self) -> str:
-        """``code`` as the analyzer sees it: each line prefixed with its number."""
-        lines = split_lines(self.code)
-        width = len(str(len(lines)))
-        return "".join(
-            f"{i:>{width}} | {line.rstrip(chr(13) + chr(10))}\n"
-            for i, line in enumerate(lines, start=1)
-        )
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..lines import split_lines
+from ..programs.inputs import note_of, problem_text, rule_findings
 from ..units import Unit, split_units
 from .examples import AnalysisExample, PlanExample
-from .sources import finding_label, problem_text, rule_findings
+from .sources import finding_label
 
 Site = tuple[cst.CSTNode, cst.CSTNode]
 """A node of the clean unit and what replaces it."""
@@ -354,6 +355,7 @@ def _confirmed(
         code=code,
         context=clean.unit.context,
         positives=tuple(finding_label(f) for f in findings),
+        rule_notes=tuple(note_of(f) for f in findings),
     )
     plan = PlanExample(
         source="mutation",

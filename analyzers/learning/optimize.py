@@ -19,7 +19,6 @@ print is sent to stderr here, so stdout stays the caller's.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,24 +28,12 @@ from typing import Any, Literal
 
 import dspy
 
-from ..programs.artifact import parse_state
-from ..programs.chain import AnalyzeThenPlan
+from ..programs.catalogue import spec
+from ..programs.kinds import ProgramKind
 from ..programs.modules import build, program_version
-from .dspy_glue import (
-    GOLD,
-    analysis_devset,
-    analysis_metric,
-    chain_devset,
-    chain_metric,
-    plan_devset,
-    plan_metric,
-    predicted,
-    rewritten,
-)
+from .dspy_glue import GOLD
 from .examples import AnalysisExample, PlanExample
-from .metrics import score_findings, score_plan, total
 
-Kind = Literal["analyze", "plan", "chain"]
 OptimizerName = Literal["bootstrap", "mipro", "gepa"]
 Progress = Callable[[str, float], None]
 Metric = Callable[..., Any]
@@ -55,17 +42,6 @@ MAX_DEMOS = 4
 RANDOM_SEARCH_FROM = 4
 DEMO_THRESHOLD = 0.9
 """A bootstrapped trace becomes a demo only if it scores this well: a demo teaches its errors."""
-
-_DATASETS: dict[str, Callable[[Sequence[Any]], list[dspy.Example]]] = {
-    "analyze": analysis_devset,
-    "plan": plan_devset,
-    "chain": chain_devset,
-}
-_METRICS: dict[str, Metric] = {
-    "analyze": analysis_metric,
-    "plan": plan_metric,
-    "chain": chain_metric,
-}
 
 
 @dataclass(frozen=True)
@@ -102,7 +78,7 @@ class OptimizeResult:
 
 
 def evaluate(
-    kind: Kind,
+    kind: ProgramKind | str,
     program: dspy.Module,
     devset: Sequence[AnalysisExample] | Sequence[PlanExample],
     lm: dspy.LM,
@@ -110,11 +86,12 @@ def evaluate(
     num_threads: int = 1,
 ) -> Evaluation:
     """Score ``program`` on ``devset`` (not empty); a call that fails to run or parse scores 0."""
-    examples = _DATASETS[kind](devset)
+    entry = spec(kind)
+    examples = entry.devset(devset)
     with _quiet(), _using(lm):
         result = dspy.Evaluate(
             devset=examples,
-            metric=_METRICS[kind],
+            metric=entry.metric,
             num_threads=num_threads,
             display_progress=False,
             display_table=False,
@@ -126,7 +103,7 @@ def evaluate(
     return Evaluation(
         score=fmean(float(score) for _, _, score in result.results),
         n=len(outputs),
-        details=_details(kind, outputs),
+        details=entry.details(outputs),
         prompt_tokens=sum(p for p, _ in usage),
         completion_tokens=sum(c for _, c in usage),
         failed=sum(1 for _, pred in outputs if not list(pred.keys())),
@@ -134,7 +111,7 @@ def evaluate(
 
 
 def optimize(
-    kind: Kind,
+    kind: ProgramKind | str,
     optimizer: OptimizerName,
     train: Sequence[AnalysisExample] | Sequence[PlanExample],
     dev: Sequence[AnalysisExample] | Sequence[PlanExample],
@@ -158,7 +135,8 @@ def optimize(
     started = time.monotonic()
     progress = on_progress or (lambda stage, fraction: None)
     steps = budget + 2  # baseline, ~budget candidate scorings, final score
-    student = _program(kind, baseline_states or {})
+    entry = spec(kind)
+    student = entry.program(baseline_states or {})
     progress("baseline", 0.0)
     baseline = evaluate(kind, student, dev, lm, num_threads=num_threads)
     progress("compile", 1 / steps)
@@ -166,9 +144,9 @@ def optimize(
         compiled = _compile(
             optimizer,
             student,
-            _DATASETS[kind](train),
-            _DATASETS[kind](dev),
-            _METRICS[kind],
+            entry.devset(train),
+            entry.devset(dev),
+            entry.metric,
             lm=lm,
             reflection_lm=reflection_lm,
             budget=budget,
@@ -179,9 +157,9 @@ def optimize(
     progress("evaluate", (steps - 1) / steps)
     optimized = evaluate(kind, compiled, dev, lm, num_threads=num_threads)
     progress("done", 1.0)
-    states = _states(kind, compiled)
+    states = entry.saved(compiled)
     return OptimizeResult(
-        kind=kind,
+        kind=entry.kind.value,
         optimizer=optimizer,
         baseline=baseline,
         optimized=optimized,
@@ -273,58 +251,6 @@ def _require_optuna() -> None:
         raise RuntimeError(
             'MIPROv2 needs optuna: pip install "dspy-lsp[learn]" (or use bootstrap or gepa)'
         ) from exc
-
-
-def _program(kind: Kind, states: dict[str, dict[str, Any]]) -> dspy.Module:
-    if kind == "chain":
-        return AnalyzeThenPlan(
-            build("analyze", states.get("analyze")), build("plan", states.get("plan"))
-        )
-    return build(kind, states.get(kind))
-
-
-def _states(kind: Kind, program: dspy.Module) -> dict[str, dict[str, Any]]:
-    if isinstance(program, AnalyzeThenPlan):
-        return {
-            "analyze": _json_state("analyze", program.analyzer),
-            "plan": _json_state("plan", program.planner),
-        }
-    return {kind: _json_state(kind, program)}
-
-
-def _json_state(kind: str, program: dspy.Module) -> dict[str, Any]:
-    """``dump_state`` in the artifact contract's form, demos cut to their predictor's fields
-    (the gold example stays out of the artifact). Demos with none of its outputs go: the adapter
-    skips them, and labelled examples of the chain give the analyzer such demos."""
-    state = program.dump_state()
-    for name, predictor in program.named_predictors():
-        keep = {*predictor.signature.fields, "augmented"}
-        state[name]["demos"] = [
-            {key: value for key, value in demo.items() if key in keep}
-            for demo in state[name]["demos"]
-            if any(key in demo for key in predictor.signature.output_fields)
-        ]
-    return parse_state(kind, json.loads(json.dumps(state))).dump()
-
-
-def _details(kind: Kind, outputs: list[tuple[Any, dspy.Prediction]]) -> dict[str, float]:
-    if kind == "analyze":
-        overall = total(score_findings(gold, predicted(pred)) for gold, pred in outputs)
-        return {
-            "precision": overall.precision,
-            "recall": overall.recall,
-            "f1": overall.f1,
-            "penalised_f1": overall.score,
-        }
-    plans = [score_plan(gold, rewritten(pred)) for gold, pred in outputs]
-    details = {
-        "parses": fmean(float(p.parses) for p in plans) if plans else 0.0,
-        "closeness": fmean(p.closeness for p in plans) if plans else 0.0,
-    }
-    checked = [float(p.resolves) for p in plans if p.resolves is not None]
-    if checked:
-        details["resolves"] = fmean(checked)
-    return details
 
 
 def _tokens(pred: dspy.Prediction) -> tuple[int, int]:

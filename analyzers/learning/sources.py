@@ -1,7 +1,8 @@
 """Labelled examples from what users did with findings, and from the rules' own examples.
 
 Both sources say what a good reviewer reports on a unit (positives) and what users rejected
-(negatives), and which rewrites fixed a problem (plan gold).
+(negatives), and which rewrites fixed a problem (plan gold). Feedback does not record which
+rule findings the model was told, so its examples leave those to the rule engine.
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable, Mapping
 
-from ..engine import analyze_source
 from ..lm_findings import LM_RULE_PREFIX
 from ..models import Finding
+from ..programs.inputs import note_of, problem_text, rule_findings
 from ..rule import Rule
 from ..rules import ALL_RULES
 from .examples import AnalysisExample, Label, PlanExample
-from .records import FeedbackRecord
+from .records import FeedbackEvent, FeedbackKind, FeedbackRecord
 
-_POSITIVE_KINDS = frozenset({"accepted", "self_fixed"})
-_NEGATIVE_KINDS = frozenset({"dismissed_false_positive"})
+_POSITIVE_KINDS = frozenset({FeedbackKind.ACCEPTED, FeedbackKind.SELF_FIXED})
+_NEGATIVE_KINDS = frozenset({FeedbackKind.DISMISSED_FALSE_POSITIVE})
 
 
 def rule_category(rule: str) -> str:
@@ -28,11 +29,6 @@ def rule_category(rule: str) -> str:
     if rule.startswith(LM_RULE_PREFIX):
         return rule.removeprefix(LM_RULE_PREFIX)
     return ""
-
-
-def problem_text(line: int, end_line: int, message: str, rule: str) -> str:
-    """How a problem is put to ``PlanRefactor``, the same for every source."""
-    return f"lines {line}-{end_line}: {message} ({rule})"
 
 
 def finding_label(finding: Finding) -> Label:
@@ -46,26 +42,15 @@ def finding_label(finding: Finding) -> Label:
     )
 
 
-def rule_findings(code: str) -> tuple[Finding, ...] | None:
-    """Every rule's findings on a unit (dedented, so methods parse); None if it does not parse.
-
-    Dedenting keeps line numbers, so the findings' lines are the unit's.
-    """
-    analysis = analyze_source(textwrap.dedent(code))
-    if analysis.status.kind != "analyzed":
-        return None
-    return tuple(f for f in analysis.findings if f.rule in ALL_RULES)
-
-
 def from_feedback(
-    records: Iterable[FeedbackRecord],
+    records: Iterable[FeedbackEvent],
 ) -> tuple[list[AnalysisExample], list[PlanExample]]:
     """One analysis example per shown unit, and plan gold from fixes users kept.
 
     The latest record on a finding is the user's verdict; dismissed-later and ignored findings
     say nothing about correctness, so they label nothing. Both lists are sorted by key.
     """
-    latest: dict[str, FeedbackRecord] = {}
+    latest: dict[str, FeedbackEvent] = {}
     for record in sorted(records, key=lambda r: r.created):
         latest[record.finding_id] = record
     units: dict[tuple[str, str], tuple[set[Label], set[Label]]] = {}
@@ -150,7 +135,12 @@ def from_rule_examples(
             if findings is None:
                 continue
             labels = tuple(finding_label(f) for f in findings)
-            analysis.append(AnalysisExample(source="rule_example", code=snippet, positives=labels))
+            notes = tuple(note_of(f) for f in findings)
+            analysis.append(
+                AnalysisExample(
+                    source="rule_example", code=snippet, positives=labels, rule_notes=notes
+                )
+            )
             own = [label for label in labels if label.rule == code]
             if fixed is not None and own:
                 plans.append(

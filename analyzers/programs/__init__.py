@@ -1,5 +1,6 @@
-"""DSPy programs of the LM tier.
+"""DSPy programs of the LM tier: one contract per program kind.
 
-Its modules import dspy (slow): import them lazily. ``artifact``, the contract of saved state,
-does not.
+``kinds`` names the kinds, ``inputs`` builds what each is asked (for the server, the datasets and
+the benchmarks alike), ``artifact`` says what saved state may hold: these import no dspy. The
+modules, the catalogue and the verified plan loop do (slow): import them lazily.
 """

@@ -23,8 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-PREDICTORS: dict[str, tuple[str, ...]] = {"analyze": ("analyze",), "plan": ("plan",)}
-"""The predictors of each program kind, as ``named_predictors`` names them."""
+from .kinds import PREDICTORS
 
 MAX_INSTRUCTIONS = 20_000
 MAX_FIELDS = 32

@@ -2,21 +2,16 @@
 
 Optimizing the pair on whether the rewrite fixes what the user wanted fixed teaches the
 analyzer to name the problem the planner can act on, which neither learns when tuned alone.
+Both are asked as the server asks them (``inputs``), the analyzer told the rules' findings.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import dspy
 
-from ..learning.examples import AnalysisExample
-from ..learning.sources import problem_text
 from ..lm_findings import LM_RULE_PREFIX
+from .inputs import analyze_inputs, plan_inputs, problem_text, unit_rule_notes
 from .modules import ChunkAnalyzer, RefactorPlanner
-
-NO_RULE_FINDINGS = "none"
-"""What ``AnalyzeChunk`` is told when no rule found anything (the server says the same)."""
 
 
 class AnalyzeThenPlan(dspy.Module):
@@ -30,13 +25,14 @@ class AnalyzeThenPlan(dspy.Module):
         self.planner = planner or RefactorPlanner()
 
     def forward(self, code: str, context: str) -> dspy.Prediction:
-        numbered = AnalysisExample(source="corpus", code=code, context=context).numbered_code()
-        found = self.analyzer(code=numbered, context=context, rule_findings=NO_RULE_FINDINGS)
+        found = self.analyzer(**analyze_inputs(code, context, unit_rule_notes(code)))
         findings = list(found.get("findings") or [])
         if not findings:
             return dspy.Prediction(findings=[], problem="", title="", steps=[], rewritten_code=code)
-        problem = _problem(findings[0])
-        plan = self.planner(code=code, problem=problem, context=context)
+        first = findings[0]
+        rule = f"{LM_RULE_PREFIX}{first.category}"
+        problem = problem_text(first.line, first.end_line, first.message, rule)
+        plan = self.planner(**plan_inputs(code, context, problem))
         return dspy.Prediction(
             findings=findings,
             problem=problem,
@@ -44,10 +40,3 @@ class AnalyzeThenPlan(dspy.Module):
             steps=plan.steps,
             rewritten_code=plan.rewritten_code,
         )
-
-
-def _problem(finding: Any) -> str:
-    """The analyzer's finding put to the planner the way training examples put problems."""
-    return problem_text(
-        finding.line, finding.end_line, finding.message, f"{LM_RULE_PREFIX}{finding.category}"
-    )

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import dspy
 
 from .artifact import ArtifactError, ProgramState, parse_state
+from .kinds import ProgramKind
 from .signatures import SIGNATURE_VERSION, AnalyzeChunk, PlanRefactor
 
 
 class ChunkAnalyzer(dspy.Module):
+    """Called with ``inputs.analyze_inputs``: the only way its inputs are built."""
+
+    kind: ClassVar[ProgramKind] = ProgramKind.ANALYZE
+
     def __init__(self) -> None:
         super().__init__()
         self.analyze = dspy.Predict(AnalyzeChunk)
@@ -25,6 +30,10 @@ class ChunkAnalyzer(dspy.Module):
 
 
 class RefactorPlanner(dspy.Module):
+    """Called with ``inputs.plan_inputs``; ``verified_plan`` asks it until a plan verifies."""
+
+    kind: ClassVar[ProgramKind] = ProgramKind.PLAN
+
     def __init__(self) -> None:
         super().__init__()
         self.plan = dspy.Predict(PlanRefactor)
@@ -44,13 +53,18 @@ def program_version(name: str, program: dspy.Module) -> str:
     return f"{name}@{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
 
 
+SERVED_PROGRAMS: dict[str, type[ChunkAnalyzer] | type[RefactorPlanner]] = {
+    program.kind: program for program in (ChunkAnalyzer, RefactorPlanner)
+}
+
+
 def build(kind: str, state: dict[str, Any] | None = None) -> dspy.Module:
-    """A fresh program of ``kind`` ("analyze" or "plan"), with optimized ``state`` if given.
+    """A fresh program of a served ``kind``, with optimized ``state`` if given.
 
     ``state`` is data (see ``artifact``): a state that breaks the contract, or does not fit the
     signatures, raises ``ArtifactError``; only its checked prompt parts reach dspy.
     """
-    program: dspy.Module = ChunkAnalyzer() if kind == "analyze" else RefactorPlanner()
+    program: dspy.Module = SERVED_PROGRAMS[kind]()
     if state:
         program.load_state(_fitted(program, parse_state(kind, state)))
     return program

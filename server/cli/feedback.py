@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from ...analyzers.learning.records import FeedbackKind
 from ..settings import project_settings
 from ..store.feedback_store import (
-    KINDS,
     FeedbackStore,
     FeedbackStoreError,
     RuleStats,
@@ -29,11 +29,11 @@ EXIT_OK, EXIT_ERROR = 0, 2
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SHORT = {
-    "accepted": "acc",
-    "dismissed_false_positive": "fp",
-    "dismissed_later": "later",
-    "ignored": "ign",
-    "self_fixed": "self",
+    FeedbackKind.ACCEPTED: "acc",
+    FeedbackKind.DISMISSED_FALSE_POSITIVE: "fp",
+    FeedbackKind.DISMISSED_LATER: "later",
+    FeedbackKind.IGNORED: "ign",
+    FeedbackKind.SELF_FIXED: "self",
 }
 
 
@@ -112,7 +112,7 @@ def _as_json(row: RuleStats) -> dict[str, object]:
         "rule": row.rule,
         "category": row.category,
         "program_version": row.program_version,
-        **{kind: getattr(row, kind) for kind in KINDS},
+        **{kind: getattr(row, kind) for kind in FeedbackKind},
         "total": row.total,
         "acceptance_rate": row.acceptance_rate,
         "dismissal_rate": row.dismissal_rate,
@@ -123,27 +123,34 @@ def stats_table(rows: Sequence[RuleStats]) -> str:
     """A plain-text table: one row per (rule, category, program version), then the totals."""
     if not rows:
         return "no feedback events in this window\n"
-    header = ["rule", "category", "version", *(_SHORT[k] for k in KINDS), "accept", "dismiss"]
+    header = [
+        "rule",
+        "category",
+        "version",
+        *(_SHORT[k] for k in FeedbackKind),
+        "accept",
+        "dismiss",
+    ]
     body = [
         [
             row.rule,
             row.category or "—",
             row.program_version,
-            *(str(getattr(row, kind)) for kind in KINDS),
+            *(str(getattr(row, kind)) for kind in FeedbackKind),
             _rate(row.acceptance_rate),
             _rate(row.dismissal_rate),
         ]
         for row in rows
     ]
     totals = RuleStats(
-        "all", "", None, *(sum(getattr(row, kind) for row in rows) for kind in KINDS)
+        "all", "", None, *(sum(getattr(row, kind) for row in rows) for kind in FeedbackKind)
     )
     body.append(
         [
             "all",
             "",
             "",
-            *(str(getattr(totals, kind)) for kind in KINDS),
+            *(str(getattr(totals, kind)) for kind in FeedbackKind),
             _rate(totals.acceptance_rate),
             _rate(totals.dismissal_rate),
         ]

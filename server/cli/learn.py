@@ -17,37 +17,33 @@ import time
 from pathlib import Path
 
 from ...analyzers.learning.trigger import LearnState, acceptance, decide
-from ..children import CLI
-from ..store.feedback_store import FeedbackStore
+from ...analyzers.programs.kinds import ProgramKind
+from ..children import CLI, handover
 from .optimize import add_ceilings
+from .run_settings import RunSettings, SettingsError, add_settings_flag, run_settings
 
 EXIT_OK, EXIT_ERROR = 0, 2
-_FORWARDED = (
-    "program",
-    "optimizer",
-    "lm",
-    "api_base",
-    "api_key_env",
-    "reflection_lm",
-    "budget",
-    "max_train",
-    "max_dev",
-    "max_requests",
-    "max_tokens",
-)
+_FORWARDED = ("program", "reflection_lm", "max_train", "max_dev")
+"""The flags optimize gets from learn's command line; every setting travels in the settings."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     learn = sub.add_parser("learn", help="re-optimize when feedback calls for it")
     learn.add_argument("--watch", action="store_true", help="keep checking (else check once)")
     learn.add_argument("--interval", type=float, default=60.0, help="seconds between checks")
-    learn.add_argument("--window", type=int, default=50, help="verdicts acceptance is taken over")
-    learn.add_argument("--min-new-labels", type=int, default=20)
+    learn.add_argument(
+        "--window", type=int, help="verdicts acceptance is taken over (default: learn.window)"
+    )
+    learn.add_argument("--min-new-labels", type=int, help="default: learn.min_new_labels")
     learn.add_argument("--workspace", type=Path, default=None)
     learn.add_argument("--store", type=Path)
     learn.add_argument("--programs-dir", type=Path)
-    learn.add_argument("--program", choices=("analyze", "plan", "chain"), default="analyze")
-    learn.add_argument("--optimizer", choices=("bootstrap", "mipro", "gepa"), default="bootstrap")
+    learn.add_argument(
+        "--program", choices=[k.value for k in ProgramKind], default=ProgramKind.ANALYZE.value
+    )
+    learn.add_argument(
+        "--optimizer", choices=("bootstrap", "mipro", "gepa"), help="default: learn.optimizer"
+    )
     learn.add_argument("--lm")
     learn.add_argument("--api-base")
     learn.add_argument("--api-key-env")
@@ -56,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     learn.add_argument("--max-train", type=int)
     learn.add_argument("--max-dev", type=int)
     add_ceilings(learn)
+    add_settings_flag(learn)
 
 
 def state_path(programs_dir: Path) -> Path:
@@ -77,53 +74,55 @@ def write_state(path: Path, state: LearnState) -> None:
     replace_content(path, json.dumps(dataclasses.asdict(state)).encode("utf-8"), mode=0o600)
 
 
-def check_once(args: argparse.Namespace, store: Path, programs: Path) -> int:
+def optimize_command(args: argparse.Namespace, setup: RunSettings) -> list[str]:
+    """``dspy-lsp optimize`` for this run: its settings whole, plus the flags that are not
+    settings."""
+    command = [*CLI, "optimize", "--workspace", str(setup.workspace)]
+    command += handover(setup.settings, setup.store, setup.programs)
+    for name in _FORWARDED:
+        value = getattr(args, name)
+        if value is not None:
+            command += [f"--{name.replace('_', '-')}", str(value)]
+    return command
+
+
+def check_once(args: argparse.Namespace, setup: RunSettings) -> int:
     """One decision, and the optimization it calls for; the state moves on either way it ran.
 
     Returns optimize's exit status, or EXIT_OK when the decision was not to run.
     """
+    from ..store.feedback_store import FeedbackStore
+
+    store, programs, window = setup.store, setup.programs, setup.settings.learn.window
     if not store.is_file():
         return EXIT_OK  # no feedback yet
     with FeedbackStore(store) as opened:
         events = [(s.id, s.event.kind) for s in opened.events()]
     state = read_state(state_path(programs))
-    decision = decide(events, state, window=args.window, min_new_labels=args.min_new_labels)
+    min_new_labels = setup.settings.learn.min_new_labels
+    decision = decide(events, state, window=window, min_new_labels=min_new_labels)
     print(f"dspy-lsp learn: {decision.reason}", file=sys.stderr)
     if not decision.run:
         return EXIT_OK
-    command = [*CLI, "optimize", "--store", str(store)]
-    command += ["--programs-dir", str(programs)]
-    if args.workspace:
-        command += ["--workspace", str(args.workspace)]
-    for name in _FORWARDED:
-        value = getattr(args, name)
-        if value is not None:
-            command += [f"--{name.replace('_', '-')}", str(value)]
-    finished = subprocess.run(command, check=False)
+    finished = subprocess.run(optimize_command(args, setup), check=False)
     print(f"dspy-lsp learn: optimize exited with {finished.returncode}", file=sys.stderr)
     kinds = [kind for _, kind in events]
-    baseline = (
-        acceptance(kinds[-args.window :]) if decision.acceptance is None else decision.acceptance
-    )
+    baseline = acceptance(kinds[-window:]) if decision.acceptance is None else decision.acceptance
     write_state(state_path(programs), LearnState(max(i for i, _ in events), baseline))
     return finished.returncode
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..settings import project_settings
-    from ..store.artifacts import programs_dir
-    from .feedback import store_path
-
-    workspace = (args.workspace or Path.cwd()).resolve()
-    settings = project_settings(workspace).settings
-    programs = args.programs_dir or programs_dir(settings.lm.programs_dir)
-    store = store_path(workspace, args.store)
-    for ceiling in ("max_requests", "max_tokens"):  # every optimize run gets them explicitly
-        if getattr(args, ceiling) is None:
-            setattr(args, ceiling, getattr(settings.learn, ceiling))
+    try:
+        setup = run_settings(args)
+    except SettingsError as exc:
+        print(f"dspy-lsp learn: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for warning in setup.warnings:
+        print(f"dspy-lsp: warning: {warning}", file=sys.stderr)
     while True:
         try:
-            status = check_once(args, store, programs)
+            status = check_once(args, setup)
         except Exception as exc:  # a watcher must outlive one bad check
             print(f"dspy-lsp learn: check failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             status = EXIT_ERROR

@@ -6,19 +6,38 @@ Exit codes of ``check``: 0 clean, 1 findings, 2 usage or internal error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+VERB_MODULES = {
+    "feedback": "acceptance statistics and exports of feedback",
+    "learn": "re-optimize when feedback calls for it",
+    "optimize": "compile better programs from feedback and examples",
+    "programs": "list, show, activate, roll back and compare optimized programs",
+}
+"""Verbs whose module (``cli/<verb>.py``) declares its own arguments, with their one-line help.
+
+Their modules import what their verb needs (pydantic, the store, the registry), so the parser
+imports only the one that runs: ``--version``, ``--help``, ``serve`` and ``check`` import none.
+"""
 
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``dspy-lsp`` parser; given ``argv``, only the verb it names gets its module's arguments
+    (the others are listed by name and help), else every verb gets them."""
     from .. import version
 
     parser = argparse.ArgumentParser(prog="dspy-lsp", description=__doc__.splitlines()[0])
@@ -71,20 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list the rules with their documentation")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    from . import feedback as feedback_cli
-    from . import learn as learn_cli
-    from . import optimize as optimize_cli
-    from . import programs as programs_cli
-
-    feedback_cli.add_parser(sub)
-    learn_cli.add_parser(sub)
-    optimize_cli.add_parser(sub)
-    programs_cli.add_parser(sub)
+    invoked = None if argv is None else next((a for a in argv if not a.startswith("-")), None)
+    for verb, help_text in VERB_MODULES.items():
+        if argv is None or verb == invoked:
+            importlib.import_module(f"{__package__}.{verb}").add_parser(sub)
+        else:
+            sub.add_parser(verb, help=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -136,9 +153,7 @@ def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
         try:
             config = tcp_config(tcp, token_file, os.environ)
             os.environ.pop(TOKEN_ENV, None)  # processes the server starts must not inherit it
-            from ..lsp.server import server
-
-            serve_tcp(server, config)
+            serve_tcp(_import_server(), config)
         except TcpSetupError as exc:
             print(f"dspy-lsp: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -146,13 +161,32 @@ def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
     if token_file is not None:
         print("dspy-lsp: --token-file only applies with --tcp", file=sys.stderr)
         return EXIT_ERROR
-    from ..lsp.server import server
-
+    server = _import_server()
     # Anything that prints (a library, a stray print) must not corrupt the JSON-RPC stream.
     rpc_out = sys.stdout.buffer
     sys.stdout = sys.stderr
     server.start_io(stdin=sys.stdin.buffer, stdout=rpc_out)
     return EXIT_CLEAN
+
+
+def _import_server() -> LanguageServer:
+    """The language server, imported without a full garbage collection on the way.
+
+    pygls and lsprotocol build a few hundred thousand objects that live as long as the process;
+    a full collection among them (about 20 ms) was most of what separated our answer to
+    ``initialize`` from a bare pygls server's. Full collections wait until the import is done
+    (young ones still run), and what it built is then frozen, so no later collection walks it.
+    """
+    import gc
+
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 1_000_000)
+    try:
+        from ..lsp.server import server
+    finally:
+        gc.freeze()
+        gc.set_threshold(young, middle, old)
+    return server
 
 
 def trust(args: argparse.Namespace) -> int:

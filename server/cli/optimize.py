@@ -16,19 +16,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..settings import LmSettings, ResolvedSettings, project_settings
-from .feedback import store_path
+from ...analyzers.programs.kinds import ProgramKind
+from .run_settings import RunSettings, SettingsError, add_settings_flag, run_settings
 
 if TYPE_CHECKING:
     from ..lm.budget import LmBudget
+    from ..settings import LmSettings
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     opt = sub.add_parser("optimize", help="compile better programs from feedback and examples")
-    opt.add_argument("--program", choices=("analyze", "plan", "chain"), default="analyze")
-    opt.add_argument("--optimizer", choices=("bootstrap", "mipro", "gepa"), default="bootstrap")
+    opt.add_argument(
+        "--program", choices=[k.value for k in ProgramKind], default=ProgramKind.ANALYZE.value
+    )
+    opt.add_argument(
+        "--optimizer", choices=("bootstrap", "mipro", "gepa"), help="default: learn.optimizer"
+    )
     opt.add_argument("--lm", metavar="MODEL", help="default: lm.model of the project")
     opt.add_argument("--api-base", help="with --lm: its endpoint (default: the settings' LM)")
     opt.add_argument("--api-key-env", help="with --lm: the variable holding its key")
@@ -36,8 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument(
         "--budget",
         type=int,
-        default=8,
-        help="candidate programs to try (whatever it is, --max-requests bounds the run)",
+        help="candidate programs to try (whatever it is, --max-requests bounds the run;"
+        " default: learn.budget)",
     )
     opt.add_argument("--force", action="store_true", help="activate even if dev did not improve")
     opt.add_argument("--workspace", type=Path, default=None, help="default: current directory")
@@ -51,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument("--threads", type=int, default=2)
     opt.add_argument("--format", choices=("text", "json"), default="text")
     add_ceilings(opt)
+    add_settings_flag(opt)
 
 
 def add_ceilings(parser: argparse.ArgumentParser) -> None:
@@ -76,39 +82,42 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def _settings(args: argparse.Namespace) -> tuple[Path, ResolvedSettings, LmSettings]:
-    workspace = (args.workspace or Path.cwd()).resolve()
-    resolved = project_settings(workspace)
-    for warning in resolved.warnings:
+def _settings(args: argparse.Namespace) -> tuple[RunSettings, LmSettings]:
+    """The run's settings (flags over them), and the run's choices its flags left open filled
+    in from them: optimizer, budget, ceilings, and the model recorded in the artifact."""
+    setup = run_settings(args)
+    for warning in setup.warnings:
         print(f"dspy-lsp: warning: {warning}", file=sys.stderr)
-    lm = resolved.settings.lm
-    updates: dict[str, Any] = {"max_attempts": 1}
-    if args.lm or args.api_base or args.api_key_env:
-        # Model, endpoint and key travel together: the flags replace all three.
-        updates.update(model=args.lm, api_base=args.api_base, api_key_env=args.api_key_env)
-    return workspace, resolved, lm.model_copy(update=updates)
+    learn, lm = setup.settings.learn, setup.settings.lm
+    args.optimizer, args.budget = learn.optimizer, learn.budget
+    args.max_requests, args.max_tokens = learn.max_requests, learn.max_tokens
+    args.lm = lm.model
+    return setup, lm.model_copy(update={"max_attempts": 1})
 
 
 def run(args: argparse.Namespace) -> int:
     from ..lm.budget import BudgetExhausted, LmBudget, budgeted
     from ..lm.factory import build_lm
-    from ..store.artifacts import programs_dir
     from ..store.registry import ProgramRegistry, RegistryError
     from .training_data import gather
 
-    workspace, resolved, lm_settings = _settings(args)
+    try:
+        setup, lm_settings = _settings(args)
+    except SettingsError as exc:
+        print(f"dspy-lsp optimize: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if not lm_settings.model:
         print("dspy-lsp optimize: no LM (pass --lm or set lm.model)", file=sys.stderr)
         return EXIT_ERROR
     data = gather(
-        store_path=store_path(workspace, args.store),
-        workspace=workspace,
-        exclude=resolved.settings.exclude,
+        store_path=setup.store,
+        workspace=setup.workspace,
+        exclude=setup.settings.exclude,
         rule_examples=not args.no_rule_examples,
         mutations=not args.no_mutations,
         seed=args.seed,
     )
-    chosen = data.analysis if args.program == "analyze" else data.plans
+    chosen = data.plans if ProgramKind(args.program).scored_on_rewrites else data.analysis
     train, dev = chosen.train[: args.max_train], chosen.dev[: args.max_dev]
     print(
         f"dspy-lsp optimize: {len(train)} train / {len(dev)} dev examples"
@@ -118,16 +127,12 @@ def run(args: argparse.Namespace) -> int:
     if not train or not dev:
         print("dspy-lsp optimize: not enough labelled examples to train and test", file=sys.stderr)
         return EXIT_ERROR
-    registry = ProgramRegistry(args.programs_dir or programs_dir(lm_settings.programs_dir))
+    registry = ProgramRegistry(setup.programs)
     active, problems = registry.active_programs()
     for problem in problems:
         print(f"dspy-lsp optimize: {problem}", file=sys.stderr)
     baseline_states = {kind: p.state for kind, p in active.items() if p.state is not None}
-    learn = resolved.settings.learn
-    budget = LmBudget(
-        learn.max_requests if args.max_requests is None else args.max_requests,
-        learn.max_tokens if args.max_tokens is None else args.max_tokens,
-    )
+    budget = LmBudget(args.max_requests, args.max_tokens)
     try:
         lm = budgeted(build_lm(lm_settings, num_retries=2), budget)
         reflection = None

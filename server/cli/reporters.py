@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ...analyzers.engine import SKIPPED, SYNTAX_ERROR, Analysis
-from ...analyzers.models import Finding, FixSafety, Severity
+from ...analyzers.models import Finding, Fix, FixSafety, Position, Severity
 from ...analyzers.rules import ALL_RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -66,30 +68,60 @@ def render_text(reports: Sequence[FileReport]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _position(line: int, column: int) -> dict[str, int]:
-    return {"line": line + 1, "column": column + 1}
+class _JsonModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class JsonPosition(_JsonModel):
+    """1-based, unlike ``Position``: what people and tools reading the output expect."""
+
+    line: int
+    column: int
+
+    @classmethod
+    def of(cls, position: Position) -> JsonPosition:
+        return cls(line=position.line + 1, column=position.column + 1)
+
+
+class JsonFinding(_JsonModel):
+    """One finding of ``check --format json``: a ``Finding`` with its path, as ruff prints it."""
+
+    path: str
+    id: str
+    rule: str
+    severity: Severity
+    message: str
+    rationale: str
+    confidence: float
+    origin: str
+    start: JsonPosition
+    end: JsonPosition
+    fix: Fix | None
+
+    @classmethod
+    def of(cls, path: str, finding: Finding) -> JsonFinding:
+        return cls(
+            path=path,
+            id=finding.id,
+            rule=finding.rule,
+            severity=finding.severity,
+            message=finding.message,
+            rationale=finding.rationale,
+            confidence=finding.confidence,
+            origin=finding.origin,
+            start=JsonPosition.of(finding.span.start),
+            end=JsonPosition.of(finding.span.end),
+            fix=finding.fix,
+        )
 
 
 def render_json(reports: Sequence[FileReport]) -> str:
     """1-based lines and columns (code points), like ruff's JSON output."""
-    items: list[dict[str, Any]] = []
-    for report in reports:
-        for f in report.analysis.findings:
-            items.append(
-                {
-                    "path": report.path,
-                    "id": f.id,
-                    "rule": f.rule,
-                    "severity": f.severity.value,
-                    "message": f.message,
-                    "rationale": f.rationale,
-                    "confidence": f.confidence,
-                    "origin": f.origin,
-                    "start": _position(f.span.start.line, f.span.start.column),
-                    "end": _position(f.span.end.line, f.span.end.column),
-                    "fix": f.fix.model_dump(mode="json") if f.fix else None,
-                }
-            )
+    items = [
+        JsonFinding.of(report.path, f).model_dump(mode="json")
+        for report in reports
+        for f in report.analysis.findings
+    ]
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -6,17 +6,15 @@ they need (the store file, the workspace's Python files) and splits the result.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...analyzers.learning.dataset import Split, split
 from ...analyzers.learning.examples import AnalysisExample, PlanExample
 from ...analyzers.learning.mutations import from_mutations
-from ...analyzers.learning.records import FeedbackRecord
 from ...analyzers.learning.sources import from_feedback, from_rule_examples
 from ..analysis import iter_python_files
-from ..store.feedback_store import FeedbackStore, StoredEvent
+from ..store.feedback_store import FeedbackStore
 
 MAX_MUTATED_FILES = 40
 MAX_FILE_BYTES = 200_000
@@ -29,14 +27,6 @@ class TrainingData:
     sources: dict[str, int]
     """How many examples each source gave (before deduplication), for the report."""
     feedback_events: int
-
-
-def record_of(stored: StoredEvent) -> FeedbackRecord:
-    """The learning loop's view of a stored event: the same fields, less where and how."""
-    event = stored.event
-    return FeedbackRecord(
-        **{f.name: getattr(event, f.name) for f in dataclasses.fields(FeedbackRecord)}
-    )
 
 
 def gather(
@@ -65,7 +55,7 @@ def gather(
         with FeedbackStore(store_path) as store:
             stored = store.events()
         events = len(stored)
-        add("feedback", from_feedback(record_of(s) for s in stored))
+        add("feedback", from_feedback(s.event for s in stored))
     if rule_examples:
         add("rule_examples", from_rule_examples())
     if mutations:

@@ -17,11 +17,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ...analyzers.lm_findings import RawFinding, check_claims, place, without_rule_duplicates
+from ...analyzers.lm_findings import (
+    RawFinding,
+    UnreadableReply,
+    check_claims,
+    place,
+    without_rule_duplicates,
+)
 from ...analyzers.models import Finding, RefactorPlan
+from ...analyzers.programs.inputs import analyze_inputs, served_rule_notes
+from ...analyzers.programs.kinds import ProgramKind
 from ...analyzers.source import LineIndex
 from ...analyzers.suppression import is_suppressed
-from ...analyzers.units import Unit, place_in_unit, split_units
+from ...analyzers.units import Unit, split_units
 from ..settings import LmSettings
 from ..store.artifacts import KINDS, programs_dir
 from ..store.redaction import mark_secret_variable, scrub
@@ -69,7 +77,7 @@ class LmUnavailable(RuntimeError):
     """The LM cannot be asked now (none configured, or its circuit is open)."""
 
 
-class LmUnparsable(RuntimeError):
+class LmUnparsable(UnreadableReply):
     """The model answered in a shape the signature cannot parse; not worth a retry."""
 
 
@@ -227,7 +235,7 @@ class LmTier:
         """
         if not self.configured or not self._memory:
             return []
-        version = self.versions.get("analyze", "")
+        version = self.versions.get(ProgramKind.ANALYZE, "")
         found = [
             place(unit, raw, version)
             for unit in split_units(text)
@@ -263,7 +271,7 @@ class LmTier:
     def _key(self, unit: Unit) -> CacheKey:
         return CacheKey(
             chunk_hash=unit.hash,
-            program_version=self.versions["analyze"],
+            program_version=self.versions[ProgramKind.ANALYZE],
             model=self.settings.model or "",
             settings=self.settings.fingerprint(),
         )
@@ -276,10 +284,9 @@ class LmTier:
             self._memory[unit.hash] = tuple(RawFinding(**item) for item in json.loads(cached))
             return
         self.stats.cache_misses += 1
-        rules_text = _rules_for_unit(unit, rule_findings)
-        prediction = await self._call(
-            "analyze", code=unit.numbered(), context=unit.context, rule_findings=rules_text
-        )
+        inputs = analyze_inputs(unit.text, unit.context, served_rule_notes(unit, rule_findings))
+        program = self._programs[ProgramKind.ANALYZE]
+        prediction = await self._guarded(lambda: program.acall(**inputs), ProgramKind.ANALYZE)
         claims = [
             RawFinding(**{k: getattr(f, k) for k in RawFinding.__dataclass_fields__})
             for f in (prediction.findings or [])
@@ -289,16 +296,12 @@ class LmTier:
         for reason in checked.dropped:
             log.info("dropped a model finding: %s", reason)
         self.cache.put(key, json.dumps([asdict(f) for f in checked.findings]))
-        if key.program_version == self.versions["analyze"]:  # else swapped during the call
+        if key.program_version == self.versions[ProgramKind.ANALYZE]:  # else swapped meanwhile
             self._memory[unit.hash] = checked.findings
 
-    async def _call(self, kind: str, lm: Any = None, **inputs: str) -> Any:
-        """One program call under the breaker, the rate limit, the concurrency cap and retries;
-        ``lm``: a variant of the tier's LM (a plan's sampled attempt)."""
-        program = self._programs[kind]
-        return await self._guarded(lambda: program.acall(**inputs), kind, lm)
-
-    async def _guarded(self, run: Callable[[], Awaitable[Any]], kind: str, lm: Any = None) -> Any:
+    async def _guarded(self, run: Callable[[], Awaitable[Any]], kind: str) -> Any:
+        """One program call under the breaker, the rate limit, the concurrency cap and retries,
+        in the context of the tier's LM (a plan attempt samples a copy of it)."""
         import dspy
 
         assert self._semaphore is not None
@@ -310,7 +313,7 @@ class LmTier:
             started = time.monotonic()
             try:
                 with dspy.context(
-                    lm=lm or self._lm,
+                    lm=self._lm,
                     adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
                     track_usage=True,
                 ):
@@ -350,44 +353,22 @@ class LmTier:
 
     # -- plans ------------------------------------------------------------------------------
     async def plan(self, text: str, finding: Finding) -> tuple[RefactorPlan | None, str]:
-        """A checked plan for ``finding``, or None and why; tries up to ``plan_attempts`` times."""
-        from ...analyzers.plans import PlanCheck, check_plan, to_plan
+        """A checked plan for ``finding``, or None and why; tries up to ``plan_attempts`` times,
+        each attempt under the breaker and the retries."""
+        from ...analyzers.programs.verified_plan import VerifiedPlanner
 
         if not self.configured:
             raise LmUnavailable("no LM configured")
         await asyncio.to_thread(self._ensure_loaded)  # importing dspy takes seconds
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
-        located = _problem(split_units(text), finding)
-        if located is None:
-            return None, "the finding is not inside a function, method or module section"
-        unit, problem = located
-        inputs = {"code": unit.text, "problem": problem, "context": unit.context}
-        # Sampled as dspy.BestOfN samples (temperature 1.0, a rollout id per attempt), stopping at
-        # the first verified plan; but each attempt passes the breaker and the retries, and a
-        # failed one is raised, never printed and swallowed.
-        best: tuple[Any, PlanCheck] | None = None
-        why = ""
-        for attempt in range(self.settings.plan_attempts):
-            lm = self._lm.copy(rollout_id=attempt, temperature=1.0)
-            try:
-                prediction = await self._call("plan", lm, **inputs)
-            except LmUnparsable as exc:
-                why = f"the model's reply could not be read: {' '.join(str(exc).split())}"
-                continue
-            check = check_plan(text, unit, prediction.rewritten_code or "", finding)
-            if best is None or check.reward > best[1].reward:
-                best = (prediction, check)
-            if check.verified:
-                break
-        if best is None:
-            return None, why
-        prediction, check = best
-        if check.edit is None or not check.parses:
-            return None, check.reason
-        return to_plan(
-            prediction.title or "", list(prediction.steps or []), check, finding
-        ), check.reason
+        planner = VerifiedPlanner(
+            self._programs[ProgramKind.PLAN],
+            self.settings.plan_attempts,
+            guard=lambda attempt: self._guarded(attempt, ProgramKind.PLAN),
+        )
+        outcome = await planner.acall(source=text, finding=finding)
+        return outcome.plan, outcome.reason
 
 
 def _classify(exc: BaseException) -> Any:
@@ -396,22 +377,3 @@ def _classify(exc: BaseException) -> Any:
 
         return Failure(retryable=False, retry_after_s=None, reason="unavailable")
     return classify_lm_error(exc)
-
-
-def _problem(units: Sequence[Unit], finding: Finding) -> tuple[Unit, str] | None:
-    """The finding's unit, and the problem put in that unit's own line numbers."""
-    placed = place_in_unit(units, finding.span.start.line, finding.span.end.line)
-    if placed is None:
-        return None
-    where = f"lines {placed.line}-{placed.end_line}"
-    return placed.unit, f"{where}: {finding.message} ({finding.rule}). {finding.rationale}"
-
-
-def _rules_for_unit(unit: Unit, rule_findings: Sequence[Finding]) -> str:
-    lines = set(unit.line_map)
-    relevant = [
-        f"line {unit.line_map.index(f.span.start.line) + 1}: {f.rule} {f.message}"
-        for f in rule_findings
-        if f.span.start.line in lines
-    ]
-    return "\n".join(relevant) or "none"

@@ -15,12 +15,13 @@ from lsprotocol import types
 
 from ...analyzers.engine import META_RULES, Analysis, minimal_edit
 from ...analyzers.fixes import apply_edits, fix_all
-from ...analyzers.models import Finding, Fix, FixSafety, Severity
+from ...analyzers.learning.records import FeedbackKind
+from ...analyzers.models import Finding, Fix, FixSafety, Severity, Span
 from ...analyzers.suppression import suppression_edit
 from ...analyzers.units import Unit, split_units
-from ..store.feedback_store import FeedbackKind
 from .constants import CMD_FEEDBACK, CMD_PLAN_REFACTOR, FIX_ALL_KIND, PLAN_KIND
-from .convert import PositionCodec, fix_from_data, text_document_edit
+from .convert import PositionCodec, text_document_edit
+from .diagnostic_data import DiagnosticData, PlanRequest
 from .feedback import FeedbackPayload, payload_for
 
 _SAFETY_LABEL = {
@@ -63,12 +64,13 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             rule = str(diagnostic.code or "")
             if not rule or rule in META_RULES:
                 continue
-            fix, line = _fix_and_line(request, diagnostic, codec, current)
-            finding = _finding(diagnostic, rule, codec)
+            data = DiagnosticData.from_diagnostic(diagnostic)
+            fix, line = _fix_and_line(request, diagnostic, data, codec, current)
+            finding = _finding(diagnostic, data, rule, codec)
             if fix is not None:
                 result.append(_quick_fix(request, diagnostic, finding, fix, codec, feedback))
             elif request.plans and _wanted(PLAN_KIND, request.only):
-                result.append(_plan_action(request, diagnostic, codec))
+                result.append(_plan_action(request, diagnostic, finding))
             result.extend(_dismissals(request, diagnostic, finding, line, codec, feedback))
     if request.only and _wanted(FIX_ALL_KIND, request.only):
         action = _fix_all_action(request, codec, current, feedback)
@@ -103,40 +105,44 @@ class _Feedback:
         )
 
 
-def _finding(diagnostic: types.Diagnostic, rule: str, codec: PositionCodec) -> Finding:
-    """The finding a diagnostic shows, as far as feedback needs it."""
-    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+def _finding(
+    diagnostic: types.Diagnostic, data: DiagnosticData | None, rule: str, codec: PositionCodec
+) -> Finding:
+    """The finding a diagnostic shows, as far as feedback and the planner need it."""
     span = codec.span(diagnostic.range)
     return Finding(
-        id=str(data.get("finding_id") or Finding.make_id(rule, diagnostic.message, span)),
+        id=data.finding_id if data else Finding.make_id(rule, diagnostic.message, span),
         rule=rule,
         severity=Severity.WARNING,
         message=diagnostic.message,
-        rationale=str(data.get("rationale", "")),
+        rationale=data.rationale if data else "",
         confidence=1.0,
         span=span,
-        origin=str(data.get("origin") or "rule"),
+        origin=data.origin if data else "rule",
     )
 
 
 def _fix_and_line(
     request: ActionRequest,
     diagnostic: types.Diagnostic,
+    data: DiagnosticData | None,
     codec: PositionCodec,
     current: Callable[[], Analysis],
 ) -> tuple[Fix | None, int]:
-    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
-    if data and data.get("version") == request.version:
-        return fix_from_data(data), int(data.get("line", diagnostic.range.start.line))
+    if data is not None and data.document_version == request.version:
+        return data.fix, data.line
     match = _lookup(
-        current(), data.get("finding_id"), str(diagnostic.code), codec.span(diagnostic.range)
+        current(),
+        data.finding_id if data else None,
+        str(diagnostic.code),
+        codec.span(diagnostic.range),
     )
     if match is None:
         return None, diagnostic.range.start.line
     return match.fix, match.span.start.line
 
 
-def _lookup(analysis: Analysis, finding_id: object, rule: str, span: object) -> Finding | None:
+def _lookup(analysis: Analysis, finding_id: str | None, rule: str, span: Span) -> Finding | None:
     for finding in analysis.findings:
         if finding_id is not None and finding.id == finding_id:
             return finding
@@ -162,32 +168,18 @@ def _quick_fix(
         diagnostics=[diagnostic],
         is_preferred=fix.safety == FixSafety.SAFE,
         edit=text_document_edit(request.uri, request.version, edits, request.document_changes),
-        command=feedback.payload(finding, "accepted", "quickfix", after).command(),
+        command=feedback.payload(finding, FeedbackKind.ACCEPTED, "quickfix", after).command(),
     )
 
 
 def _plan_action(
-    request: ActionRequest, diagnostic: types.Diagnostic, codec: PositionCodec
+    request: ActionRequest, diagnostic: types.Diagnostic, finding: Finding
 ) -> types.CodeAction | types.Command:
     """Listed for free; the LM runs only when the user picks it (resolve or the command)."""
-    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
-    payload = {
-        "uri": request.uri,
-        "version": request.version,
-        "finding": {
-            "id": data.get("finding_id") or "",
-            "rule": str(diagnostic.code),
-            "message": diagnostic.message,
-            "rationale": data.get("rationale", ""),
-            "origin": data.get("origin", "rule"),
-            "span": codec.span(diagnostic.range).model_dump(mode="json"),
-        },
-    }
+    payload = PlanRequest(uri=request.uri, finding=finding).encode()
     title = f"Plan refactor: {diagnostic.message[:70]}"
     if request.resolve_edits:
-        return types.CodeAction(
-            title=title, kind=PLAN_KIND, diagnostics=[diagnostic], data={"plan": payload}
-        )
+        return types.CodeAction(title=title, kind=PLAN_KIND, diagnostics=[diagnostic], data=payload)
     # A bare Command: clients (and lsprotocol's own decoder) mistake a CodeAction that carries
     # only a command for a Command anyway.
     return types.Command(title=title, command=CMD_PLAN_REFACTOR, arguments=[payload])
@@ -206,7 +198,7 @@ def _dismissals(
     actions = []
     edit = suppression_edit(request.text, line, finding.rule)
     if edit is not None:
-        payload = feedback.payload(finding, "dismissed_false_positive", "dismiss")
+        payload = feedback.payload(finding, FeedbackKind.DISMISSED_FALSE_POSITIVE, "dismiss")
         actions.append(
             types.CodeAction(
                 title=f"Dismiss {finding.rule}: false positive (suppress on this line)",
@@ -218,7 +210,7 @@ def _dismissals(
                 command=payload.command(),
             )
         )
-    later = feedback.payload(finding, "dismissed_later", "dismiss")
+    later = feedback.payload(finding, FeedbackKind.DISMISSED_LATER, "dismiss")
     actions.append(
         types.CodeAction(
             title=f"Dismiss {finding.rule}: not now (hide this session)",
@@ -245,9 +237,7 @@ def _fix_all_action(
     if edit is None or applied == 0:
         return None
     safe = [f for f in fixable if f.fix is not None and f.fix.safety == FixSafety.SAFE]
-    payloads = [
-        feedback.payload(f, "accepted", "fix_all").model_dump(exclude_none=True) for f in safe
-    ]
+    payloads = [feedback.payload(f, FeedbackKind.ACCEPTED, "fix_all").encode() for f in safe]
     return types.CodeAction(
         title=f"dspy-lsp: apply {applied} safe fix{'es' if applied != 1 else ''}",
         kind=FIX_ALL_KIND,

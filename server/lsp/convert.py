@@ -6,14 +6,13 @@ bytes or code points, as negotiated at ``initialize``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lsprotocol import types
 
 from ...analyzers.engine import Analysis
-from ...analyzers.models import Edit, Finding, Fix, Position, Severity, Span
+from ...analyzers.models import Edit, Finding, Position, Severity, Span
 from ...analyzers.source import LineIndex
 from .constants import SOURCE
+from .diagnostic_data import DiagnosticData
 
 DOCS_URL = "https://github.com/dspy-lsp/dspy-lsp/blob/main/README.md#rules"
 
@@ -68,15 +67,6 @@ class PositionCodec:
 
 
 def to_diagnostic(finding: Finding, codec: PositionCodec, version: int | None) -> types.Diagnostic:
-    data: dict[str, Any] = {
-        "finding_id": finding.id,
-        "rule": finding.rule,
-        "origin": finding.origin,
-        "version": version,
-        "line": finding.span.start.line,
-        "rationale": finding.rationale,
-        "fix": finding.fix.model_dump(mode="json") if finding.fix else None,
-    }
     return types.Diagnostic(
         range=codec.range(finding.span),
         message=finding.message,
@@ -84,7 +74,7 @@ def to_diagnostic(finding: Finding, codec: PositionCodec, version: int | None) -
         code=finding.rule,
         code_description=types.CodeDescription(href=f"{DOCS_URL}-{finding.rule.lower()}"),
         source=SOURCE,
-        data=data,
+        data=DiagnosticData.of(finding, version).encode(),
     )
 
 
@@ -93,16 +83,6 @@ def to_diagnostics(
 ) -> list[types.Diagnostic]:
     codec = PositionCodec(text, encoding)
     return [to_diagnostic(f, codec, version) for f in analysis.findings]
-
-
-def fix_from_data(data: Any) -> Fix | None:
-    """The fix a diagnostic carries, if the client kept ``data`` intact."""
-    if not isinstance(data, dict) or not isinstance(data.get("fix"), dict):
-        return None
-    try:
-        return Fix.model_validate(data["fix"])
-    except ValueError:
-        return None
 
 
 def text_document_edit(

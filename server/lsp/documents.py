@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
@@ -68,9 +68,17 @@ class LspWorkspace(Workspace):
         )
 
 
-def fingerprint(document: TextDocument) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Fingerprint:
     """The server's copy of a document, summarised without its content: compare it with the
     editor's buffer to tell a sync bug from an analysis bug."""
+
+    version: int | None
+    chars: int
+    sha256: str
+
+
+def fingerprint(document: TextDocument) -> Fingerprint:
     source = document.source
     digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
-    return {"version": document.version, "chars": len(source), "sha256": digest}
+    return Fingerprint(version=document.version, chars=len(source), sha256=digest)

@@ -13,64 +13,44 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from lsprotocol import types
+from pydantic import TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
 
+from ...analyzers.learning.records import FeedbackEvent, FeedbackKind, FeedbackRecord
 from ...analyzers.learning.sources import rule_category
 from ...analyzers.models import Finding
 from ...analyzers.units import Unit, place_in_unit, split_units, unit_named
 from ..settings import FeedbackSettings
-from ..store.feedback_store import (
-    FeedbackEvent,
-    FeedbackKind,
-    FeedbackStore,
-    FeedbackStoreError,
-    default_store_path,
-)
+from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
 from .constants import CMD_FEEDBACK
 
 log = logging.getLogger(__name__)
 
 
-class FeedbackPayload(BaseModel):
-    """One finding and what the user did with it: the argument of ``dspy-lsp.feedback``."""
+@dataclass(frozen=True, kw_only=True)
+class FeedbackPayload(FeedbackRecord):
+    """The argument of ``dspy-lsp.feedback``: a record and the document it is about."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    kind: FeedbackKind
-    action_kind: str
-    """quickfix | plan | fix_all | dismiss | implicit"""
     uri: str
-    finding_id: str
-    rule: str
-    category: str | None = None
-    program_version: str
-    chunk_hash: str | None = None
-    line: int | None = None
-    end_line: int | None = None
-    message: str | None = None
-    code: str | None = None
-    """The finding's unit when the action was listed."""
-    context: str | None = None
-    edit: str | None = None
-    """The unit after the action (the fix applied), or after the user's own edit."""
-    reason: str | None = None
 
-    def command(self, title: str = "dspy-lsp: record feedback") -> Any:
-        from lsprotocol import types
+    def encode(self) -> dict[str, object]:
+        return _WIRE.dump_python(self, mode="json", exclude_none=True)
 
-        return types.Command(
-            title=title, command=CMD_FEEDBACK, arguments=[self.model_dump(exclude_none=True)]
-        )
+    def command(self, title: str = "dspy-lsp: record feedback") -> types.Command:
+        return types.Command(title=title, command=CMD_FEEDBACK, arguments=[self.encode()])
 
 
-def payloads_from_args(args: Sequence[Any]) -> list[FeedbackPayload]:
+_WIRE = TypeAdapter(FeedbackPayload)
+
+
+def payloads_from_args(args: Sequence[object]) -> list[FeedbackPayload]:
     """The payloads of a command call; a malformed one is a clear error, not a partial record."""
     if not args:
         raise ValueError(f"{CMD_FEEDBACK} needs at least one feedback payload")
     try:
-        return [FeedbackPayload.model_validate(arg) for arg in args]
+        return [_WIRE.validate_python(arg) for arg in args]
     except ValidationError as exc:
         raise ValueError(f"{CMD_FEEDBACK}: malformed payload: {exc}") from exc
 
@@ -158,8 +138,7 @@ class FeedbackRecorder:
             return ids
 
     def _event(self, payload: FeedbackPayload, path: str | None) -> FeedbackEvent:
-        fields = payload.model_dump(exclude={"uri"})
-        return FeedbackEvent(**fields, path=path, created=self._clock())
+        return FeedbackEvent.of(payload, path=path, created=self._clock())
 
     def _open(self, path: Path) -> FeedbackStore | None:
         if self._store is not None and self._path == path:

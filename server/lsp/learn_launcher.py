@@ -13,28 +13,22 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..children import CLI
-from ..settings import Settings
+from ..children import CLI, handover
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 60.0
 
 
 def learn_command(settings: Settings, workspace: Path, store: Path, programs: Path) -> list[str]:
-    learn, lm = settings.learn, settings.lm
-    command = [*CLI, "learn", "--workspace", str(workspace)]
-    command += ["--store", str(store), "--programs-dir", str(programs)]
-    command += ["--window", str(learn.window), "--min-new-labels", str(learn.min_new_labels)]
-    command += ["--optimizer", learn.optimizer, "--budget", str(learn.budget)]
-    command += ["--max-requests", str(learn.max_requests), "--max-tokens", str(learn.max_tokens)]
-    if lm.model:
-        command += ["--lm", lm.model]
-    if lm.api_base:
-        command += ["--api-base", lm.api_base]
-    if lm.api_key_env:
-        command += ["--api-key-env", lm.api_key_env]
-    return command
+    """``dspy-lsp learn`` with the server's resolved settings handed over whole: the child does
+    not read the project's settings again, and editor-only settings (the key variable, the
+    temperature, the timeout) reach the LM that ``optimize`` builds."""
+    return [*CLI, "learn", "--workspace", str(workspace), *handover(settings, store, programs)]
 
 
 class LearnLauncher:

@@ -8,48 +8,28 @@ a plan that does not parse or stay in place is never offered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from ...analyzers.fixes import apply_edits
-from ...analyzers.models import Finding, Severity, Span
+from ...analyzers.learning.records import FeedbackKind
 from ...analyzers.units import split_units
 from ..lm.tier import LmUnavailable
 from ..store.redaction import scrub
 from .constants import PLAN_KIND
 from .convert import PositionCodec, text_document_edit
+from .diagnostic_data import PlanRequest
 from .feedback import payload_for
 
 if TYPE_CHECKING:
     from .server import DspyLanguageServer
 
 
-def plan_data(args: tuple[Any, ...]) -> dict[str, Any]:
-    for arg in args:
-        if isinstance(arg, dict) and "finding" in arg:
-            return arg
-    raise ValueError("dspy-lsp.planRefactor needs the action's plan payload")
-
-
-def _finding(payload: dict[str, Any]) -> Finding:
-    raw = payload["finding"]
-    return Finding(
-        id=raw.get("id") or "plan",
-        rule=raw["rule"],
-        severity=Severity.WARNING,
-        message=raw["message"],
-        rationale=raw.get("rationale", ""),
-        confidence=1.0,
-        span=Span.model_validate(raw["span"]),
-        origin=raw.get("origin", "rule"),
-    )
-
-
-async def resolve_plan(ls: DspyLanguageServer, payload: dict[str, Any]) -> types.CodeAction:
-    uri = payload["uri"]
+async def resolve_plan(ls: DspyLanguageServer, request: PlanRequest) -> types.CodeAction:
+    uri, finding = request.uri, request.finding
     doc = ls.workspace.get_text_document(uri)
-    text, finding = doc.source, _finding(payload)
+    text = doc.source
     try:
         plan, why = await ls.lm_tier().plan(text, finding)
     except LmUnavailable as exc:
@@ -74,7 +54,7 @@ async def resolve_plan(ls: DspyLanguageServer, payload: dict[str, Any]) -> types
     if plan.adds:
         title = f"[adds {', '.join(plan.adds)}] {title}"
     accepted = payload_for(
-        kind="accepted",
+        kind=FeedbackKind.ACCEPTED,
         action_kind="plan",
         uri=uri,
         finding=finding,

@@ -562,8 +562,9 @@ async def analyze_workspace(ls: DspyLanguageServer, *args: Any) -> dict[str, Any
 async def plan_refactor(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
     """For clients without ``codeAction/resolve``: plan, then apply with workspace/applyEdit."""
     from . import plans
+    from .diagnostic_data import PlanRequest
 
-    action = await plans.resolve_plan(ls, plans.plan_data(args))
+    action = await plans.resolve_plan(ls, PlanRequest.from_args(args))
     if action.edit is None:
         return {"applied": False, "reason": action.title}
     result = await ls.workspace_apply_edit_async(
@@ -579,11 +580,12 @@ async def plan_refactor(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
 @server.feature(types.CODE_ACTION_RESOLVE)
 async def resolve_code_action(ls: DspyLanguageServer, action: types.CodeAction) -> types.CodeAction:
     from . import plans
+    from .diagnostic_data import PlanRequest
 
-    data = action.data if isinstance(action.data, dict) else {}
-    if "plan" not in data:
+    request = PlanRequest.decode(action.data)
+    if request is None:
         return action
-    resolved = await plans.resolve_plan(ls, data["plan"])
+    resolved = await plans.resolve_plan(ls, request)
     action.edit = resolved.edit
     action.title = resolved.title
     action.command = resolved.command

@@ -11,9 +11,10 @@ A finding someone took an action on (accept, dismiss) is claimed and never impli
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ...analyzers.engine import META_RULES
+from ...analyzers.learning.records import FeedbackKind
 from ...analyzers.models import Finding
 from ...analyzers.units import Unit, split_units, unit_at, unit_named
 from .feedback import FeedbackPayload, payload_for
@@ -58,7 +59,11 @@ class SignalTracker:
                     continue
                 units = units if units is not None else split_units(doc.text)
                 payload = payload_for(
-                    kind="self_fixed", action_kind="implicit", uri=uri, finding=finding, units=units
+                    kind=FeedbackKind.SELF_FIXED,
+                    action_kind="implicit",
+                    uri=uri,
+                    finding=finding,
+                    units=units,
                 )
                 unit = unit_at(units, finding.span.start.line)
                 if unit is not None:  # outside any unit there is no fix to learn from
@@ -92,7 +97,7 @@ class SignalTracker:
                 continue  # wait for the LM to review the edited unit
             del doc.gone[finding_id]
             doc.claimed.add(finding_id)
-            events.append(gone.payload.model_copy(update={"edit": unit.text}))
+            events.append(replace(gone.payload, edit=unit.text))
         return events
 
     def _ignored(
@@ -107,7 +112,7 @@ class SignalTracker:
                 doc.claimed.add(finding_id)
                 events.append(
                     payload_for(
-                        kind="ignored",
+                        kind=FeedbackKind.IGNORED,
                         action_kind="implicit",
                         uri=uri,
                         finding=finding,

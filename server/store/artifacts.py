@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ...analyzers.programs.artifact import MAX_ARTIFACT_BYTES, parse_state
+from ...analyzers.programs.kinds import SERVED
 from .paths import user_dir
 
-KINDS = ("analyze", "plan")
+KINDS: tuple[str, ...] = tuple(kind.value for kind in SERVED)
 
 
 def default_programs_dir(environ: dict[str, str] | None = None) -> Path:

@@ -18,15 +18,15 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO, get_args
+from typing import TextIO
 
+from ...analyzers.learning.records import FeedbackEvent, FeedbackKind
 from .paths import user_dir
 from .redaction import env_secrets, redact
 from .sqlite_file import (
@@ -46,19 +46,9 @@ log = logging.getLogger(__name__)
 
 _TABLES = frozenset({"events"})
 
-FeedbackKind = Literal[
-    "accepted", "dismissed_false_positive", "dismissed_later", "ignored", "self_fixed"
-]
-KINDS: tuple[FeedbackKind, ...] = get_args(FeedbackKind)
-
 # The kinds that count as a verdict on a finding. self_fixed is left out of the acceptance rate:
 # the user agreed something was wrong but did not take our fix, which says nothing either way.
-_VERDICT_KINDS: tuple[FeedbackKind, ...] = (
-    "accepted",
-    "dismissed_false_positive",
-    "dismissed_later",
-    "ignored",
-)
+_VERDICT_KINDS = tuple(kind for kind in FeedbackKind if kind != FeedbackKind.SELF_FIXED)
 
 # _MIGRATIONS[n] takes a file from user_version n to n + 1; version 0 is a new (empty) file.
 # Append steps, never edit one that has shipped. The events columns must match FeedbackEvent's
@@ -100,48 +90,6 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _BUSY_TIMEOUT_S = 5.0
 
 
-@dataclass(frozen=True, kw_only=True)
-class FeedbackEvent:
-    """One thing the user did with a finding, as reported by the editor.
-
-    Keyword-only: with this many string fields, a positional mix-up would go unnoticed.
-    """
-
-    kind: FeedbackKind
-    finding_id: str
-    rule: str
-    """A rule code ("DL104") or a program's label ("LM-security")."""
-    category: str | None = None
-    program_version: str
-    """What produced the finding: "rule", or "analyze@<hash>" for a DSPy program."""
-    chunk_hash: str | None = None
-    path: str | None = None
-    """Workspace-relative."""
-    action_kind: str | None = None
-    """The code action taken, e.g. "quickfix"."""
-    edit: str | None = None
-    """The edit applied, or the user's own fix."""
-    code: str | None = None
-    reason: str | None = None
-    created: float
-    """Epoch seconds, from the caller's (injected) clock."""
-    line: int | None = None
-    """1-based first line of the finding within ``code`` (its unit)."""
-    end_line: int | None = None
-    message: str | None = None
-    context: str | None = None
-    """The unit's imports and class header, as the LM saw them."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown feedback kind {self.kind!r}; expected one of {KINDS}")
-        for name in ("finding_id", "rule", "program_version"):
-            if not getattr(self, name):
-                raise ValueError(f"feedback event needs a non-empty {name}")
-        if not math.isfinite(self.created):
-            raise ValueError(f"feedback event time must be finite, got {self.created!r}")
-
-
 _COLUMNS = tuple(field.name for field in dataclasses.fields(FeedbackEvent))
 _REDACTED_FIELDS = ("edit", "code", "reason", "message", "context")
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -170,7 +118,7 @@ class RuleStats:
 
     @property
     def total(self) -> int:
-        return sum(getattr(self, kind) for kind in KINDS)
+        return sum(getattr(self, kind) for kind in FeedbackKind)
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -268,9 +216,10 @@ class FeedbackStore(LockedConnection):
         where, params = _window(since, until)
         if kinds is not None:
             wanted = tuple(dict.fromkeys(kinds))
-            unknown = [kind for kind in wanted if kind not in KINDS]
+            unknown = [kind for kind in wanted if kind not in set(FeedbackKind)]
             if unknown:
-                raise ValueError(f"unknown feedback kinds {unknown}; expected some of {KINDS}")
+                expected = ", ".join(FeedbackKind)
+                raise ValueError(f"unknown feedback kinds {unknown}; expected some of {expected}")
             if not wanted:
                 return []
             where.append(f"kind IN ({', '.join('?' * len(wanted))})")
@@ -282,14 +231,14 @@ class FeedbackStore(LockedConnection):
     def stats(self, since: float | None = None, until: float | None = None) -> list[RuleStats]:
         """Counts per (rule, program_version, category), sorted by those, in the window."""
         where, params = _window(since, until)
-        counts = ", ".join("sum(kind = ?)" for _ in KINDS)
+        counts = ", ".join("sum(kind = ?)" for _ in FeedbackKind)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         query = (
             f"SELECT rule, program_version, category, {counts} FROM events{clause}"
             " GROUP BY rule, program_version, category ORDER BY rule, program_version, category"
         )
         with self._lock, self._errors("stats"):
-            rows = self._connection().execute(query, [*KINDS, *params]).fetchall()
+            rows = self._connection().execute(query, [*FeedbackKind, *params]).fetchall()
         return [RuleStats(*row) for row in rows]
 
     def export_jsonl(self, out: TextIO, since: float | None = None) -> int:

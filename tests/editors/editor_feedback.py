@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dspy_lsp.server.store.feedback_store import FeedbackEvent, FeedbackStore
+from dspy_lsp.analyzers.learning.records import FeedbackEvent
+from dspy_lsp.server.store.feedback_store import FeedbackStore
 
 POLL_S = 5.0
 

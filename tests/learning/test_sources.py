@@ -14,7 +14,7 @@ from dspy_lsp.analyzers.learning.corpus import (
     load_corpus,
 )
 from dspy_lsp.analyzers.learning.examples import Label
-from dspy_lsp.analyzers.learning.records import FeedbackRecord
+from dspy_lsp.analyzers.learning.records import FeedbackEvent
 from dspy_lsp.analyzers.learning.sources import from_feedback, from_rule_examples
 from dspy_lsp.analyzers.rules import ALL_RULES
 
@@ -23,8 +23,8 @@ FIXED = "def load(path, cache={}):\n    if path is None:\n        return cache\n
 CONTEXT = "import json\n"
 
 
-def record(kind: str, finding_id: str = "f1", *, created: float = 1.0, **changes) -> FeedbackRecord:
-    base = FeedbackRecord(
+def record(kind: str, finding_id: str = "f1", *, created: float = 1.0, **changes) -> FeedbackEvent:
+    base = FeedbackEvent(
         kind=kind,
         finding_id=finding_id,
         rule="DL104",

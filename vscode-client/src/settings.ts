@@ -4,60 +4,69 @@
  *
  * Pure: no `vscode` import, so it is unit-tested with node's test runner.
  *
+ * The server settings are not listed here: they are the properties of the package.json category
+ * generated from the server's settings model (`python -m dspy_lsp.server.settings_schema
+ * --vscode`), each checked against its own JSON schema there. A setting added to the model
+ * reaches the server without a change to this file.
+ *
  * Only settings the user set explicitly are sent. The server ranks editor settings above
  * `[tool.dspy-lsp]` in pyproject.toml, so sending VS Code's defaults would silently override a
  * project's own configuration.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** The configuration section, the server's key for it, and the language client id. */
 export const SECTION = "dspy-lsp";
 
-type Kind = "string" | "stringList" | "integer" | "number" | "boolean" | "runOn" | "overrides";
+/** The title of the package.json category generated from the server's settings model. */
+export const SERVER_CATEGORY = "dspy-lsp server";
+
+/** The part of a setting's JSON schema (package.json) the translation checks values against. */
+export interface SettingSchema {
+    readonly type?: string | readonly string[];
+    readonly items?: SettingSchema;
+    readonly enum?: readonly unknown[];
+    readonly properties?: Readonly<Record<string, SettingSchema>>;
+    readonly required?: readonly string[];
+    readonly restricted?: boolean;
+}
+
+export interface SettingsCategory {
+    readonly title?: string;
+    readonly properties: Readonly<Record<string, SettingSchema>>;
+}
 
 interface ServerSetting {
     /** The key under `dspy-lsp.` in VS Code. */
     readonly key: string;
     /** Where the value goes in the server's settings object. */
     readonly path: readonly string[];
-    readonly kind: Kind;
+    readonly schema: SettingSchema;
 }
 
-const setting = (key: string, kind: Kind): ServerSetting => ({
-    key,
-    path: key.split(".").map(camelToSnake),
-    kind,
-});
+/** The categories of `contributes.configuration` in the extension's package.json. */
+export function manifestCategories(manifestPath = join(__dirname, "..", "package.json")): readonly SettingsCategory[] {
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as {
+        contributes: { configuration: SettingsCategory | SettingsCategory[] };
+    };
+    const configuration = manifest.contributes.configuration;
+    return Array.isArray(configuration) ? configuration : [configuration];
+}
 
-/** Every server setting the extension exposes, in the order of the server's README. */
-export const SERVER_SETTINGS: readonly ServerSetting[] = [
-    setting("select", "stringList"),
-    setting("ignore", "stringList"),
-    setting("overrides", "overrides"),
-    setting("exclude", "stringList"),
-    setting("debounceMs", "integer"),
-    setting("maxFileChars", "integer"),
-    setting("lm.model", "string"),
-    setting("lm.apiBase", "string"),
-    setting("lm.apiKeyEnv", "string"),
-    setting("lm.temperature", "number"),
-    setting("lm.maxTokens", "integer"),
-    setting("lm.timeoutS", "number"),
-    setting("lm.maxConcurrency", "integer"),
-    setting("lm.requestsPerMinute", "integer"),
-    setting("lm.maxAttempts", "integer"),
-    setting("lm.breakerFailures", "integer"),
-    setting("lm.breakerResetS", "number"),
-    setting("lm.runOn", "runOn"),
-    setting("lm.planAttempts", "integer"),
-    setting("lm.cachePath", "string"),
-    setting("lm.programsDir", "string"),
-    setting("lm.maxQueue", "integer"),
-    setting("feedback.enabled", "boolean"),
-    setting("feedback.path", "string"),
-    setting("feedback.ignoreAfterSaves", "integer"),
-    setting("learn.auto", "boolean"),
-    setting("learn.minNewLabels", "integer"),
-];
+/** The server settings of these categories: every property of the generated one, in its order. */
+export function serverSettingsOf(categories: readonly SettingsCategory[]): readonly ServerSetting[] {
+    const generated = categories.find((c) => c.title === SERVER_CATEGORY);
+    return Object.entries(generated?.properties ?? {}).map(([name, schema]) => {
+        const key = name.slice(SECTION.length + 1);
+        return { key, path: key.split(".").map(camelToSnake), schema };
+    });
+}
+
+const CATEGORIES = manifestCategories();
+
+/** Every server setting the extension exposes, in the order of the server's settings model. */
+export const SERVER_SETTINGS: readonly ServerSetting[] = serverSettingsOf(CATEGORIES);
 
 /** Settings read by the extension itself, never sent to the server. */
 export const CLIENT_SETTINGS = [
@@ -70,32 +79,27 @@ export const CLIENT_SETTINGS = [
 ] as const;
 
 /**
- * Whether a setting under `dspy-lsp.` chooses an endpoint, a model, a key variable, a file or
- * directory, a process or a budget: every `lm.*` setting but `lm.runOn`, `feedback.path`, every
- * `learn.*`, the interpreter and `trustProjectSettings`. package.json marks exactly these
- * `"restricted": true`, so VS Code ignores their workspace values in Restricted Mode, and the
- * extension reads only their user-level values while the workspace is untrusted.
+ * Every setting package.json marks `"restricted": true`: it chooses an endpoint, a model, a key
+ * variable, a file or directory, a process or a budget (the server's trusted-only keys, the
+ * interpreter and `trustProjectSettings`). VS Code ignores their workspace values in Restricted
+ * Mode, and the extension reads only their user-level values while the workspace is untrusted.
  */
-export function isRestrictedSetting(key: string): boolean {
-    if (key === "interpreter" || key === "trustProjectSettings" || key === "feedback.path") {
-        return true;
-    }
-    return (key.startsWith("lm.") && key !== "lm.runOn") || key.startsWith("learn.");
-}
-
-/** Every restricted key the extension has (see `isRestrictedSetting`). */
-export const RESTRICTED_SETTINGS: readonly string[] = [...CLIENT_SETTINGS, ...SERVER_SETTINGS.map((s) => s.key)].filter(
-    isRestrictedSetting,
+export const RESTRICTED_SETTINGS: readonly string[] = CATEGORIES.flatMap((c) =>
+    Object.entries(c.properties)
+        .filter(([, schema]) => schema.restricted === true)
+        .map(([name]) => name.slice(SECTION.length + 1)),
 );
+
+/** Whether a setting under `dspy-lsp.` is restricted (see `RESTRICTED_SETTINGS`). */
+export function isRestrictedSetting(key: string): boolean {
+    return RESTRICTED_SETTINGS.includes(key);
+}
 
 /** Client settings whose change needs a new server process (trust goes in initializationOptions only). */
 export const RESTART_SETTINGS: readonly string[] = ["interpreter", "server.logLevel", "trustProjectSettings"];
 
 /** Every key the extension reads under `dspy-lsp.` for the server. */
 export const SERVER_KEYS: readonly string[] = SERVER_SETTINGS.map((s) => s.key);
-
-const RUN_ON = new Set(["open", "save", "command"]);
-const OVERRIDE_KEYS = new Set(["path", "select", "ignore"]);
 
 export type ServerSettings = Record<string, unknown>;
 
@@ -122,7 +126,7 @@ export function toServerSettings(explicit: Readonly<Record<string, unknown>>): T
         if (raw === undefined || raw === null) {
             continue;
         }
-        const result = convert(spec.kind, raw);
+        const result = convert(spec.schema, raw);
         problems.push(...result.problems.map((p) => `${SECTION}.${spec.key}: ${p}`));
         if (result.value !== undefined) {
             put(settings, spec.path, result.value);
@@ -172,13 +176,24 @@ interface Converted {
     readonly problems: readonly string[];
 }
 
-function convert(kind: Kind, raw: unknown): Converted {
-    switch (kind) {
+/** The value's own type, whatever `null` its schema also allows. */
+function baseType(schema: SettingSchema): string | undefined {
+    const types = typeof schema.type === "string" ? [schema.type] : (schema.type ?? []);
+    return types.find((t) => t !== "null");
+}
+
+function convert(schema: SettingSchema, raw: unknown): Converted {
+    switch (baseType(schema)) {
         case "string":
             if (typeof raw !== "string") {
                 return { problems: [`expected a string, got ${show(raw)}`] };
             }
-            return raw.trim() === "" ? { problems: [] } : { value: raw.trim(), problems: [] };
+            if (raw.trim() === "") {
+                return { problems: [] };
+            }
+            return schema.enum === undefined || schema.enum.includes(raw.trim())
+                ? { value: raw.trim(), problems: [] }
+                : { problems: [`expected ${oneOf(schema.enum)}, got ${show(raw)}`] };
         case "integer":
             return typeof raw === "number" && Number.isInteger(raw)
                 ? { value: raw, problems: [] }
@@ -191,26 +206,30 @@ function convert(kind: Kind, raw: unknown): Converted {
             return typeof raw === "boolean"
                 ? { value: raw, problems: [] }
                 : { problems: [`expected true or false, got ${show(raw)}`] };
-        case "stringList":
-            return stringList(raw);
-        case "runOn": {
-            const list = stringList(raw);
-            if (!Array.isArray(list.value)) {
-                return list;
-            }
-            const values = list.value as string[];
-            const unknown = values.filter((v) => !RUN_ON.has(v));
-            return {
-                value: [...new Set(values.filter((v) => RUN_ON.has(v)))],
-                problems: [
-                    ...list.problems,
-                    ...unknown.map((v) => `unknown trigger ${show(v)} (use open, save or command)`),
-                ],
-            };
-        }
-        case "overrides":
-            return overrides(raw);
+        case "array":
+            return list(schema.items ?? {}, raw);
+        default:
+            return { problems: [`no translation for a setting of type ${show(schema.type)}`] };
     }
+}
+
+function list(items: SettingSchema, raw: unknown): Converted {
+    if (baseType(items) === "object") {
+        return objects(items, raw);
+    }
+    const strings = stringList(raw);
+    if (items.enum === undefined || !Array.isArray(strings.value)) {
+        return strings;
+    }
+    const allowed = items.enum;
+    const values = strings.value as string[];
+    return {
+        value: [...new Set(values.filter((v) => allowed.includes(v)))],
+        problems: [
+            ...strings.problems,
+            ...values.filter((v) => !allowed.includes(v)).map((v) => `unknown value ${show(v)} (use ${oneOf(allowed)})`),
+        ],
+    };
 }
 
 function stringList(raw: unknown): Converted {
@@ -227,9 +246,12 @@ function stringList(raw: unknown): Converted {
     return { value, problems };
 }
 
-function overrides(raw: unknown): Converted {
+/** A list of objects such as `overrides`: each entry's keys checked against the item schema. */
+function objects(items: SettingSchema, raw: unknown): Converted {
+    const properties = items.properties ?? {};
+    const keys = Object.keys(properties);
     if (!Array.isArray(raw)) {
-        return { problems: [`expected a list of {path, select, ignore} objects, got ${show(raw)}`] };
+        return { problems: [`expected a list of {${keys.join(", ")}} objects, got ${show(raw)}`] };
     }
     const value: Record<string, unknown>[] = [];
     const problems: string[] = [];
@@ -239,27 +261,35 @@ function overrides(raw: unknown): Converted {
             return;
         }
         const entry = item as Record<string, unknown>;
-        if (typeof entry.path !== "string" || entry.path.trim() === "") {
-            problems.push(`[${index}]: needs a "path" glob; entry ignored`);
-            return;
-        }
-        const out: Record<string, unknown> = { path: entry.path.trim() };
-        for (const key of ["select", "ignore"] as const) {
-            if (entry[key] === undefined) {
+        const out: Record<string, unknown> = {};
+        const entryProblems: string[] = [];
+        for (const [key, schema] of Object.entries(properties)) {
+            if (entry[key] === undefined || entry[key] === null) {
                 continue;
             }
-            const list = stringList(entry[key]);
-            problems.push(...list.problems.map((p) => `[${index}].${key}: ${p}`));
-            if (list.value !== undefined) {
-                out[key] = list.value;
+            const converted = convert(schema, entry[key]);
+            entryProblems.push(...converted.problems.map((p) => `[${index}].${key}: ${p}`));
+            if (converted.value !== undefined) {
+                out[key] = converted.value;
             }
         }
-        for (const key of Object.keys(entry).filter((k) => !OVERRIDE_KEYS.has(k))) {
+        const missing = (items.required ?? []).filter((key) => out[key] === undefined);
+        if (missing.length > 0) {
+            problems.push(`[${index}]: needs ${missing.map((k) => show(k)).join(" and ")}; entry ignored`);
+            return;
+        }
+        problems.push(...entryProblems);
+        for (const key of Object.keys(entry).filter((k) => !keys.includes(k))) {
             problems.push(`[${index}]: ignoring unknown key ${show(key)}`);
         }
         value.push(out);
     });
     return { value, problems };
+}
+
+function oneOf(values: readonly unknown[]): string {
+    const shown = values.map((v) => String(v));
+    return shown.length > 1 ? `${shown.slice(0, -1).join(", ")} or ${shown[shown.length - 1]}` : (shown[0] ?? "nothing");
 }
 
 function put(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

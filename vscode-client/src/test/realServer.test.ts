@@ -27,7 +27,7 @@ import {
 } from "vscode-languageserver-protocol/node";
 import { classifyImportCheck, IMPORT_CHECK_ARGS, serverArgs } from "../interpreter";
 import { runProcess, safeWorkingDirectory } from "../process";
-import { buildInitializationOptions, type ServerSettings, type SessionTrust, toServerSettings, wrapSection } from "../settings";
+import { buildInitializationOptions, SERVER_KEYS, type ServerSettings, type SessionTrust, toServerSettings, wrapSection } from "../settings";
 import { formatStatus, parseStatus, RESTRICTED_TEXT } from "../status";
 
 const python = process.env.DSPY_LSP_PYTHON ?? "python3";
@@ -119,7 +119,7 @@ describe("the real dspy-lsp server", () => {
 
     it("accepts every setting the extension can send, with no config error", async (t) => {
         if (skip) return t.skip(skip);
-        await send({
+        const every = {
             select: ["DL1"], ignore: ["DL101"], overrides: [{ path: "tests/*", ignore: ["DL106"] }], exclude: ["build/*"],
             debounceMs: 0, maxFileChars: 100_000,
             "lm.model": "openai/test-model", "lm.apiBase": "http://127.0.0.1:9/v1", "lm.apiKeyEnv": "NO_SUCH_KEY",
@@ -127,7 +127,12 @@ describe("the real dspy-lsp server", () => {
             "lm.requestsPerMinute": 10, "lm.maxAttempts": 2, "lm.breakerFailures": 2, "lm.breakerResetS": 5,
             "lm.runOn": ["command"], "lm.planAttempts": 1, "lm.cachePath": path.join(root, "cache.sqlite3"),
             "lm.programsDir": path.join(root, "programs"), "lm.maxQueue": 3,
-        });
+            "feedback.enabled": true, "feedback.path": path.join(root, "feedback.sqlite3"), "feedback.ignoreAfterSaves": 2,
+            "learn.auto": false, "learn.window": 10, "learn.minNewLabels": 3, "learn.optimizer": "mipro", "learn.budget": 2,
+            "learn.maxRequests": 50, "learn.maxTokens": 10_000,
+        };
+        assert.deepEqual(Object.keys(every).sort(), [...SERVER_KEYS].sort());
+        await send(every);
         const info = await debugInfo();
         assert.deepEqual(info.config_errors, []);
         assert.deepEqual(info.settings.select, ["DL1"]);

@@ -103,7 +103,7 @@ describe("toServerSettings", () => {
         const { settings, problems } = toServerSettings({ "lm.runOn": ["open", "keystroke", "open"] });
         assert.deepEqual(settings, { lm: { run_on: ["open"] } });
         assert.equal(problems.length, 1);
-        assert.match(problems[0] ?? "", /unknown trigger "keystroke"/);
+        assert.match(problems[0] ?? "", /unknown value "keystroke" \(use open, save or command\)/);
     });
 
     it("validates overrides entry by entry", () => {
@@ -132,6 +132,23 @@ describe("toServerSettings", () => {
         assert.deepEqual(toServerSettings({ "learn.minNewLabels": 5 }).settings, { learn: { min_new_labels: 5 } });
     });
 
+    it("sends every learning setting, choices checked against the model's", () => {
+        const { settings, problems } = toServerSettings({
+            "learn.window": 30,
+            "learn.optimizer": "gepa",
+            "learn.budget": 4,
+            "learn.maxRequests": 200,
+            "learn.maxTokens": 50000,
+        });
+        assert.deepEqual(problems, []);
+        assert.deepEqual(settings, {
+            learn: { window: 30, optimizer: "gepa", budget: 4, max_requests: 200, max_tokens: 50000 },
+        });
+        const wrong = toServerSettings({ "learn.optimizer": "random" });
+        assert.deepEqual(wrong.settings, {});
+        assert.deepEqual(wrong.problems, ['dspy-lsp.learn.optimizer: expected bootstrap, mipro or gepa, got "random"']);
+    });
+
     it("never sends client-only settings", () => {
         const explicit: Record<string, unknown> = {};
         for (const key of CLIENT_SETTINGS) {
@@ -142,14 +159,16 @@ describe("toServerSettings", () => {
 });
 
 describe("setting tables", () => {
-    it("cover every server key of the README with its snake_case path", () => {
+    it("cover every server key of the settings model with its snake_case path", () => {
         const paths = SERVER_SETTINGS.map((s) => s.path.join("."));
         assert.deepEqual(paths, [
             "select", "ignore", "overrides", "exclude", "debounce_ms", "max_file_chars",
             "lm.model", "lm.api_base", "lm.api_key_env", "lm.temperature", "lm.max_tokens", "lm.timeout_s",
             "lm.max_concurrency", "lm.requests_per_minute", "lm.max_attempts", "lm.breaker_failures",
             "lm.breaker_reset_s", "lm.run_on", "lm.plan_attempts", "lm.cache_path", "lm.programs_dir", "lm.max_queue",
-            "feedback.enabled", "feedback.path", "feedback.ignore_after_saves", "learn.auto", "learn.min_new_labels",
+            "feedback.enabled", "feedback.path", "feedback.ignore_after_saves",
+            "learn.auto", "learn.window", "learn.min_new_labels", "learn.optimizer", "learn.budget",
+            "learn.max_requests", "learn.max_tokens",
         ]);
         assert.deepEqual(SERVER_KEYS, SERVER_SETTINGS.map((s) => s.key));
     });

@@ -10,6 +10,7 @@ import {
     RESTART_SETTINGS,
     RESTRICTED_SETTINGS,
     SECTION,
+    SERVER_CATEGORY,
     SERVER_KEYS,
     toServerSettings,
 } from "../settings";
@@ -26,11 +27,13 @@ interface PackageJson {
     readonly capabilities: {
         readonly untrustedWorkspaces: { readonly supported: unknown; readonly description?: string; readonly restrictedConfigurations?: string[] };
     };
-    readonly contributes: { readonly configuration: { readonly properties: Record<string, Property> } };
+    readonly contributes: { readonly configuration: readonly { readonly title: string; readonly properties: Record<string, Property> }[] };
 }
 
 const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as PackageJson;
-const properties = manifest.contributes.configuration.properties;
+const properties: Record<string, Property> = Object.fromEntries(
+    manifest.contributes.configuration.flatMap((c) => Object.entries(c.properties)),
+);
 const keys = Object.keys(properties).map((k) => k.slice(SECTION.length + 1));
 
 describe("package.json and workspace trust", () => {
@@ -74,6 +77,16 @@ describe("package.json and workspace trust", () => {
 
     it("has a setting for every key the extension reads, and no other", () => {
         assert.deepEqual([...keys].sort(), [...SERVER_KEYS, ...CLIENT_SETTINGS].sort());
+    });
+
+    it("keeps the extension's own settings apart from the category generated from the server's model", () => {
+        const [own, generated, ...more] = manifest.contributes.configuration;
+        const names = (category?: { properties: Record<string, Property> }): string[] =>
+            Object.keys(category?.properties ?? {}).map((k) => k.slice(SECTION.length + 1));
+        assert.deepEqual(more, []);
+        assert.equal(generated?.title, SERVER_CATEGORY);
+        assert.deepEqual(names(own).sort(), [...CLIENT_SETTINGS].sort());
+        assert.deepEqual(names(generated), [...SERVER_KEYS]);
     });
 
     it("declares trustProjectSettings as a user-only, restricted boolean that is off by default", () => {

@@ -1,0 +1,208 @@
+"""What the settings are: every key, its type, bounds, default and description, and which keys
+a project's own file may choose.
+
+The one source of the settings: ``settings.py`` resolves them from their layers, and
+``settings_schema.py`` generates the VS Code extension's settings and the README's table from
+these models. A new setting is a field here, with a ``description``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..analyzers.selection import PathOverride, RuleSelection
+from ..analyzers.source import DEFAULT_MAX_CHARS
+
+PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
+    "lm": frozenset({"run_on"}),
+    "feedback": frozenset({"enabled", "ignore_after_saves"}),
+    "learn": frozenset(),
+}
+"""Sections holding trusted-only keys, with the keys in them a project may still set."""
+
+
+class LmSettings(BaseModel):
+    """The LM tier. No ``model`` means no LM: the rule tier works on its own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = Field(
+        default=None,
+        description="Any `dspy.LM` model string: `openai/gpt-4o-mini`, `anthropic/...`,"
+        " `ollama_chat/llama3.2`, or `openai/<name>` with `lm.api-base` for any"
+        " OpenAI-compatible server. Unset: no LM tier, the rules work on their own.",
+    )
+    api_base: str | None = Field(default=None, description="URL of an OpenAI-compatible server.")
+    api_key_env: str | None = Field(
+        default=None,
+        description="The *name* of the environment variable holding the API key (keys never"
+        " go in settings).",
+    )
+    temperature: float | None = Field(
+        default=None, description="Sampling temperature; unset: the model's default."
+    )
+    max_tokens: int = Field(
+        default=2000, ge=16, description="Most tokens of one LM answer (passed to `dspy.LM`)."
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="Timeout per LM call, in seconds.")
+    max_concurrency: int = Field(default=4, ge=1, le=64, description="Concurrent LM calls.")
+    requests_per_minute: int = Field(
+        default=0, ge=0, description="Token-bucket rate limit on LM calls; `0` is unlimited."
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Attempts per LM call: exponential backoff with jitter, at least the"
+        " server's `Retry-After`.",
+    )
+    breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive LM failures that open the circuit breaker."
+    )
+    breaker_reset_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds before an open circuit lets one probe call through.",
+    )
+    run_on: tuple[Literal["open", "save", "command"], ...] = Field(
+        default=("open", "save", "command"),
+        description="When the LM tier runs; it never runs per keystroke.",
+    )
+    plan_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=8,
+        description="`dspy.BestOfN` attempts for a refactor plan; it stops at the first"
+        " verified one.",
+    )
+    cache_path: str | None = Field(
+        default=None,
+        description="SQLite cache of model results, shared by every server process. Unset:"
+        " `~/.cache/dspy-lsp/lm-cache.sqlite3`.",
+    )
+    programs_dir: str | None = Field(
+        default=None,
+        description="The program registry: versioned artifacts and the active pointer per"
+        " program (a bare `analyze.json`/`plan.json` there still works). Unset:"
+        " `~/.local/share/dspy-lsp/programs`.",
+    )
+    max_queue: int = Field(
+        default=64,
+        ge=1,
+        description="Documents waiting for the LM at most; more requests are refused and logged.",
+    )
+
+    def fingerprint(self) -> str:
+        """The settings that choose who answers and how, for cache keys: an answer cached from
+        one endpoint is never shown for another."""
+        return f"{self.model}|{self.api_base}|{self.temperature}|{self.max_tokens}"
+
+
+class FeedbackSettings(BaseModel):
+    """What users do with findings, kept locally for the learning loop (never sent anywhere)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(
+        default=True,
+        description="Record what you do with findings (fixes applied, dismissals) in a local"
+        " SQLite file, for `dspy-lsp optimize`. Nothing leaves the machine; secrets are redacted.",
+    )
+    path: str | None = Field(
+        default=None,
+        description="The feedback database. Unset: per user, keyed by workspace"
+        " (`~/.local/share/dspy-lsp/feedback/<workspace hash>.sqlite3`).",
+    )
+    ignore_after_saves: int = Field(
+        default=3,
+        ge=1,
+        description="A finding still shown after this many saves is logged once as `ignored`.",
+    )
+
+
+class LearnSettings(BaseModel):
+    """Continuous learning: the server starts ``dspy-lsp learn`` (a child process) after feedback."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto: bool = Field(
+        default=False,
+        description="Re-optimize the programs in the background (`dspy-lsp learn`, a separate"
+        " process, one at a time and at most once a minute) after new feedback.",
+    )
+    window: int = Field(
+        default=50,
+        ge=1,
+        description="The latest verdicts acceptance is measured over; a drop against the last"
+        " run's acceptance starts a re-optimization.",
+    )
+    min_new_labels: int = Field(
+        default=20,
+        ge=1,
+        description="New labelled events (accepted, dismissed as false positive, fixed by hand)"
+        " that start a re-optimization.",
+    )
+    optimizer: Literal["bootstrap", "mipro", "gepa"] = Field(
+        default="bootstrap", description="The DSPy optimizer `learn` and `optimize` run."
+    )
+    budget: int = Field(
+        default=8,
+        ge=1,
+        description="Candidate programs one `optimize` run tries (`learn.max-requests` bounds"
+        " the run whatever it is).",
+    )
+    max_requests: int = Field(
+        default=1000,
+        ge=1,
+        description="Hard ceiling on LM requests of one `optimize` or `learn` run, retries"
+        " included; it stops when reached.",
+    )
+    max_tokens: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="Hard ceiling on LM tokens (prompt + completion) of one `optimize` or"
+        " `learn` run; it stops when reached.",
+    )
+
+
+class Settings(BaseModel):
+    """Everything one file is analysed under; the source of the editor's settings and the
+    README's table (``settings_schema``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    select: tuple[str, ...] = Field(
+        default=("ALL",),
+        description='Rule codes or prefixes to run (`"DL1"` selects DL1xx).',
+    )
+    ignore: tuple[str, ...] = Field(
+        default=(),
+        description="Rule codes or prefixes to skip; the longer prefix wins against `select`,"
+        " as in ruff.",
+    )
+    overrides: tuple[PathOverride, ...] = Field(
+        default=(),
+        description="Extra selection for matching files: a list of `{path, select, ignore}`,"
+        " where `path` is an fnmatch glob on the project-relative path.",
+    )
+    exclude: tuple[str, ...] = Field(default=(), description="Globs of files `check` skips.")
+    debounce_ms: int = Field(
+        default=150,
+        ge=0,
+        le=10_000,
+        description="Delay after the last keystroke before the rule tier runs, in ms.",
+    )
+    max_file_chars: int = Field(
+        default=DEFAULT_MAX_CHARS,
+        ge=1,
+        description="Larger files get a `DL001` note instead of analysis (the first analysis"
+        " costs about 1 s per 100 kB on 2 cores; raise it if you can wait).",
+    )
+    lm: LmSettings = LmSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    learn: LearnSettings = LearnSettings()
+
+    def selection(self) -> RuleSelection:
+        return RuleSelection(select=self.select, ignore=self.ignore, overrides=self.overrides)

@@ -1,0 +1,39 @@
+"""The catalogue of program kinds: every kind listed once, each asked its signature's inputs."""
+
+from __future__ import annotations
+
+from dspy_lsp.analyzers.learning.examples import AnalysisExample, PlanExample
+from dspy_lsp.analyzers.programs.catalogue import CATALOGUE
+from dspy_lsp.analyzers.programs.inputs import analyze_inputs, unit_rule_notes
+from dspy_lsp.analyzers.programs.kinds import PREDICTORS, SERVED, ProgramKind
+from dspy_lsp.analyzers.programs.modules import build
+
+CODE = "def check(x):\n    return x == None\n"
+EXAMPLES = {
+    ProgramKind.ANALYZE: AnalysisExample(source="feedback", code=CODE),
+    ProgramKind.PLAN: PlanExample(
+        source="feedback", code=CODE, problem="lines 2-2: m (DL104)", gold_rewrite=CODE
+    ),
+}
+
+
+def test_every_kind_has_one_entry_and_every_served_kind_its_predictors() -> None:
+    assert list(CATALOGUE) == list(ProgramKind)
+    assert all(CATALOGUE[kind].kind is kind for kind in ProgramKind)
+    for kind in SERVED:
+        assert tuple(name for name, _ in build(kind).named_predictors()) == PREDICTORS[kind]
+
+
+def test_a_served_kind_is_trained_on_exactly_its_signatures_inputs() -> None:
+    for kind in SERVED:
+        entry = CATALOGUE[kind]
+        [example] = entry.devset([EXAMPLES[kind]])
+        [signature] = entry.signatures
+        assert set(example.inputs().keys()) == set(signature.input_fields)
+
+
+def test_an_example_that_recorded_no_rule_findings_is_told_the_rule_engines() -> None:
+    [example] = CATALOGUE[ProgramKind.ANALYZE].devset([EXAMPLES[ProgramKind.ANALYZE]])
+    told = example.inputs().toDict()
+    assert told == analyze_inputs(CODE, "", unit_rule_notes(CODE))
+    assert told["rule_findings"].startswith("line 2: DL104 ")
