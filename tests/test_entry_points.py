@@ -41,7 +41,7 @@ def test_the_server_is_ready_to_listen_without_importing_anything_heavy() -> Non
     """What ``python -m dspy_lsp.server`` runs before it reads ``initialize``: the CLI, the
     logging set-up and the server module (the analysis stack loads after the answer)."""
     code = (
-        "from dspy_lsp.server.lsp.server import server\n"
+        "from dspy_lsp.server.lsp.handlers import server\n"
         "server.start_io = lambda **_: None\n"
         "from dspy_lsp.server.cli.main import main\n"
         "assert main(['serve']) == 0"

@@ -182,7 +182,7 @@ def _import_server() -> LanguageServer:
     young, middle, old = gc.get_threshold()
     gc.set_threshold(young, middle, 1_000_000)
     try:
-        from ..lsp.server import server
+        from ..lsp.handlers import server
     finally:
         gc.freeze()
         gc.set_threshold(young, middle, old)

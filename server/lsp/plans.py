@@ -23,10 +23,10 @@ from .diagnostic_data import PlanRequest
 from .feedback import payload_for
 
 if TYPE_CHECKING:
-    from .server import DspyLanguageServer
+    from .session import Session
 
 
-async def resolve_plan(ls: DspyLanguageServer, request: PlanRequest) -> types.CodeAction:
+async def resolve_plan(ls: Session, request: PlanRequest) -> types.CodeAction:
     uri, finding = request.uri, request.finding
     doc = ls.workspace.get_text_document(uri)
     text = doc.source

@@ -21,14 +21,14 @@ from ..analysis import iter_python_files, run_with_model
 from .convert import to_diagnostics
 
 if TYPE_CHECKING:
-    from .server import DspyLanguageServer
+    from .session import Session
 
 log = logging.getLogger(__name__)
 
 FILES_IN_FLIGHT = 4
 
 
-async def analyze_workspace(ls: DspyLanguageServer) -> dict[str, Any]:
+async def analyze_workspace(ls: Session) -> dict[str, Any]:
     root = Path(ls.workspace.root_path or Path.cwd())
     resolved = ls.root_settings()
     files = list(iter_python_files([root], resolved.settings.exclude))

@@ -1,7 +1,8 @@
-"""The pygls adapter: decode a request, call the analyzers or the scheduler, encode the answer.
+"""The session: what the server holds for a client (documents, settings, trust, the LM tier,
+feedback) and the operations handlers ask of it. Handlers (``handlers.py``) decode a request,
+call one of these, and encode the answer.
 
-Only pygls is imported before ``initialize`` is answered. pydantic, libcst and the rules are
-imported by a warm-up thread after it, or by the first analysis, whichever comes first.
+Only pygls is imported before ``initialize`` is answered: the rest loads lazily.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import logging
 import platform
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +20,6 @@ from pygls.uris import to_fs_path
 
 from .. import version
 from .constants import (
-    CMD_ANALYZE_FILE,
-    CMD_ANALYZE_WORKSPACE,
-    CMD_DEBUG_INFO,
-    CMD_FEEDBACK,
-    CMD_PLAN_REFACTOR,
-    CMD_RELOAD_PROGRAMS,
-    CMD_STATUS,
-    FIX_ALL_KIND,
-    PLAN_KIND,
     SOURCE,
 )
 from .documents import LspWorkspace, fingerprint
@@ -49,7 +40,7 @@ log = logging.getLogger(__name__)
 PROGRAMS_POLL_S = 1.0
 
 
-class DspyLanguageServer(LanguageServer):
+class Session(LanguageServer):
     def __init__(self) -> None:
         super().__init__(SOURCE, version())
         self.editor_settings: dict[str, Any] = {}
@@ -79,6 +70,31 @@ class DspyLanguageServer(LanguageServer):
         """The negotiated position encoding as its wire name (pygls mixes enums and strings)."""
         value = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
         return str(getattr(value, "value", value))
+
+    def start(self, params: types.InitializeParams) -> None:
+        """What ``initialize`` tells the session: the client's options and its word on trust."""
+        self.protocol._workspace = LspWorkspace.replacing(self.workspace)  # LSP line splitting
+        self.initialization_options = params.initialization_options
+        options = params.initialization_options
+        if isinstance(options, dict):
+            self.trust_project = options.get("trustProject") is True
+            self.restricted = options.get("restrictedMode") is True
+
+    def close(self, uri: str) -> None:
+        """Forget what was held for a closed document, and clear its diagnostics."""
+        self.scheduler.cancel(uri)
+        self._chunkings.pop(uri, None)
+        self.signals.forget(uri)
+        if self._lm_jobs is not None:
+            self._lm_jobs.cancel(uri)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+        )
+
+    @property
+    def running_tier(self) -> LmTier | None:
+        """The LM tier if anything started it (``lm_tier()`` starts it)."""
+        return self._lm_jobs.tier if self._lm_jobs is not None else None
 
     # -- settings -------------------------------------------------------------------------
     def settings_for(self, uri: str) -> ResolvedSettings:
@@ -132,13 +148,16 @@ class DspyLanguageServer(LanguageServer):
             delay_s = self.settings_for(uri).settings.debounce_ms / 1000
         self.scheduler.schedule(self.snapshot(uri), delay_s)
 
+    def analyze_now(self, uri: str) -> Analysis:
+        """The document as it is now, both tiers (code actions need it at once)."""
+        return self._analyze_snapshot(self.snapshot(uri))
+
     def _analyze_snapshot(self, snapshot: Snapshot) -> Analysis:
         from ..analysis import run
 
         previous = self._chunkings.get(snapshot.uri)
-        tier = self._lm_jobs.tier if self._lm_jobs else None
         resolved = self.settings_for(snapshot.uri)
-        analysis = run(snapshot.text, _path(snapshot.uri), resolved, tier, previous)
+        analysis = run(snapshot.text, _path(snapshot.uri), resolved, self.running_tier, previous)
         if analysis.chunking is not None and snapshot.uri in self.workspace.text_documents:
             self._chunkings[snapshot.uri] = analysis.chunking
         return analysis
@@ -287,7 +306,7 @@ class DspyLanguageServer(LanguageServer):
         seen: tuple[Any, ...] | None = None
         while True:
             await asyncio.sleep(PROGRAMS_POLL_S)
-            tier = self._lm_jobs.tier if self._lm_jobs is not None else None
+            tier = self.running_tier
             if tier is None or not tier.configured:
                 continue
             signature = tier.programs_signature()
@@ -297,7 +316,7 @@ class DspyLanguageServer(LanguageServer):
 
     def reload_programs(self) -> dict[str, str] | None:
         """Swap in the active versions; open documents get LM findings of the new version."""
-        tier = self._lm_jobs.tier if self._lm_jobs is not None else None
+        tier = self.running_tier
         if tier is None:
             return None
         versions = tier.reload_programs()
@@ -363,250 +382,3 @@ class DspyLanguageServer(LanguageServer):
 def _path(uri: str) -> Path | None:
     fs_path = to_fs_path(uri)
     return Path(fs_path) if fs_path else None
-
-
-def _is_pyproject(uri: str) -> bool:
-    return uri.endswith("/pyproject.toml")
-
-
-server = DspyLanguageServer()
-
-
-@server.feature(types.INITIALIZE)
-def on_initialize(ls: DspyLanguageServer, params: types.InitializeParams) -> None:
-    ls.protocol._workspace = LspWorkspace.replacing(ls.workspace)
-    ls.initialization_options = params.initialization_options
-    options = params.initialization_options
-    if isinstance(options, dict):
-        ls.trust_project = options.get("trustProject") is True
-        ls.restricted = options.get("restrictedMode") is True
-    threading.Thread(target=_warm_up, name="dspy-lsp-warm-up", daemon=True).start()
-
-
-def _warm_up() -> None:
-    """Import the analysis stack off the request path so the first didOpen is fast too."""
-    from .. import settings  # noqa: F401
-
-
-@server.feature(types.INITIALIZED)
-async def on_initialized(ls: DspyLanguageServer, _: types.InitializedParams) -> None:
-    from ..settings import editor_section
-
-    ls.editor_settings = editor_section(ls.initialization_options)
-    ls.programs_watch = asyncio.ensure_future(ls.watch_programs())
-    caps = ls.client_capabilities.workspace
-    watched = caps.did_change_watched_files if caps else None
-    if watched and watched.dynamic_registration:
-        options = types.DidChangeWatchedFilesRegistrationOptions(
-            watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
-        )
-        registration = types.Registration(
-            id="dspy-lsp-pyproject",
-            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-            register_options=options,
-        )
-        try:
-            await ls.client_register_capability_async(
-                types.RegistrationParams(registrations=[registration])
-            )
-        except Exception as exc:  # the client lacks what it claimed; saving pyproject still works
-            log.warning("could not watch pyproject.toml files: %s", exc)
-
-
-@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-def did_open(ls: DspyLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri, delay_s=0.0)
-    ls.request_lm(params.text_document.uri, "open")
-
-
-@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-def did_change(ls: DspyLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri)
-
-
-@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-def did_save(ls: DspyLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-    if _is_pyproject(params.text_document.uri):
-        ls.reload_settings()
-    elif params.text_document.uri in ls.workspace.text_documents:
-        ls.on_saved(params.text_document.uri)
-        ls.request_lm(params.text_document.uri, "save")
-
-
-@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-def did_close(ls: DspyLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.scheduler.cancel(params.text_document.uri)
-    ls._chunkings.pop(params.text_document.uri, None)
-    ls.signals.forget(params.text_document.uri)
-    if ls._lm_jobs is not None:
-        ls._lm_jobs.cancel(params.text_document.uri)
-    ls.text_document_publish_diagnostics(
-        types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
-    )
-
-
-@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-async def did_change_configuration(
-    ls: DspyLanguageServer, params: types.DidChangeConfigurationParams
-) -> None:
-    from ..settings import editor_section
-
-    settings = editor_section(params.settings)
-    caps = ls.client_capabilities.workspace
-    if not settings and caps is not None and caps.configuration:
-        pulled = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section=SOURCE)])
-        )
-        settings = editor_section(pulled[0] if pulled else None)
-    # eglot sends an empty notification right after connecting and answers the pull with
-    # nothing: that must not wipe what initializationOptions said.
-    ls.editor_settings = settings or editor_section(ls.initialization_options)
-    ls.reload_settings()
-
-
-@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-def did_change_watched_files(
-    ls: DspyLanguageServer, params: types.DidChangeWatchedFilesParams
-) -> None:
-    if any(_is_pyproject(change.uri) for change in params.changes):
-        ls.reload_settings()
-
-
-@server.feature(
-    types.TEXT_DOCUMENT_CODE_ACTION,
-    types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND, PLAN_KIND],
-        resolve_provider=True,
-    ),
-)
-def code_action(
-    ls: DspyLanguageServer, params: types.CodeActionParams
-) -> list[types.CodeAction | types.Command] | None:
-    from . import actions
-
-    uri = params.text_document.uri
-    doc = ls.workspace.get_text_document(uri)
-    caps = ls.client_capabilities.workspace
-    request = actions.ActionRequest(
-        uri=uri,
-        text=doc.source,
-        version=doc.version,
-        encoding=ls.encoding,
-        diagnostics=[d for d in params.context.diagnostics if d.source == SOURCE],
-        only=list(params.context.only or []),
-        document_changes=bool(
-            caps and caps.workspace_edit and caps.workspace_edit.document_changes
-        ),
-        plans=ls.lm_tier().configured,
-        resolve_edits=_resolves_edits(ls.client_capabilities),
-    )
-    return actions.code_actions(request, lambda: ls._analyze_snapshot(ls.snapshot(uri))) or None
-
-
-@server.command(CMD_ANALYZE_FILE)
-async def analyze_file(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
-    uri = _uri_argument(args)
-    if uri is None or uri not in ls.workspace.text_documents:
-        raise ValueError(f"{CMD_ANALYZE_FILE} needs the URI of an open document, got {args!r}")
-    job = ls.request_lm(uri, "command")
-    if job is not None:
-        await asyncio.wait({job})
-    analysis = await ls.scheduler.run_now(ls.snapshot(uri))
-    return {
-        "uri": uri,
-        "status": analysis.status.kind,
-        "findings": len(analysis.findings),
-        "lm_findings": sum(1 for f in analysis.findings if f.origin != "rule"),
-        "rules": sorted({f.rule for f in analysis.findings}),
-        "lm": ls.lm_status()["state"],
-    }
-
-
-@server.command(CMD_FEEDBACK)
-async def feedback(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
-    """Run by the client after it applied a code action (or for a dismissal, instead of an edit)."""
-    from .feedback import payloads_from_args
-
-    payloads = payloads_from_args(args)
-    for payload in payloads:
-        ls.signals.claim(payload.uri, [payload.finding_id])
-        if payload.kind == "dismissed_later":
-            ls.hidden.setdefault(payload.uri, set()).add(payload.finding_id)
-            if payload.uri in ls.workspace.text_documents:
-                ls.schedule(payload.uri, delay_s=0.0)
-    ids = await ls.record_feedback(payloads)
-    return {"recorded": len(ids), "ids": ids}
-
-
-@server.command(CMD_RELOAD_PROGRAMS)
-def reload_programs(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
-    """Reload now rather than at the next poll (after ``dspy-lsp programs activate``)."""
-    changed = ls.reload_programs()
-    tier = ls._lm_jobs.tier if ls._lm_jobs is not None else None
-    return {"changed": changed is not None, "versions": dict(tier.versions) if tier else {}}
-
-
-@server.command(CMD_STATUS)
-def status(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
-    return ls.lm_status()
-
-
-@server.command(CMD_ANALYZE_WORKSPACE)
-async def analyze_workspace(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
-    from . import workspace_run
-
-    return await workspace_run.analyze_workspace(ls)
-
-
-@server.command(CMD_PLAN_REFACTOR)
-async def plan_refactor(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
-    """For clients without ``codeAction/resolve``: plan, then apply with workspace/applyEdit."""
-    from . import plans
-    from .diagnostic_data import PlanRequest
-
-    action = await plans.resolve_plan(ls, PlanRequest.from_args(args))
-    if action.edit is None:
-        return {"applied": False, "reason": action.title}
-    result = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=action.edit, label=action.title)
-    )
-    if result.applied and action.command is not None:
-        from .feedback import payloads_from_args
-
-        await ls.record_feedback(payloads_from_args(action.command.arguments or []))
-    return {"applied": bool(result.applied), "title": action.title}
-
-
-@server.feature(types.CODE_ACTION_RESOLVE)
-async def resolve_code_action(ls: DspyLanguageServer, action: types.CodeAction) -> types.CodeAction:
-    from . import plans
-    from .diagnostic_data import PlanRequest
-
-    request = PlanRequest.decode(action.data)
-    if request is None:
-        return action
-    resolved = await plans.resolve_plan(ls, request)
-    action.edit = resolved.edit
-    action.title = resolved.title
-    action.command = resolved.command
-    return action
-
-
-@server.command(CMD_DEBUG_INFO)
-def debug_info(ls: DspyLanguageServer, *args: Any) -> dict[str, Any]:
-    return ls.debug_info()
-
-
-def _resolves_edits(caps: types.ClientCapabilities) -> bool:
-    code_action = caps.text_document.code_action if caps.text_document else None
-    support = code_action.resolve_support if code_action else None
-    return bool(support and "edit" in support.properties)
-
-
-def _uri_argument(args: tuple[Any, ...]) -> str | None:
-    for arg in args:
-        if isinstance(arg, str):
-            return arg
-        if isinstance(arg, dict) and isinstance(arg.get("uri"), str):
-            return arg["uri"]
-    return None

@@ -1,0 +1,262 @@
+"""The language server's handlers: one small function per request or notification.
+
+Each decodes its params, asks the session (``session.py``) or a module of this room, and
+encodes the answer; state lives in the session, never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from lsprotocol import types
+
+from .constants import (
+    CMD_ANALYZE_FILE,
+    CMD_ANALYZE_WORKSPACE,
+    CMD_DEBUG_INFO,
+    CMD_FEEDBACK,
+    CMD_PLAN_REFACTOR,
+    CMD_RELOAD_PROGRAMS,
+    CMD_STATUS,
+    FIX_ALL_KIND,
+    PLAN_KIND,
+    SOURCE,
+)
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+
+def _is_pyproject(uri: str) -> bool:
+    return uri.endswith("/pyproject.toml")
+
+
+server = Session()
+
+
+@server.feature(types.INITIALIZE)
+def on_initialize(ls: Session, params: types.InitializeParams) -> None:
+    ls.start(params)
+    threading.Thread(target=_warm_up, name="dspy-lsp-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    """Import the analysis stack off the request path so the first didOpen is fast too."""
+    from .. import analysis, settings  # noqa: F401
+    from . import actions, convert  # noqa: F401
+
+
+@server.feature(types.INITIALIZED)
+async def on_initialized(ls: Session, _: types.InitializedParams) -> None:
+    from ..settings import editor_section
+
+    ls.editor_settings = editor_section(ls.initialization_options)
+    ls.programs_watch = asyncio.ensure_future(ls.watch_programs())
+    caps = ls.client_capabilities.workspace
+    watched = caps.did_change_watched_files if caps else None
+    if watched and watched.dynamic_registration:
+        options = types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
+        )
+        registration = types.Registration(
+            id="dspy-lsp-pyproject",
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=options,
+        )
+        try:
+            await ls.client_register_capability_async(
+                types.RegistrationParams(registrations=[registration])
+            )
+        except Exception as exc:  # the client lacks what it claimed; saving pyproject still works
+            log.warning("could not watch pyproject.toml files: %s", exc)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: Session, params: types.DidOpenTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri, delay_s=0.0)
+    ls.request_lm(params.text_document.uri, "open")
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: Session, params: types.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: Session, params: types.DidSaveTextDocumentParams) -> None:
+    if _is_pyproject(params.text_document.uri):
+        ls.reload_settings()
+    elif params.text_document.uri in ls.workspace.text_documents:
+        ls.on_saved(params.text_document.uri)
+        ls.request_lm(params.text_document.uri, "save")
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: Session, params: types.DidCloseTextDocumentParams) -> None:
+    ls.close(params.text_document.uri)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+async def did_change_configuration(ls: Session, params: types.DidChangeConfigurationParams) -> None:
+    from ..settings import editor_section
+
+    settings = editor_section(params.settings)
+    caps = ls.client_capabilities.workspace
+    if not settings and caps is not None and caps.configuration:
+        pulled = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section=SOURCE)])
+        )
+        settings = editor_section(pulled[0] if pulled else None)
+    # eglot sends an empty notification right after connecting and answers the pull with
+    # nothing: that must not wipe what initializationOptions said.
+    ls.editor_settings = settings or editor_section(ls.initialization_options)
+    ls.reload_settings()
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(ls: Session, params: types.DidChangeWatchedFilesParams) -> None:
+    if any(_is_pyproject(change.uri) for change in params.changes):
+        ls.reload_settings()
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND, PLAN_KIND],
+        resolve_provider=True,
+    ),
+)
+def code_action(
+    ls: Session, params: types.CodeActionParams
+) -> list[types.CodeAction | types.Command] | None:
+    from . import actions
+
+    uri = params.text_document.uri
+    doc = ls.workspace.get_text_document(uri)
+    caps = ls.client_capabilities.workspace
+    request = actions.ActionRequest(
+        uri=uri,
+        text=doc.source,
+        version=doc.version,
+        encoding=ls.encoding,
+        diagnostics=[d for d in params.context.diagnostics if d.source == SOURCE],
+        only=list(params.context.only or []),
+        document_changes=bool(
+            caps and caps.workspace_edit and caps.workspace_edit.document_changes
+        ),
+        plans=ls.lm_tier().configured,
+        resolve_edits=_resolves_edits(ls.client_capabilities),
+    )
+    return actions.code_actions(request, lambda: ls.analyze_now(uri)) or None
+
+
+@server.command(CMD_ANALYZE_FILE)
+async def analyze_file(ls: Session, *args: Any) -> dict[str, Any]:
+    uri = _uri_argument(args)
+    if uri is None or uri not in ls.workspace.text_documents:
+        raise ValueError(f"{CMD_ANALYZE_FILE} needs the URI of an open document, got {args!r}")
+    job = ls.request_lm(uri, "command")
+    if job is not None:
+        await asyncio.wait({job})
+    analysis = await ls.scheduler.run_now(ls.snapshot(uri))
+    return {
+        "uri": uri,
+        "status": analysis.status.kind,
+        "findings": len(analysis.findings),
+        "lm_findings": sum(1 for f in analysis.findings if f.origin != "rule"),
+        "rules": sorted({f.rule for f in analysis.findings}),
+        "lm": ls.lm_status()["state"],
+    }
+
+
+@server.command(CMD_FEEDBACK)
+async def feedback(ls: Session, *args: Any) -> dict[str, Any]:
+    """Run by the client after it applied a code action (or for a dismissal, instead of an edit)."""
+    from .feedback import payloads_from_args
+
+    payloads = payloads_from_args(args)
+    for payload in payloads:
+        ls.signals.claim(payload.uri, [payload.finding_id])
+        if payload.kind == "dismissed_later":
+            ls.hidden.setdefault(payload.uri, set()).add(payload.finding_id)
+            if payload.uri in ls.workspace.text_documents:
+                ls.schedule(payload.uri, delay_s=0.0)
+    ids = await ls.record_feedback(payloads)
+    return {"recorded": len(ids), "ids": ids}
+
+
+@server.command(CMD_RELOAD_PROGRAMS)
+def reload_programs(ls: Session, *args: Any) -> dict[str, Any]:
+    """Reload now rather than at the next poll (after ``dspy-lsp programs activate``)."""
+    changed = ls.reload_programs()
+    tier = ls.running_tier
+    return {"changed": changed is not None, "versions": dict(tier.versions) if tier else {}}
+
+
+@server.command(CMD_STATUS)
+def status(ls: Session, *args: Any) -> dict[str, Any]:
+    return ls.lm_status()
+
+
+@server.command(CMD_ANALYZE_WORKSPACE)
+async def analyze_workspace(ls: Session, *args: Any) -> dict[str, Any]:
+    from . import workspace_run
+
+    return await workspace_run.analyze_workspace(ls)
+
+
+@server.command(CMD_PLAN_REFACTOR)
+async def plan_refactor(ls: Session, *args: Any) -> dict[str, Any]:
+    """For clients without ``codeAction/resolve``: plan, then apply with workspace/applyEdit."""
+    from . import plans
+    from .diagnostic_data import PlanRequest
+
+    action = await plans.resolve_plan(ls, PlanRequest.from_args(args))
+    if action.edit is None:
+        return {"applied": False, "reason": action.title}
+    result = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=action.edit, label=action.title)
+    )
+    if result.applied and action.command is not None:
+        from .feedback import payloads_from_args
+
+        await ls.record_feedback(payloads_from_args(action.command.arguments or []))
+    return {"applied": bool(result.applied), "title": action.title}
+
+
+@server.feature(types.CODE_ACTION_RESOLVE)
+async def resolve_code_action(ls: Session, action: types.CodeAction) -> types.CodeAction:
+    from . import plans
+    from .diagnostic_data import PlanRequest
+
+    request = PlanRequest.decode(action.data)
+    if request is None:
+        return action
+    resolved = await plans.resolve_plan(ls, request)
+    action.edit = resolved.edit
+    action.title = resolved.title
+    action.command = resolved.command
+    return action
+
+
+@server.command(CMD_DEBUG_INFO)
+def debug_info(ls: Session, *args: Any) -> dict[str, Any]:
+    return ls.debug_info()
+
+
+def _resolves_edits(caps: types.ClientCapabilities) -> bool:
+    code_action = caps.text_document.code_action if caps.text_document else None
+    support = code_action.resolve_support if code_action else None
+    return bool(support and "edit" in support.properties)
+
+
+def _uri_argument(args: tuple[Any, ...]) -> str | None:
+    for arg in args:
+        if isinstance(arg, str):
+            return arg
+        if isinstance(arg, dict) and isinstance(arg.get("uri"), str):
+            return arg["uri"]
+    return None
