@@ -1,6 +1,6 @@
-"""Run the deterministic rules over a module: one libcst parse per chunk feeds every rule.
+"""Run the deterministic rules over a module: one libcst parse per part feeds every rule.
 
-Chunk results are memoised by (chunk text, rule codes), so re-analysing an edited file costs
+Statement results are memoised by (part text, rule codes), so re-analysing an edited file costs
 one parse of the statement that changed. Everything here is pure: text in, findings out.
 """
 
@@ -17,7 +17,6 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from pydantic import Field, SkipValidation
 
-from .chunks import MAX_CHUNK_NODES, Chunk, Chunking, chunk_module
 from .models import (
     AnalysisStatus,
     Edit,
@@ -30,6 +29,7 @@ from .models import (
 from .rule import Place, Replacement, Report, Rule
 from .rules import ALL_RULES
 from .source import DEFAULT_MAX_CHARS, LineIndex
+from .statements import MAX_STATEMENT_NODES, Statement, StatementSplit, split_module
 from .suppression import is_suppressed
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ INTERNAL_ERROR = "DL002"
 META_RULES = frozenset({SYNTAX_ERROR, SKIPPED, INTERNAL_ERROR})
 """Codes about the file itself (it does not parse, was skipped, broke the engine): no fix,
 nothing to dismiss or learn from."""
-# A fix re-renders its whole chunk (about 4 µs a character), so a big class with many findings
+# A fix re-renders its whole part (about 4 µs a character), so a big class with many findings
 # took a minute; past this many characters of that work (under a second), its remaining
 # findings are shown without a fix (fix-all picks them up in its next round).
 MAX_FIX_WORK = 100_000
@@ -51,7 +51,7 @@ class Analysis(Frozen):
     findings: tuple[Finding, ...]
     status: AnalysisStatus
     # How the text was split; pass it back as ``previous`` to re-parse only what an edit touched.
-    chunking: SkipValidation[Chunking | None] = Field(default=None, exclude=True, repr=False)
+    split: SkipValidation[StatementSplit | None] = Field(default=None, exclude=True, repr=False)
 
 
 def analyze_source(
@@ -59,11 +59,11 @@ def analyze_source(
     codes: tuple[str, ...] | None = None,
     *,
     max_chars: int = DEFAULT_MAX_CHARS,
-    previous: Chunking | None = None,
+    previous: StatementSplit | None = None,
 ) -> Analysis:
     """All unsuppressed findings of the rules in ``codes`` (default: every rule) on ``text``.
 
-    ``previous`` is the ``chunking`` of an earlier analysis of the same document, if any.
+    ``previous`` is the ``split`` of an earlier analysis of the same document, if any.
     """
     codes = tuple(ALL_RULES) if codes is None else tuple(c for c in codes if c in ALL_RULES)
     if len(text) > max_chars:
@@ -75,7 +75,7 @@ def analyze_source(
     bom = 1 if text.startswith(_BOM) else 0
     body = text[bom:]
     try:
-        chunking = chunk_module(body, previous)
+        split = split_module(body, previous)
     except SyntaxError as exc:
         if exc.msg.startswith("too many"):  # a CPython limit (nesting, indentation): final
             return _syntax_error(body, exc, bom)
@@ -84,15 +84,13 @@ def analyze_source(
         return _skipped(f"file is too deeply nested to analyse ({type(exc).__name__})")
     index = LineIndex(text)
     findings = []
-    for chunk in chunking.chunks:
-        shift_cols = bom if chunk.start_line == 0 else 0
-        for moved in _placed_findings(chunk, codes, shift_cols):
+    for part in split.parts:
+        shift_cols = bom if part.start_line == 0 else 0
+        for moved in _placed_findings(part, codes, shift_cols):
             if not is_suppressed(index, moved):
                 findings.append(moved)
     findings.sort(key=lambda f: (f.span.start.line, f.span.start.column, f.rule))
-    return Analysis(
-        findings=tuple(findings), status=AnalysisStatus(kind="analyzed"), chunking=chunking
-    )
+    return Analysis(findings=tuple(findings), status=AnalysisStatus(kind="analyzed"), split=split)
 
 
 def _without_lone_surrogates(text: str) -> str:
@@ -104,9 +102,9 @@ def _without_lone_surrogates(text: str) -> str:
     return text
 
 
-def _too_big(chunk: Chunk) -> tuple[Finding, ...]:
+def _too_big(part: Statement) -> tuple[Finding, ...]:
     message = (
-        f"dspy-lsp skipped this statement: it has more than {MAX_CHUNK_NODES:,} syntax nodes, "
+        f"dspy-lsp skipped this statement: it has more than {MAX_STATEMENT_NODES:,} syntax nodes, "
         "the most it analyses in one piece"
     )
     return (meta_finding(SKIPPED, Severity.INFO, message, _TOP),)
@@ -145,8 +143,8 @@ def _unparsable(body: str, exc: SyntaxError, bom: int, codes: tuple[str, ...]) -
         log.info("libcst failed on a file ast rejected", exc_info=True)
         module = None
     if module is not None:
-        log.info("ast rejected but libcst parsed the file; analysing it as one chunk")
-        findings = _chunk_findings(body, codes)
+        log.info("ast rejected but libcst parsed the file; analysing it as one part")
+        findings = _statement_findings(body, codes)
         shifted = tuple(_shift(f, 0, bom) for f in findings)
         return Analysis(findings=shifted, status=AnalysisStatus(kind="analyzed"))
     return _syntax_error(body, exc, bom)
@@ -177,11 +175,13 @@ def _syntax_error_span(text: str, exc: SyntaxError) -> Span:
 
 
 @lru_cache(maxsize=8192)
-def _placed_findings(chunk: Chunk, codes: tuple[str, ...], shift_cols: int) -> tuple[Finding, ...]:
-    """A chunk's findings at its place in the file; unchanged chunks that did not move hit."""
-    too_big = chunk.nodes > MAX_CHUNK_NODES
-    found = _too_big(chunk) if too_big else _chunk_findings(chunk.text, codes)
-    return tuple(_shift(f, chunk.start_line, shift_cols) for f in found)
+def _placed_findings(
+    part: Statement, codes: tuple[str, ...], shift_cols: int
+) -> tuple[Finding, ...]:
+    """A part's findings at its place in the file; unchanged parts that did not move hit."""
+    too_big = part.nodes > MAX_STATEMENT_NODES
+    found = _too_big(part) if too_big else _statement_findings(part.text, codes)
+    return tuple(_shift(f, part.start_line, shift_cols) for f in found)
 
 
 def _shift(finding: Finding, lines: int, first_line_cols: int) -> Finding:
@@ -199,10 +199,10 @@ def _shift(finding: Finding, lines: int, first_line_cols: int) -> Finding:
 
 
 @lru_cache(maxsize=8192)
-def _chunk_findings(chunk_text: str, codes: tuple[str, ...]) -> tuple[Finding, ...]:
-    """Findings for one chunk with chunk-relative positions."""
+def _statement_findings(statement_text: str, codes: tuple[str, ...]) -> tuple[Finding, ...]:
+    """Findings for one part with part-relative positions."""
     try:
-        module = cst.parse_module(chunk_text)
+        module = cst.parse_module(statement_text)
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         rules = [ALL_RULES[code]() for code in codes]
         wrapper.visit_batched(rules)
@@ -220,7 +220,7 @@ def _chunk_findings(chunk_text: str, codes: tuple[str, ...]) -> tuple[Finding, .
         log.exception("internal error analysing a statement")
         message = f"dspy-lsp hit an internal error on this statement: {type(exc).__name__}: {exc}"
         return (meta_finding(INTERNAL_ERROR, Severity.INFO, message, _TOP),)
-    header = chunk_text.lstrip().split("\n", 1)[0][:120]
+    header = statement_text.lstrip().split("\n", 1)[0][:120]
     seen: Counter[str] = Counter()
     findings = []
     code = module.code  # positions and fixes refer to this text
@@ -233,9 +233,9 @@ def _chunk_findings(chunk_text: str, codes: tuple[str, ...]) -> tuple[Finding, .
             fixable = report.replacement is not None and fix_work < MAX_FIX_WORK
             fix_work += len(code) if fixable else 0
             findings.append(_to_finding(rule, report, module, code, positions, anchor, fixable))
-    if code != chunk_text:
-        runs = _kept_runs(code, chunk_text)
-        return tuple(_realigned(f, code, chunk_text, runs) for f in findings)
+    if code != statement_text:
+        runs = _kept_runs(code, statement_text)
+        return tuple(_realigned(f, code, statement_text, runs) for f in findings)
     return tuple(findings)
 
 
@@ -383,7 +383,7 @@ def _build_fix(
     replacement: Replacement,
     positions: Mapping[cst.CSTNode, CodeRange],
 ) -> Fix | None:
-    """Apply the replacement to the chunk, check the result parses, and keep the smallest edit."""
+    """Apply the replacement to the part, check the result parses, and keep the smallest edit."""
     try:
         new_text = module.visit(_ReplaceNode(report.target, replacement, positions)).code
         _check_parses(new_text)

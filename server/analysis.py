@@ -17,10 +17,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..analyzers.chunks import Chunking
 from ..analyzers.engine import Analysis, analyze_source
 from ..analyzers.models import Finding
 from ..analyzers.rules import ALL_RULES
+from ..analyzers.statements import StatementSplit
 from .settings import ResolvedSettings, relative_path
 from .store.paths import inside
 
@@ -36,7 +36,7 @@ def codes_for(path: Path | None, resolved: ResolvedSettings) -> tuple[str, ...]:
 
 
 def rule_tier(
-    text: str, path: Path | None, resolved: ResolvedSettings, previous: Chunking | None = None
+    text: str, path: Path | None, resolved: ResolvedSettings, previous: StatementSplit | None = None
 ) -> Analysis:
     """The rules selected for ``path``; ``previous`` (the file's last split) saves re-parsing."""
     return analyze_source(
@@ -52,7 +52,7 @@ def run(
     path: Path | None,
     resolved: ResolvedSettings,
     lm: LmTier | None = None,
-    previous: Chunking | None = None,
+    previous: StatementSplit | None = None,
 ) -> Analysis:
     """Both tiers, without calling the model: the LM findings ``lm`` holds for these units."""
     rules = rule_tier(text, path, resolved, previous)

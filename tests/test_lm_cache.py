@@ -15,7 +15,7 @@ from dspy_lsp.server.lm.cache import CacheKey, LmCache, default_cache_path
 
 
 def key(n: int | str = 0, **parts: str) -> CacheKey:
-    base = {"chunk_hash": f"chunk-{n}", "program_version": "p1", "model": "m", "settings": "s"}
+    base = {"unit_hash": f"chunk-{n}", "program_version": "p1", "model": "m", "settings": "s"}
     return CacheKey(**{**base, **parts})
 
 
@@ -51,7 +51,7 @@ def test_closed_cache_misses_quietly(tmp_path: Path) -> None:
     assert cache.get(key()) is None
 
 
-@pytest.mark.parametrize("field", ["chunk_hash", "program_version", "model", "settings"])
+@pytest.mark.parametrize("field", ["unit_hash", "program_version", "model", "settings"])
 def test_keys_differing_in_one_part_miss(field: str) -> None:
     with LmCache(None) as cache:
         cache.put(key(), "v")

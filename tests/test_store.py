@@ -58,7 +58,7 @@ def test_record_and_read_back() -> None:
         rule="LM-security",
         category="security",
         program_version="analyze@abc123",
-        chunk_hash="c0ffee",
+        unit_hash="c0ffee",
         path="pkg/mod.py",
         action_kind="quickfix",
         edit="x = 1",
@@ -640,3 +640,19 @@ def test_the_variable_named_by_lm_api_key_env_is_redacted_whatever_its_name() ->
     assert env_secrets(environ) == ()
     mark_secret_variable("DEEPSEEK_APIKEY_FOR_ME")
     assert env_secrets(environ) == ("dsk-0123456789abcdefXYZ",)
+
+
+def test_a_schema_2_file_keeps_its_unit_hashes_under_the_new_name(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    _migrate(conn, _MIGRATIONS[:2], path)  # what dspy-lsp wrote before the column was renamed
+    conn.execute(
+        "INSERT INTO events (kind, finding_id, rule, program_version, chunk_hash, created)"
+        " VALUES ('accepted', 'f', 'DL104', 'rule', 'unit-1', 1.0)"
+    )
+    conn.close()
+    with FeedbackStore(path, environ={}) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        [stored] = store.events()
+    assert stored.event.unit_hash == "unit-1"

@@ -26,7 +26,7 @@ _CATEGORIES = frozenset(get_args(Category))
 
 
 def analysis_devset(examples: Sequence[AnalysisExample]) -> list[dspy.Example]:
-    """``AnalyzeChunk`` inputs, built as the server builds them (the rules' findings told), with
+    """``AnalyzeUnit`` inputs, built as the server builds them (the rules' findings told), with
     the positives as the full expected output (for demos)."""
     devset = []
     for example in examples:
@@ -104,7 +104,7 @@ def chain_metric(
 
 
 def predicted(pred: dspy.Prediction) -> list[Predicted]:
-    """The findings of an ``AnalyzeChunk`` prediction (models or, from demos, dicts)."""
+    """The findings of an ``AnalyzeUnit`` prediction (models or, from demos, dicts)."""
     return [
         Predicted(_get(f, "line"), _get(f, "end_line"), _get(f, "category"))
         for f in pred.get("findings") or []

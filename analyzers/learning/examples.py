@@ -1,7 +1,7 @@
 """The labelled examples the learning loop trains and scores on; plain data, no dspy.
 
 Lines are 1-based and relative to the example's ``code`` (a unit: function, method or module
-section), the same numbering the ``AnalyzeChunk`` program sees, so a label does not depend on
+section), the same numbering the ``AnalyzeUnit`` program sees, so a label does not depend on
 where the unit sat in its file. An example holds what the program's input builder
 (``programs.inputs``) needs, so it is asked exactly as the server would ask.
 """

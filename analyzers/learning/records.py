@@ -42,7 +42,7 @@ class FeedbackRecord:
     category: str | None = None
     program_version: str
     """What produced the finding: "rule", or "analyze@<hash>" for a DSPy program."""
-    chunk_hash: str | None = None
+    unit_hash: str | None = None
     """The hash of the finding's unit."""
     line: int | None = None
     """1-based first line of the finding within ``code``."""

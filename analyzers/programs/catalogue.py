@@ -30,7 +30,7 @@ from .artifact import parse_state
 from .chain import AnalyzeThenPlan
 from .kinds import ProgramKind
 from .modules import build
-from .signatures import AnalyzeChunk, PlanRefactor
+from .signatures import AnalyzeUnit, PlanRefactor
 
 States = Mapping[str, dict[str, Any] | None]
 Outputs = list[tuple[Any, dspy.Prediction]]
@@ -116,7 +116,7 @@ def _chain_saved(trained: dspy.Module) -> dict[str, dict[str, Any]]:
 CATALOGUE: dict[ProgramKind, ProgramSpec] = {
     ProgramKind.ANALYZE: ProgramSpec(
         kind=ProgramKind.ANALYZE,
-        signatures=(AnalyzeChunk,),
+        signatures=(AnalyzeUnit,),
         program=_one(ProgramKind.ANALYZE),
         devset=analysis_devset,
         metric=analysis_metric,
@@ -134,7 +134,7 @@ CATALOGUE: dict[ProgramKind, ProgramSpec] = {
     ),
     ProgramKind.CHAIN: ProgramSpec(
         kind=ProgramKind.CHAIN,
-        signatures=(AnalyzeChunk, PlanRefactor),
+        signatures=(AnalyzeUnit, PlanRefactor),
         program=_chain,
         devset=chain_devset,
         metric=chain_metric,

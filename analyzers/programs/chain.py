@@ -11,17 +11,17 @@ import dspy
 
 from ..lm_findings import LM_RULE_PREFIX
 from .inputs import analyze_inputs, plan_inputs, problem_text, unit_rule_notes
-from .modules import ChunkAnalyzer, RefactorPlanner
+from .modules import RefactorPlanner, UnitAnalyzer
 
 
 class AnalyzeThenPlan(dspy.Module):
-    """``ChunkAnalyzer`` then ``RefactorPlanner``; with no finding the code comes back as is."""
+    """``UnitAnalyzer`` then ``RefactorPlanner``; with no finding the code comes back as is."""
 
     def __init__(
-        self, analyzer: ChunkAnalyzer | None = None, planner: RefactorPlanner | None = None
+        self, analyzer: UnitAnalyzer | None = None, planner: RefactorPlanner | None = None
     ) -> None:
         super().__init__()
-        self.analyzer = analyzer or ChunkAnalyzer()
+        self.analyzer = analyzer or UnitAnalyzer()
         self.planner = planner or RefactorPlanner()
 
     def forward(self, code: str, context: str) -> dspy.Prediction:

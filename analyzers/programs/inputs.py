@@ -20,12 +20,12 @@ from ..rules import ALL_RULES
 from ..units import Unit, place_in_unit
 
 NO_RULE_FINDINGS = "none"
-"""What ``AnalyzeChunk`` is told when no rule found anything in the unit."""
+"""What ``AnalyzeUnit`` is told when no rule found anything in the unit."""
 NOT_IN_A_UNIT = "the finding is not inside a function, method or module section"
 
 
 class AnalyzeInputs(TypedDict):
-    """The keyword arguments of ``ChunkAnalyzer`` (``AnalyzeChunk``'s input fields)."""
+    """The keyword arguments of ``UnitAnalyzer`` (``AnalyzeUnit``'s input fields)."""
 
     code: str
     context: str

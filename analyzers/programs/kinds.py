@@ -10,7 +10,7 @@ from enum import StrEnum
 
 class ProgramKind(StrEnum):
     ANALYZE = "analyze"
-    """Finds problems in a unit (``AnalyzeChunk``)."""
+    """Finds problems in a unit (``AnalyzeUnit``)."""
     PLAN = "plan"
     """Rewrites a unit so that one problem is fixed (``PlanRefactor``)."""
     CHAIN = "chain"

@@ -10,17 +10,17 @@ import dspy
 
 from .artifact import ArtifactError, ProgramState, parse_state
 from .kinds import ProgramKind
-from .signatures import SIGNATURE_VERSION, AnalyzeChunk, PlanRefactor
+from .signatures import SIGNATURE_VERSION, AnalyzeUnit, PlanRefactor
 
 
-class ChunkAnalyzer(dspy.Module):
+class UnitAnalyzer(dspy.Module):
     """Called with ``inputs.analyze_inputs``: the only way its inputs are built."""
 
     kind: ClassVar[ProgramKind] = ProgramKind.ANALYZE
 
     def __init__(self) -> None:
         super().__init__()
-        self.analyze = dspy.Predict(AnalyzeChunk)
+        self.analyze = dspy.Predict(AnalyzeUnit)
 
     def forward(self, code: str, context: str, rule_findings: str) -> dspy.Prediction:
         return self.analyze(code=code, context=context, rule_findings=rule_findings)
@@ -53,8 +53,8 @@ def program_version(name: str, program: dspy.Module) -> str:
     return f"{name}@{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
 
 
-SERVED_PROGRAMS: dict[str, type[ChunkAnalyzer] | type[RefactorPlanner]] = {
-    program.kind: program for program in (ChunkAnalyzer, RefactorPlanner)
+SERVED_PROGRAMS: dict[str, type[UnitAnalyzer] | type[RefactorPlanner]] = {
+    program.kind: program for program in (UnitAnalyzer, RefactorPlanner)
 }
 
 

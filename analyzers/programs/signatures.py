@@ -29,7 +29,7 @@ class LmFinding(BaseModel):
     snippet: str = Field(default="", description="the exact code text the problem is about")
 
 
-class AnalyzeChunk(dspy.Signature):
+class AnalyzeUnit(dspy.Signature):
     """You review one Python function, method or module section for real problems: bugs,
     wrong error handling, resource leaks, race conditions, security issues and design flaws
     that will cost the maintainer later. Report only problems you can point at in the code,

@@ -1,8 +1,8 @@
-"""Results of DSPy programs, cached on disk so the LM only sees chunks it has not seen before.
+"""Results of DSPy programs, cached on disk so the LM only sees units it has not seen before.
 
-A result is keyed by what could change it: the chunk's content hash, the program version, the
+A result is keyed by what could change it: the unit's content hash, the program version, the
 model and a fingerprint of the settings that reach the prompt. Re-opening a file, or editing one
-function in it, then costs LM calls only for the changed chunks, across server restarts and across
+function in it, then costs LM calls only for the changed units, across server restarts and across
 the several server processes (one per editor window) that share the file.
 
 The cache must never take the server down: a corrupt file is moved aside and replaced, a location
@@ -73,7 +73,7 @@ _EVICT = (
 class CacheKey:
     """Everything a cached result depends on; change any part and the old result is not reused."""
 
-    chunk_hash: str
+    unit_hash: str
     program_version: str
     model: str
     settings: str
@@ -81,7 +81,7 @@ class CacheKey:
     @property
     def digest(self) -> str:
         # JSON keeps the parts apart: ("a|b", "c") and ("a", "b|c") must not collide.
-        parts = [self.chunk_hash, self.program_version, self.model, self.settings]
+        parts = [self.unit_hash, self.program_version, self.model, self.settings]
         return hashlib.sha256(json.dumps(parts).encode("ascii")).hexdigest()
 
 

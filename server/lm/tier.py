@@ -270,7 +270,7 @@ class LmTier:
 
     def _key(self, unit: Unit) -> CacheKey:
         return CacheKey(
-            chunk_hash=unit.hash,
+            unit_hash=unit.hash,
             program_version=self.versions[ProgramKind.ANALYZE],
             model=self.settings.model or "",
             settings=self.settings.fingerprint(),

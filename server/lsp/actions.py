@@ -2,7 +2,7 @@
 
 The fix travels in the diagnostic, so no server state is needed. When the diagnostic is from an
 older version of the document, or the client dropped ``data``, the finding is looked up again in
-a fresh analysis (cheap: unchanged chunks come from the cache). Every action carries the
+a fresh analysis (cheap: unchanged parts come from the cache). Every action carries the
 ``dspy-lsp.feedback`` command, which the client runs once it has applied the action's edit.
 """
 
@@ -35,7 +35,7 @@ _SAFETY_LABEL = {
 class ActionRequest:
     uri: str
     text: str
-    version: int | None
+    document_version: int | None
     encoding: str
     diagnostics: list[types.Diagnostic]
     only: list[str]
@@ -129,7 +129,7 @@ def _fix_and_line(
     codec: PositionCodec,
     current: Callable[[], Analysis],
 ) -> tuple[Fix | None, int]:
-    if data is not None and data.document_version == request.version:
+    if data is not None and data.document_version == request.document_version:
         return data.fix, data.line
     match = _lookup(
         current(),
@@ -167,7 +167,9 @@ def _quick_fix(
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
         is_preferred=fix.safety == FixSafety.SAFE,
-        edit=text_document_edit(request.uri, request.version, edits, request.document_changes),
+        edit=text_document_edit(
+            request.uri, request.document_version, edits, request.document_changes
+        ),
         command=feedback.payload(finding, FeedbackKind.ACCEPTED, "quickfix", after).command(),
     )
 
@@ -205,7 +207,10 @@ def _dismissals(
                 kind=types.CodeActionKind.QuickFix,
                 diagnostics=[diagnostic],
                 edit=text_document_edit(
-                    request.uri, request.version, [codec.text_edit(edit)], request.document_changes
+                    request.uri,
+                    request.document_version,
+                    [codec.text_edit(edit)],
+                    request.document_changes,
                 ),
                 command=payload.command(),
             )
@@ -242,7 +247,7 @@ def _fix_all_action(
         title=f"dspy-lsp: apply {applied} safe fix{'es' if applied != 1 else ''}",
         kind=FIX_ALL_KIND,
         edit=text_document_edit(
-            request.uri, request.version, [codec.text_edit(edit)], request.document_changes
+            request.uri, request.document_version, [codec.text_edit(edit)], request.document_changes
         ),
         command=types.Command(
             title="dspy-lsp: record feedback", command=CMD_FEEDBACK, arguments=payloads

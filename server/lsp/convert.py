@@ -66,7 +66,9 @@ class PositionCodec:
         return types.TextEdit(range=self.range(edit.span), new_text=edit.new_text)
 
 
-def to_diagnostic(finding: Finding, codec: PositionCodec, version: int | None) -> types.Diagnostic:
+def to_diagnostic(
+    finding: Finding, codec: PositionCodec, document_version: int | None
+) -> types.Diagnostic:
     return types.Diagnostic(
         range=codec.range(finding.span),
         message=finding.message,
@@ -74,19 +76,22 @@ def to_diagnostic(finding: Finding, codec: PositionCodec, version: int | None) -
         code=finding.rule,
         code_description=types.CodeDescription(href=f"{DOCS_URL}-{finding.rule.lower()}"),
         source=SOURCE,
-        data=DiagnosticData.of(finding, version).encode(),
+        data=DiagnosticData.of(finding, document_version).encode(),
     )
 
 
 def to_diagnostics(
-    analysis: Analysis, text: str, encoding: str, version: int | None
+    analysis: Analysis, text: str, encoding: str, document_version: int | None
 ) -> list[types.Diagnostic]:
     codec = PositionCodec(text, encoding)
-    return [to_diagnostic(f, codec, version) for f in analysis.findings]
+    return [to_diagnostic(f, codec, document_version) for f in analysis.findings]
 
 
 def text_document_edit(
-    uri: str, version: int | None, edits: list[types.TextEdit], document_changes: bool
+    uri: str,
+    document_version: int | None,
+    edits: list[types.TextEdit],
+    document_changes: bool,
 ) -> types.WorkspaceEdit:
     """A workspace edit for one document, versioned when the client supports documentChanges."""
     if document_changes:
@@ -94,7 +99,7 @@ def text_document_edit(
             document_changes=[
                 types.TextDocumentEdit(
                     text_document=types.OptionalVersionedTextDocumentIdentifier(
-                        uri=uri, version=version
+                        uri=uri, version=document_version
                     ),
                     edits=list(edits),
                 )

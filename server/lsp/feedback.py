@@ -78,7 +78,7 @@ def payload_for(
         rule=finding.rule,
         category=rule_category(finding.rule) or None,
         program_version=finding.origin,
-        chunk_hash=placed.unit.hash if placed else None,
+        unit_hash=placed.unit.hash if placed else None,
         line=placed.line if placed else None,
         end_line=placed.end_line if placed else None,
         message=finding.message,

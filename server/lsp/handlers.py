@@ -140,7 +140,7 @@ def code_action(
     request = actions.ActionRequest(
         uri=uri,
         text=doc.source,
-        version=doc.version,
+        document_version=doc.version,
         encoding=ls.encoding,
         diagnostics=[d for d in params.context.diagnostics if d.source == SOURCE],
         only=list(params.context.only or []),

@@ -22,7 +22,7 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Snapshot:
     uri: str
-    version: int | None
+    document_version: int | None
     text: str
 
 
@@ -82,7 +82,7 @@ class Scheduler(Generic[R]):
     async def _analyse_and_publish(self, snapshot: Snapshot) -> R:
         loop = asyncio.get_running_loop()
         result = await loop.run_in_executor(self._executor, self._analyze, snapshot)
-        if self._current_version(snapshot.uri) != snapshot.version:
+        if self._current_version(snapshot.uri) != snapshot.document_version:
             self.dropped_stale += 1
             return result
         outcome = self._publish(snapshot, result)

@@ -26,8 +26,8 @@ from .documents import LspWorkspace, fingerprint
 from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
-    from ...analyzers.chunks import Chunking
     from ...analyzers.engine import Analysis
+    from ...analyzers.statements import StatementSplit
     from ..lm.jobs import LmJobs
     from ..lm.tier import LmTier
     from ..settings import ProjectConfig, ResolvedSettings, Settings
@@ -53,7 +53,7 @@ class Session(LanguageServer):
         self._shown_errors: set[str] = set()
         # The last split of each open document, so an edit re-parses only the statements it
         # touched. Any earlier split is a valid starting point, so staleness costs speed only.
-        self._chunkings: dict[str, Chunking] = {}
+        self._splits: dict[str, StatementSplit] = {}
         self._lm_jobs: LmJobs | None = None
         self._feedback: FeedbackRecorder | None = None
         self._signals: SignalTracker | None = None
@@ -83,7 +83,7 @@ class Session(LanguageServer):
     def close(self, uri: str) -> None:
         """Forget what was held for a closed document, and clear its diagnostics."""
         self.scheduler.cancel(uri)
-        self._chunkings.pop(uri, None)
+        self._splits.pop(uri, None)
         self.signals.forget(uri)
         if self._lm_jobs is not None:
             self._lm_jobs.cancel(uri)
@@ -141,7 +141,7 @@ class Session(LanguageServer):
     # -- analysis -------------------------------------------------------------------------
     def snapshot(self, uri: str) -> Snapshot:
         doc = self.workspace.get_text_document(uri)
-        return Snapshot(uri=uri, version=doc.version, text=doc.source)
+        return Snapshot(uri=uri, document_version=doc.version, text=doc.source)
 
     def schedule(self, uri: str, delay_s: float | None = None) -> None:
         if delay_s is None:
@@ -155,11 +155,11 @@ class Session(LanguageServer):
     def _analyze_snapshot(self, snapshot: Snapshot) -> Analysis:
         from ..analysis import run
 
-        previous = self._chunkings.get(snapshot.uri)
+        previous = self._splits.get(snapshot.uri)
         resolved = self.settings_for(snapshot.uri)
         analysis = run(snapshot.text, _path(snapshot.uri), resolved, self.running_tier, previous)
-        if analysis.chunking is not None and snapshot.uri in self.workspace.text_documents:
-            self._chunkings[snapshot.uri] = analysis.chunking
+        if analysis.split is not None and snapshot.uri in self.workspace.text_documents:
+            self._splits[snapshot.uri] = analysis.split
         return analysis
 
     def _current_version(self, uri: str) -> int | None:
@@ -176,10 +176,12 @@ class Session(LanguageServer):
         self.signals.published(
             snapshot.uri, snapshot.text, analysis.findings, analysis.status.kind == "analyzed"
         )
-        diagnostics = to_diagnostics(analysis, snapshot.text, self.encoding, snapshot.version)
+        diagnostics = to_diagnostics(
+            analysis, snapshot.text, self.encoding, snapshot.document_version
+        )
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
-                uri=snapshot.uri, version=snapshot.version, diagnostics=diagnostics
+                uri=snapshot.uri, version=snapshot.document_version, diagnostics=diagnostics
             )
         )
 

@@ -81,6 +81,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE events ADD COLUMN message TEXT",
         "ALTER TABLE events ADD COLUMN context TEXT",
     ),
+    # The column held unit hashes all along (the LM's units, not the rules' statements).
+    ("ALTER TABLE events RENAME COLUMN chunk_hash TO unit_hash",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

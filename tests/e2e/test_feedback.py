@@ -94,7 +94,7 @@ async def test_an_applied_quick_fix_is_logged_as_accepted_with_its_edit(
     assert (event.line, event.end_line) == (3, 3)  # the unit's own numbering
     assert event.code.startswith("def load(path):") and "data == None" in event.code
     assert "data is None" in event.edit and "data == None" not in event.edit
-    assert event.chunk_hash and event.context == "import json\n"
+    assert event.unit_hash and event.context == "import json\n"
 
 
 async def test_dismissing_as_false_positive_suppresses_and_logs_it(

@@ -3,7 +3,7 @@
 Guidance is what optimizers add to a prompt: demos (more than one user turn) or ``MARKER`` in
 the instructions. Knowing the truth by pattern (``eval(`` is a security problem, ``== None`` a
 bug), it answers:
-- AnalyzeChunk, guided: every problem line. Unguided: only ``eval(`` lines, plus a false
+- AnalyzeUnit, guided: every problem line. Unguided: only ``eval(`` lines, plus a false
   positive on line 1.
 - PlanRefactor, guided: the code with every problem fixed. Unguided: the code unchanged.
 - anything else (an optimizer asking for instructions): ``MARKER`` in every output field, as

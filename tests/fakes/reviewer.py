@@ -1,7 +1,7 @@
 """A scripted "model" that answers DSPy prompts from fixtures, for tests and benchmarks.
 
 It reads the ChatAdapter prompt the way a model would and answers in the adapter's format:
-- AnalyzeChunk: one finding on every numbered line that calls ``eval(`` (with its snippet);
+- AnalyzeUnit: one finding on every numbered line that calls ``eval(`` (with its snippet);
 - PlanRefactor: the code with ``eval(`` replaced by ``ast.literal_eval(``.
 Modes make it misbehave the way real models do (hallucinated lines and snippets, unparsable
 rewrites).

@@ -80,7 +80,7 @@ async def test_an_edit_past_the_end_of_the_last_line_lands_at_its_end(
 async def test_typing_into_an_emptied_document_still_gets_diagnostics(
     client: LanguageClient,  # noqa: F811
 ) -> None:
-    """Deleting everything left no chunks to reuse; the next edit crashed the analysis, and the
+    """Deleting everything left no parts to reuse; the next edit crashed the analysis, and the
     document got no diagnostics again until it was reopened."""
     uri = workspace_file("sync/emptied.py")
     await open_and_wait(client, uri, "x = 1\n")

@@ -1,4 +1,4 @@
-"""Re-chunking an edited text gives exactly what chunking it from scratch gives."""
+"""Re-split an edited text gives exactly what split it from scratch gives."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from dspy_lsp.analyzers.chunks import chunk_module
 from dspy_lsp.analyzers.engine import analyze_source
+from dspy_lsp.analyzers.statements import split_module
 
 BASE = '''"""Module doc."""
 import os
@@ -41,22 +41,22 @@ EDITS = [
 
 
 @pytest.mark.parametrize(("name", "old", "new"), EDITS, ids=[e[0] for e in EDITS])
-def test_rechunking_matches_a_fresh_split(name: str, old: str, new: str) -> None:
-    before = chunk_module(BASE)
+def test_resplitting_matches_a_fresh_split(name: str, old: str, new: str) -> None:
+    before = split_module(BASE)
     edited = BASE.replace(old, new, 1)
     try:
-        fresh = chunk_module(edited)
+        fresh = split_module(edited)
     except SyntaxError:
         with pytest.raises(SyntaxError):
-            chunk_module(edited, before)
+            split_module(edited, before)
         return
-    assert chunk_module(edited, before).chunks == fresh.chunks
+    assert split_module(edited, before).parts == fresh.parts
 
 
 def test_random_single_character_edits_agree_with_fresh_analysis() -> None:
     rng = random.Random(7)
     text = BASE * 3
-    previous = analyze_source(text).chunking
+    previous = analyze_source(text).split
     for _ in range(300):
         at = rng.randrange(len(text) + 1)
         if rng.random() < 0.5 and at < len(text):
@@ -69,4 +69,4 @@ def test_random_single_character_edits_agree_with_fresh_analysis() -> None:
             )
         incremental = analyze_source(text, previous=previous)
         assert incremental.findings == analyze_source(text).findings
-        previous = incremental.chunking or previous
+        previous = incremental.split or previous

@@ -1,8 +1,8 @@
 """Split a module into top-level statements, so work is redone only where the text changed.
 
-``ast`` finds the statement boundaries (it is fast and C-backed); each chunk is then analysed on
-its own, and its results are cached by the chunk's text. Given the chunking of an earlier text,
-only the chunks around the edited region are parsed again. Lines are LSP lines.
+``ast`` finds the statement boundaries (it is fast and C-backed); each part is then analysed on
+its own, and its results are cached by the part's text. Given the split of an earlier text,
+only the parts around the edited region are parsed again. Lines are LSP lines.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from .source import LineIndex
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Statement:
     start_line: int
     text: str
-    nodes: int = 0  # syntax nodes (counted for large chunks only): how long libcst will take
+    nodes: int = 0  # syntax nodes (counted for large parts only): how long libcst will take
 
     @property
     def hash(self) -> str:
@@ -35,27 +35,27 @@ def _first_line(node: ast.stmt) -> int:
     return first - 1
 
 
-# Chunks shorter than this cannot hold enough syntax nodes to be too big, so only longer ones
+# Parts shorter than this cannot hold enough syntax nodes to be too big, so only longer ones
 # pay for counting.
 _CHARS_WORTH_COUNTING = 20_000
 # libcst visits about 10k nodes a second per core; beyond this one statement would stall for
 # seconds, so it is skipped with a note instead (a generated table, a huge literal). Counting
 # stops there too: walking a 400k-node statement takes seconds on its own.
-MAX_CHUNK_NODES = 30_000
+MAX_STATEMENT_NODES = 30_000
 
 
 def _count_nodes(statements: list[ast.stmt], lines: int) -> int:
     """libcst's nodes, up to one past the limit: the statements' and one per line (a blank or
     comment line is a node of its own)."""
     walked = itertools.chain.from_iterable(ast.walk(stmt) for stmt in statements)
-    return lines + sum(1 for _ in itertools.islice(walked, max(MAX_CHUNK_NODES + 1 - lines, 0)))
+    return lines + sum(1 for _ in itertools.islice(walked, max(MAX_STATEMENT_NODES + 1 - lines, 0)))
 
 
-def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
-    """Partition ``text`` into chunks that each start at a top-level statement.
+def split_statements(text: str, tree: ast.Module) -> list[Statement]:
+    """Partition ``text`` into parts that each start at a top-level statement.
 
-    Comments and blank lines between statements stay with the chunk before them; the first
-    chunk also holds anything before the first statement.
+    Comments and blank lines between statements stay with the part before them; the first
+    part also holds anything before the first statement.
     """
     line_starts = LineIndex(text).line_starts
     statements: dict[int, list[ast.stmt]] = {0: []}
@@ -63,7 +63,7 @@ def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
         line = _first_line(statement)
         statements.setdefault(line if 0 < line < len(line_starts) else 0, []).append(statement)
     bounds = sorted(statements)
-    chunks = []
+    parts = []
     for i, first_line in enumerate(bounds):
         begin = line_starts[first_line]
         end = line_starts[bounds[i + 1]] if i + 1 < len(bounds) else len(text)
@@ -71,27 +71,27 @@ def split_chunks(text: str, tree: ast.Module) -> list[Chunk]:
         if end - begin > _CHARS_WORTH_COUNTING:
             last_line = bounds[i + 1] if i + 1 < len(bounds) else len(line_starts)
             nodes = _count_nodes(statements[first_line], last_line - first_line)
-        chunks.append(Chunk(start_line=first_line, text=text[begin:end], nodes=nodes))
-    return chunks
+        parts.append(Statement(start_line=first_line, text=text[begin:end], nodes=nodes))
+    return parts
 
 
 @dataclass(frozen=True, eq=False)
-class Chunking:
-    """A text and its chunks; hand it back to :func:`chunk_module` to re-split an edited text."""
+class StatementSplit:
+    """A text and its parts; hand it back to :func:`split_module` to re-split an edited text."""
 
     text: str
-    chunks: tuple[Chunk, ...]
+    parts: tuple[Statement, ...]
 
 
-def chunk_module(text: str, previous: Chunking | None = None) -> Chunking:
-    """Chunks of ``text``; raises what ``ast.parse`` raises when the text does not parse."""
+def split_module(text: str, previous: StatementSplit | None = None) -> StatementSplit:
+    """Parts of ``text``; raises what ``ast.parse`` raises when the text does not parse."""
     if previous is not None:
         if previous.text == text:
             return previous
-        reused = _rechunk(previous, text)
+        reused = _resplit(previous, text)
         if reused is not None:
             return reused
-    return Chunking(text, tuple(split_chunks(text, ast.parse(text))))
+    return StatementSplit(text, tuple(split_statements(text, ast.parse(text))))
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -117,42 +117,42 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
     return lo
 
 
-def _rechunk(previous: Chunking, text: str) -> Chunking | None:
-    """Re-split only the chunks the edit touched (plus a character of margin on each side).
+def _resplit(previous: StatementSplit, text: str) -> StatementSplit | None:
+    """Re-split only the parts the edit touched (plus a character of margin on each side).
 
     Top-level statements parse independently, so if the touched region parses on its own the
     whole text does. When it does not (an unclosed bracket, a decorator typed above a function
-    in the next chunk), the caller parses the whole text instead.
+    in the next part), the caller parses the whole text instead.
     """
-    old, chunks = previous.text, previous.chunks
-    if not chunks:  # the document was emptied: nothing to reuse
+    old, parts = previous.text, previous.parts
+    if not parts:  # the document was emptied: nothing to reuse
         return None
     prefix = _common_prefix(old, text)
     suffix = _common_suffix(old, text, min(len(old), len(text)) - prefix)
     offsets, total = [], 0
-    for chunk in chunks:
+    for part in parts:
         offsets.append(total)
-        total += len(chunk.text)
+        total += len(part.text)
     first = bisect_right(offsets, max(prefix - 1, 0)) - 1
     last = bisect_right(offsets, min(len(old) - suffix, len(old) - 1)) - 1
     start = offsets[first]
-    old_end = offsets[last + 1] if last + 1 < len(chunks) else len(old)
+    old_end = offsets[last + 1] if last + 1 < len(parts) else len(old)
     new_end = old_end + len(text) - len(old)
     region = text[start:new_end]
     try:
         tree = ast.parse(region)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    base = chunks[first].start_line
+    base = parts[first].start_line
     middle = [
-        Chunk(start_line=base + c.start_line, text=c.text, nodes=c.nodes)
-        for c in split_chunks(region, tree)
+        Statement(start_line=base + c.start_line, text=c.text, nodes=c.nodes)
+        for c in split_statements(region, tree)
         if c.text
     ]
-    old_lines = sum(len(LineIndex(c.text).line_starts) - 1 for c in chunks[first : last + 1])
+    old_lines = sum(len(LineIndex(c.text).line_starts) - 1 for c in parts[first : last + 1])
     delta = len(LineIndex(region).line_starts) - 1 - old_lines
     after = [
-        Chunk(start_line=c.start_line + delta, text=c.text, nodes=c.nodes)
-        for c in chunks[last + 1 :]
+        Statement(start_line=c.start_line + delta, text=c.text, nodes=c.nodes)
+        for c in parts[last + 1 :]
     ]
-    return Chunking(text, (*chunks[:first], *middle, *after))
+    return StatementSplit(text, (*parts[:first], *middle, *after))
