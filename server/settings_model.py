@@ -23,10 +23,14 @@ PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
 """Sections holding trusted-only keys, with the keys in them a project may still set."""
 
 
-class LmSettings(BaseModel):
-    """The LM tier. No ``model`` means no LM: the rule tier works on its own."""
+class _Strict(BaseModel):
+    """Frozen, and an unknown key is an error a user sees (not a silently ignored typo)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LmSettings(_Strict):
+    """The LM tier. No ``model`` means no LM: the rule tier works on its own."""
 
     model: str | None = Field(
         default=None,
@@ -100,10 +104,8 @@ class LmSettings(BaseModel):
         return f"{self.model}|{self.api_base}|{self.temperature}|{self.max_tokens}"
 
 
-class FeedbackSettings(BaseModel):
+class FeedbackSettings(_Strict):
     """What users do with findings, kept locally for the learning loop (never sent anywhere)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = Field(
         default=True,
@@ -122,10 +124,8 @@ class FeedbackSettings(BaseModel):
     )
 
 
-class LearnSettings(BaseModel):
+class LearnSettings(_Strict):
     """Continuous learning: the server starts ``dspy-lsp learn`` (a child process) after feedback."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     auto: bool = Field(
         default=False,
@@ -167,11 +167,9 @@ class LearnSettings(BaseModel):
     )
 
 
-class Settings(BaseModel):
+class Settings(_Strict):
     """Everything one file is analysed under; the source of the editor's settings and the
     README's table (``settings_schema``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     select: tuple[str, ...] = Field(
         default=("ALL",),

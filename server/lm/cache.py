@@ -23,21 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..store import sqlite_file as db
 from ..store.paths import user_dir
-from ..store.sqlite_file import (
-    ForeignFileError,
-    LockedConnection,
-    claim,
-    connect,
-    immediate,
-    is_bad_file,
-    is_corrupt,
-    is_ours,
-    move_aside,
-    retry_while_busy,
-    stamp,
-    user_version,
-)
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +108,7 @@ def default_cache_path(environ: Mapping[str, str] | None = None) -> Path:
     return user_dir("cache", environ) / "lm-cache.sqlite3"
 
 
-class LmCache(LockedConnection):
+class LmCache(db.LockedConnection):
     """SQLite store of LM results with LRU eviction, shared safely by threads and processes.
 
     One connection behind a lock (``check_same_thread=False``) rather than one per thread: the
@@ -188,7 +175,7 @@ class LmCache(LockedConnection):
             if self._conn is None:
                 return
             try:
-                with immediate(self._conn):
+                with db.immediate(self._conn):
                     self._conn.execute(
                         "INSERT OR REPLACE INTO entries (digest, value, last_used) VALUES (?, ?, ?)",
                         (digest, value, self._clock()),
@@ -225,17 +212,17 @@ class LmCache(LockedConnection):
             return _connect(":memory:")
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            claim(path, _TABLES)  # a file that is not ours is refused, never replaced
-            conn = retry_while_busy(lambda: _connect(path), _BUSY_TIMEOUT_S)
-        except ForeignFileError as exc:
+            db.claim(path, _TABLES)  # a file that is not ours is refused, never replaced
+            conn = db.retry_while_busy(lambda: _connect(path), _BUSY_TIMEOUT_S)
+        except db.ForeignFileError as exc:
             return self._degrade(str(exc))
         except (OSError, sqlite3.Error) as exc:
-            if not is_bad_file(path, exc) or not is_ours(path):
+            if not db.is_bad_file(path, exc) or not db.is_ours(path):
                 return self._degrade(f"cannot use {path}: {exc}")
             log.warning("LM cache %s is unusable (%s); starting a new one", path, exc)
             try:
-                moved = move_aside(path)
-                claim(path, _TABLES)
+                moved = db.move_aside(path)
+                db.claim(path, _TABLES)
                 conn = _connect(path)
             except (OSError, sqlite3.Error) as exc2:
                 return self._degrade(f"cannot replace bad file {path}: {exc2}")
@@ -253,7 +240,7 @@ class LmCache(LockedConnection):
 
     def _failed(self, what: str, exc: sqlite3.Error) -> None:
         """Log a failed operation; if the file turned out corrupt, replace it."""
-        if self.path is None or not is_corrupt(exc) or not is_ours(self.path):
+        if self.path is None or not db.is_corrupt(exc) or not db.is_ours(self.path):
             log.warning("LM cache: %s failed: %s", what, exc)
             return
         log.warning("LM cache %s is corrupt (%s); starting a new one", self.path, exc)
@@ -261,7 +248,7 @@ class LmCache(LockedConnection):
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
         try:
-            moved = move_aside(self.path)
+            moved = db.move_aside(self.path)
         except OSError as move_exc:
             self._conn = self._degrade(f"cannot move corrupt {self.path} aside: {move_exc}")
             return
@@ -271,33 +258,10 @@ class LmCache(LockedConnection):
 
 
 def _connect(target: Path | str) -> sqlite3.Connection:
-    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), see sqlite_file.immediate.
-    options = {"timeout": _BUSY_TIMEOUT_S, "isolation_level": None, "check_same_thread": False}
-    conn = (
-        sqlite3.connect(target, **options) if target == ":memory:" else connect(target, **options)
+    return db.open_database(
+        None if target == ":memory:" else Path(target),
+        migrations=_MIGRATIONS,
+        too_new=SchemaTooNewError,
+        timeout_s=_BUSY_TIMEOUT_S,
+        durable=False,
     )
-    try:
-        if target != ":memory:":
-            # Readers never block writers (nor the reverse); NORMAL is durable enough for a
-            # cache (a power cut may lose the last commits, never corrupt the file).
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        _migrate(conn)
-        stamp(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    if user_version(conn) == SCHEMA_VERSION:
-        return
-    with immediate(conn):
-        version = user_version(conn)  # again, under the write lock: another process may have won
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNewError(version)
-        for step in _MIGRATIONS[version:]:
-            for statement in step:
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -197,33 +197,30 @@ def _dismissals(
 ) -> list[types.CodeAction]:
     """Dismissing as a false positive writes a suppression comment (it stays dismissed, in the
     code, for the whole team); dismissing for now only hides the finding for this session."""
+
+    def dismiss(kind: FeedbackKind, how: str, edit: types.WorkspaceEdit | None) -> types.CodeAction:
+        return types.CodeAction(
+            title=f"Dismiss {finding.rule}: {how}",
+            kind=types.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic],
+            edit=edit,
+            command=feedback.payload(finding, kind, "dismiss").command(),
+        )
+
     actions = []
     edit = suppression_edit(request.text, line, finding.rule)
     if edit is not None:
-        payload = feedback.payload(finding, FeedbackKind.DISMISSED_FALSE_POSITIVE, "dismiss")
+        suppress = text_document_edit(
+            request.uri, request.document_version, [codec.text_edit(edit)], request.document_changes
+        )
         actions.append(
-            types.CodeAction(
-                title=f"Dismiss {finding.rule}: false positive (suppress on this line)",
-                kind=types.CodeActionKind.QuickFix,
-                diagnostics=[diagnostic],
-                edit=text_document_edit(
-                    request.uri,
-                    request.document_version,
-                    [codec.text_edit(edit)],
-                    request.document_changes,
-                ),
-                command=payload.command(),
+            dismiss(
+                FeedbackKind.DISMISSED_FALSE_POSITIVE,
+                "false positive (suppress on this line)",
+                suppress,
             )
         )
-    later = feedback.payload(finding, FeedbackKind.DISMISSED_LATER, "dismiss")
-    actions.append(
-        types.CodeAction(
-            title=f"Dismiss {finding.rule}: not now (hide this session)",
-            kind=types.CodeActionKind.QuickFix,
-            diagnostics=[diagnostic],
-            command=later.command(),
-        )
-    )
+    actions.append(dismiss(FeedbackKind.DISMISSED_LATER, "not now (hide this session)", None))
     return actions
 
 

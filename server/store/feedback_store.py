@@ -32,13 +32,13 @@ from .redaction import env_secrets, redact
 from .sqlite_file import (
     LockedConnection,
     claim,
-    connect,
     immediate,
     is_corrupt,
     is_ours,
+    migrate,
     move_aside,
+    open_database,
     retry_while_busy,
-    stamp,
     user_version,
 )
 
@@ -310,53 +310,23 @@ def _connect_retrying(path: Path) -> sqlite3.Connection:
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
-    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE via sqlite_file.immediate).
-    options = {"timeout": _BUSY_TIMEOUT_S, "isolation_level": None, "check_same_thread": False}
-    conn = sqlite3.connect(":memory:", **options) if path is None else connect(path, **options)
-    try:
-        # Before any pragma that writes: a newer file must stay exactly as it is.
-        found = user_version(conn)
-        if found > SCHEMA_VERSION:
-            raise FeedbackSchemaTooNewError(path, found)
-        if path is not None:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":  # e.g. a file system without shared memory; still safe, slower
-                log.warning("feedback store %s: journal mode is %s, not wal", path, mode)
-            # FULL, where the cache uses NORMAL: the cache can lose its last commits to a power
-            # cut and merely repeat an LM call, but a lost event is gone for good and record()
-            # has already told the caller it was kept. FULL syncs the WAL on every commit, so a
-            # returned record() survives an OS crash or power cut, not only a killed process.
-            # Events are rare (one per user action), so the fsync per commit costs nothing felt.
-            conn.execute("PRAGMA synchronous = FULL")
-            # On macOS fsync() does not reach the platter; F_FULLFSYNC does. No-op elsewhere.
-            conn.execute("PRAGMA fullfsync = ON")
-        _migrate(conn, _MIGRATIONS, path)
-        stamp(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    # Durable, where the cache is not: the cache can lose its last commits to a power cut and
+    # merely repeat an LM call, but a lost event is gone for good and record() has already told
+    # the caller it was kept. Events are rare (one per user action): the fsync per commit costs
+    # nothing felt.
+    return open_database(
+        path,
+        migrations=_MIGRATIONS,
+        too_new=lambda found: FeedbackSchemaTooNewError(path, found),
+        timeout_s=_BUSY_TIMEOUT_S,
+        durable=True,
+    )
 
 
 def _migrate(
     conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], path: Path | None
 ) -> None:
-    """Bring the file to ``len(migrations)``, one transaction per step.
-
-    Each step commits with its version, so an interrupted upgrade resumes where it stopped. The
-    version is read again under the write lock: another process may have run the step first,
-    which makes running the migrations any number of times, from any number of processes, safe.
-    """
-    target = len(migrations)
-    while (version := user_version(conn)) != target:
-        if version > target:
-            raise FeedbackSchemaTooNewError(path, version)
-        with immediate(conn):
-            if user_version(conn) != version:
-                continue  # another process moved on; look again
-            for statement in migrations[version]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
+    migrate(conn, migrations, lambda found: FeedbackSchemaTooNewError(path, found))
 
 
 def _window(since: float | None, until: float | None) -> tuple[list[str], list[object]]:

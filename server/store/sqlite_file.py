@@ -7,17 +7,20 @@ but not in how they open, lock, migrate and close one; that part lives here once
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import stat
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+log = logging.getLogger(__name__)
 
 
 class LockedConnection:
@@ -86,6 +89,67 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.rollback()
         raise
+
+
+def open_database(
+    path: Path | None,
+    *,
+    migrations: Sequence[Sequence[str]],
+    too_new: Callable[[int], Exception],
+    timeout_s: float,
+    durable: bool,
+) -> sqlite3.Connection:
+    """A connection to a dspy-lsp database at ``path`` (None: in memory), migrated and stamped.
+
+    Transactions are explicit (``isolation_level=None``; see ``immediate``). A file from a newer
+    dspy-lsp raises ``too_new(found)`` before anything is written to it. On disk the journal is
+    WAL (readers never block writers); ``durable`` syncs every commit (FULL, and F_FULLFSYNC on
+    macOS) where a cache can settle for NORMAL (a power cut may lose its last commits, never
+    corrupt the file). ``path`` must have been ``claim``ed.
+    """
+    options = {"timeout": timeout_s, "isolation_level": None, "check_same_thread": False}
+    conn = sqlite3.connect(":memory:", **options) if path is None else connect(path, **options)
+    try:
+        found = user_version(conn)
+        if found > len(migrations):
+            raise too_new(found)
+        if path is not None:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":  # e.g. a file system without shared memory; still safe, slower
+                log.warning("%s: journal mode is %s, not wal", path, mode)
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            if durable:
+                conn.execute("PRAGMA fullfsync = ON")
+        migrate(conn, migrations, too_new)
+        stamp(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    migrations: Sequence[Sequence[str]],
+    too_new: Callable[[int], Exception],
+) -> None:
+    """Bring the file to ``len(migrations)``, one transaction per step; ``migrations[n]`` takes it
+    from ``user_version`` n to n + 1. A newer file raises ``too_new(found)``, untouched.
+
+    Each step commits with its version, so an interrupted upgrade resumes where it stopped. The
+    version is read again under the write lock: another process may have run the step first,
+    which makes running the migrations any number of times, from any number of processes, safe.
+    """
+    target = len(migrations)
+    while (version := user_version(conn)) != target:
+        if version > target:
+            raise too_new(version)
+        with immediate(conn):
+            if user_version(conn) != version:
+                continue  # another process moved on; look again
+            for statement in migrations[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
 
 
 def is_corrupt(exc: BaseException) -> bool:
