@@ -25,6 +25,13 @@ from .constants import (
     PLAN_KIND,
     SOURCE,
 )
+from .results import (
+    FeedbackRecorded,
+    FileAnalysed,
+    PlanApplied,
+    ProgramsReloaded,
+    WorkspaceAnalysed,
+)
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -154,7 +161,7 @@ def code_action(
 
 
 @server.command(CMD_ANALYZE_FILE)
-async def analyze_file(ls: Session, *args: Any) -> dict[str, Any]:
+async def analyze_file(ls: Session, *args: Any) -> FileAnalysed:
     uri = _uri_argument(args)
     if uri is None or uri not in ls.workspace.text_documents:
         raise ValueError(f"{CMD_ANALYZE_FILE} needs the URI of an open document, got {args!r}")
@@ -162,18 +169,18 @@ async def analyze_file(ls: Session, *args: Any) -> dict[str, Any]:
     if job is not None:
         await asyncio.wait({job})
     analysis = await ls.scheduler.run_now(ls.snapshot(uri))
-    return {
-        "uri": uri,
-        "status": analysis.status.kind,
-        "findings": len(analysis.findings),
-        "lm_findings": sum(1 for f in analysis.findings if f.origin != "rule"),
-        "rules": sorted({f.rule for f in analysis.findings}),
-        "lm": ls.lm_status()["state"],
-    }
+    return FileAnalysed(
+        uri=uri,
+        status=analysis.status.kind,
+        findings=len(analysis.findings),
+        lm_findings=sum(1 for f in analysis.findings if f.origin != "rule"),
+        rules=tuple(sorted({f.rule for f in analysis.findings})),
+        lm=ls.lm_status()["state"],
+    )
 
 
 @server.command(CMD_FEEDBACK)
-async def feedback(ls: Session, *args: Any) -> dict[str, Any]:
+async def feedback(ls: Session, *args: Any) -> FeedbackRecorded:
     """Run by the client after it applied a code action (or for a dismissal, instead of an edit)."""
     from .feedback import payloads_from_args
 
@@ -185,15 +192,15 @@ async def feedback(ls: Session, *args: Any) -> dict[str, Any]:
             if payload.uri in ls.workspace.text_documents:
                 ls.schedule(payload.uri, delay_s=0.0)
     ids = await ls.record_feedback(payloads)
-    return {"recorded": len(ids), "ids": ids}
+    return FeedbackRecorded(recorded=len(ids), ids=tuple(ids))
 
 
 @server.command(CMD_RELOAD_PROGRAMS)
-def reload_programs(ls: Session, *args: Any) -> dict[str, Any]:
+def reload_programs(ls: Session, *args: Any) -> ProgramsReloaded:
     """Reload now rather than at the next poll (after ``dspy-lsp programs activate``)."""
     changed = ls.reload_programs()
     tier = ls.running_tier
-    return {"changed": changed is not None, "versions": dict(tier.versions) if tier else {}}
+    return ProgramsReloaded(changed is not None, dict(tier.versions) if tier else {})
 
 
 @server.command(CMD_STATUS)
@@ -202,21 +209,21 @@ def status(ls: Session, *args: Any) -> dict[str, Any]:
 
 
 @server.command(CMD_ANALYZE_WORKSPACE)
-async def analyze_workspace(ls: Session, *args: Any) -> dict[str, Any]:
+async def analyze_workspace(ls: Session, *args: Any) -> WorkspaceAnalysed:
     from . import workspace_run
 
     return await workspace_run.analyze_workspace(ls)
 
 
 @server.command(CMD_PLAN_REFACTOR)
-async def plan_refactor(ls: Session, *args: Any) -> dict[str, Any]:
+async def plan_refactor(ls: Session, *args: Any) -> PlanApplied:
     """For clients without ``codeAction/resolve``: plan, then apply with workspace/applyEdit."""
     from . import plans
     from .diagnostic_data import PlanRequest
 
     action = await plans.resolve_plan(ls, PlanRequest.from_args(args))
     if action.edit is None:
-        return {"applied": False, "reason": action.title}
+        return PlanApplied(applied=False, reason=action.title)
     result = await ls.workspace_apply_edit_async(
         types.ApplyWorkspaceEditParams(edit=action.edit, label=action.title)
     )
@@ -224,7 +231,7 @@ async def plan_refactor(ls: Session, *args: Any) -> dict[str, Any]:
         from .feedback import payloads_from_args
 
         await ls.record_feedback(payloads_from_args(action.command.arguments or []))
-    return {"applied": bool(result.applied), "title": action.title}
+    return PlanApplied(applied=bool(result.applied), title=action.title)
 
 
 @server.feature(types.CODE_ACTION_RESOLVE)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -19,6 +19,7 @@ from pygls.uris import from_fs_path
 from ...analyzers.source import UndecodableSource, decode_source
 from ..analysis import iter_python_files, run_with_model
 from .convert import to_diagnostics
+from .results import WorkspaceAnalysed
 
 if TYPE_CHECKING:
     from .session import Session
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 FILES_IN_FLIGHT = 4
 
 
-async def analyze_workspace(ls: Session) -> dict[str, Any]:
+async def analyze_workspace(ls: Session) -> WorkspaceAnalysed:
     root = Path(ls.workspace.root_path or Path.cwd())
     resolved = ls.root_settings()
     files = list(iter_python_files([root], resolved.settings.exclude))
@@ -42,7 +43,7 @@ async def analyze_workspace(ls: Session) -> dict[str, Any]:
             title="dspy-lsp: analysing workspace", cancellable=True, percentage=0
         ),
     )
-    counts = {"files": 0, "findings": 0, "lm_findings": 0, "lm_failures": 0, "skipped": 0}
+    run = WorkspaceAnalysed(total_files=len(files))
     gate = asyncio.Semaphore(FILES_IN_FLIGHT)
 
     def cancelled() -> bool:
@@ -58,13 +59,13 @@ async def analyze_workspace(ls: Session) -> dict[str, Any]:
             try:
                 text = doc.source if doc else decode_source(path.read_bytes())
             except (OSError, UndecodableSource):
-                counts["skipped"] += 1
+                run.skipped += 1
                 return
             done = await run_with_model(text, path, ls.settings_for(uri), tier)
-            counts["lm_findings"] += done.lm_findings
-            counts["lm_failures"] += done.lm_error is not None
-            counts["files"] += 1
-            counts["findings"] += len(done.analysis.findings)
+            run.lm_findings += done.lm_findings
+            run.lm_failures += done.lm_error is not None
+            run.files += 1
+            run.findings += len(done.analysis.findings)
             merged = done.analysis
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
@@ -75,12 +76,12 @@ async def analyze_workspace(ls: Session) -> dict[str, Any]:
                     ),
                 )
             )
-            done = counts["files"] + counts["skipped"]
+            finished = run.files + run.skipped
             progress.report(
                 token,
                 types.WorkDoneProgressReport(
-                    message=f"{done}/{len(files)} {path.name}",
-                    percentage=int(100 * done / max(len(files), 1)),
+                    message=f"{finished}/{len(files)} {path.name}",
+                    percentage=int(100 * finished / max(len(files), 1)),
                 ),
             )
 
@@ -95,13 +96,14 @@ async def analyze_workspace(ls: Session) -> dict[str, Any]:
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(outcome, Exception):  # one file's failure must not hide the others
                 log.warning("analyzeWorkspace: a file failed: %r", outcome)
-                counts["failed"] = counts.get("failed", 0) + 1
+                run.failed += 1
     finally:
         was_cancelled = cancelled()
         progress.end(
             token,
             types.WorkDoneProgressEnd(
-                message="cancelled" if was_cancelled else f"{counts['files']} files"
+                message="cancelled" if was_cancelled else f"{run.files} files"
             ),
         )
-    return {**counts, "total_files": len(files), "cancelled": was_cancelled}
+    run.cancelled = was_cancelled
+    return run
