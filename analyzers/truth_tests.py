@@ -38,20 +38,11 @@ class TruthTestedContexts:
             self.mark_truth_tested(expr.left)
             expr = expr.right
 
-    def visit_If(self, node: cst.If) -> None:
+    def _mark_test(self, node: cst.If | cst.While | cst.Assert | cst.IfExp | cst.CompIf) -> None:
+        """Their ``test`` is used for nothing but its truth."""
         self.mark_truth_tested(node.test)
 
-    def visit_While(self, node: cst.While) -> None:
-        self.mark_truth_tested(node.test)
-
-    def visit_Assert(self, node: cst.Assert) -> None:
-        self.mark_truth_tested(node.test)
-
-    def visit_IfExp(self, node: cst.IfExp) -> None:
-        self.mark_truth_tested(node.test)
-
-    def visit_CompIf(self, node: cst.CompIf) -> None:
-        self.mark_truth_tested(node.test)
+    visit_If = visit_While = visit_Assert = visit_IfExp = visit_CompIf = _mark_test
 
     def visit_MatchCase(self, node: cst.MatchCase) -> None:
         self.mark_truth_tested(node.guard)

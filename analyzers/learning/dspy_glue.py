@@ -9,7 +9,7 @@ reaches the reflection model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
 import dspy
@@ -63,44 +63,53 @@ def chain_devset(examples: Sequence[PlanExample]) -> list[dspy.Example]:
     return [example.with_inputs(*CHAIN_INPUTS) for example in plan_devset(examples)]
 
 
-def analysis_metric(
-    gold: dspy.Example,
-    pred: dspy.Prediction,
-    trace: Any = None,
-    pred_name: str | None = None,
-    pred_trace: Any = None,
-) -> float | dspy.Prediction:
+Metric = Callable[..., float | dspy.Prediction]
+"""``(gold, pred, trace=None, pred_name=None, pred_trace=None)``, as GEPA requires of a metric."""
+
+
+def _dspy_metric(score: Callable[[Any, dspy.Prediction], tuple[float, str]]) -> Metric:
+    """A metric for dspy from ``score(labelled example, prediction) -> (score, feedback)``: the
+    score alone, or with the feedback when GEPA names the predictor it reflects on."""
+
+    def metric(
+        gold: dspy.Example,
+        pred: dspy.Prediction,
+        trace: Any = None,
+        pred_name: str | None = None,
+        pred_trace: Any = None,
+    ) -> float | dspy.Prediction:
+        value, feedback = score(gold[GOLD], pred)
+        return value if pred_name is None else dspy.Prediction(score=value, feedback=feedback)
+
+    # Named for Evaluate's table; not functools.wraps, whose __wrapped__ would show GEPA
+    # (inspect.signature) the two-argument signature.
+    metric.__name__ = metric.__qualname__ = score.__name__
+    metric.__doc__ = score.__doc__
+    return metric
+
+
+@_dspy_metric
+def analysis_metric(example: AnalysisExample, pred: dspy.Prediction) -> tuple[float, str]:
     """Finding F1 (a repeated dismissed finding costs double), with what was missed or wrong."""
-    score = score_findings(gold[GOLD], predicted(pred))
-    return _result(score.score, score.feedback, pred_name)
+    score = score_findings(example, predicted(pred))
+    return score.score, score.feedback
 
 
-def plan_metric(
-    gold: dspy.Example,
-    pred: dspy.Prediction,
-    trace: Any = None,
-    pred_name: str | None = None,
-    pred_trace: Any = None,
-) -> float | dspy.Prediction:
+@_dspy_metric
+def plan_metric(example: PlanExample, pred: dspy.Prediction) -> tuple[float, str]:
     """Parses, resolves the rule's finding, and closeness to the accepted rewrite."""
-    score = score_plan(gold[GOLD], rewritten(pred))
-    return _result(score.score, score.feedback, pred_name)
+    score = score_plan(example, rewritten(pred))
+    return score.score, score.feedback
 
 
-def chain_metric(
-    gold: dspy.Example,
-    pred: dspy.Prediction,
-    trace: Any = None,
-    pred_name: str | None = None,
-    pred_trace: Any = None,
-) -> float | dspy.Prediction:
+@_dspy_metric
+def chain_metric(example: PlanExample, pred: dspy.Prediction) -> tuple[float, str]:
     """The plan metric on the chain's final rewrite; the feedback also says which problem the
     analyzer chose, since that is what the analyzer's instruction controls."""
-    example: PlanExample = gold[GOLD]
     score = score_plan(example, rewritten(pred))
     chosen = pred.get("problem") or "no problem found"
     feedback = f"{score.feedback}\nProblem chosen: {chosen}. Problem to fix: {example.problem}."
-    return _result(score.score, feedback, pred_name)
+    return score.score, feedback
 
 
 def predicted(pred: dspy.Prediction) -> list[Predicted]:
@@ -117,10 +126,6 @@ def rewritten(pred: dspy.Prediction) -> str:
 
 def _get(finding: Any, name: str) -> Any:
     return finding[name] if isinstance(finding, dict) else getattr(finding, name)
-
-
-def _result(score: float, feedback: str, pred_name: str | None) -> float | dspy.Prediction:
-    return score if pred_name is None else dspy.Prediction(score=score, feedback=feedback)
 
 
 def _finding(example: AnalysisExample, label: Label) -> dict[str, Any]:

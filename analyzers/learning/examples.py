@@ -30,15 +30,26 @@ class Label:
 
 
 @dataclass(frozen=True)
-class AnalysisExample:
+class _UnitExample:
+    """Where an example came from and the unit it is about, which decides its split side."""
+
+    source: Source
+    code: str
+
+    @property
+    def group(self) -> str:
+        """Split unit: every example of the same code lands on the same side of train/dev."""
+        return _digest(["code", self.code])
+
+
+@dataclass(frozen=True)
+class AnalysisExample(_UnitExample):
     """A unit with the findings a good reviewer reports (positives) and must not (negatives).
 
     Negatives are findings a user dismissed as false positives: reporting them again costs more
     than a plain false positive.
     """
 
-    source: Source
-    code: str
     context: str = ""
     positives: tuple[Label, ...] = ()
     negatives: tuple[Label, ...] = ()
@@ -51,18 +62,11 @@ class AnalysisExample:
         """Content identity, for deduplication."""
         return _digest(["analysis", self.code, self.context, self.positives, self.negatives])
 
-    @property
-    def group(self) -> str:
-        """Split unit: every example of the same code lands on the same side of train/dev."""
-        return _digest(["code", self.code])
-
 
 @dataclass(frozen=True)
-class PlanExample:
+class PlanExample(_UnitExample):
     """A unit, the problem in it, and a rewrite a user accepted or wrote (the gold)."""
 
-    source: Source
-    code: str
     problem: str
     gold_rewrite: str
     context: str = ""
@@ -72,10 +76,6 @@ class PlanExample:
     @property
     def key(self) -> str:
         return _digest(["plan", self.code, self.problem, self.gold_rewrite, self.context])
-
-    @property
-    def group(self) -> str:
-        return _digest(["code", self.code])
 
 
 def _digest(parts: list[object]) -> str:

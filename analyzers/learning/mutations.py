@@ -18,6 +18,7 @@ from functools import reduce
 import libcst as cst
 import libcst.matchers as m
 
+from ..comparison_operators import as_equality, as_identity
 from ..lines import split_lines
 from ..programs.inputs import note_of, problem_text, rule_findings
 from ..units import Unit, split_units
@@ -43,19 +44,22 @@ def _space(text: str = " ") -> cst.SimpleWhitespace:
 _SINGLETON = m.Name("None") | m.Name("True") | m.Name("False")
 
 
-def _singleton_equality(module: cst.Module) -> Iterator[Site]:
-    """``x is None`` -> ``x == None`` (DL104)."""
+def _single_comparisons(
+    module: cst.Module, operand: m.BaseMatcherNode
+) -> Iterator[cst.ComparisonTarget]:
+    """The target (operator and right side) of each ``a <op> b`` with ``operand`` on a side."""
     for node in m.findall(module, m.Comparison(comparisons=[m.ComparisonTarget()])):
         assert isinstance(node, cst.Comparison)
         target = node.comparisons[0]
-        op = target.operator
-        if not isinstance(op, cst.Is | cst.IsNot):
-            continue
-        if not (m.matches(target.comparator, _SINGLETON) or m.matches(node.left, _SINGLETON)):
-            continue
-        kind = cst.Equal if isinstance(op, cst.Is) else cst.NotEqual
-        new_op = kind(whitespace_before=op.whitespace_before, whitespace_after=op.whitespace_after)
-        yield target, target.with_changes(operator=new_op)
+        if m.matches(target.comparator, operand) or m.matches(node.left, operand):
+            yield target
+
+
+def _singleton_equality(module: cst.Module) -> Iterator[Site]:
+    """``x is None`` -> ``x == None`` (DL104)."""
+    for target in _single_comparisons(module, _SINGLETON):
+        if isinstance(target.operator, cst.Is | cst.IsNot):
+            yield target, target.with_changes(operator=as_equality(target.operator))
 
 
 def _bare_except(module: cst.Module) -> Iterator[Site]:
@@ -155,20 +159,9 @@ _LITERAL = m.SimpleString() | m.Integer()
 
 def _is_literal(module: cst.Module) -> Iterator[Site]:
     """``x == ""`` -> ``x is ""`` (DL118)."""
-    for node in m.findall(module, m.Comparison(comparisons=[m.ComparisonTarget()])):
-        assert isinstance(node, cst.Comparison)
-        target = node.comparisons[0]
-        op = target.operator
-        if not isinstance(op, cst.Equal | cst.NotEqual):
-            continue
-        if not (m.matches(target.comparator, _LITERAL) or m.matches(node.left, _LITERAL)):
-            continue
-        around = {
-            "whitespace_before": op.whitespace_before,
-            "whitespace_after": op.whitespace_after,
-        }
-        new_op = cst.Is(**around) if isinstance(op, cst.Equal) else cst.IsNot(**around)
-        yield target, target.with_changes(operator=new_op)
+    for target in _single_comparisons(module, _LITERAL):
+        if isinstance(target.operator, cst.Equal | cst.NotEqual):
+            yield target, target.with_changes(operator=as_identity(target.operator))
 
 
 def _raise_without_from(module: cst.Module) -> Iterator[Site]:

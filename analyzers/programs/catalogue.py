@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from statistics import fmean
 from typing import Any
 
 import dspy
 
 from ..learning.dspy_glue import (
+    Metric,
     analysis_devset,
     analysis_metric,
     chain_devset,
@@ -35,6 +37,8 @@ from .signatures import AnalyzeUnit, PlanRefactor
 States = Mapping[str, dict[str, Any] | None]
 Outputs = list[tuple[Any, dspy.Prediction]]
 """(the labelled example, the program's prediction) of each example scored."""
+Devset = Callable[[Sequence[Any]], list[dspy.Example]]
+Details = Callable[[Outputs], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,10 @@ class ProgramSpec:
     """Of its predictors, in order."""
     program: Callable[[States], dspy.Module]
     """A fresh program from the active states of the served kinds (built-in where none)."""
-    devset: Callable[[Sequence[Any]], list[dspy.Example]]
+    devset: Devset
     """Labelled examples as the program's inputs (built by ``inputs``) and gold."""
-    metric: Callable[..., Any]
-    details: Callable[[Outputs], dict[str, float]]
+    metric: Metric
+    details: Details
     """The figures ``Evaluation.details`` reports besides the metric's mean."""
     saved: Callable[[dspy.Module], dict[str, dict[str, Any]]]
     """The states a trained program leaves, by served kind, in the artifact contract's form."""
@@ -92,55 +96,73 @@ def json_state(kind: str, program: dspy.Module) -> dict[str, Any]:
     return parse_state(kind, json.loads(json.dumps(state))).dump()
 
 
-def _one(kind: ProgramKind) -> Callable[[States], dspy.Module]:
-    return lambda states: build(kind, states.get(kind))
+def _built(kind: ProgramKind, states: States) -> dspy.Module:
+    return build(kind, states.get(kind))
 
 
-def _saved_as(kind: ProgramKind) -> Callable[[dspy.Module], dict[str, dict[str, Any]]]:
-    return lambda trained: {kind.value: json_state(kind, trained)}
+def _saved(kind: ProgramKind, trained: dspy.Module) -> dict[str, dict[str, Any]]:
+    return {kind.value: json_state(kind, trained)}
+
+
+def _served(
+    kind: ProgramKind,
+    signature: type[dspy.Signature],
+    *,
+    devset: Devset,
+    metric: Metric,
+    details: Details,
+) -> ProgramSpec:
+    """A kind the server runs: one predictor, built from its own active state and saved as it."""
+    return ProgramSpec(
+        kind=kind,
+        signatures=(signature,),
+        program=partial(_built, kind),
+        devset=devset,
+        metric=metric,
+        details=details,
+        saved=partial(_saved, kind),
+    )
 
 
 def _chain(states: States) -> dspy.Module:
-    analyze, plan = ProgramKind.ANALYZE, ProgramKind.PLAN
-    return AnalyzeThenPlan(build(analyze, states.get(analyze)), build(plan, states.get(plan)))
+    return AnalyzeThenPlan(_built(ProgramKind.ANALYZE, states), _built(ProgramKind.PLAN, states))
 
 
 def _chain_saved(trained: dspy.Module) -> dict[str, dict[str, Any]]:
     assert isinstance(trained, AnalyzeThenPlan)
     return {
-        **_saved_as(ProgramKind.ANALYZE)(trained.analyzer),
-        **_saved_as(ProgramKind.PLAN)(trained.planner),
+        **_saved(ProgramKind.ANALYZE, trained.analyzer),
+        **_saved(ProgramKind.PLAN, trained.planner),
     }
 
 
 CATALOGUE: dict[ProgramKind, ProgramSpec] = {
-    ProgramKind.ANALYZE: ProgramSpec(
-        kind=ProgramKind.ANALYZE,
-        signatures=(AnalyzeUnit,),
-        program=_one(ProgramKind.ANALYZE),
-        devset=analysis_devset,
-        metric=analysis_metric,
-        details=_finding_details,
-        saved=_saved_as(ProgramKind.ANALYZE),
-    ),
-    ProgramKind.PLAN: ProgramSpec(
-        kind=ProgramKind.PLAN,
-        signatures=(PlanRefactor,),
-        program=_one(ProgramKind.PLAN),
-        devset=plan_devset,
-        metric=plan_metric,
-        details=_rewrite_details,
-        saved=_saved_as(ProgramKind.PLAN),
-    ),
-    ProgramKind.CHAIN: ProgramSpec(
-        kind=ProgramKind.CHAIN,
-        signatures=(AnalyzeUnit, PlanRefactor),
-        program=_chain,
-        devset=chain_devset,
-        metric=chain_metric,
-        details=_rewrite_details,
-        saved=_chain_saved,
-    ),
+    entry.kind: entry
+    for entry in (
+        _served(
+            ProgramKind.ANALYZE,
+            AnalyzeUnit,
+            devset=analysis_devset,
+            metric=analysis_metric,
+            details=_finding_details,
+        ),
+        _served(
+            ProgramKind.PLAN,
+            PlanRefactor,
+            devset=plan_devset,
+            metric=plan_metric,
+            details=_rewrite_details,
+        ),
+        ProgramSpec(
+            kind=ProgramKind.CHAIN,
+            signatures=(AnalyzeUnit, PlanRefactor),
+            program=_chain,
+            devset=chain_devset,
+            metric=chain_metric,
+            details=_rewrite_details,
+            saved=_chain_saved,
+        ),
+    )
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ..comparison_operators import as_identity
 from ..models import FixSafety, Severity
 from ..rule import Invalid, Rule
 from ..truth_tests import TruthTestedContexts
@@ -19,19 +20,6 @@ _Op = cst.Equal | cst.NotEqual
 
 def _singleton(node: cst.BaseExpression) -> str | None:
     return node.value if isinstance(node, cst.Name) and node.value in _SINGLETONS else None
-
-
-def _space(ws: cst.BaseParenthesizableWhitespace) -> cst.BaseParenthesizableWhitespace:
-    """``x==None`` must become ``x is None``, not ``xisNone``."""
-    empty = isinstance(ws, cst.SimpleWhitespace) and not ws.value
-    return cst.SimpleWhitespace(" ") if empty else ws
-
-
-def _identity(op: cst.Equal | cst.NotEqual) -> cst.Is | cst.IsNot:
-    before, after = _space(op.whitespace_before), _space(op.whitespace_after)
-    if isinstance(op, cst.Equal):
-        return cst.Is(whitespace_before=before, whitespace_after=after)
-    return cst.IsNot(whitespace_before=before, whitespace_after=after)
 
 
 class ComparisonToSingleton(TruthTestedContexts, Rule):
@@ -101,8 +89,8 @@ class ComparisonToSingleton(TruthTestedContexts, Rule):
         safety = FixSafety.SAFE if safe else FixSafety.UNSAFE
         swap = len(node.comparisons) == 1 and _singleton(target.comparator) is None
         if swap:  # `None == x` reads as `x is None`
-            flipped = cst.ComparisonTarget(operator=_identity(op), comparator=left)
+            flipped = cst.ComparisonTarget(operator=as_identity(op), comparator=left)
             fixed = node.with_changes(left=target.comparator, comparisons=[flipped])
             self.report(node, message, replacement=fixed, safety=safety)
         else:
-            self.report(node, message, replacement=_identity(op), replaces=op, safety=safety)
+            self.report(node, message, replacement=as_identity(op), replaces=op, safety=safety)

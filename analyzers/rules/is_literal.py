@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ..comparison_operators import as_equality
 from ..models import FixSafety, Severity
 from ..rule import Invalid, Rule
 
@@ -56,9 +57,5 @@ class IsLiteral(Rule):
             if isinstance(op, cst.Is | cst.IsNot) and (
                 _is_literal(left) or _is_literal(target.comparator)
             ):
-                new_op = cst.Equal if isinstance(op, cst.Is) else cst.NotEqual
-                fixed = new_op(
-                    whitespace_before=op.whitespace_before, whitespace_after=op.whitespace_after
-                )
-                self.report(node, replacement=fixed, replaces=op)
+                self.report(node, replacement=as_equality(op), replaces=op)
             left = target.comparator

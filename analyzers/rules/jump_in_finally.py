@@ -69,36 +69,23 @@ class JumpInFinally(Rule):
         super().__init__()
         self._frames: list[_Frame] = []
 
-    def visit_Finally(self, node: cst.Finally) -> None:
+    def _enter_finally(self, node: cst.Finally) -> None:
         self._frames.append("finally")
 
-    def leave_Finally(self, original_node: cst.Finally) -> None:
+    def _enter_loop(self, node: cst.For | cst.While) -> None:
+        self._frames.append("loop")
+
+    def _enter_scope(self, node: cst.FunctionDef | cst.ClassDef) -> None:
+        self._frames.append("scope")
+
+    def _leave(self, original_node: cst.CSTNode) -> None:
         self._frames.pop()
 
+    visit_Finally = _enter_finally
     # A loop's body owns break/continue; its `else:` clause does not.
-    def visit_For_body(self, node: cst.For) -> None:
-        self._frames.append("loop")
-
-    def leave_For_body(self, node: cst.For) -> None:
-        self._frames.pop()
-
-    def visit_While_body(self, node: cst.While) -> None:
-        self._frames.append("loop")
-
-    def leave_While_body(self, node: cst.While) -> None:
-        self._frames.pop()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._frames.append("scope")
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._frames.pop()
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._frames.append("scope")
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self._frames.pop()
+    visit_For_body = visit_While_body = _enter_loop
+    visit_FunctionDef = visit_ClassDef = _enter_scope
+    leave_Finally = leave_For_body = leave_While_body = leave_FunctionDef = leave_ClassDef = _leave
 
     def visit_Return(self, node: cst.Return) -> None:
         self._check(node, "return", stops=("scope",))

@@ -117,12 +117,6 @@ class RedundantElseAfterReturn(Rule):
         ),
     )
 
-    def visit_Module(self, node: cst.Module) -> None:
-        self._check_block(node)
-
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._check_block(node)
-
     def _check_block(self, block: cst.Module | cst.IndentedBlock) -> None:
         # Walking blocks (not every If) skips elif links and hands us the parent for footers.
         for i, stmt in enumerate(block.body):
@@ -148,3 +142,5 @@ class RedundantElseAfterReturn(Rule):
                 body=[*block.body[:i], *replacement.nodes, *rest], footer=new_footer
             )
             self.report(orelse, replacement=new_block, replaces=block, place=keyword)
+
+    visit_Module = visit_IndentedBlock = _check_block

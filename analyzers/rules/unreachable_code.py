@@ -100,12 +100,6 @@ class UnreachableCode(Rule):
         ),
     )
 
-    def visit_Module(self, node: cst.Module) -> None:
-        self._check_block(node)
-
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._check_block(node)
-
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
         small = list(node.body)
         at = _first_jump(small)
@@ -114,6 +108,7 @@ class UnreachableCode(Rule):
             self.report(small[at + 1], replacement=fixed, replaces=node)
 
     def _check_block(self, node: cst.Module | cst.IndentedBlock) -> None:
+        """The whole block, since the dead code runs from a jump to the block's end."""
         body = list(node.body)
         for i, line in enumerate(body):
             if not isinstance(line, cst.SimpleStatementLine):
@@ -133,3 +128,5 @@ class UnreachableCode(Rule):
                 target = line
             self.report(dead[0], replacement=fixed, replaces=target)
             return
+
+    visit_Module = visit_IndentedBlock = _check_block
