@@ -218,10 +218,10 @@ async def analyze_workspace(ls: Session, *args: Any) -> WorkspaceAnalysed:
 @server.command(CMD_PLAN_REFACTOR)
 async def plan_refactor(ls: Session, *args: Any) -> PlanApplied:
     """For clients without ``codeAction/resolve``: plan, then apply with workspace/applyEdit."""
-    from . import plans
+    from . import plan_actions
     from .diagnostic_data import PlanRequest
 
-    action = await plans.resolve_plan(ls, PlanRequest.from_args(args))
+    action = await plan_actions.resolve_plan(ls, PlanRequest.from_args(args))
     if action.edit is None:
         return PlanApplied(applied=False, reason=action.title)
     result = await ls.workspace_apply_edit_async(
@@ -236,13 +236,13 @@ async def plan_refactor(ls: Session, *args: Any) -> PlanApplied:
 
 @server.feature(types.CODE_ACTION_RESOLVE)
 async def resolve_code_action(ls: Session, action: types.CodeAction) -> types.CodeAction:
-    from . import plans
+    from . import plan_actions
     from .diagnostic_data import PlanRequest
 
     request = PlanRequest.decode(action.data)
     if request is None:
         return action
-    resolved = await plans.resolve_plan(ls, request)
+    resolved = await plan_actions.resolve_plan(ls, request)
     action.edit = resolved.edit
     action.title = resolved.title
     action.command = resolved.command
