@@ -13,36 +13,45 @@ from .kinds import ProgramKind
 from .signatures import SIGNATURE_VERSION, AnalyzeUnit, PlanRefactor
 
 
-class UnitAnalyzer(dspy.Module):
-    """Called with ``inputs.analyze_inputs``: the only way its inputs are built."""
+class _OnePredictor(dspy.Module):
+    """One ``dspy.Predict`` under a fixed attribute name: saved artifacts key their state by it.
 
-    kind: ClassVar[ProgramKind] = ProgramKind.ANALYZE
+    Called with the keyword arguments ``inputs`` builds for ``kind``, never hand-made ones.
+    """
+
+    kind: ClassVar[ProgramKind]
+    signature: ClassVar[type[dspy.Signature]]
+    predictor_name: ClassVar[str]
 
     def __init__(self) -> None:
         super().__init__()
-        self.analyze = dspy.Predict(AnalyzeUnit)
+        setattr(self, self.predictor_name, dspy.Predict(self.signature))
 
-    def forward(self, code: str, context: str, rule_findings: str) -> dspy.Prediction:
-        return self.analyze(code=code, context=context, rule_findings=rule_findings)
+    def _predictor(self) -> dspy.Predict:
+        predictor: dspy.Predict = getattr(self, self.predictor_name)
+        return predictor
 
-    async def aforward(self, code: str, context: str, rule_findings: str) -> dspy.Prediction:
-        return await self.analyze.acall(code=code, context=context, rule_findings=rule_findings)
+    def forward(self, **inputs: str) -> dspy.Prediction:
+        return self._predictor()(**inputs)
+
+    async def aforward(self, **inputs: str) -> dspy.Prediction:
+        return await self._predictor().acall(**inputs)
 
 
-class RefactorPlanner(dspy.Module):
+class UnitAnalyzer(_OnePredictor):
+    """Called with ``inputs.analyze_inputs``."""
+
+    kind = ProgramKind.ANALYZE
+    signature = AnalyzeUnit
+    predictor_name = "analyze"
+
+
+class RefactorPlanner(_OnePredictor):
     """Called with ``inputs.plan_inputs``; ``verified_plan`` asks it until a plan verifies."""
 
-    kind: ClassVar[ProgramKind] = ProgramKind.PLAN
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.plan = dspy.Predict(PlanRefactor)
-
-    def forward(self, code: str, problem: str, context: str) -> dspy.Prediction:
-        return self.plan(code=code, problem=problem, context=context)
-
-    async def aforward(self, code: str, problem: str, context: str) -> dspy.Prediction:
-        return await self.plan.acall(code=code, problem=problem, context=context)
+    kind = ProgramKind.PLAN
+    signature = PlanRefactor
+    predictor_name = "plan"
 
 
 def program_version(name: str, program: dspy.Module) -> str:
@@ -53,7 +62,7 @@ def program_version(name: str, program: dspy.Module) -> str:
     return f"{name}@{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
 
 
-SERVED_PROGRAMS: dict[str, type[UnitAnalyzer] | type[RefactorPlanner]] = {
+SERVED_PROGRAMS: dict[str, type[_OnePredictor]] = {
     program.kind: program for program in (UnitAnalyzer, RefactorPlanner)
 }
 

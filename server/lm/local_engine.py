@@ -84,28 +84,15 @@ class LlamaEngine:
         self._llm: Any = None
 
     @classmethod
-    def shared(
-        cls,
-        model_path: str | os.PathLike[str],
-        n_ctx: int = 4096,
-        n_threads: int | None = None,
-        chat_format: str | None = None,
-        extra_buffers: bool | None = None,
-    ) -> LlamaEngine:
-        """One engine (one copy of the weights in memory) per file and settings while in use."""
-        key = (str(check_gguf(model_path)), n_ctx, n_threads, chat_format, extra_buffers)
+    def shared(cls, model_path: str | os.PathLike[str], **options: Any) -> LlamaEngine:
+        """One engine (one copy of the weights in memory) per file and settings while in use.
+
+        ``options`` are ``__init__``'s; building an engine is cheap (nothing loads until used).
+        """
+        candidate = cls(model_path, **options)
+        key = tuple(sorted(candidate.dump_state().items()))
         with _shared_lock:
-            engine = _shared.get(key)
-            if engine is None:
-                engine = cls(
-                    model_path,
-                    n_ctx=n_ctx,
-                    n_threads=n_threads,
-                    chat_format=chat_format,
-                    extra_buffers=extra_buffers,
-                )
-                _shared[key] = engine
-            return engine
+            return _shared.setdefault(key, candidate)
 
     # dspy saves a program's LM with its custom engine only through these two.
     def dump_state(self) -> dict[str, Any]:
