@@ -1,8 +1,8 @@
 """Hostile files through the real server and through ``dspy-lsp check``: no crash, no hang, and
 a clear outcome for each (findings, a DL000 syntax error, or a DL001 note saying what was skipped).
 
-Each editor case is opened over LSP and timed from didOpen to its diagnostics; the static tier
-gets 5 s. The same inputs at engine level stay in tests/test_bad_input.py. Run with ``-s`` to
+Each editor case is opened over LSP and timed from didOpen to its diagnostics (the table; a
+hang fails, slowness is for benchmarks/hostile_files.py). The same inputs at engine level stay in tests/test_bad_input.py. Run with ``-s`` to
 see the table of cases, outcomes and times.
 """
 
@@ -26,8 +26,11 @@ from pytest_lsp import LanguageClient
 
 from dspy_lsp.analyzers.engine import analyze_source
 from dspy_lsp.analyzers.fixes import apply_edits
+from reliability.hostile_cases import CASES, FLAGGED, Case
 
-STATIC_TIER_LIMIT_S = 5.0
+# A deadline for a hang, not a speed test: 5x the 5 s the static tier is measured to meet
+# (benchmarks/hostile_files.py prints the times side by side with CPython's own parser).
+HANG_LIMIT_S = 25.0
 # The default file-size cap (500,000 characters) would skip most big cases whole; raised to 2 MB
 # here, they reach the limits under test: per statement, per node count, per fix budget. The
 # 5 MB case still meets the cap.
@@ -41,110 +44,6 @@ async def client(lsp_client: LanguageClient):
     yield
     await lsp_client.shutdown_session()
 
-
-FLAGGED = "def f(a=[]):\n    return a\n"
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    text: str
-    codes: tuple[str, ...]
-    """The diagnostics' codes, in order."""
-    says: str = ""
-    """Part of the first diagnostic's message."""
-    covers: str = ""
-    """The text the first diagnostic's range covers."""
-
-
-CASES = [
-    Case("syntax error at end of file", FLAGGED + "x = (1,\n", ("DL000",), "never closed"),
-    Case("5 MB file", FLAGGED * 200_000, ("DL001",), "too large"),
-    Case(
-        "single 1 MB line",
-        "x = [" + "1, " * 350_000 + "]\n" + FLAGGED,
-        ("DL001", "DL101"),
-        "syntax nodes",
-    ),
-    Case("NUL bytes", "x = 1\x00\x01\x02\n", ("DL001",), "NUL"),
-    Case("NUL byte inside a string literal", "s = '\x00'\n", ("DL001",), "NUL"),
-    Case(
-        "binary bytes read as Latin-1",
-        bytes(range(1, 256)).decode("latin-1") * 4,
-        ("DL000",),
-        "non-printable",
-    ),
-    Case(
-        "1,000-deep parentheses",
-        "x = " + "(" * 1000 + "1" + ")" * 1000 + "\n",
-        ("DL000",),
-        "too many nested parentheses",
-    ),
-    Case(
-        "1,000-deep indented blocks",
-        "".join(" " * i + "if x:\n" for i in range(1000)) + " " * 1000 + "pass\n",
-        ("DL000",),
-        "too many levels of indentation",
-    ),
-    Case("5,000 chained nots", "x = " + "not " * 5000 + "y\n", ("DL001",), "too deeply nested"),
-    Case("100-deep brackets", "x = " + "[" * 100 + "]" * 100 + "\n", ()),
-    Case("UTF-8 BOM", "\ufeffdef f(a=[]): return a\n", ("DL101",), covers="a=[]"),
-    Case("tab indentation", "class C:\n\tdef m(self, a=[]):\n\t\treturn a\n", ("DL101",)),
-    Case("mixed tabs and spaces", "if True:\n\tx = 1\n        y = 2\n", ("DL000",), "indent"),
-    Case("empty file", "", ()),
-    Case("only comments", "# one\n# two 😀\n#\n", ()),
-    Case("10,000 blank lines", "\n" * 10_000, ()),
-    Case("lone surrogate", "s = '\udcff'\nt = s == None\n", ("DL104",), covers="s == None"),
-    Case("CR-only line breaks", "x = 1\rdef f(a=[]):\r    return a\r", ("DL101",), covers="a=[]"),
-    Case(
-        "form feed before a statement",
-        "import os\n\x0c\n\x0cy = os == None\n",
-        ("DL104",),
-        covers="os == None",
-    ),
-    Case(
-        "U+2028 and NEL inside a string and a comment",
-        "s = 'a\u2028b'  # \x85 c\nt = s == None\n",
-        ("DL104",),
-        covers="s == None",
-    ),
-    Case("100,000-line file", "x = 1\n" * 100_000, ()),
-    Case(
-        "1 MB string literal",
-        "s = '" + "a" * 1_000_000 + "'\nt = s == None\n",
-        ("DL104",),
-        covers="s == None",
-    ),
-    Case(
-        "unterminated triple quote", 'x = """abc\n' + "y = 1\n" * 1000, ("DL000",), "unterminated"
-    ),
-    Case(
-        "Python 3.12 generics and type alias",
-        "type Pair = tuple[int, int]\ndef first[T](items: list[T], seen=[]) -> T:\n"
-        "    return items[0]\n",
-        ("DL101",),
-        covers="seen=[]",
-    ),
-    Case("Python 2 print statement", 'print "hello"\n', ("DL000",), "Missing parentheses"),
-    Case(
-        "100,000-character identifier",
-        "a" * 100_000 + " = None\nb = " + "a" * 100_000 + " == None\n",
-        ("DL104",),
-    ),
-    Case("non-BMP identifier", "def \U0001d523(a=[]):\n    return a\n", ("DL101",), covers="a=[]"),
-    Case("100,000 statements on one line", "x = 1; " * 100_000 + "\n", ("DL001",), "syntax nodes"),
-    Case("1,000,000 blank lines", "x = 1\n" + "\n" * 1_000_000, ("DL001",), "syntax nodes"),
-    Case(
-        "45 kB class with 40 fixable findings",
-        "class Big:\n"
-        + "".join(
-            f"    def m{i}(self, x):\n" + "        y = x + 1\n" * 60 + "        return x == None\n"
-            for i in range(40)
-        ),
-        ("DL104",) * 40,
-        covers="x == None",
-    ),
-]
 
 ROWS: list[tuple[str, str, float | None]] = []
 
@@ -168,7 +67,7 @@ def _outcome(diagnostics: list[types.Diagnostic]) -> str:
 
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_editor_gets_a_clear_outcome_within_the_static_tier_limit(
+async def test_editor_gets_a_clear_outcome_for_each_hostile_document(
     client: LanguageClient,
     case: Case,
 ) -> None:
@@ -182,7 +81,7 @@ async def test_editor_gets_a_clear_outcome_within_the_static_tier_limit(
     diagnostics = list(published.diagnostics)
     ROWS.append((case.name, _outcome(diagnostics), seconds))
     assert tuple(str(d.code) for d in diagnostics) == case.codes
-    assert seconds < STATIC_TIER_LIMIT_S
+    assert seconds < HANG_LIMIT_S
     if case.says:
         assert case.says in diagnostics[0].message
     if case.covers:
@@ -303,4 +202,4 @@ def test_check_skips_fifos_and_dangling_links_with_a_warning_and_walks_module_na
     assert "fifo.py: not a regular file" in disk_run.stderr
     assert "dangling.py: not a regular file" in disk_run.stderr
     assert disk_run.first["inner"]["rule"] == "DL101"
-    assert disk_run.seconds < 30
+    assert disk_run.seconds < 60  # a hang, not speed: the run takes about 3 s
