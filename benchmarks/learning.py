@@ -50,15 +50,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from learning_report import report
+from simulated_user import simulate_user
+
 from dspy_lsp.analyzers.learning.corpus import case_grouping, corpus_examples, load_corpus
 from dspy_lsp.analyzers.learning.dataset import split
-from dspy_lsp.analyzers.learning.dspy_glue import analysis_devset, predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample, Label
 from dspy_lsp.analyzers.learning.metrics import Predicted, score_findings, total
 from dspy_lsp.analyzers.learning.optimize import Evaluation, OptimizeResult, evaluate, optimize
-from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
 from dspy_lsp.analyzers.learning.sources import from_feedback
-from dspy_lsp.analyzers.lm_findings import LM_RULE_PREFIX
 from dspy_lsp.analyzers.programs.inputs import numbered
 from dspy_lsp.analyzers.programs.modules import build, program_version
 
@@ -126,117 +126,6 @@ def _spread(
     chosen = list(firsts.values())[:n]
     seconds = [e for e in pool if e not in chosen]
     return chosen + seconds[: n - len(chosen)]
-
-
-# -- the simulated user -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UserPass:
-    records: tuple[FeedbackEvent, ...]
-    verdicts: dict[str, int]
-    """How many findings got each verdict (plus ``self_fixed`` labels and ``failed`` units)."""
-
-
-def verdicts(example: AnalysisExample, findings: Sequence[Predicted]) -> list[str]:
-    """``accepted``, ``dismissed_false_positive`` or ``ignored`` for each finding, in order.
-
-    A finding is accepted when adding it (in the metric's line order) adds a true positive, so
-    the user agrees with ``score_findings`` one finding at a time.
-    """
-    order = sorted(range(len(findings)), key=lambda i: _line_order(findings[i]))
-    kinds = [""] * len(findings)
-    shown: list[Predicted] = []
-    matched = 0
-    for i in order:
-        shown.append(findings[i])
-        now = score_findings(example, shown).true_positives
-        if now > matched:
-            kinds[i] = "accepted"
-        elif score_findings(example, [findings[i]]).true_positives:
-            kinds[i] = "ignored"  # a duplicate of an accepted finding
-        else:
-            kinds[i] = "dismissed_false_positive"
-        matched = now
-    return kinds
-
-
-def _line_order(p: Predicted) -> tuple[int, int, str]:
-    return (p.line, p.end_line, p.category)
-
-
-def missed(example: AnalysisExample, findings: Sequence[Predicted]) -> list[Label]:
-    """The labels no finding matched: what the user would have to fix unaided."""
-    return [
-        label
-        for label in example.positives
-        if not score_findings(
-            AnalysisExample(source=example.source, code=example.code, positives=(label,)),
-            findings,
-        ).true_positives
-    ]
-
-
-def simulate_user(
-    program: Any, units: Sequence[AnalysisExample], lm: Any, *, self_fix_missed: bool
-) -> UserPass:
-    """Run ``program`` on each unit, as the server would, and judge what it reports."""
-    import dspy
-
-    version = program_version("analyze", program)
-    records: list[FeedbackEvent] = []
-    counts: Counter[str] = Counter()
-    adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)  # as ``optimize`` runs it
-    for example, inputs in zip(units, analysis_devset(units), strict=True):
-        try:
-            with dspy.context(lm=lm, adapter=adapter, track_usage=True):
-                pred = program(**inputs.inputs())
-        except Exception as exc:  # an unparsable answer: the user saw nothing on this unit
-            print(f"simulated user: unit {example.key} failed: {exc!r:.200}", file=sys.stderr)
-            counts["failed"] += 1
-            continue
-        findings = pred.get("findings") or []
-        shown = predicted(pred)
-        print(f"simulated user: {len(findings)} findings on {example.key}", file=sys.stderr)
-        for i, (finding, kind) in enumerate(zip(findings, verdicts(example, shown), strict=True)):
-            counts[kind] += 1
-            records.append(
-                _record(example, version, f"{example.key}:{i}", kind, shown[i], finding.message)
-            )
-        if self_fix_missed:
-            for j, label in enumerate(missed(example, shown)):
-                counts["self_fixed"] += 1
-                spot = Predicted(label.line, label.end_line, "")
-                records.append(
-                    _record(example, version, f"{example.key}:m{j}", FeedbackKind.SELF_FIXED, spot)
-                )
-    return UserPass(tuple(records), dict(counts))
-
-
-def _record(
-    example: AnalysisExample,
-    version: str,
-    finding_id: str,
-    kind: str,
-    where: Predicted,
-    message: str | None = None,
-) -> FeedbackEvent:
-    return FeedbackEvent(
-        kind=FeedbackKind(kind),
-        finding_id=finding_id,
-        # Uncategorised, "LM-" still names a program's finding and maps back to no category.
-        rule=f"{LM_RULE_PREFIX}{where.category}",
-        category=where.category or None,
-        program_version=version,
-        code=example.code,
-        context=example.context,
-        line=where.line,
-        end_line=where.end_line,
-        message=message,
-        edit=None,
-        reason=None,
-        created=0.0,
-    )
 
 
 # -- the scripted model -------------------------------------------------------------------------
@@ -491,92 +380,6 @@ def _evaluation(evaluation: Evaluation) -> dict[str, Any]:
 def _demos(result: OptimizeResult) -> int:
     state = result.states.get("analyze", {})
     return sum(len(p.get("demos", [])) for p in state.values() if isinstance(p, dict))
-
-
-# -- output -------------------------------------------------------------------------------------
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Plain aligned columns: text left, numbers right."""
-    cells = [[_fmt(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    numeric = [
-        all(isinstance(row[i], int | float) or row[i] == "-" for row in rows)
-        for i in range(len(headers))
-    ]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
-        ).rstrip()
-
-    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, cells)])
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, float) else str(value)
-
-
-def report(results: dict[str, Any]) -> str:
-    cfg, sets, fb = results["config"], results["sets"], results["feedback"]
-    user = "accepts, dismisses" + (" and fixes what was missed" if cfg["self_fix_missed"] else "")
-    head = (
-        f"Learning benchmark: --lm {cfg['lm']}, corpus {cfg['corpus']}, {cfg['optimizer']}"
-        f" budget {cfg['budget']}; simulated user {user}\n"
-        f"train {_sizes(sets['train'])} / dev {_sizes(sets['dev'])}"
-        f" (units of {cfg['min_lines']}-{cfg['max_lines']} lines, drawn from"
-        f" {sets['pool_train_units']} train / {sets['pool_dev_units']} dev units;"
-        f" split {sets['split_hash']})\n"
-        f"feedback: {_counts(fb['verdicts'])} -> {fb['train_examples']} training examples"
-        f" ({fb['train_positives']} positives, {fb['train_negatives']} negatives)"
-    )
-    optimized, every = results["optimized"], sets["every_line_on_dev"]
-    heads, keys = zip(*QUALITY_COLUMNS, strict=True)
-    quality = table(
-        ["dev (micro, ±1 line)", *heads],
-        [
-            ["baseline", *(results["baseline"][k] for k in keys)],
-            [f"optimized ({results['demos']} demos)", *(optimized[k] for k in keys)]
-            if optimized
-            else ["optimized: not run, no feedback", *["-"] * len(keys)],
-            ["a finding on every line", *(every.get(k, "-") for k in keys)],
-        ],
-    )
-    phases = results["phases"]
-    cost = table(
-        ["phase", "LM calls", "prompt tok", "completion tok", "wall s"],
-        [
-            *([p["phase"], *(p[k] for k in COST_KEYS)] for p in phases),
-            ["total", *(sum(p[k] for p in phases) for k in COST_KEYS[:-1]), results["wall_s"]],
-        ],
-    )
-    verdict = "improved" if results["improved"] else "not improved"
-    foot = (
-        f"{verdict} (penalised F1: a repeated dismissed finding counts twice, as activation"
-        f" compares): {results['versions']['analyze']}; {results['cpus']} CPUs"
-    )
-    return "\n\n".join([head, quality, cost, foot])
-
-
-QUALITY_COLUMNS = (
-    ("P", "precision"),
-    ("R", "recall"),
-    ("F1", "f1"),
-    ("pen. F1", "penalised_f1"),
-    ("failed", "failed"),
-    ("prompt tok", "prompt_tokens"),
-    ("completion tok", "completion_tokens"),
-)
-COST_KEYS = ("calls", "prompt_tokens", "completion_tokens", "wall_s")
-
-
-def _sizes(s: dict[str, int]) -> str:
-    return f"{s['units']} units ({s['labelled_units']} labelled, {s['labels']} labels)"
-
-
-def _counts(verdicts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {kind}" for kind, n in sorted(verdicts.items())) or "no findings"
 
 
 # -- main ---------------------------------------------------------------------------------------

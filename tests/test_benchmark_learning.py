@@ -1,4 +1,5 @@
-"""benchmarks/learning.py end to end with its scripted model, and the simulated user's verdicts."""
+"""benchmarks/learning.py end to end with its scripted model, and the simulated user's verdicts
+(benchmarks/simulated_user.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_user_accepts_matches_dismisses_the_rest_and_ignores_duplicates(bench: M
     findings = [Predicted(5, 5, "security"), Predicted(3, 3, "bug"), Predicted(2, 2, "bug")]
     findings.append(Predicted(5, 6, "bug"))
 
-    assert bench.verdicts(UNIT, findings) == [
+    assert load_benchmark("simulated_user").verdicts(UNIT, findings) == [
         "accepted",
         "dismissed_false_positive",
         "accepted",  # within one line of the label on line 1
@@ -42,7 +43,9 @@ def test_user_accepts_matches_dismisses_the_rest_and_ignores_duplicates(bench: M
 
 
 def test_missed_labels_are_those_no_finding_matched(bench: ModuleType):
-    assert bench.missed(UNIT, [Predicted(4, 4, "bug")]) == [Label(1, 1, "")]
+    assert load_benchmark("simulated_user").missed(UNIT, [Predicted(4, 4, "bug")]) == [
+        Label(1, 1, "")
+    ]
 
 
 @needs_corpora
