@@ -42,7 +42,7 @@ def test_the_server_is_ready_to_listen_without_importing_anything_heavy() -> Non
     logging set-up and the server module (the analysis stack loads after the answer)."""
     code = (
         "from dspy_lsp.server.lsp.handlers import server\n"
-        "server.start_io = lambda **_: None\n"
+        "server.start_io = lambda **_: 0\n"
         "from dspy_lsp.server.cli.main import main\n"
         "assert main(['serve']) == 0"
     )

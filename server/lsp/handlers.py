@@ -81,6 +81,12 @@ async def on_initialized(ls: Session, _: types.InitializedParams) -> None:
             log.warning("could not watch pyproject.toml files: %s", exc)
 
 
+@server.feature(types.SHUTDOWN)
+def shutdown(ls: Session, *args: Any) -> None:
+    """Before the client exits us: feedback held or in a file moved away goes to its path."""
+    ls.close_feedback()
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: Session, params: types.DidOpenTextDocumentParams) -> None:
     ls.schedule(params.text_document.uri, delay_s=0.0)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from .. import version
@@ -23,6 +22,7 @@ from .constants import (
     SOURCE,
 )
 from .documents import LspWorkspace, fingerprint
+from .guarded_server import GuardedServer
 from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 PROGRAMS_POLL_S = 1.0
 
 
-class Session(LanguageServer):
+class Session(GuardedServer):
     def __init__(self) -> None:
         super().__init__(SOURCE, version())
         self.editor_settings: dict[str, Any] = {}
@@ -215,6 +215,11 @@ class Session(LanguageServer):
             await self._start_learning(resolved.settings, root)
         return ids
 
+    def close_feedback(self) -> None:
+        """Leave every recorded event in the file at its path (see ``FeedbackStore.close``)."""
+        if self._feedback is not None:
+            self._feedback.close()
+
     async def _start_learning(self, settings: Settings, root: Path) -> None:
         from ..store.artifacts import programs_dir
         from .learn_launcher import LearnLauncher, learn_command
@@ -376,6 +381,7 @@ class Session(LanguageServer):
         status = asdict(tier.status())
         status["pending_jobs"] = self.lm_jobs.pending
         status["refused_jobs"] = self.lm_jobs.refused
+        status["waiting_jobs"] = self.lm_jobs.waiting
         status["cache"] = asdict(tier.cache.stats())
         status["off_reason"] = self.root_settings().lm_off_reason
         return status

@@ -4,7 +4,8 @@ pygls's ``start_tcp`` hands every local connection to the one protocol object, s
 process could read open documents, reconfigure the server or stop it with a bare connect.
 Here the listener binds to loopback only, and a connection reaches pygls only after its first
 message, an ``initialize`` request, presents the shared token in ``initializationOptions``.
-The rest of the stream, that first message included, goes through pygls's own ``run_async``.
+The rest of the stream, that first message included, is read as stdio is (``framing.py``,
+``protocol_guard.py``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,15 @@ import logging
 import os
 import socket
 import stat
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pygls.io_ import run_async
+from .framing import FrameReader, Read, StreamTruncated
 
 if TYPE_CHECKING:
-    from pygls.server import JsonRPCServer
+    from .guarded_server import GuardedServer
 
 log = logging.getLogger(__name__)
 
@@ -136,17 +136,21 @@ def _read_token_file(path: Path) -> str:
     return token
 
 
-def serve_tcp(server: JsonRPCServer, config: TcpConfig) -> None:
-    """Serve one authenticated client, then return; unauthenticated connections are dropped."""
-    asyncio.run(_Listener(server, config).run())
+def serve_tcp(server: GuardedServer, config: TcpConfig, limit: int) -> None:
+    """Serve one authenticated client, then return; unauthenticated connections are dropped.
+
+    Messages past the handshake are refused above ``limit`` bytes, as on stdio.
+    """
+    asyncio.run(_Listener(server, config, limit).run())
 
 
 class _Listener:
     """Accept connections until one authenticates; refuse all others, before and after."""
 
-    def __init__(self, server: JsonRPCServer, config: TcpConfig) -> None:
+    def __init__(self, server: GuardedServer, config: TcpConfig, limit: int) -> None:
         self._server = server
         self._config = config
+        self._limit = limit
         self._claimed = False
         self._finished = asyncio.Event()
 
@@ -180,13 +184,9 @@ class _Listener:
         log.info("authenticated TCP client connected")
         try:
             self._server.protocol.set_writer(writer)
-            await run_async(
-                stop_event=threading.Event(),
-                reader=_ReplayingReader(replay, reader),
-                protocol=self._server.protocol,
-                logger=log,
-                error_handler=self._server.report_server_error,
-            )
+            await self._server.protocol.serve(FrameReader(_replaying(replay, reader), self._limit))
+        except (StreamTruncated, OSError) as exc:  # cut mid-message, or reset
+            log.error("closing the TCP connection: %s", exc)
         finally:
             self._server.shutdown()
             self._finished.set()
@@ -238,21 +238,15 @@ def _authenticated_initialize(body: bytes, token: str) -> bytes | None:
     return b"Content-Length: %d\r\n\r\n" % len(replay) + replay
 
 
-class _ReplayingReader:
-    """A stream reader that yields ``prefix`` before the socket, for pygls's ``run_async``."""
+def _replaying(prefix: bytes, reader: asyncio.StreamReader) -> Read:
+    """Reads that yield ``prefix`` (the re-framed ``initialize``) before the socket's bytes."""
+    pending = prefix
 
-    def __init__(self, prefix: bytes, reader: asyncio.StreamReader) -> None:
-        self._prefix = prefix
-        self._reader = reader
+    async def read(n: int) -> bytes:
+        nonlocal pending
+        if not pending:
+            return await reader.read(n)
+        head, pending = pending[:n], pending[n:]
+        return head
 
-    async def readline(self) -> bytes:
-        end = self._prefix.find(b"\n") + 1
-        if end == 0:
-            head, self._prefix = self._prefix, b""
-            return head + await self._reader.readline()
-        line, self._prefix = self._prefix[:end], self._prefix[end:]
-        return line
-
-    async def readexactly(self, n: int) -> bytes:
-        head, self._prefix = self._prefix[:n], self._prefix[n:]
-        return head + (await self._reader.readexactly(n - len(head)) if len(head) < n else b"")
+    return read
