@@ -1,8 +1,10 @@
 """Turning what a model says into findings, trusting nothing it says.
 
-A finding is dropped when its lines are not in the unit or its snippet is not in the code, and
-moved when its snippet sits elsewhere than the lines it claims. Findings that repeat a rule's
-finding on the same lines are dropped too: the rule's is exact and carries a fix.
+A finding is dropped when its lines are not in the unit, its snippet is not in the code or its
+confidence is not a fraction, and moved when its snippet sits elsewhere than the lines it claims.
+Its texts are cut to a length an editor can show (a 10 MB message would otherwise be published,
+and cached, whole). Findings that repeat a rule's finding on the same lines are dropped too: the
+rule's is exact and carries a fix.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from .models import Finding, Severity, Span
 from .units import Unit
 
 LM_RULE_PREFIX = "LM-"
+MAX_MESSAGE_CHARS = 500
+MAX_RATIONALE_CHARS = 1_000
+MAX_SNIPPET_CHARS = 1_000
 _SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 
 
@@ -65,20 +70,28 @@ def check_claims(unit: Unit, claims: Iterable[RawFinding]) -> Checked:
         if not claim.message.strip():
             dropped.append(f"{unit.qualname}: empty message")
             continue
-        confidence = min(max(claim.confidence, 0.0), 1.0)
+        if not 0.0 <= claim.confidence <= 1.0:  # NaN too
+            dropped.append(f"{unit.qualname}: confidence {claim.confidence!r} not in 0-1")
+            continue
         kept.append(
             RawFinding(
                 start,
                 end,
                 claim.category,
                 claim.severity,
-                claim.message.strip(),
-                claim.rationale.strip(),
-                confidence,
-                claim.snippet,
+                _shortened(claim.message, MAX_MESSAGE_CHARS),
+                _shortened(claim.rationale, MAX_RATIONALE_CHARS),
+                claim.confidence,
+                claim.snippet[:MAX_SNIPPET_CHARS],
             )
         )
     return Checked(tuple(kept), tuple(dropped))
+
+
+def _shortened(text: str, limit: int) -> str:
+    """``text`` stripped, and cut to ``limit`` characters with an ellipsis if longer."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _anchor(lines: list[str], snippet: str, claimed: int) -> int | None:

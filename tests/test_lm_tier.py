@@ -142,9 +142,9 @@ def test_claims_are_reanchored_to_where_their_snippet_is() -> None:
     from dspy_lsp.analyzers.units import split_units
 
     [unit] = split_units("def f(x):\n    y = 1\n    z = eval(x)\n    return z\n")
-    claim = RawFinding(1, 1, "security", "warning", "eval", "why", 1.5, snippet="z = eval(x)")
+    claim = RawFinding(1, 1, "security", "warning", "eval", "why", 0.9, snippet="z = eval(x)")
     [kept] = check_claims(unit, [claim]).findings
-    assert (kept.line, kept.end_line, kept.confidence) == (3, 3, 1.0)
+    assert (kept.line, kept.end_line, kept.confidence) == (3, 3, 0.9)
     empty = RawFinding(2, 2, "bug", "info", "   ", "", 0.5)
     backwards = RawFinding(4, 9, "bug", "info", "past the end", "", 0.5)
     assert check_claims(unit, [empty, backwards]).findings == ()

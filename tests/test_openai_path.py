@@ -29,12 +29,8 @@ from dspy.utils.exceptions import (
 )
 from fakes import FakeOpenAI, Fault
 
-from dspy_lsp.server.lm.resilience import (
-    Failure,
-    RetryPolicy,
-    call_with_retries,
-    classify_lm_error,
-)
+from dspy_lsp.server.lm.errors import Failure, classify_lm_error
+from dspy_lsp.server.lm.resilience import RetryPolicy, call_with_retries
 
 CLIENT_TIMEOUT_S = 0.3
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=1.0, jitter=0.0)

@@ -12,13 +12,12 @@ import sys
 
 import pytest
 
+from dspy_lsp.server.lm.errors import Failure, classify_lm_error
 from dspy_lsp.server.lm.resilience import (
     CircuitBreaker,
-    Failure,
     RateLimiter,
     RetryPolicy,
     call_with_retries,
-    classify_lm_error,
 )
 
 

@@ -6,10 +6,11 @@ fields would silently scramble optimized prompts; bump ``SIGNATURE_VERSION`` if 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import dspy
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, GetCoreSchemaHandler, ValidationError
+from pydantic_core import core_schema
 
 SIGNATURE_VERSION = 1
 
@@ -29,6 +30,49 @@ class LmFinding(BaseModel):
     snippet: str = Field(default="", description="the exact code text the problem is about")
 
 
+class Findings(list[LmFinding]):
+    """The findings of one reply, each validated on its own: one out-of-range field costs only
+    its finding, not the reply. ``rejected`` says why each left-out finding was left out.
+
+    The prompt shows the same name and JSON schema as ``list[LmFinding]``; a reply that is not a
+    list at all still fails to parse.
+    """
+
+    rejected: tuple[str, ...] = ()
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_wrap_validator_function(
+            cls._each_alone, handler.generate_schema(list[LmFinding])
+        )
+
+    @classmethod
+    def _each_alone(cls, value: Any, whole: core_schema.ValidatorFunctionWrapHandler) -> Findings:
+        if not isinstance(value, list):
+            return cls(whole(value))  # raises: not a list of findings
+        kept, rejected = cls(), []
+        for number, item in enumerate(value, start=1):
+            try:
+                kept.append(LmFinding.model_validate(item))
+            except ValidationError as exc:
+                rejected.append(f"finding {number}: {_first_problem(exc)}")
+        kept.rejected = tuple(rejected)
+        return kept
+
+
+# dspy names an output's type in the prompt by ``__name__``: keep the words the programs were
+# prompted and optimized with, so this type changes no prompt.
+Findings.__name__ = "list[LmFinding]"
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "finding"
+    return f"{where}: {error['msg']}"
+
+
 class AnalyzeUnit(dspy.Signature):
     """You review one Python function, method or module section for real problems: bugs,
     wrong error handling, resource leaks, race conditions, security issues and design flaws
@@ -41,7 +85,7 @@ class AnalyzeUnit(dspy.Signature):
     code: str = dspy.InputField(desc="the code to review; each line starts with its number")
     context: str = dspy.InputField(desc="imports and enclosing class header, for reference")
     rule_findings: str = dspy.InputField(desc="problems already reported by rules; skip them")
-    findings: list[LmFinding] = dspy.OutputField(desc="an empty list when there is nothing")
+    findings: Findings = dspy.OutputField(desc="an empty list when there is nothing")
 
 
 class PlanRefactor(dspy.Signature):

@@ -46,8 +46,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 # wrong; the operation is then skipped rather than stalling the caller (possibly the event loop).
 _BUSY_TIMEOUT_S = 2.0
 
-# A hit refreshes last_used only when it is older than this: most hits stay read-only (WAL readers
-# never wait for writers), at the price of LRU order being approximate to within a minute.
+# A hit refreshes last_used only when it is older than this: most hits stay read-only (readers
+# share the file; only a write takes it whole), at the price of LRU order being approximate to within a minute.
 _TOUCH_INTERVAL_S = 60.0
 
 _EVICT = (

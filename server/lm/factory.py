@@ -15,6 +15,9 @@ def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:
     The server passes ``num_retries=0``: its own retries honour Retry-After and feed the circuit
     breaker. dspy's cache stays off: the server's cache is keyed by unit hash and program
     version, and an optimizer must see fresh answers for each candidate program.
+    Where dspy would use its native (lm15) engine, the LM gets that engine over a transport that
+    stops reading a reply at ``reply_cap_bytes``; a model dspy sends through LiteLLM keeps
+    LiteLLM's client (bounded by the tier's deadline only).
     Raises ``LocalModelError`` when a local model cannot be loaded.
     """
     model = settings.model or ""
@@ -28,20 +31,30 @@ def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:
             n_threads=os.cpu_count(),
         )
     import dspy
+    from dspy.clients.backend_selection import select_backend
 
-    kwargs: dict[str, Any] = {
+    from .transport import capped_engines, reply_cap_bytes
+
+    options: dict[str, Any] = {
         "num_retries": num_retries,
         "cache": False,
         "max_tokens": settings.max_tokens,
-        "timeout": settings.timeout_s,
     }
     if settings.temperature is not None:
-        kwargs["temperature"] = settings.temperature
+        options["temperature"] = settings.temperature
+    client: dict[str, Any] = {"timeout": settings.timeout_s}
     if settings.api_base:
-        kwargs["api_base"] = settings.api_base
+        client["api_base"] = settings.api_base
     if settings.api_key_env:
         mark_secret_variable(settings.api_key_env)  # whatever its name, never log or store it
-        kwargs["api_key"] = os.environ.get(settings.api_key_env, "")
+        client["api_key"] = os.environ.get(settings.api_key_env, "")
     elif settings.api_base:
-        kwargs["api_key"] = "not-needed"
-    return dspy.LM(model, **kwargs)
+        client["api_key"] = "not-needed"
+    lm = dspy.LM(model, **options, **client)
+    route = select_backend(lm)  # offline: the choice dspy itself would make for this LM
+    if not route.native or route.resolution is None:
+        return lm
+    sync, run_async = capped_engines(
+        route.resolution.provider, route.clients, reply_cap_bytes(settings.max_tokens)
+    )
+    return dspy.LM(model, engine=sync, async_engine=run_async, **options)

@@ -1,9 +1,11 @@
 """When the LM tier runs for open documents: on open, save and command, newest request wins.
 
-One job per document: a new request cancels the older one. The number of documents waiting is
-bounded; past the bound a request is refused and logged, never queued without limit. The LM's
-state is told to the user when it changes, not on every failure. A document skipped while the
-circuit was open is tried again when it may close, so LM findings return without a save.
+One job per document: a new request cancels the older one. The number of jobs is bounded; past
+the bound a request is refused and logged, and its document waits (its newest request only, one
+entry per document, so the wait is bounded by the open documents) until a job ends and makes
+room. The LM's state is told to the user when it changes, not on every failure. A document
+skipped while the circuit was open is tried again when it may close, so LM findings return
+without a save.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class LmJobs:
         self.tier: LmTier | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, tuple[asyncio.TimerHandle, Work]] = {}
+        self._waiting: dict[str, Work] = {}  # refused at the bound: the newest request, in order
         self._last_state = ""
         self.refused = 0
 
@@ -51,27 +54,29 @@ class LmJobs:
         )
 
     def request(self, uri: str, work: Work) -> asyncio.Task[None] | None:
-        """Start ``work`` for ``uri``, replacing its pending job; None if the queue is full."""
+        """Start ``work`` for ``uri``, replacing its pending job; None if the queue is full,
+        and then ``uri`` waits for room with this ``work``."""
         tier = self.tier
         if tier is None or not tier.configured:
             return None
         self._forget_retry(uri)
+        self._waiting.pop(uri, None)
         old = self._tasks.pop(uri, None)
         if old is not None:
             old.cancel()
         if len(self._tasks) >= tier.settings.max_queue:
             self.refused += 1
-            log.warning("LM queue full (%d documents); not analysing %s", len(self._tasks), uri)
+            self._waiting[uri] = work
+            log.warning("LM queue full (%d documents); %s waits for room", len(self._tasks), uri)
             return None
         task = asyncio.get_running_loop().create_task(self._run(uri, tier, work))
         self._tasks[uri] = task
-        task.add_done_callback(
-            lambda t: self._tasks.pop(uri, None) if self._tasks.get(uri) is t else None
-        )
+        task.add_done_callback(lambda t: self._ended(uri, t))
         return task
 
     def cancel(self, uri: str) -> None:
         self._forget_retry(uri)
+        self._waiting.pop(uri, None)
         task = self._tasks.pop(uri, None)
         if task is not None:
             task.cancel()
@@ -79,6 +84,23 @@ class LmJobs:
     @property
     def pending(self) -> int:
         return len(self._tasks)
+
+    @property
+    def waiting(self) -> int:
+        """Documents refused at the bound that will run when a job ends."""
+        return len(self._waiting)
+
+    def _ended(self, uri: str, task: asyncio.Task[None]) -> None:
+        """A job ended (done, failed or replaced): the longest-waiting documents take its room."""
+        if self._tasks.get(uri) is task:
+            del self._tasks[uri]
+        tier = self.tier
+        if tier is None or not tier.configured:
+            self._waiting.clear()
+            return
+        while self._waiting and len(self._tasks) < tier.settings.max_queue:
+            waiting, work = next(iter(self._waiting.items()))
+            self.request(waiting, work)
 
     async def _run(self, uri: str, tier: LmTier, work: Work) -> None:
         try:

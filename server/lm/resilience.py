@@ -1,10 +1,10 @@
 """Keep a flaky language model from taking the server down with it.
 
-Four small, independent pieces, composed by the caller:
+Three small, independent pieces, composed by the caller:
 
 * ``call_with_retries`` + ``RetryPolicy``: exponential backoff with jitter that
-  honours a provider's ``Retry-After`` hint.
-* ``classify_lm_error``: turns what ``dspy.LM`` raises into a ``Failure`` verdict.
+  honours a provider's ``Retry-After`` hint, judging each error by a ``classify``
+  function (``errors.classify_lm_error`` for what ``dspy.LM`` raises).
 * ``CircuitBreaker`` (one per model): stop hammering a model that keeps failing.
 * ``RateLimiter``: an async token bucket so we never exceed a requests-per-minute budget.
 
@@ -13,31 +13,27 @@ sleeps ``min(2**attempt, 60)`` seconds in a worker thread where a cancelled LSP
 request cannot stop it. Building LMs with ``num_retries=0`` and retrying in asyncio
 keeps every wait cancellable and the delays tuned for interactive use.
 
-Nothing in this module knows about LSP, and dspy is imported only lazily (and only
-if it is already loaded) so importing this module stays cheap.
+Nothing in this module knows about LSP or dspy, so importing it stays cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import random
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Literal, TypeVar
+
+from .errors import Failure
 
 __all__ = [
     "BreakerState",
     "CircuitBreaker",
-    "Failure",
     "RateLimiter",
     "RetryPolicy",
     "call_with_retries",
-    "classify_lm_error",
 ]
 
 T = TypeVar("T")
@@ -49,19 +45,6 @@ BreakerState = Literal["closed", "open", "half_open"]
 # --------------------------------------------------------------------------------------
 # Retry
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A verdict on one exception: may we try again, and how soon at the earliest?
-
-    ``reason`` is a short stable label ("rate_limit", "server", "timeout", ...) for
-    logs and user-facing messages; retry logic never looks at it.
-    """
-
-    retryable: bool
-    retry_after_s: float | None = None
-    reason: str = "error"
 
 
 @dataclass(frozen=True)
@@ -135,106 +118,6 @@ async def call_with_retries(
                 on_retry(attempt, exc, delay)
         await sleep(delay)
         attempt += 1
-
-
-# --------------------------------------------------------------------------------------
-# Classifying what dspy.LM raises
-# --------------------------------------------------------------------------------------
-
-
-def classify_lm_error(exc: BaseException) -> Failure:
-    """Map an exception from ``dspy.LM`` (lm15 engine) to a ``Failure``.
-
-    Observed against a real OpenAI-compatible HTTP server (tests/fakes/openai_server.py)
-    with ``dspy.LM("openai/...", num_retries=0, timeout=...)``, dspy 3.4.1:
-
-    =================  ================================================================
-    fault              exception raised (all ``dspy.LMError`` subclasses)
-    =================  ================================================================
-    429                ``LMRateLimitError``, ``status=429``, ``retry_after`` set
-    500 / 503          ``LMServerError``, ``status=500/503``, ``retry_after`` if sent
-    client timeout     ``LMTransportError`` ("read timed out ..."); *not*
-                       ``LMTimeoutError``, which lm15 reserves for HTTP 408/504. The
-                       cause chain ends in the builtin ``TimeoutError``.
-    connection reset   ``LMTransportError``; cause chain ends in ``ConnectionResetError``
-    non-JSON 200 body  ``LMProviderError``, ``status=200`` ("... is not JSON ...");
-                       ``dspy.is_retryable_lm_error`` says False
-    truncated JSON     same as non-JSON body
-    =================  ================================================================
-
-    Retry-After: lm15 parses the header (delta-seconds or HTTP-date, also
-    ``retry-after-ms``) into a float ``retry_after`` attribute on its ProviderError
-    for *every* error status, and dspy's error boundary copies it onto the public
-    exception (``exc.retry_after``); the raw header also survives in
-    ``exc.rate_limit_headers["retry-after"]``. We read ``retry_after`` from the
-    exception or, failing that, from its ``__cause__`` chain (the lm15 original).
-    """
-    retry_after = _retry_after_s(exc)
-    errors = sys.modules.get("dspy.utils.exceptions")
-    if errors is not None and isinstance(exc, errors.LMError):
-        return _classify_dspy(exc, errors, retry_after)
-    # Not a dspy error (or dspy is not even loaded): judge builtin failures by type.
-    if _caused_by(exc, TimeoutError):
-        return Failure(True, retry_after, "timeout")
-    if isinstance(exc, ConnectionError):
-        return Failure(True, retry_after, "transport")
-    return Failure(False, None, type(exc).__name__)
-
-
-def _classify_dspy(exc: BaseException, e: ModuleType, retry_after: float | None) -> Failure:
-    """Classify a ``dspy.LMError``; ``e`` is the already-imported ``dspy.utils.exceptions``."""
-    if isinstance(exc, e.LMRateLimitError):
-        return Failure(True, retry_after, "rate_limit")
-    if isinstance(exc, e.LMTimeoutError):
-        return Failure(True, retry_after, "timeout")
-    if isinstance(exc, e.LMServerError):
-        return Failure(True, retry_after, "server")
-    if isinstance(exc, e.LMTransportError):
-        reason = "timeout" if _caused_by(exc, TimeoutError) else "transport"
-        return Failure(True, retry_after, reason)
-    if isinstance(exc, e.LMLockTimeoutError):
-        return Failure(True, retry_after, "lock_timeout")
-    status = getattr(exc, "status", None)
-    if isinstance(exc, e.LMProviderError) and isinstance(status, int):
-        if 200 <= status < 300:
-            # A 2xx whose body is not (complete) JSON. dspy calls this non-retryable,
-            # but we retry it: in practice it is a gateway/proxy hiccup or a body cut
-            # off mid-transfer, i.e. transient, and a chat completion is safe to
-            # re-send. A server that *always* answers garbage (wrong api_base) costs
-            # only the bounded attempts, and the circuit breaker then stops it.
-            return Failure(True, retry_after, "bad_response")
-        if status >= 500:
-            return Failure(True, retry_after, "server")
-    if e.is_retryable_lm_error(exc):
-        # A retryable class added after dspy 3.4.1: trust dspy's own judgement.
-        return Failure(True, retry_after, getattr(exc, "code", None) or "lm_error")
-    # Auth, billing, invalid request, context window, configuration, unsupported
-    # feature, unexpected engine bug: the same request would fail the same way.
-    return Failure(False, None, getattr(exc, "code", None) or type(exc).__name__)
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and its causes/contexts, guarding against cycles."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    return any(isinstance(link, kind) for link in _chain(exc))
-
-
-def _retry_after_s(exc: BaseException) -> float | None:
-    for link in _chain(exc):
-        value = getattr(link, "retry_after", None)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            seconds = float(value)
-            if math.isfinite(seconds) and seconds >= 0:
-                return seconds
-    return None
 
 
 # --------------------------------------------------------------------------------------

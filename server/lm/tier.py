@@ -19,7 +19,6 @@ from typing import Any
 
 from ...analyzers.lm_findings import (
     RawFinding,
-    UnreadableReply,
     check_claims,
     place,
     without_rule_duplicates,
@@ -35,13 +34,8 @@ from ..store.artifacts import KINDS, programs_dir
 from ..store.redaction import mark_secret_variable, scrub
 from ..store.registry import ActiveProgram, ProgramRegistry, problems_of
 from .cache import CacheKey, LmCache
-from .resilience import (
-    CircuitBreaker,
-    RateLimiter,
-    RetryPolicy,
-    call_with_retries,
-    classify_lm_error,
-)
+from .errors import CallDeadline, LmUnavailable, LmUnparsable, classify, describe
+from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +65,6 @@ class LmStatus:
     model: str | None
     detail: str
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-class LmUnavailable(RuntimeError):
-    """The LM cannot be asked now (none configured, or its circuit is open)."""
-
-
-class LmUnparsable(UnreadableReply):
-    """The model answered in a shape the signature cannot parse; not worth a retry."""
 
 
 class LmTier:
@@ -265,7 +251,7 @@ class LmTier:
         )
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures and len(failures) == len(results):
-            raise LmUnavailable(str(failures[0]))
+            raise LmUnavailable(describe(failures[0], self.settings.timeout_s))
         return self.known_findings(text, rule_findings)
 
     def _key(self, unit: Unit) -> CacheKey:
@@ -287,13 +273,15 @@ class LmTier:
         inputs = analyze_inputs(unit.text, unit.context, served_rule_notes(unit, rule_findings))
         program = self._programs[ProgramKind.ANALYZE]
         prediction = await self._guarded(lambda: program.acall(**inputs), ProgramKind.ANALYZE)
+        found = prediction.findings  # ``Findings``: the valid ones, and why others were not
         claims = [
             RawFinding(**{k: getattr(f, k) for k in RawFinding.__dataclass_fields__})
-            for f in (prediction.findings or [])
+            for f in found or ()
         ]
         checked = check_claims(unit, claims)
-        self.stats.dropped_claims += len(checked.dropped)
-        for reason in checked.dropped:
+        dropped = (*getattr(found, "rejected", ()), *checked.dropped)
+        self.stats.dropped_claims += len(dropped)
+        for reason in dropped:
             log.info("dropped a model finding: %s", reason)
         self.cache.put(key, json.dumps([asdict(f) for f in checked.findings]))
         if key.program_version == self.versions[ProgramKind.ANALYZE]:  # else swapped meanwhile
@@ -317,7 +305,7 @@ class LmTier:
                     adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
                     track_usage=True,
                 ):
-                    prediction = await run()
+                    prediction = await self._within_deadline(run)
             except LmUnavailable:
                 raise
             except dspy.AdapterParseError as exc:
@@ -330,7 +318,7 @@ class LmTier:
             except Exception as exc:
                 self.breaker.record_failure()
                 self.stats.failures += 1
-                self.stats.last_error = f"{type(exc).__name__}: {scrub(str(exc))[:200]}"
+                self.stats.last_error = describe(exc, self.settings.timeout_s)
                 raise
             self.breaker.record_success()
             self.stats.calls += 1
@@ -339,7 +327,20 @@ class LmTier:
             return prediction
 
         async with self._semaphore:
-            return await call_with_retries(attempt, self.retry, classify=_classify)
+            return await call_with_retries(attempt, self.retry, classify=classify)
+
+    async def _within_deadline(self, run: Callable[[], Awaitable[Any]]) -> Any:
+        """``run()``, cancelled once it has taken ``lm.timeout-s`` in all: lm15's timeouts bound
+        each wait for the next byte, so a reply that trickles in would never end otherwise.
+        Cancelling closes its connection and frees its concurrency slot."""
+        deadline = asyncio.timeout(self.settings.timeout_s)
+        try:
+            async with deadline:
+                return await run()
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise CallDeadline(self.settings.timeout_s) from exc
+            raise
 
     def _count_usage(self, prediction: Any) -> None:
         try:
@@ -369,11 +370,3 @@ class LmTier:
         )
         outcome = await planner.acall(source=text, finding=finding)
         return outcome.plan, outcome.reason
-
-
-def _classify(exc: BaseException) -> Any:
-    if isinstance(exc, LmUnavailable | LmUnparsable):
-        from .resilience import Failure
-
-        return Failure(retryable=False, retry_after_s=None, reason="unavailable")
-    return classify_lm_error(exc)

@@ -92,6 +92,24 @@ async def utf8_client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
+def lm_client_fixture(env: dict[str, str], lm: dict[str, Any]) -> Any:
+    """A module-scoped ``client`` fixture: VS Code's capabilities, a server started with ``env``
+    and the LM settings ``lm`` (assign it to ``client`` in the test module)."""
+
+    @pytest_lsp.fixture(
+        config=ClientServerConfig(
+            server_command=[sys.executable, "-m", "dspy_lsp.server"], server_env=env
+        ),
+        scope="module",
+    )
+    async def client(lsp_client: LanguageClient):
+        await _start(lsp_client, pytest_lsp.client_capabilities("visual-studio-code"), {"lm": lm})
+        yield
+        await lsp_client.shutdown_session()
+
+    return client
+
+
 def workspace_file(name: str, text: str | None = None) -> str:
     path = WORKSPACE / name
     path.parent.mkdir(parents=True, exist_ok=True)

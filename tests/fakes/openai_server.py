@@ -29,7 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self
 
-FaultKind = Literal["429", "500", "503", "timeout", "reset", "garbage", "truncated"]
+FaultKind = Literal[
+    "429", "500", "503", "timeout", "reset", "garbage", "truncated", "trickle", "huge"
+]
 Responder = Callable[[list[dict[str, Any]]], str]
 
 _COMPLETION_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
@@ -43,11 +45,18 @@ class Fault:
     ``retry_after_s`` is sent as a ``Retry-After`` header (fractional seconds allowed)
     on the status faults ``429``, ``500`` and ``503``; real gateways send it on 503 too. ``hang_s`` only matters for ``timeout``: how
     long the server stalls before answering; it must exceed the client's timeout.
+
+    Hostile bodies: ``trickle`` answers 200 at once, then sends its body one byte every
+    ``trickle_s`` seconds, never finishing (each byte resets a read timeout); ``huge`` answers
+    200 with a well-formed completion whose content is ``size_bytes`` long, streamed in chunks
+    so the fake never holds it in memory.
     """
 
     kind: FaultKind
     retry_after_s: float | None = None
     hang_s: float = 5.0
+    trickle_s: float = 1.0
+    size_bytes: int = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,7 @@ class FakeOpenAI:
         self._random_faults: list[tuple[Fault, float]] = []
         self._rng = random.Random(seed)
         self._requests: list[RecordedRequest] = []
+        self._body_bytes_sent = 0
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -232,6 +242,16 @@ class FakeOpenAI:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def body_bytes_sent(self) -> int:
+        """Reply body bytes handed to the socket so far: what a client could have read."""
+        with self._lock:
+            return self._body_bytes_sent
+
+    def _count_sent(self, size: int) -> None:
+        with self._lock:
+            self._body_bytes_sent += size
 
     # -- used by the handler -------------------------------------------------------
 
@@ -382,6 +402,12 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._send_json(400, {"error": {"message": "streaming is not supported by the fake"}})
             return
+        if kind == "trickle" and fault is not None:
+            self._trickle(fake, fault.trickle_s)
+            return
+        if kind == "huge" and fault is not None:
+            self._send_huge(fake, body, fault.size_bytes)
+            return
         try:
             content = responder(list(body.get("messages") or []))
         except Exception as error:
@@ -417,6 +443,41 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+        self.server.fake._count_sent(len(data))
+
+    def _start_body(self, length: int) -> None:
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _trickle(self, fake: FakeOpenAI, interval_s: float) -> None:
+        """A 200 whose body never ends: one byte per ``interval_s`` until the client leaves."""
+        self._start_body(1 << 30)
+        with contextlib.suppress(OSError):  # the client gave up: that is the point
+            while not fake._stopping.wait(interval_s):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                fake._count_sent(1)
+
+    def _send_huge(self, fake: FakeOpenAI, body: Mapping[str, Any], size: int) -> None:
+        """A well-formed completion with ``size`` bytes of content, written 64 KiB at a time."""
+        marker = "@@content@@"
+        head, tail = json.dumps(fake._completion(body, marker)).encode().split(marker.encode())
+        self._start_body(len(head) + size + len(tail))
+        chunk = b"x" * 65536
+        with contextlib.suppress(OSError):  # a client that stops reading closes the socket
+            self.wfile.write(head)
+            for start in range(0, size, len(chunk)):
+                if fake._stopping.is_set():
+                    return
+                part = chunk[: min(len(chunk), size - start)]
+                self.wfile.write(part)
+                fake._count_sent(len(part))
+            self.wfile.write(tail)
 
     def _reset_connection(self) -> None:
         """Abort with a TCP RST (SO_LINGER 0) so the client sees a genuine reset."""

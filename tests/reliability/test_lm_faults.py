@@ -252,7 +252,9 @@ async def test_replies_that_break_the_format_cost_no_circuit_and_no_crash(
     client: LanguageClient,
 ) -> None:
     """The model is reachable, just wrong: nothing is cached, nothing is shown as LM findings,
-    the circuit stays closed (an answering model is not an outage) and rules go on."""
+    the circuit stays closed (an answering model is not an outage) and rules go on. A finding
+    that breaks its own schema (``bad_enum``) costs only itself: the reply is read, the finding
+    dropped and counted."""
     broken = {
         "prose": "Sure! I reviewed the code and it looks mostly fine.",
         "wrong_type": reply(findings="several"),
@@ -274,7 +276,7 @@ async def test_replies_that_break_the_format_cost_no_circuit_and_no_crash(
     row = Row("format-breaking reply")
     FIGURES.append(row)
     warnings = _warnings(client)
-    unparsable = (await _status(client))["stats"]["unparsable_replies"]
+    counted = (await _status(client))["stats"]
     for name, answer in broken.items():
         FAKE.responder = lambda _messages, answer=answer: answer
         uri = workspace_file(f"faults/format_{name}.py")
@@ -292,7 +294,8 @@ async def test_replies_that_break_the_format_cost_no_circuit_and_no_crash(
         )
     status = await _status(client)
     assert status["state"] == "ready"
-    assert status["stats"]["unparsable_replies"] - unparsable == 2 * len(broken)
+    assert status["stats"]["unparsable_replies"] - counted["unparsable_replies"] == 2 * 3
+    assert status["stats"]["dropped_claims"] - counted["dropped_claims"] == 2  # bad_enum
     row.warnings = _warnings(client) - warnings
     assert row.warnings == 0
     assert _alive(client)
