@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
+from dspy_lsp.server.store.feedback_schema import MIGRATIONS
 from dspy_lsp.server.store.feedback_store import (
-    _MIGRATIONS,
     SCHEMA_VERSION,
     FeedbackSchemaTooNewError,
     FeedbackStore,
@@ -169,17 +169,19 @@ def test_threads_share_one_store() -> None:
 # The file: durability settings, permissions, location.
 
 
-def test_file_is_wal_full_sync_and_private(tmp_path: Path) -> None:
+def test_file_is_unmapped_full_sync_and_private(tmp_path: Path) -> None:
+    """A rollback journal and no mmap: no -shm whose truncation would SIGBUS the server."""
     path = tmp_path / "new" / "f.sqlite3"
     with FeedbackStore(path, environ={}) as store:
         store.record(event())
         conn = store._conn
         assert conn is not None
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert conn.execute("PRAGMA mmap_size").fetchone()[0] == 0
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
         modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
-    assert modes == {"f.sqlite3": 0o600, "f.sqlite3-wal": 0o600, "f.sqlite3-shm": 0o600}
+    assert modes == {"f.sqlite3": 0o600}
     assert path.parent.stat().st_mode & 0o777 == 0o700
     with FeedbackStore(path, environ={}) as again:
         assert [s.event for s in again.events()] == [event()]
@@ -192,9 +194,9 @@ def test_unusable_location_raises_instead_of_losing_events(tmp_path: Path) -> No
         FeedbackStore(blocker / "f.sqlite3")
 
 
-def test_opening_waits_for_a_writer_while_switching_to_wal(tmp_path: Path) -> None:
-    """SQLite answers busy at once, bypassing the busy timeout, when WAL mode is set on a file
-    another process is writing; several servers creating one file together hit this."""
+def test_opening_waits_for_a_writer(tmp_path: Path) -> None:
+    """Several servers create one file together: one that opens while another writes waits
+    (setting a journal mode can answer busy at once, bypassing the busy timeout)."""
     path = tmp_path / "f.sqlite3"
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     other.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # another dspy-lsp process
@@ -435,7 +437,7 @@ def test_migrations_apply_in_order_once_each(tmp_path: Path) -> None:
     with FeedbackStore(path, environ={}) as store:  # the real version 1, with data
         store.record(event())
     steps = (
-        *_MIGRATIONS,
+        *MIGRATIONS,
         ("CREATE TABLE log (step INTEGER)", "INSERT INTO log VALUES (1)"),
         ("ALTER TABLE events ADD COLUMN extra TEXT", "INSERT INTO log VALUES (2)"),
     )
@@ -456,7 +458,7 @@ def test_failing_step_keeps_the_steps_before_it(tmp_path: Path) -> None:
     path = tmp_path / "f.sqlite3"
     FeedbackStore(path).close()
     steps = (
-        *_MIGRATIONS,
+        *MIGRATIONS,
         ("CREATE TABLE two (x)",),
         ("CREATE TABLE three (x)", "THIS IS NOT SQL"),
     )
@@ -618,7 +620,7 @@ def test_killed_writer_loses_no_acknowledged_event(tmp_path: Path, kill_after: i
 def test_a_version_1_file_keeps_its_events_and_gains_the_location_columns(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    _migrate(conn, _MIGRATIONS[:1], path)
+    _migrate(conn, MIGRATIONS[:1], path)
     conn.execute(
         "INSERT INTO events (kind, finding_id, rule, program_version, created)"
         " VALUES ('accepted', 'f1', 'DL104', 'rule', 1.0)"
@@ -646,7 +648,7 @@ def test_a_schema_2_file_keeps_its_unit_hashes_under_the_new_name(tmp_path: Path
     path = tmp_path / "f.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    _migrate(conn, _MIGRATIONS[:2], path)  # what dspy-lsp wrote before the column was renamed
+    _migrate(conn, MIGRATIONS[:2], path)  # what dspy-lsp wrote before the column was renamed
     conn.execute(
         "INSERT INTO events (kind, finding_id, rule, program_version, chunk_hash, created)"
         " VALUES ('accepted', 'f', 'DL104', 'rule', 'unit-1', 1.0)"

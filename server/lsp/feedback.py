@@ -88,11 +88,19 @@ def payload_for(
     )
 
 
+# Events held in memory while the store fails (a full disk): enough for a long session of
+# actions, small beside the server (a few KB each).
+MAX_HELD = 1000
+
+
 class FeedbackRecorder:
     """Writes payloads to the workspace's store; off, unavailable or failing, it says so once.
 
     A store problem never fails the user's action: the edit is already applied, so the
-    command answers normally and the event is reported lost in the log.
+    command answers normally, with the event not counted as recorded. A store that fails to
+    write (a full disk, an I/O error) is shown once; the events are held in memory (up to
+    ``MAX_HELD``) and written, oldest first, once a write works again, which is logged. Until
+    then each new event quietly tries the oldest held one first, and is held too.
     """
 
     def __init__(
@@ -104,6 +112,8 @@ class FeedbackRecorder:
         self._store: FeedbackStore | None = None
         self._path: Path | None = None
         self._broken: Path | None = None
+        self._held: list[FeedbackEvent] = []
+        self._failing = False
         self.recorded = 0
         self.lost = 0
 
@@ -127,27 +137,67 @@ class FeedbackRecorder:
             if store is None:
                 self.lost += len(payloads)
                 return []
+            events = [self._event(payload, relative(payload.uri)) for payload in payloads]
+            if self._failing:
+                self._flush(store)
+            if self._failing:
+                self._hold(events)
+                return []
             ids = []
-            for payload in payloads:
+            for n, event in enumerate(events):
                 try:
-                    ids.append(store.record(self._event(payload, relative(payload.uri))))
-                    self.recorded += 1
+                    ids.append(store.record(event))
                 except FeedbackStoreError as exc:
-                    self.lost += 1
-                    self._tell(f"dspy-lsp feedback not recorded: {exc}", False)
+                    self._failed(exc)
+                    self._hold(events[n:])
+                    break
+                self.recorded += 1
             return ids
 
     def _event(self, payload: FeedbackPayload, path: str | None) -> FeedbackEvent:
         return FeedbackEvent.of(payload, path=path, created=self._clock())
+
+    def _failed(self, exc: FeedbackStoreError) -> None:
+        self._failing = True
+        self._tell(
+            f"dspy-lsp: {exc}. New feedback is kept in memory (up to {MAX_HELD} events) and"
+            " written once the store works again.",
+            True,
+        )
+
+    def _hold(self, events: Sequence[FeedbackEvent]) -> None:
+        room = MAX_HELD - len(self._held)
+        self._held.extend(events[:room])
+        self.lost += max(0, len(events) - room)
+
+    def _flush(self, store: FeedbackStore) -> None:
+        """Write the held events, oldest first; on the first failure the rest stay held."""
+        written = 0
+        for event in self._held:
+            try:
+                store.record(event)
+            except FeedbackStoreError as exc:
+                log.debug("feedback store still failing: %s", exc)
+                break
+            written += 1
+        del self._held[:written]
+        self.recorded += written
+        if not self._held:
+            self._failing = False
+            self._tell(
+                f"dspy-lsp: feedback is written to {store.path} again; {written} held events"
+                " were written.",
+                False,
+            )
 
     def _open(self, path: Path) -> FeedbackStore | None:
         if self._store is not None and self._path == path:
             return self._store
         if self._broken == path:
             return None
-        self.close()
+        self._close()
         try:
-            self._store = FeedbackStore(path)
+            self._store = FeedbackStore(path, notify=lambda message: self._tell(message, True))
         except FeedbackStoreError as exc:
             self._broken = path
             self._tell(f"dspy-lsp feedback is off for this session: {exc}", True)
@@ -162,10 +212,23 @@ class FeedbackRecorder:
 
     @property
     def path(self) -> Path | None:
-        return self._path
+        """Where events are written: the configured file, or where they were rescued to."""
+        return self._store.path if self._store is not None else None
 
     def close(self) -> None:
+        """Write what is held if the store works again, and close it; what is left is lost."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._store is not None:
+            if self._held:
+                self._flush(self._store)
+            if self._held:
+                log.error("dspy-lsp: %d feedback events could not be written", len(self._held))
+                self.lost += len(self._held)
+                self._held.clear()
             self._store.close()
         self._store = None
         self._path = None
+        self._failing = False

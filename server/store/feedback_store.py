@@ -7,8 +7,25 @@ durably committed, failures raise ``FeedbackStoreError`` instead of degrading to
 corrupt file is moved aside (kept, never deleted), and a file from a newer dspy-lsp is refused
 rather than rebuilt. Secrets are redacted before anything reaches the disk.
 
-Several server processes (one per editor window) may share one file: WAL, a busy timeout and one
+Several server processes (one per editor window) may share one file: a busy timeout and one
 ``BEGIN IMMEDIATE`` transaction per event make that safe.
+
+The file can change under a running server: deleted (a clean-up of ~/.local/share), or replaced
+(a restore, a sync tool). SQLite would go on writing to the file it has open, which no one can
+find any more, and every event acknowledged since is gone when the server exits. So the store
+compares the file at its path with the one it opened (``identity``) before and after each write,
+and on close, and when they differ it carries every event of the open file over:
+
+- nothing at the path: a new file is created there;
+- another dspy-lsp feedback store: the events are added to it (one already there is skipped);
+- anything else (another program's file, a link, a directory, a newer dspy-lsp's store): it is
+  never written to, moved or deleted, since it is not ours. The events go to a new file beside
+  it, ``<name>.rescued-<timestamp>``, where the store goes on writing.
+
+Each move that carried events is reported once through ``notify``. An event may get a new id in
+the file it moves to only when its own id is taken there by another event. Servers sharing the
+file each notice on their own; the events one carries are there when the next looks, and are
+skipped.
 """
 
 from __future__ import annotations
@@ -21,17 +38,33 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from ...analyzers.learning.records import FeedbackEvent, FeedbackKind
+from .feedback_schema import (
+    COLUMNS,
+    INSERT,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    TABLES,
+    StoredEvent,
+    select,
+    stored,
+    to_row,
+    window,
+)
 from .paths import user_dir
-from .redaction import env_secrets, redact
+from .redaction import env_secrets
 from .sqlite_file import (
+    ForeignFileError,
     LockedConnection,
+    beside,
+    carry_rows,
     claim,
+    identity,
     immediate,
     is_corrupt,
     is_ours,
@@ -44,65 +77,15 @@ from .sqlite_file import (
 
 log = logging.getLogger(__name__)
 
-_TABLES = frozenset({"events"})
-
 # The kinds that count as a verdict on a finding. self_fixed is left out of the acceptance rate:
 # the user agreed something was wrong but did not take our fix, which says nothing either way.
 _VERDICT_KINDS = tuple(kind for kind in FeedbackKind if kind != FeedbackKind.SELF_FIXED)
 
-# _MIGRATIONS[n] takes a file from user_version n to n + 1; version 0 is a new (empty) file.
-# Append steps, never edit one that has shipped. The events columns must match FeedbackEvent's
-# fields; adding a kind is a schema change too (older servers could not read the new rows).
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        # AUTOINCREMENT: an id handed out by record() is never reused, even if rows are pruned.
-        "CREATE TABLE IF NOT EXISTS events ("
-        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " kind TEXT NOT NULL,"
-        " finding_id TEXT NOT NULL,"
-        " rule TEXT NOT NULL,"
-        " category TEXT,"
-        " program_version TEXT NOT NULL,"
-        " chunk_hash TEXT,"
-        " path TEXT,"
-        " action_kind TEXT,"
-        " edit TEXT,"
-        " code TEXT,"
-        " reason TEXT,"
-        " created REAL NOT NULL"
-        ")",
-        "CREATE INDEX IF NOT EXISTS events_created ON events (created)",
-    ),
-    (
-        # Where in its unit the finding sat, and the unit's context: what turns an event into a
-        # labelled example for the learning loop.
-        "ALTER TABLE events ADD COLUMN line INTEGER",
-        "ALTER TABLE events ADD COLUMN end_line INTEGER",
-        "ALTER TABLE events ADD COLUMN message TEXT",
-        "ALTER TABLE events ADD COLUMN context TEXT",
-    ),
-    # The column held unit hashes all along (the LM's units, not the rules' statements).
-    ("ALTER TABLE events RENAME COLUMN chunk_hash TO unit_hash",),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 # Longer than the cache's: a write that gives up loses an event, whereas a cache write that
 # gives up only costs a future LM call. Each transaction is one small insert, so a wait this long
 # means another process is stuck, not busy.
 _BUSY_TIMEOUT_S = 5.0
-
-
-_COLUMNS = tuple(field.name for field in dataclasses.fields(FeedbackEvent))
-_REDACTED_FIELDS = ("edit", "code", "reason", "message", "context")
-_INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as read back: its row id (assigned by ``record``) and its redacted content."""
-
-    id: int
-    event: FeedbackEvent
 
 
 @dataclass(frozen=True)
@@ -173,40 +156,102 @@ class FeedbackStore(LockedConnection):
     ``close()`` must reach the connection from any thread.
     """
 
-    def __init__(self, path: Path | None, *, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        notify: Callable[[str], None] = log.warning,
+    ) -> None:
         """Open (or create, or upgrade) the store at ``path``; ``None`` keeps it in memory.
 
         ``environ`` supplies the values redacted as secrets (see ``env_secrets``); ``None`` reads
-        ``os.environ`` at each ``record``. Raises ``FeedbackSchemaTooNewError`` for a file of a
-        newer dspy-lsp and ``FeedbackStoreError`` when the file cannot be used.
+        ``os.environ`` at each ``record``. ``notify`` hears, once each, that the events moved
+        to another file (see the module's docstring). Raises ``FeedbackSchemaTooNewError`` for a
+        file of a newer dspy-lsp and ``FeedbackStoreError`` when the file cannot be used.
         """
         self.path = path
+        """Where the events are: ``path``, or the file they were rescued to."""
         self._environ = environ
+        self._notify = notify
         self._lock = threading.Lock()
+        self._recorded = False
         self.moved_aside: Path | None = None
         """Where a corrupt file found at ``path`` was moved, or None."""
         self._conn: sqlite3.Connection | None = self._open()
+        self._identity = identity(path) if path is not None else None
 
     def record(self, event: FeedbackEvent) -> int:
         """Store ``event`` (redacted) and return its row id; it is on disk when this returns."""
         environ = os.environ if self._environ is None else self._environ
-        secrets = env_secrets(environ)
-        row = []
-        for name in _COLUMNS:
-            value = getattr(event, name)
-            if name in _REDACTED_FIELDS and value is not None:
-                value = redact(value, secrets)
-            row.append(_storable(value))
+        row = to_row(event, env_secrets(environ))
         with self._lock, self._errors("record"):
-            conn = self._connection()
-            with immediate(conn):
-                # Checked in the transaction: a newer dspy-lsp may have migrated the file since.
-                found = user_version(conn)
-                if found > SCHEMA_VERSION:
-                    raise FeedbackSchemaTooNewError(self.path, found)
-                rowid = conn.execute(_INSERT, row).lastrowid
-            assert rowid is not None  # always set by an INSERT
-            return rowid
+            self._follow()
+            try:
+                rowid = self._insert(row)
+            except sqlite3.Error:
+                # Moved in between (SQLite refuses to write to a deleted file): write it there.
+                if self._follow() is None:
+                    raise
+                rowid = self._insert(row)
+            self._recorded = True
+            # Moved since the commit: the event was carried over with the rest.
+            renamed = self._follow() or {}
+            return renamed.get(rowid, rowid)
+
+    def close(self) -> None:
+        """Close; events recorded here are first carried to the path if its file changed."""
+        with self._lock:
+            if self._recorded and self._conn is not None:
+                try:
+                    self._follow()
+                except (OSError, sqlite3.Error, FeedbackStoreError) as exc:
+                    log.error("feedback store %s: events not carried over: %s", self.path, exc)
+        super().close()
+
+    def _insert(self, row: Sequence[object]) -> int:
+        conn = self._connection()
+        with immediate(conn):
+            # Checked in the transaction: a newer dspy-lsp may have migrated the file since.
+            found = user_version(conn)
+            if found > SCHEMA_VERSION:
+                raise FeedbackSchemaTooNewError(self.path, found)
+            rowid = conn.execute(INSERT, row).lastrowid
+        assert rowid is not None  # always set by an INSERT
+        return rowid
+
+    def _follow(self) -> dict[int, int] | None:
+        """If the file at ``path`` is not the one open, carry the events there (or, when that
+        file is not ours, to a new file beside it) and write there from now on.
+
+        Returns the ids that changed on the way (see ``carry_rows``), or None when nothing moved.
+        Raises when no file could take the events: the open file keeps them, and the next write
+        (or ``close``) tries again.
+        """
+        path, old = self.path, self._connection()
+        if path is None or identity(path) == self._identity:
+            return None
+        gone = not os.path.lexists(path)
+        try:
+            conn = self._open_file(path)
+            target = path
+        except (ForeignFileError, FeedbackSchemaTooNewError) as exc:
+            target = beside(path, "rescued")
+            log.warning("feedback store: %s", exc)
+            conn = self._open_file(target)
+        try:
+            added, renamed = carry_rows(old, conn, "events", COLUMNS)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self.path, self._identity = conn, target, identity(target)
+        old.close()
+        message = f"dspy-lsp: the feedback store {path} {_moved(target, path, gone, added)}."
+        if added or target != path:
+            self._notify(message)
+        else:  # another server sharing the file carried the events first, and told its user
+            log.info("%s", message)
+        return renamed
 
     def events(
         self,
@@ -215,7 +260,7 @@ class FeedbackStore(LockedConnection):
         kinds: Iterable[FeedbackKind] | None = None,
     ) -> list[StoredEvent]:
         """Events with ``since <= created < until`` (either bound optional), oldest id first."""
-        where, params = _window(since, until)
+        where, params = window(since, until)
         if kinds is not None:
             wanted = tuple(dict.fromkeys(kinds))
             unknown = [kind for kind in wanted if kind not in set(FeedbackKind)]
@@ -227,12 +272,12 @@ class FeedbackStore(LockedConnection):
             where.append(f"kind IN ({', '.join('?' * len(wanted))})")
             params.extend(wanted)
         with self._lock, self._errors("read"):
-            rows = self._connection().execute(_select(where), params).fetchall()
-        return [_stored(row) for row in rows]
+            rows = self._connection().execute(select(where), params).fetchall()
+        return [stored(row) for row in rows]
 
     def stats(self, since: float | None = None, until: float | None = None) -> list[RuleStats]:
         """Counts per (rule, program_version, category), sorted by those, in the window."""
-        where, params = _window(since, until)
+        where, params = window(since, until)
         counts = ", ".join("sum(kind = ?)" for _ in FeedbackKind)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         query = (
@@ -248,12 +293,12 @@ class FeedbackStore(LockedConnection):
 
         One SELECT, so the export is a consistent snapshot even while other processes write.
         """
-        where, params = _window(since, None)
+        where, params = window(since, None)
         written = 0
         with self._lock, self._errors("export"):
-            for row in self._connection().execute(_select(where), params):
-                stored = _stored(row)
-                record = {"id": stored.id, **dataclasses.asdict(stored.event)}
+            for row in self._connection().execute(select(where), params):
+                event = stored(row)
+                record = {"id": event.id, **dataclasses.asdict(event.event)}
                 out.write(json.dumps(record) + "\n")
                 written += 1
         return written
@@ -273,36 +318,40 @@ class FeedbackStore(LockedConnection):
         """Turn SQLite's errors into ``FeedbackStoreError``, naming the file."""
         try:
             yield
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             where = self.path or ":memory:"
             raise FeedbackStoreError(f"feedback store {where}: {what} failed: {exc}") from exc
 
     def _open(self) -> sqlite3.Connection:
-        path = self.path
-        if path is None:
+        if self.path is None:
             return _connect(None)
         try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Private before SQLite sees it (its -wal and -shm files copy the mode): the store
-            # holds the user's code. A file that is not ours is refused, never replaced.
-            claim(path, _TABLES)
-            try:
-                return _connect_retrying(path)
-            except sqlite3.Error as exc:
-                if not is_corrupt(exc) or not is_ours(path):
-                    raise
-                # Moved, not deleted: what it holds may still be recoverable by hand.
-                self.moved_aside = move_aside(path)
-                log.warning(
-                    "feedback store %s is corrupt (%s); moved to %s, starting a new one",
-                    path,
-                    exc,
-                    self.moved_aside,
-                )
-                claim(path, _TABLES)
-                return _connect_retrying(path)
+            return self._open_file(self.path)
         except (OSError, sqlite3.Error) as exc:
-            raise FeedbackStoreError(f"cannot use feedback store {path}: {exc}") from exc
+            raise FeedbackStoreError(f"cannot use feedback store {self.path}: {exc}") from exc
+
+    def _open_file(self, path: Path) -> sqlite3.Connection:
+        """The file at ``path``, created if missing; a corrupt one of ours is moved aside first.
+
+        Raises ``ForeignFileError`` for a file that is not ours (refused, never replaced), and
+        ``FeedbackSchemaTooNewError`` for one of a newer dspy-lsp.
+        """
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Private before SQLite sees it (its journal copies the mode): the store holds the
+        # user's code.
+        claim(path, TABLES)
+        try:
+            return _connect_retrying(path)
+        except sqlite3.Error as exc:
+            if not is_corrupt(exc) or not is_ours(path):
+                raise
+        # Moved, not deleted: what it holds may still be recoverable by hand.
+        self.moved_aside = move_aside(path)
+        log.warning(
+            "feedback store %s is corrupt; moved to %s, starting a new one", path, self.moved_aside
+        )
+        claim(path, TABLES)
+        return _connect_retrying(path)
 
 
 def _connect_retrying(path: Path) -> sqlite3.Connection:
@@ -316,7 +365,7 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     # nothing felt.
     return open_database(
         path,
-        migrations=_MIGRATIONS,
+        migrations=MIGRATIONS,
         too_new=lambda found: FeedbackSchemaTooNewError(path, found),
         timeout_s=_BUSY_TIMEOUT_S,
         durable=True,
@@ -329,31 +378,12 @@ def _migrate(
     migrate(conn, migrations, lambda found: FeedbackSchemaTooNewError(path, found))
 
 
-def _window(since: float | None, until: float | None) -> tuple[list[str], list[object]]:
-    where: list[str] = []
-    params: list[object] = []
-    if since is not None:
-        where.append("created >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("created < ?")
-        params.append(until)
-    return where, params
-
-
-def _select(where: list[str]) -> str:
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT id, {', '.join(_COLUMNS)} FROM events{clause} ORDER BY id"
-
-
-def _stored(row: Sequence[object]) -> StoredEvent:
-    rowid, *values = row
-    assert isinstance(rowid, int)
-    return StoredEvent(id=rowid, event=FeedbackEvent(**dict(zip(_COLUMNS, values, strict=True))))
-
-
-def _storable(value: object) -> object:
-    """Lone surrogates (possible in text decoded from JSON) cannot be stored as UTF-8: replace."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return value
+def _moved(target: Path, path: Path, gone: bool, added: int) -> str:
+    if target != path:
+        return (
+            "was replaced by a file that is not a dspy-lsp feedback store, which was left as it"
+            f" is; its {added} events, and new ones, are kept in {target}"
+        )
+    if gone:
+        return f"was deleted while in use; it was created again with its {added} events"
+    return f"was replaced by another feedback store; {added} events were added to it"

@@ -53,11 +53,11 @@ def retry_while_busy(
 ) -> sqlite3.Connection:
     """``connect()``, tried again while SQLite reports busy, up to ``timeout_s``.
 
-    The busy timeout does not cover opening: switching a new file to WAL escalates a shared lock
-    to an exclusive one, and SQLite answers SQLITE_BUSY at once, without waiting, when another
-    process is escalating too (waiting could deadlock). Several servers opening a new file
-    together hit that. Each attempt starts afresh (migrations commit per step), so retrying is
-    safe.
+    The busy timeout does not cover all of opening: switching a file's journal mode escalates a
+    shared lock to an exclusive one, and SQLite answers SQLITE_BUSY at once, without waiting,
+    when another process is escalating too (waiting could deadlock). Several servers opening one
+    file together hit that. Each attempt starts afresh (migrations commit per step), so retrying
+    is safe.
     """
     deadline = time.monotonic() + timeout_s
     while True:
@@ -102,10 +102,19 @@ def open_database(
     """A connection to a dspy-lsp database at ``path`` (None: in memory), migrated and stamped.
 
     Transactions are explicit (``isolation_level=None``; see ``immediate``). A file from a newer
-    dspy-lsp raises ``too_new(found)`` before anything is written to it. On disk the journal is
-    WAL (readers never block writers); ``durable`` syncs every commit (FULL, and F_FULLFSYNC on
-    macOS) where a cache can settle for NORMAL (a power cut may lose its last commits, never
-    corrupt the file). ``path`` must have been ``claim``ed.
+    dspy-lsp raises ``too_new(found)`` before anything is written to it. ``durable`` syncs every
+    commit (FULL, and F_FULLFSYNC on macOS); a cache does not sync at all (OFF): a killed process
+    loses nothing the OS has, a power cut may corrupt the file, and a cache moves a corrupt file
+    aside and starts again. With a rollback journal every synced commit costs several fsyncs
+    (27 ms a cache put on this machine's disk, under 1 ms unsynced), which an LM cache need not
+    pay. ``path`` must have been ``claim``ed.
+
+    Nothing of the file is mapped into memory: a rollback journal, not WAL, and no mmap. WAL maps
+    its index (the -shm file), and a -shm truncated under a running process (a clean-up script, a
+    sync tool) turns SQLite's next access into SIGBUS, which kills the editor's server; read and
+    written through calls, damaged files are errors SQLite reports. What WAL would add, readers
+    running during a commit, is worth nothing at our rates (one write per user action or per LM
+    answer); the busy timeout covers the few milliseconds a commit holds its lock.
     """
     options = {"timeout": timeout_s, "isolation_level": None, "check_same_thread": False}
     conn = sqlite3.connect(":memory:", **options) if path is None else connect(path, **options)
@@ -114,10 +123,9 @@ def open_database(
         if found > len(migrations):
             raise too_new(found)
         if path is not None:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":  # e.g. a file system without shared memory; still safe, slower
-                log.warning("%s: journal mode is %s, not wal", path, mode)
-            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            conn.execute("PRAGMA mmap_size = 0")  # whatever the build's default
+            _leave_wal(conn, path, timeout_s)
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
             if durable:
                 conn.execute("PRAGMA fullfsync = ON")
         migrate(conn, migrations, too_new)
@@ -126,6 +134,23 @@ def open_database(
         conn.close()
         raise
     return conn
+
+
+def _leave_wal(conn: sqlite3.Connection, path: Path, timeout_s: float) -> None:
+    """Use a rollback journal; a WAL file (written by an older dspy-lsp) is switched back.
+
+    Switching needs the file to itself: while an older server holds it open in WAL, the switch
+    waits briefly, then the file stays WAL for this connection (and a later open switches it).
+    """
+    conn.execute("PRAGMA busy_timeout = 100")
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+            raise
+        log.warning("%s: still in WAL mode, another process has it open", path)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
 
 
 def migrate(
@@ -170,8 +195,7 @@ def move_aside(path: Path) -> Path | None:
     The side files go too: a stale -wal left next to a fresh database would be replayed into it.
     Returns None when the file is already gone (another process moved it first).
     """
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    target = beside(path, "corrupt")
     try:
         path.rename(target)
     except FileNotFoundError:
@@ -180,6 +204,58 @@ def move_aside(path: Path) -> Path | None:
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + suffix).rename(target.with_name(target.name + suffix))
     return target
+
+
+def beside(path: Path, word: str) -> Path:
+    """A new name next to ``path``: ``<name>.<word>-<timestamp>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return path.with_name(f"{path.name}.{word}-{stamp}")
+
+
+def identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of what is at ``path``, not following a link; None when nothing is.
+
+    Compared with what it was at open, it tells whether the file a connection writes to is still
+    the one at its path: deleted or replaced, SQLite would go on writing to a file no one can
+    find. Taken with ``lstat``, never by opening the file: closing any descriptor on a file drops
+    every POSIX lock this process holds on it, SQLite's included.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def carry_rows(
+    source: sqlite3.Connection, target: sqlite3.Connection, table: str, columns: Sequence[str]
+) -> tuple[int, dict[int, int]]:
+    """Copy the rows of ``table`` from ``source`` into ``target`` in one transaction.
+
+    A row ``target`` already holds (the same ``columns``, under any id) is skipped; another keeps
+    its id if that is free there, and gets a new one if not. Returns the number of rows added and
+    the ids that differ in ``target`` (old to new).
+    """
+    names = ", ".join(columns)
+    same = " AND ".join(f"{column} IS ?" for column in columns)
+    match = f"SELECT id FROM {table} WHERE {same} ORDER BY id != ? LIMIT 1"  # its own id first
+    taken = f"SELECT 1 FROM {table} WHERE id = ?"
+    keep_id = f"INSERT INTO {table} (id, {names}) VALUES (?{', ?' * len(columns)})"
+    new_id = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    added, renamed = 0, dict[int, int]()
+    with immediate(target):
+        for rowid, *values in source.execute(f"SELECT id, {names} FROM {table} ORDER BY id"):
+            there = target.execute(match, (*values, rowid)).fetchone()
+            if there is not None:
+                now = there[0]
+            elif target.execute(taken, (rowid,)).fetchone() is None:
+                target.execute(keep_id, (rowid, *values))
+                now, added = rowid, added + 1
+            else:
+                now, added = target.execute(new_id, values).lastrowid, added + 1
+            if now != rowid:
+                renamed[rowid] = now
+    return added, renamed
 
 
 APPLICATION_ID = 0x44534C50  # "DSLP" in the header of every dspy-lsp database

@@ -34,7 +34,8 @@ from pytest_lsp import LanguageClient
 from pytest_lsp.client import make_test_lsp_client
 
 from dspy_lsp.server.lsp.constants import CMD_FEEDBACK
-from dspy_lsp.server.store.feedback_store import _MIGRATIONS, SCHEMA_VERSION, FeedbackStore
+from dspy_lsp.server.store.feedback_schema import MIGRATIONS, SCHEMA_VERSION
+from dspy_lsp.server.store.feedback_store import FeedbackStore
 
 SERVERS = "abcd"
 VICTIM = "b"
@@ -329,7 +330,7 @@ def test_migrating_again_and_from_several_processes_at_once_changes_nothing(
 ) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    for statement in _MIGRATIONS[0]:  # a file left by a version-1 dspy-lsp, with events in it
+    for statement in MIGRATIONS[0]:  # a file left by a version-1 dspy-lsp, with events in it
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.executemany(

@@ -1,0 +1,107 @@
+"""The feedback file's one table: its migrations, and how an event becomes a row and back.
+
+One definition of the row, shared by the store's writes and reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ...analyzers.learning.records import FeedbackEvent
+from .redaction import redact
+
+TABLES = frozenset({"events"})
+
+# MIGRATIONS[n] takes a file from user_version n to n + 1; version 0 is a new (empty) file.
+# Append steps, never edit one that has shipped. The events columns must match FeedbackEvent's
+# fields; adding a kind is a schema change too (older servers could not read the new rows).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # AUTOINCREMENT: an id handed out by record() is never reused, even if rows are pruned.
+        "CREATE TABLE IF NOT EXISTS events ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " kind TEXT NOT NULL,"
+        " finding_id TEXT NOT NULL,"
+        " rule TEXT NOT NULL,"
+        " category TEXT,"
+        " program_version TEXT NOT NULL,"
+        " chunk_hash TEXT,"
+        " path TEXT,"
+        " action_kind TEXT,"
+        " edit TEXT,"
+        " code TEXT,"
+        " reason TEXT,"
+        " created REAL NOT NULL"
+        ")",
+        "CREATE INDEX IF NOT EXISTS events_created ON events (created)",
+    ),
+    (
+        # Where in its unit the finding sat, and the unit's context: what turns an event into a
+        # labelled example for the learning loop.
+        "ALTER TABLE events ADD COLUMN line INTEGER",
+        "ALTER TABLE events ADD COLUMN end_line INTEGER",
+        "ALTER TABLE events ADD COLUMN message TEXT",
+        "ALTER TABLE events ADD COLUMN context TEXT",
+    ),
+    # The column held unit hashes all along (the LM's units, not the rules' statements).
+    ("ALTER TABLE events RENAME COLUMN chunk_hash TO unit_hash",),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+COLUMNS = tuple(field.name for field in dataclasses.fields(FeedbackEvent))
+REDACTED_FIELDS = ("edit", "code", "reason", "message", "context")
+INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as read back: its row id (assigned by ``record``) and its redacted content."""
+
+    id: int
+    event: FeedbackEvent
+
+
+def window(since: float | None, until: float | None) -> tuple[list[str], list[object]]:
+    """The conditions (and their parameters) for ``since <= created < until``."""
+    where: list[str] = []
+    params: list[object] = []
+    if since is not None:
+        where.append("created >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("created < ?")
+        params.append(until)
+    return where, params
+
+
+def select(where: list[str]) -> str:
+    """Every column of the events matching ``where``, oldest id first."""
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT id, {', '.join(COLUMNS)} FROM events{clause} ORDER BY id"
+
+
+def stored(row: Sequence[object]) -> StoredEvent:
+    """The event a row of ``select`` holds."""
+    rowid, *values = row
+    assert isinstance(rowid, int)
+    return StoredEvent(id=rowid, event=FeedbackEvent(**dict(zip(COLUMNS, values, strict=True))))
+
+
+def to_row(event: FeedbackEvent, secrets: Sequence[str]) -> list[object]:
+    """``event``'s values in ``COLUMNS`` order, its free text redacted of ``secrets``."""
+    row = []
+    for name in COLUMNS:
+        value = getattr(event, name)
+        if name in REDACTED_FIELDS and value is not None:
+            value = redact(value, secrets)
+        row.append(_storable(value))
+    return row
+
+
+def _storable(value: object) -> object:
+    """Lone surrogates (possible in text decoded from JSON) cannot be stored as UTF-8: replace."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
