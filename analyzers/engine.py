@@ -85,11 +85,14 @@ def analyze_source(
         return _skipped(f"file is too deeply nested to analyse ({type(exc).__name__})")
     index = LineIndex(text)
     findings = []
-    for part in split.parts:
-        shift_cols = bom if part.start_line == 0 else 0
-        for moved in _placed_findings(part, codes, shift_cols):
-            if not is_suppressed(index, moved):
-                findings.append(moved)
+    try:
+        for part in split.parts:
+            shift_cols = bom if part.start_line == 0 else 0
+            for moved in _placed_findings(part, codes, shift_cols):
+                if not is_suppressed(index, moved):
+                    findings.append(moved)
+    except cst.CSTValidationError as exc:
+        return _compiler_verdict(body, bom, exc)
     findings.sort(key=lambda f: (f.span.start.line, f.span.start.column, f.rule))
     return Analysis(findings=tuple(findings), status=AnalysisStatus(kind="analyzed"), split=split)
 
@@ -149,6 +152,18 @@ def _unparsable(body: str, exc: SyntaxError, bom: int, codes: tuple[str, ...]) -
         shifted = tuple(_shift(f, 0, bom) for f in findings)
         return Analysis(findings=shifted, status=AnalysisStatus(kind="analyzed"))
     return _syntax_error(body, exc, bom)
+
+
+def _compiler_verdict(body: str, bom: int, refusal: cst.CSTValidationError) -> Analysis:
+    """libcst refused a statement ``ast`` parsed: a rule CPython checks when it compiles (a bare
+    ``except:`` before another handler). CPython's own error, where it reports it."""
+    try:
+        compile(body, "<file>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return _syntax_error(body, exc, bom)
+    except (RecursionError, MemoryError, ValueError) as exc:
+        return _skipped(f"file is too deeply nested to analyse ({type(exc).__name__})")
+    return _skipped(f"libcst cannot read it ({refusal}), though CPython compiles it")
 
 
 def _syntax_error(body: str, exc: SyntaxError, bom: int) -> Analysis:
@@ -213,6 +228,8 @@ def _statement_findings(statement_text: str, codes: tuple[str, ...]) -> tuple[Fi
     except RecursionError:
         message = "dspy-lsp skipped this statement: it is nested too deeply to analyse"
         return (meta_finding(SKIPPED, Severity.INFO, message, _TOP),)
+    except cst.CSTValidationError:
+        raise  # analyze_source asks CPython's compiler, which has the last word
     except cst.ParserSyntaxError as exc:
         # ast accepted what libcst's grammar does not (rare); say so rather than pass silently.
         message = f"dspy-lsp could not parse this statement with libcst: {exc.message}"

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fnmatch import fnmatch
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from .models import Frozen
+
+
+def one_or_many(value: object) -> object:
+    """A bare string where a list is expected is a list of one, as ruff reads ``ignore = "E501"``."""
+    return (value,) if isinstance(value, str) else value
+
+
+Selectors = Annotated[tuple[str, ...], BeforeValidator(one_or_many)]
+"""Rule codes or prefixes (``"ALL"`` too); a bare string is one of them."""
 
 
 class PathOverride(Frozen):
     """Extra selection for files matching ``path`` (an fnmatch glob on the project-relative path)."""
 
     path: str = Field(description="An fnmatch glob on the project-relative path.")
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
+    select: Selectors = ()
+    ignore: Selectors = ()
 
 
 class RuleSelection(Frozen):
@@ -30,6 +41,11 @@ class RuleSelection(Frozen):
                 select += override.select
                 ignore += override.ignore
         return tuple(code for code in available if _enabled(code, select, ignore))
+
+
+def selects_any(selector: str, codes: Iterable[str]) -> bool:
+    """Whether ``selector`` (a code, a prefix or ``ALL``) chooses at least one of ``codes``."""
+    return any(_prefix_len(code, [selector]) >= 0 for code in codes)
 
 
 def _matches(relpath: str, pattern: str) -> bool:

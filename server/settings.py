@@ -5,13 +5,15 @@ the project, the editor (initializationOptions, didChangeConfiguration), the com
 project's own file is untrusted input: it may choose rules, paths to check and timing, but the
 trusted-only keys (an endpoint, a model, a key variable, a file or directory to write, a
 process, a budget) count only from the user's own layers or from a project the user trusted.
-The LM connection (model, api_base, api_key_env) is taken whole from one layer. A broken layer
-is reported and skipped; the others still apply.
+The LM connection (model, api_base, api_key_env) is taken whole from one layer. A bad key is
+reported and skipped, the layer's other keys still apply; a layer that cannot be read at all
+(bad TOML, bad JSON in a variable) is reported and skipped, the other layers still apply.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
+from .settings_check import checked_layer, unknown_selectors
 from .settings_model import PROJECT_SAFE_IN
 from .settings_model import FeedbackSettings as FeedbackSettings
 from .settings_model import LearnSettings as LearnSettings
@@ -37,18 +41,30 @@ _RESTRICTED = {"lm": dict.fromkeys(CONNECTION_KEYS), "learn": {"auto": False}}
 
 
 class _EnvSettings(BaseSettings, Settings):
-    """The ``DSPY_LSP_*`` layer; only the variables actually set count."""
+    """How the ``DSPY_LSP_*`` layer is read (prefix, nesting); its values are checked like any
+    layer's, key by key."""
 
     model_config = SettingsConfigDict(
         env_prefix="DSPY_LSP_", env_nested_delimiter="__", frozen=True, extra="forbid"
     )
 
 
+ENV_LAYER = "environment (DSPY_LSP_*)"
+
+
 def env_layer() -> tuple[dict[str, Any], str | None]:
+    """The ``DSPY_LSP_*`` variables that are set, unchecked; a list that is not JSON makes the
+    whole layer unreadable (pydantic-settings decodes them together)."""
     try:
-        return _EnvSettings().model_dump(exclude_unset=True), None
-    except ValidationError as exc:
-        return {}, f"environment (DSPY_LSP_*): {explain(exc)}; ignoring the environment"
+        return EnvSettingsSource(_EnvSettings)(), None
+    except SettingsError as exc:
+        field_name = re.search(r'field "([^"]+)"', str(exc))
+        where = f"DSPY_LSP_{field_name[1].upper()}" if field_name else "a variable"
+        example = '["DL115"]'
+        return {}, (
+            f"{ENV_LAYER}: {where} is not valid JSON (a list is written as JSON, e.g."
+            f" '{example}'); ignoring the environment"
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class ResolvedSettings:
     """Dotted key -> the layer its value came from; absent keys are defaults."""
     ignored: tuple[str, ...] = ()
     """Trusted-only keys the (untrusted) project set, which were not applied."""
+    unknown_rules: tuple[str, ...] = ()
+    """The errors (also in ``errors``) naming rule codes that choose no rule: ``check`` stops."""
     trust_notice: str | None = None
     project_trusted: bool = False
     lm_off_reason: str | None = None
@@ -128,7 +146,13 @@ def find_project_config(start: Path) -> ProjectConfig:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             return ProjectConfig(root=candidate, error=f"{pyproject}: {exc}")
-        table = data.get("tool", {}).get(SECTION)
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            return ProjectConfig(
+                root=candidate,
+                error=f"{pyproject}: `tool` is not a table, so [tool.{SECTION}] cannot be read",
+            )
+        table = tool.get(SECTION)
         if table is None:
             continue
         if not isinstance(table, dict):
@@ -177,7 +201,8 @@ def resolve(
     trust_project: bool = False,
     restricted: bool = False,
 ) -> ResolvedSettings:
-    """Merge the layers; each invalid layer is dropped with a message naming its source.
+    """Merge the layers; each bad key, and each unreadable layer, is skipped with one message
+    per layer naming its source.
 
     ``trust_project`` (the editor's or the command line's word) trusts the project's file as
     ``dspy-lsp trust`` does. ``restricted`` (an untrusted editor window) turns the LM tier and
@@ -187,13 +212,14 @@ def resolve(
     user = _user_layer()
     trusted = trust_project or (project.root is not None and is_trusted(project.root))
     layers = (
-        Layer("environment (DSPY_LSP_*)", env),
+        Layer(ENV_LAYER, env),
         user,
         Layer(f"{project.root}/pyproject.toml [tool.{SECTION}]", project.values, trusted),
         Layer("editor settings", editor),
         Layer("command line", cli or {}),
     )
     errors = [e for e in (env_error, user.error, project.error) if e]
+    unknown_rules: list[str] = []
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     ignored: list[str] = []
@@ -202,11 +228,14 @@ def resolve(
         if not layer.trusted:
             ignored += trusted_only_keys(values)
             values = _without_trusted_only(values)
-        try:
-            Settings.model_validate(values)
-        except ValidationError as exc:
-            errors.append(f"{layer.name}: {explain(exc)}; ignoring these settings")
-            continue
+        values, problems = checked_layer(values)
+        if problems:
+            skipped = "this key is skipped" if len(problems) == 1 else "these keys are skipped"
+            errors.append(f"{layer.name}: {'; '.join(problems)}; {skipped}")
+        unknown = unknown_selectors(values)
+        if unknown:
+            unknown_rules.append(f"{layer.name}: {'; '.join(unknown)}")
+            errors.append(unknown_rules[-1])
         _merge(merged, sources, values, layer.name)
     lm_off = None
     if restricted:
@@ -225,6 +254,7 @@ def resolve(
         errors=tuple(errors),
         sources=sources,
         ignored=tuple(ignored),
+        unknown_rules=tuple(unknown_rules),
         trust_notice=notice,
         project_trusted=trusted,
         lm_off_reason=lm_off,

@@ -8,11 +8,11 @@ these models. A new setting is a field here, with a ``description``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..analyzers.selection import PathOverride, RuleSelection
+from ..analyzers.selection import PathOverride, RuleSelection, Selectors, one_or_many
 from ..analyzers.source import DEFAULT_MAX_CHARS
 
 PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
@@ -70,7 +70,9 @@ class LmSettings(_Strict):
         gt=0,
         description="Seconds before an open circuit lets one probe call through.",
     )
-    run_on: tuple[Literal["open", "save", "command"], ...] = Field(
+    run_on: Annotated[
+        tuple[Literal["open", "save", "command"], ...], BeforeValidator(one_or_many)
+    ] = Field(
         default=("open", "save", "command"),
         description="When the LM tier runs; it never runs per keystroke.",
     )
@@ -171,11 +173,11 @@ class Settings(_Strict):
     """Everything one file is analysed under; the source of the editor's settings and the
     README's table (``settings_schema``)."""
 
-    select: tuple[str, ...] = Field(
+    select: Selectors = Field(
         default=("ALL",),
         description='Rule codes or prefixes to run (`"DL1"` selects DL1xx).',
     )
-    ignore: tuple[str, ...] = Field(
+    ignore: Selectors = Field(
         default=(),
         description="Rule codes or prefixes to skip; the longer prefix wins against `select`,"
         " as in ruff.",
@@ -185,7 +187,9 @@ class Settings(_Strict):
         description="Extra selection for matching files: a list of `{path, select, ignore}`,"
         " where `path` is an fnmatch glob on the project-relative path.",
     )
-    exclude: tuple[str, ...] = Field(default=(), description="Globs of files `check` skips.")
+    exclude: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = Field(
+        default=(), description="Globs of files `check` skips."
+    )
     debounce_ms: int = Field(
         default=150,
         ge=0,

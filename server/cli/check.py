@@ -1,7 +1,9 @@
 """``dspy-lsp check``: both tiers over files on disk, for CI and power users.
 
-Exit codes: 0 clean, 1 findings, 2 usage or internal error. An LM that fails is reported on
-stderr and the rule findings are still reported; it never turns a run into an error.
+Exit codes: 0 clean, 1 findings, 2 usage or internal error, an unknown rule code, or fixes that
+could not be written (each such file is named on stderr; the others are still fixed and
+reported). An LM that fails is reported on stderr and the rule findings are still reported; it
+never turns a run into an error.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from ..settings import (
     resolve,
 )
 from ..store.safe_write import replace_content
-from .reporters import FileReport, counts_as_failure, render_json, render_sarif, render_text
+from .reporters import (
+    FileReport,
+    counts_as_failure,
+    printable_path,
+    render_json,
+    render_sarif,
+    render_text,
+)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -44,6 +53,8 @@ class Source:
     text: str | None = None
     fixed: int = 0
     skipped: FileReport | None = None
+    unwritten: bool = False
+    """``--fix`` found fixes but could not write them: the run ends in an error."""
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -51,13 +62,22 @@ def run_check(args: argparse.Namespace) -> int:
 
     missing = [p for p in args.paths if not p.exists()]
     if missing:
-        print(
-            f"dspy-lsp: no such file or directory: {', '.join(map(str, missing))}", file=sys.stderr
-        )
+        shown = ", ".join(printable_path(str(p)) for p in missing)
+        print(f"dspy-lsp: no such file or directory: {shown}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.output is not None and not args.output.parent.is_dir():
+        shown = printable_path(str(args.output))
+        print(f"dspy-lsp: cannot write --output {shown}: no such directory", file=sys.stderr)
         return EXIT_ERROR
     if args.show_settings:
         return _show_settings(args)
-    sources = _read_and_fix(args)
+    roots = _settings_per_root(args)
+    unknown = dict.fromkeys(e for _, resolved in roots for e in resolved.unknown_rules)
+    for error in unknown:
+        print(f"dspy-lsp: error: {error}", file=sys.stderr)
+    if unknown:
+        return EXIT_ERROR
+    sources = _read_and_fix(args, roots)
     lm = (
         None
         if args.no_lm
@@ -71,9 +91,19 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         output = render_text(reports)
     if args.output:
-        args.output.write_text(output, encoding="utf-8")
+        try:
+            args.output.write_text(output, encoding="utf-8")
+        except OSError as exc:
+            shown = printable_path(str(args.output))
+            print(f"dspy-lsp: cannot write --output {shown}: {exc.strerror}", file=sys.stderr)
+            return EXIT_ERROR
     else:
         sys.stdout.write(output)
+    unwritten = sum(1 for s in sources if s.unwritten)
+    if unwritten:
+        files = "file" if unwritten == 1 else "files"
+        print(f"dspy-lsp: error: could not write fixes to {unwritten} {files}", file=sys.stderr)
+        return EXIT_ERROR
     failed = any(counts_as_failure(f) for r in reports for f in r.analysis.findings)
     return EXIT_FINDINGS if failed else EXIT_CLEAN
 
@@ -96,7 +126,7 @@ def _show_settings(args: argparse.Namespace) -> int:
         resolved = resolve({}, project, cli=_cli_layer(args), trust_project=args.trust_project)
         trust = "trusted" if resolved.project_trusted else "not trusted"
         where = f"{resolved.root} ({trust})" if resolved.root else "none"
-        sys.stdout.write(f"{root_arg}: project {where}\n")
+        sys.stdout.write(f"{printable_path(str(root_arg))}: project {where}\n")
         for key, value, source in describe(resolved):
             sys.stdout.write(f"  {key} = {json.dumps(value)}  [{source}]\n")
         for key in resolved.ignored:
@@ -106,23 +136,33 @@ def _show_settings(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _read_and_fix(args: argparse.Namespace) -> list[Source]:
-    allowed = frozenset(
-        {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
-    )
+def _settings_per_root(args: argparse.Namespace) -> list[tuple[Path, ResolvedSettings]]:
+    """The settings each path on the command line is checked under; each problem told once."""
     layer = _cli_layer(args)
     configs: dict[Path, ProjectConfig] = {}
     told: set[str] = set()
-    out: list[Source] = []
+    roots = []
     for root_arg in args.paths:
         start = root_arg.resolve()
         if start not in configs:
             configs[start] = find_project_config(start)
         resolved = resolve({}, configs[start], cli=layer, trust_project=args.trust_project)
         for warning in resolved.warnings:
-            if warning not in told:
+            if warning not in told and warning not in resolved.unknown_rules:
                 told.add(warning)
                 print(f"dspy-lsp: warning: {warning}", file=sys.stderr)
+        roots.append((root_arg, resolved))
+    return roots
+
+
+def _read_and_fix(
+    args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]]
+) -> list[Source]:
+    allowed = frozenset(
+        {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
+    )
+    out: list[Source] = []
+    for root_arg, resolved in roots:
         for path in iter_python_files([root_arg], resolved.settings.exclude):
             shown = path.as_posix()
             try:
@@ -134,17 +174,24 @@ def _read_and_fix(args: argparse.Namespace) -> list[Source]:
                 report = FileReport(shown, Analysis(findings=(skip,), status=status))
                 out.append(Source(path, shown, resolved, skipped=report))
                 continue
-            fixed = 0
-            if args.fix:
-                new_text, fixed = fix_all(text, codes_for(path, resolved), allowed=allowed)
-                if new_text != text:
-                    try:
-                        _write_preserving_encoding(path, new_text)
-                        text = new_text
-                    except (OSError, UnicodeEncodeError) as exc:
-                        print(f"dspy-lsp: could not write fixes to {shown}: {exc}", file=sys.stderr)
-                        fixed = 0
-            out.append(Source(path, shown, resolved, text, fixed))
+            if not args.fix:
+                out.append(Source(path, shown, resolved, text))
+                continue
+            new_text, fixed = fix_all(text, codes_for(path, resolved), allowed=allowed)
+            if new_text == text:
+                out.append(Source(path, shown, resolved, text, fixed))
+                continue
+            try:
+                _write_preserving_encoding(path, new_text)
+            except (OSError, UnicodeEncodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                print(
+                    f"dspy-lsp: could not write fixes to {printable_path(shown)}: {reason}",
+                    file=sys.stderr,
+                )
+                out.append(Source(path, shown, resolved, text, unwritten=True))
+                continue
+            out.append(Source(path, shown, resolved, new_text, fixed))
     return out
 
 

@@ -1,6 +1,7 @@
 """``dspy-lsp``: check files for CI, serve the language server, list the rules.
 
-Exit codes of ``check``: 0 clean, 1 findings, 2 usage or internal error.
+Exit codes of ``check``: 0 clean, 1 findings, 2 usage or internal error. Any verb whose reader
+goes away (``dspy-lsp rules | head -1``) stops quietly with 141, as a tool killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pygls.lsp.server import LanguageServer
+    from ..lsp.guarded_server import GuardedServer
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13
+"""What a shell reports for a process SIGPIPE killed; ``set -o pipefail`` treats it the same."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 VERB_MODULES = {
     "feedback": "acceptance statistics and exports of feedback",
@@ -71,13 +75,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
-    serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS)
     serve.add_argument(
         "--token-file",
         type=Path,
         metavar="PATH",
         help="with --tcp: read the client token from this file (yours, mode 600); "
         "or set DSPY_LSP_TCP_TOKEN",
+    )
+    serve.add_argument(
+        "--max-message-mb",
+        type=int,
+        metavar="MB",
+        help="refuse (and skip) any message larger than this; default 64, "
+        "or set DSPY_LSP_MAX_MESSAGE_MB",
     )
 
     trust = sub.add_parser(
@@ -100,14 +111,36 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        code = _run(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing will flush
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _run(argv: Sequence[str]) -> int:
     parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_ERROR
     if args.command == "serve":
-        return serve(args.tcp, args.log_level, args.token_file)
+        return serve(args.tcp, args.log_level, args.token_file, args.max_message_mb)
     if args.command == "rules":
         return list_rules(args.format)
     if args.command == "trust":
@@ -132,28 +165,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check(args)
     except KeyboardInterrupt:
         return EXIT_ERROR
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # the CLI's one boundary: report, don't trace back at the user
         logging.getLogger(__name__).debug("internal error", exc_info=True)
         print(f"dspy-lsp: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
+def serve(tcp: str | None, log_level: str, token_file: Path | None, max_mb: int | None) -> int:
+    import os
+
+    from ..lsp.framing import message_limit
     from ..store.redaction import ScrubbingFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ScrubbingFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=log_level.upper(), handlers=[handler])
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        limit = message_limit(max_mb, os.environ)
+    except ValueError as exc:
+        print(f"dspy-lsp: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if tcp:
-        import os
-
         from ..lsp.tcp_transport import TOKEN_ENV, TcpSetupError, serve_tcp, tcp_config
 
         try:
             config = tcp_config(tcp, token_file, os.environ)
             os.environ.pop(TOKEN_ENV, None)  # processes the server starts must not inherit it
-            serve_tcp(_import_server(), config)
+            serve_tcp(_import_server(), config, limit)
         except TcpSetupError as exc:
             print(f"dspy-lsp: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -165,11 +206,11 @@ def serve(tcp: str | None, log_level: str, token_file: Path | None) -> int:
     # Anything that prints (a library, a stray print) must not corrupt the JSON-RPC stream.
     rpc_out = sys.stdout.buffer
     sys.stdout = sys.stderr
-    server.start_io(stdin=sys.stdin.buffer, stdout=rpc_out)
-    return EXIT_CLEAN
+    # LSP's exit code: 0 after shutdown and exit, 1 for exit alone or a stream cut mid-message.
+    return server.start_io(stdin=sys.stdin.buffer, stdout=rpc_out, limit=limit)
 
 
-def _import_server() -> LanguageServer:
+def _import_server() -> GuardedServer:
     """The language server, imported without a full garbage collection on the way.
 
     pygls and lsprotocol build a few hundred thousand objects that live as long as the process;

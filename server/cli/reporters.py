@@ -1,11 +1,21 @@
-"""CLI output formats: ruff-like text, JSON, and SARIF 2.1.0 for code scanning."""
+"""CLI output formats: ruff-like text, JSON, and SARIF 2.1.0 for code scanning.
+
+A path is whatever the file system holds, newlines and bytes that are not UTF-8 included (they
+arrive as lone surrogates, ``os.fsdecode``). Text escapes them, so one finding stays one line;
+JSON keeps them exact (``\\udcff`` escapes, which ``os.fsencode`` turns back into the byte); SARIF
+percent-encodes the raw bytes, as a URI must.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,11 +34,12 @@ _META_DOCS = {
     SYNTAX_ERROR: ("syntax-error", "The file does not parse."),
     SKIPPED: ("skipped-file", "The file could not be analysed (binary, too large or undecodable)."),
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
 class FileReport:
-    path: str  # as given on the command line, with forward slashes
+    path: str  # as given on the command line, with forward slashes; exact (see above)
     analysis: Analysis
     fixed: int = 0
 
@@ -42,13 +53,28 @@ def counts_as_failure(finding: Finding) -> bool:
     return finding.rule != SKIPPED
 
 
+def printable_path(path: str) -> str:
+    """``path`` as one line of text: backslashes, control characters and bytes that are not
+    UTF-8 escaped as Python writes them (``new\\nline.py``, ``bad\\xffname.py``)."""
+    return "".join(_printable_char(c) for c in path)
+
+
+def _printable_char(char: str) -> str:
+    if "\udc80" <= char <= "\udcff":  # a byte os.fsdecode could not decode
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    if char == "\\" or not char.isprintable():
+        return repr(char)[1:-1]
+    return char
+
+
 def render_text(reports: Sequence[FileReport]) -> str:
     lines = []
     for report in reports:
+        path = printable_path(report.path)
         for f in report.analysis.findings:
             fixable = " [*]" if _safe(f) else ""
             lines.append(
-                f"{report.path}:{f.span.start.line + 1}:{f.span.start.column + 1}: "
+                f"{path}:{f.span.start.line + 1}:{f.span.start.column + 1}: "
                 f"{f.rule}{fixable} {f.message}"
             )
     total = sum(len(r.analysis.findings) for r in reports)
@@ -122,7 +148,21 @@ def render_json(reports: Sequence[FileReport]) -> str:
         for report in reports
         for f in report.analysis.findings
     ]
-    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+    return _dumps(items)
+
+
+def _dumps(value: object) -> str:
+    """JSON with text kept readable, and lone surrogates (undecodable bytes of a path) escaped,
+    so the output is UTF-8 and a reader gets the exact path back."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n"
+
+
+def _sarif_uri(path: str) -> dict[str, str]:
+    """An artifact location whose URI holds the path's exact bytes, percent-encoded."""
+    if Path(path).is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(os.fsencode(path)), "uriBaseId": "%SRCROOT%"}
 
 
 def _sarif_rules() -> list[dict[str, Any]]:
@@ -166,7 +206,7 @@ def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
                     "locations": [
                         {
                             "physicalLocation": {
-                                "artifactLocation": {"uri": report.path, "uriBaseId": "%SRCROOT%"},
+                                "artifactLocation": _sarif_uri(report.path),
                                 "region": {
                                     "startLine": f.span.start.line + 1,
                                     "startColumn": f.span.start.column + 1,
@@ -198,4 +238,4 @@ def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
             }
         ],
     }
-    return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
+    return _dumps(sarif)
