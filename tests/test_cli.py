@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,8 +37,13 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 def test_installed_console_script_runs(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text(BUGGY)
+    # Beside this interpreter first: a virtual environment need not be activated for
+    # `python -m pytest` to test the script pip installed into it.
+    beside = shutil.which("dspy-lsp", path=str(Path(sys.executable).parent))
+    script = beside or shutil.which("dspy-lsp")
+    assert script, "pip install -e . puts a dspy-lsp script beside python or on PATH"
     result = subprocess.run(
-        ["dspy-lsp", "check", str(tmp_path)], capture_output=True, text=True, timeout=120
+        [script, "check", str(tmp_path)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1 and "DL104" in result.stdout
     module = subprocess.run(
