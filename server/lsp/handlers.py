@@ -26,8 +26,10 @@ from .constants import (
     SOURCE,
 )
 from .results import (
+    DebugInfo,
     FeedbackRecorded,
     FileAnalysed,
+    LmReport,
     PlanApplied,
     ProgramsReloaded,
     WorkspaceAnalysed,
@@ -181,7 +183,7 @@ async def analyze_file(ls: Session, *args: Any) -> FileAnalysed:
         findings=len(analysis.findings),
         lm_findings=sum(1 for f in analysis.findings if f.origin != "rule"),
         rules=tuple(sorted({f.rule for f in analysis.findings})),
-        lm=ls.lm_status()["state"],
+        lm=ls.lm_status().state,
     )
 
 
@@ -210,7 +212,7 @@ def reload_programs(ls: Session, *args: Any) -> ProgramsReloaded:
 
 
 @server.command(CMD_STATUS)
-def status(ls: Session, *args: Any) -> dict[str, Any]:
+def status(ls: Session, *args: Any) -> LmReport:
     return ls.lm_status()
 
 
@@ -256,7 +258,7 @@ async def resolve_code_action(ls: Session, action: types.CodeAction) -> types.Co
 
 
 @server.command(CMD_DEBUG_INFO)
-def debug_info(ls: Session, *args: Any) -> dict[str, Any]:
+def debug_info(ls: Session, *args: Any) -> DebugInfo:
     return ls.debug_info()
 
 

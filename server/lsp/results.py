@@ -4,6 +4,10 @@ converter unstructures dataclasses), so a client and a test read the same fields
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from ..lm.cache import CacheStats
+from .documents import Fingerprint
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,59 @@ class WorkspaceAnalysed:
     skipped: int = 0
     failed: int = 0
     cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class LmReport:
+    """``dspy-lsp.status``: the LM tier's state, its counters and its queue."""
+
+    state: str  # "none" | "ready" | "circuit_open" | "error"
+    model: str | None
+    detail: str
+    stats: dict[str, Any]
+    """Flat counters (``LmStats`` plus the hit rate, program versions and artifact problems):
+    the VS Code client reads them by name."""
+    pending_jobs: int
+    refused_jobs: int
+    waiting_jobs: int
+    cache: CacheStats
+    off_reason: str | None
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    project_trusted: bool
+    ignored_project_keys: tuple[str, ...]
+    restricted_mode: bool
+
+
+@dataclass(frozen=True)
+class FeedbackReport:
+    store: str | None
+    recorded: int
+    lost: int
+    hidden: int
+    learn_runs_started: int
+
+
+@dataclass(frozen=True)
+class DebugInfo:
+    """``dspy-lsp.debugInfo``: what a bug report needs, with no document text in it."""
+
+    version: str
+    python: str
+    executable: str
+    position_encoding: str
+    workspace_root: str | None
+    project_root: str | None
+    settings: dict[str, Any]  # the settings model as JSON: its keys are the model's
+    settings_sources: dict[str, str]
+    trust: TrustReport
+    config_errors: tuple[str, ...]
+    rules: tuple[str, ...]
+    open_documents: int
+    documents: dict[str, Fingerprint]
+    published: int
+    feedback: FeedbackReport
+    dropped_stale: int
+    lm: LmReport

@@ -23,6 +23,7 @@ from .constants import (
 )
 from .documents import LspWorkspace, fingerprint
 from .guarded_server import GuardedServer
+from .results import DebugInfo, FeedbackReport, LmReport, TrustReport
 from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
@@ -335,56 +336,52 @@ class Session(GuardedServer):
             self.request_lm(uri, "open")
         return versions
 
-    def debug_info(self) -> dict[str, Any]:
+    def debug_info(self) -> DebugInfo:
         from ...analyzers.rules import ALL_RULES
         from ..settings import describe
 
         resolved = self.root_settings()
-        return {
-            "version": version(),
-            "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "executable": sys.executable,
-            "position_encoding": self.encoding,
-            "workspace_root": self.workspace.root_uri,
-            "project_root": str(resolved.root) if resolved.root else None,
-            "settings": resolved.settings.model_dump(mode="json"),
-            "settings_sources": {key: source for key, _, source in describe(resolved)},
-            "trust": {
-                "project_trusted": resolved.project_trusted,
-                "ignored_project_keys": list(resolved.ignored),
-                "restricted_mode": self.restricted,
-            },
-            "config_errors": list(resolved.errors),
-            "rules": [f"{code} {rule.NAME}" for code, rule in ALL_RULES.items()],
-            "open_documents": len(self.workspace.text_documents),
-            "documents": {
-                uri: fingerprint(doc) for uri, doc in self.workspace.text_documents.items()
-            },
-            "published": self.scheduler.published,
-            "feedback": {
-                "store": str(self._feedback.path)
-                if self._feedback and self._feedback.path
-                else None,
-                "recorded": self._feedback.recorded if self._feedback else 0,
-                "lost": self._feedback.lost if self._feedback else 0,
-                "hidden": sum(len(ids) for ids in self.hidden.values()),
-                "learn_runs_started": self._learner.started if self._learner else 0,
-            },
-            "dropped_stale": self.scheduler.dropped_stale,
-            "lm": self.lm_status(),
-        }
+        feedback = self._feedback
+        return DebugInfo(
+            version=version(),
+            python=f"{platform.python_implementation()} {platform.python_version()}",
+            executable=sys.executable,
+            position_encoding=self.encoding,
+            workspace_root=self.workspace.root_uri,
+            project_root=str(resolved.root) if resolved.root else None,
+            settings=resolved.settings.model_dump(mode="json"),
+            settings_sources={key: source for key, _, source in describe(resolved)},
+            trust=TrustReport(resolved.project_trusted, tuple(resolved.ignored), self.restricted),
+            config_errors=tuple(resolved.errors),
+            rules=tuple(f"{code} {rule.NAME}" for code, rule in ALL_RULES.items()),
+            open_documents=len(self.workspace.text_documents),
+            documents={uri: fingerprint(d) for uri, d in self.workspace.text_documents.items()},
+            published=self.scheduler.published,
+            feedback=FeedbackReport(
+                store=str(feedback.path) if feedback and feedback.path else None,
+                recorded=feedback.recorded if feedback else 0,
+                lost=feedback.lost if feedback else 0,
+                hidden=sum(len(ids) for ids in self.hidden.values()),
+                learn_runs_started=self._learner.started if self._learner else 0,
+            ),
+            dropped_stale=self.scheduler.dropped_stale,
+            lm=self.lm_status(),
+        )
 
-    def lm_status(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
+    def lm_status(self) -> LmReport:
         tier = self.lm_tier()
-        status = asdict(tier.status())
-        status["pending_jobs"] = self.lm_jobs.pending
-        status["refused_jobs"] = self.lm_jobs.refused
-        status["waiting_jobs"] = self.lm_jobs.waiting
-        status["cache"] = asdict(tier.cache.stats())
-        status["off_reason"] = self.root_settings().lm_off_reason
-        return status
+        status = tier.status()
+        return LmReport(
+            state=status.state,
+            model=status.model,
+            detail=status.detail,
+            stats=status.stats,
+            pending_jobs=self.lm_jobs.pending,
+            refused_jobs=self.lm_jobs.refused,
+            waiting_jobs=self.lm_jobs.waiting,
+            cache=tier.cache.stats(),
+            off_reason=self.root_settings().lm_off_reason,
+        )
 
 
 def _path(uri: str) -> Path | None:
