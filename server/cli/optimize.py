@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -221,6 +221,14 @@ def _stderr_console() -> Any:
     return Console(file=sys.stderr)
 
 
+@dataclass(frozen=True)
+class Saved:
+    """Program versions saved by a run, and those of them made active (by kind)."""
+
+    saved: dict[str, str]
+    activated: dict[str, str]
+
+
 def _save_and_activate(
     args: argparse.Namespace,
     registry: Any,
@@ -229,12 +237,13 @@ def _save_and_activate(
     dataset_hash: str,
     train_size: int,
     dev_size: int,
-) -> dict[str, Any]:
+) -> Saved:
     from ..store.registry import ArtifactMeta
 
     activate = result.improved or args.force
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    saved, activated = {}, {}
+    saved: dict[str, str] = {}
+    activated: dict[str, str] = {}
     for kind, state in result.states.items():
         current = active.get(kind)
         meta = ArtifactMeta(
@@ -256,10 +265,10 @@ def _save_and_activate(
         if activate:
             registry.activate(kind, meta.version)
             activated[kind] = meta.version
-    return {"saved": saved, "activated": activated}
+    return Saved(saved, activated)
 
 
-def _report(args: argparse.Namespace, result: Any, outcome: dict[str, Any]) -> None:
+def _report(args: argparse.Namespace, result: Any, outcome: Saved) -> None:
     if args.format == "json":
         payload = {
             "program": args.program,
@@ -268,15 +277,15 @@ def _report(args: argparse.Namespace, result: Any, outcome: dict[str, Any]) -> N
             "optimized": asdict(result.optimized),
             "improved": result.improved,
             "wall_s": round(result.wall_s, 2),
-            **outcome,
+            **asdict(outcome),
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     sys.stdout.write(before_after_table(result.baseline, result.optimized))
-    for kind, version in outcome["saved"].items():
-        state = "activated" if kind in outcome["activated"] else "saved, not activated"
+    for kind, version in outcome.saved.items():
+        state = "activated" if kind in outcome.activated else "saved, not activated"
         sys.stdout.write(f"{kind}: {version} ({state})\n")
-    if not outcome["activated"]:
+    if not outcome.activated:
         sys.stdout.write(
             "dev score did not improve: the active programs stay. Activate anyway with"
             " `dspy-lsp programs activate VERSION` or rerun with --force.\n"
