@@ -8,7 +8,7 @@ these models. A new setting is a field here, with a ``description``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -21,6 +21,16 @@ PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
     "learn": frozenset(),
 }
 """Sections holding trusted-only keys, with the keys in them a project may still set."""
+
+
+def _at_least_one(default: int, description: str) -> Any:
+    """A count, a size or a limit: zero or less would turn the feature off by accident."""
+    return Field(default=default, ge=1, description=description)
+
+
+def _place(what: str, *, unset: str) -> Any:
+    """A file or directory setting: unset by default, where it then goes said the same way."""
+    return Field(default=None, description=f"{what} Unset: {unset}.")
 
 
 class _Strict(BaseModel):
@@ -83,21 +93,17 @@ class LmSettings(_Strict):
         description="`dspy.BestOfN` attempts for a refactor plan; it stops at the first"
         " verified one.",
     )
-    cache_path: str | None = Field(
-        default=None,
-        description="SQLite cache of model results, shared by every server process. Unset:"
-        " `~/.cache/dspy-lsp/lm-cache.sqlite3`.",
+    cache_path: str | None = _place(
+        "SQLite cache of model results, shared by every server process.",
+        unset="`~/.cache/dspy-lsp/lm-cache.sqlite3`",
     )
-    programs_dir: str | None = Field(
-        default=None,
-        description="The program registry: versioned artifacts and the active pointer per"
-        " program (a bare `analyze.json`/`plan.json` there still works). Unset:"
-        " `~/.local/share/dspy-lsp/programs`.",
+    programs_dir: str | None = _place(
+        "The program registry: versioned artifacts and the active pointer per program (a bare"
+        " `analyze.json`/`plan.json` there still works).",
+        unset="`~/.local/share/dspy-lsp/programs`",
     )
-    max_queue: int = Field(
-        default=64,
-        ge=1,
-        description="Documents waiting for the LM at most; more requests are refused and logged.",
+    max_queue: int = _at_least_one(
+        64, "Documents waiting for the LM at most; more requests are refused and logged."
     )
 
     def fingerprint(self) -> str:
@@ -114,15 +120,13 @@ class FeedbackSettings(_Strict):
         description="Record what you do with findings (fixes applied, dismissals) in a local"
         " SQLite file, for `dspy-lsp optimize`. Nothing leaves the machine; secrets are redacted.",
     )
-    path: str | None = Field(
-        default=None,
-        description="The feedback database. Unset: per user, keyed by workspace"
-        " (`~/.local/share/dspy-lsp/feedback/<workspace hash>.sqlite3`).",
+    path: str | None = _place(
+        "The feedback database.",
+        unset="per user, keyed by workspace"
+        " (`~/.local/share/dspy-lsp/feedback/<workspace hash>.sqlite3`)",
     )
-    ignore_after_saves: int = Field(
-        default=3,
-        ge=1,
-        description="A finding still shown after this many saves is logged once as `ignored`.",
+    ignore_after_saves: int = _at_least_one(
+        3, "A finding still shown after this many saves is logged once as `ignored`."
     )
 
 
@@ -134,37 +138,32 @@ class LearnSettings(_Strict):
         description="Re-optimize the programs in the background (`dspy-lsp learn`, a separate"
         " process, one at a time and at most once a minute) after new feedback.",
     )
-    window: int = Field(
-        default=50,
-        ge=1,
-        description="The latest verdicts acceptance is measured over; a drop against the last"
+    window: int = _at_least_one(
+        50,
+        "The latest verdicts acceptance is measured over; a drop against the last"
         " run's acceptance starts a re-optimization.",
     )
-    min_new_labels: int = Field(
-        default=20,
-        ge=1,
-        description="New labelled events (accepted, dismissed as false positive, fixed by hand)"
+    min_new_labels: int = _at_least_one(
+        20,
+        "New labelled events (accepted, dismissed as false positive, fixed by hand)"
         " that start a re-optimization.",
     )
     optimizer: Literal["bootstrap", "mipro", "gepa"] = Field(
         default="bootstrap", description="The DSPy optimizer `learn` and `optimize` run."
     )
-    budget: int = Field(
-        default=8,
-        ge=1,
-        description="Candidate programs one `optimize` run tries (`learn.max-requests` bounds"
+    budget: int = _at_least_one(
+        8,
+        "Candidate programs one `optimize` run tries (`learn.max-requests` bounds"
         " the run whatever it is).",
     )
-    max_requests: int = Field(
-        default=1000,
-        ge=1,
-        description="Hard ceiling on LM requests of one `optimize` or `learn` run, retries"
+    max_requests: int = _at_least_one(
+        1000,
+        "Hard ceiling on LM requests of one `optimize` or `learn` run, retries"
         " included; it stops when reached.",
     )
-    max_tokens: int = Field(
-        default=2_000_000,
-        ge=1,
-        description="Hard ceiling on LM tokens (prompt + completion) of one `optimize` or"
+    max_tokens: int = _at_least_one(
+        2_000_000,
+        "Hard ceiling on LM tokens (prompt + completion) of one `optimize` or"
         " `learn` run; it stops when reached.",
     )
 
@@ -196,10 +195,9 @@ class Settings(_Strict):
         le=10_000,
         description="Delay after the last keystroke before the rule tier runs, in ms.",
     )
-    max_file_chars: int = Field(
-        default=DEFAULT_MAX_CHARS,
-        ge=1,
-        description="Larger files get a `DL001` note instead of analysis (the first analysis"
+    max_file_chars: int = _at_least_one(
+        DEFAULT_MAX_CHARS,
+        "Larger files get a `DL001` note instead of analysis (the first analysis"
         " costs about 1 s per 100 kB on 2 cores; raise it if you can wait).",
     )
     lm: LmSettings = LmSettings()

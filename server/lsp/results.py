@@ -50,11 +50,15 @@ class WorkspaceAnalysed:
 
     total_files: int
     files: int = 0
+    """Files analysed and published."""
     findings: int = 0
     lm_findings: int = 0
     lm_failures: int = 0
+    """Files whose LM pass failed; their rule findings were still published."""
     skipped: int = 0
+    """Files that could not be read or decoded."""
     failed: int = 0
+    """Files whose analysis raised (logged); the others went on."""
     cancelled: bool = False
 
 
