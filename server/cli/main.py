@@ -23,6 +23,7 @@ EXIT_BROKEN_PIPE = 128 + 13
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 VERB_MODULES = {
+    "dataset": "build labelled datasets (bugs a project's tests catch)",
     "feedback": "acceptance statistics and exports of feedback",
     "learn": "re-optimize when feedback calls for it",
     "optimize": "compile better programs from feedback and examples",
@@ -145,6 +146,10 @@ def _run(argv: Sequence[str]) -> int:
         return list_rules(args.format)
     if args.command == "trust":
         return trust(args)
+    if args.command == "dataset":
+        from . import dataset as dataset_cli
+
+        return dataset_cli.run(args)
     if args.command == "feedback":
         from . import feedback as feedback_cli
 
