@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fakes.bug_learner import QUIXBUGS, BugLearner, quixbugs_jsonl
 from fakes.learner import CLEAN_CODE, Learner
 from fakes.openai_server import FakeOpenAI
 
@@ -129,3 +130,31 @@ def test_an_unreachable_model_is_an_error_and_saves_nothing(tmp_path: Path) -> N
     )  # fmt: skip
     assert run.returncode == 2 and "answered none of the dev examples" in run.stderr
     assert not (tmp_path / "programs").exists() or not any((tmp_path / "programs").rglob("*.json"))
+
+
+@pytest.mark.skipif(not QUIXBUGS.exists(), reason="corpus not on this machine")
+def test_labelled_bugs_train_analyze_on_hit_at_3_and_the_deciding_score_is_printed(
+    tmp_path: Path,
+) -> None:
+    names = ("gcd", "flatten", "hanoi", "quicksort", "subsequences", "knapsack", "lcs_length")
+    examples = quixbugs_jsonl(tmp_path / "quixbugs", names)
+    learner = BugLearner.of(examples)
+    with FakeOpenAI(responder=learner) as fake:
+        run = _optimize(
+            tmp_path, fake, "--examples", str(examples), "--metric", "hit@3", "--no-mutations"
+        )
+    assert run.returncode == 0, run.stderr
+    assert "(corpus " in run.stderr  # the labelled bugs are among the examples
+    registry = ProgramRegistry(tmp_path / "programs")
+    [meta] = registry.versions("analyze")
+    assert registry.active("analyze") == meta.version
+    # unguided: a miss on every buggy unit, one alarm on every fixed one: (0 + 0.5) / 2
+    assert (meta.scores["baseline_dev"], meta.scores["dev"]) == (0.25, 1.0)
+    assert "activation compares dev score: 0.250 -> 1.000" in run.stdout
+    hits = next(line.split() for line in run.stdout.splitlines() if line.startswith("hit@3 "))
+    assert hits[1:3] == ["0.000", "1.000"]
+
+
+def test_a_hit_metric_is_refused_for_a_program_without_findings(tmp_path: Path) -> None:
+    run = _cli(tmp_path, "optimize", "--program", "plan", "--metric", "hit@3", "--lm", "openai/x")
+    assert run.returncode == 2 and "--metric is for --program analyze" in run.stderr

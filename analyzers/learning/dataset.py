@@ -63,3 +63,33 @@ def split(
 def _unit_interval(text: str) -> float:
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+class Sourced(Keyed, Protocol):
+    @property
+    def source(self) -> str: ...
+
+
+S = TypeVar("S", bound=Sourced)
+
+
+def balanced(
+    examples: Iterable[S], limit: int, *, group_of: Callable[[S], str] | None = None
+) -> tuple[S, ...]:
+    """At most ``limit`` examples, an equal share from each source (what one leaves unused goes
+    to the others), so 200 rule examples cannot crowd out ten the user labelled.
+
+    Within a source, examples go in (group, key) order, so a group's examples (a buggy unit and
+    its fixed version) are taken together. The result is in key order.
+    """
+    group = group_of or (lambda e: e.group)
+    queues: dict[str, list[S]] = {}
+    for example in sorted(examples, key=lambda e: (group(e), e.key)):
+        queues.setdefault(example.source, []).append(example)
+    taken: list[S] = []
+    turns = [queues[name][::-1] for name in sorted(queues)]
+    while len(taken) < limit and any(turns):
+        for queue in turns:
+            if queue and len(taken) < limit:
+                taken.append(queue.pop())
+    return tuple(sorted(taken, key=lambda e: e.key))

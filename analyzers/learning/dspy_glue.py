@@ -18,7 +18,7 @@ from ..lines import split_lines, strip_newline
 from ..programs.inputs import analyze_inputs, plan_inputs, unit_rule_notes
 from ..programs.signatures import Category
 from .examples import AnalysisExample, Label, PlanExample
-from .metrics import Predicted, score_findings, score_plan
+from .metrics import Predicted, bug_feedback, bug_score, bug_scores, score_findings, score_plan
 
 GOLD = "gold"
 CHAIN_INPUTS = ("code", "context")
@@ -93,6 +93,31 @@ def analysis_metric(example: AnalysisExample, pred: dspy.Prediction) -> tuple[fl
     """Finding F1 (a repeated dismissed finding costs double), with what was missed or wrong."""
     score = score_findings(example, predicted(pred))
     return score.score, score.feedback
+
+
+def bug_metric(k: int = 3) -> Metric:
+    """hit@``k`` on buggy units, less a cost per finding on fixed ones (``metrics.bug_score``)."""
+
+    def score(example: AnalysisExample, pred: dspy.Prediction) -> tuple[float, str]:
+        ranked = predicted(pred)
+        return bug_score(example, ranked, k=k), bug_feedback(example, ranked, k=k)
+
+    score.__name__ = f"hit_at_{k}"
+    score.__doc__ = bug_metric.__doc__
+    return _dspy_metric(score)
+
+
+def bug_details(outputs: Sequence[tuple[AnalysisExample, dspy.Prediction]]) -> dict[str, float]:
+    """hit@1 and hit@3 (exact and near), false alarms per fixed unit, and the mean bug score."""
+    scores = bug_scores([(gold, predicted(pred)) for gold, pred in outputs])
+    return {
+        "hit@1": scores.hit_at_1,
+        "hit@3": scores.hit_at_3,
+        "hit@1 ±2": scores.hit_at_1_near,
+        "hit@3 ±2": scores.hit_at_3_near,
+        "alarms/fixed": scores.false_alarms_per_fixed,
+        "bug_score": scores.score,
+    }
 
 
 @_dspy_metric

@@ -1,8 +1,10 @@
 """Scores for the learning loop, each with feedback a reflective optimizer (GEPA) can act on.
 
 Analysis is scored per finding: a prediction matches a label when their lines overlap within a
-tolerance and the category agrees. Repeating a finding the user dismissed costs double. Plans
-are scored on parsing, resolving the rule's finding, and closeness to the accepted rewrite.
+tolerance and the category agrees. Repeating a finding the user dismissed costs double. Bug
+finding is scored on rank: hit@k on the buggy code, less a cost per finding on its fixed version
+(so flagging every line scores badly). Plans are scored on parsing, resolving the rule's
+finding, and closeness to the accepted rewrite.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import difflib
 import re
 import textwrap
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..engine import analyze_source
 from ..rules import ALL_RULES
@@ -213,3 +215,97 @@ def _diff(gold: str, text: str) -> str:
     if len(lines) > _MAX_DIFF_LINES:
         lines = [*lines[:_MAX_DIFF_LINES], f"... ({len(lines) - _MAX_DIFF_LINES} more diff lines)"]
     return "\n".join(lines)
+
+
+# -- bug finding: hit@k on the buggy code, false alarms on the fixed code -----------------------
+
+FALSE_ALARM_COST = 0.5
+"""What one finding on correct code costs: two of them cost as much as missing a bug."""
+FLOOR = -1.0
+"""The lowest score of one fixed unit, so one flooded example does not swamp a corpus mean."""
+
+
+def hit_at(
+    ranked: Sequence[Predicted], bugs: Sequence[Label], k: int, *, tolerance: int = 0
+) -> bool:
+    """Whether one of the first ``k`` findings (in the order reported) overlaps a bug's lines
+    within ``tolerance`` lines; category is ignored, since bug labels name only lines."""
+    return any(
+        _matches(p, replace(bug, category=""), tolerance) for p in ranked[:k] for bug in bugs
+    )
+
+
+def bug_score(example: AnalysisExample, ranked: Sequence[Predicted], *, k: int = 3) -> float:
+    """One unit's bug-finding score, usable alone as a dspy metric (it sees one example).
+
+    With bug labels (the buggy code): 1.0 if one of the first ``k`` findings overlaps a bug
+    line exactly, else 0.0. Without (the fixed code, or clean code): 1.0 less
+    ``FALSE_ALARM_COST`` per finding, floored at ``FLOOR``. Over a corpus holding each buggy
+    unit and its fixed version, a perfect finder scores 1, a silent one 0.5, and one flagging
+    every line at most 0 on units of four lines or more (each fixed unit costs it -1).
+    """
+    if example.positives:
+        return float(hit_at(ranked, example.positives, k))
+    return _quiet(len(ranked))
+
+
+def _quiet(findings: int) -> float:
+    return max(FLOOR, 1.0 - FALSE_ALARM_COST * findings)
+
+
+def bug_feedback(example: AnalysisExample, ranked: Sequence[Predicted], *, k: int = 3) -> str:
+    """What a reflective optimizer reads: which bug was missed, or which lines of correct code
+    were flagged."""
+    if example.positives:
+        if hit_at(ranked, example.positives, k):
+            return f"The bug is among the first {k} findings."
+        shown = "; ".join(_describe(p.line, p.end_line, p.category) for p in ranked[:k])
+        bugs = "; ".join(_describe(b.line, b.end_line, "", b.message) for b in example.positives)
+        said = f"the first {k} findings were {shown}" if shown else "nothing was reported"
+        return f"Missed the bug at {bugs}: {said}. Rank the most likely bug first."
+    if not ranked:
+        return "Correctly quiet on correct code."
+    flagged = "; ".join(_describe(p.line, p.end_line, p.category) for p in ranked)
+    return f"The code is correct, yet {len(ranked)} findings were reported: {flagged}."
+
+
+@dataclass(frozen=True)
+class BugScores:
+    """Bug finding over a corpus: shares of buggy units hit, and findings on the fixed ones."""
+
+    buggy_units: int
+    hit_at_1: float
+    hit_at_3: float
+    hit_at_1_near: float
+    hit_at_3_near: float
+    """The same at a tolerance of ``NEAR`` lines: weak on small functions, reported beside."""
+    fixed_units: int
+    false_alarms_per_fixed: float
+    score: float
+    """Mean ``bug_score`` (k=3) over buggy and fixed units alike: what optimization compares."""
+
+
+NEAR = 2
+
+
+def bug_scores(scored: Sequence[tuple[AnalysisExample, Sequence[Predicted]]]) -> BugScores:
+    """Aggregate (unit, ranked findings) pairs: hit rates over the units with bug labels, false
+    alarms over those without (the fixed versions). Rates are 0 where there is no such unit."""
+    buggy = [(e.positives, ranked) for e, ranked in scored if e.positives]
+    fixed = [len(ranked) for e, ranked in scored if not e.positives]
+
+    def rate(k: int, tolerance: int) -> float:
+        hits = sum(hit_at(ranked, bugs, k, tolerance=tolerance) for bugs, ranked in buggy)
+        return hits / len(buggy) if buggy else 0.0
+
+    per_unit = [bug_score(e, ranked) for e, ranked in scored]
+    return BugScores(
+        buggy_units=len(buggy),
+        hit_at_1=rate(1, 0),
+        hit_at_3=rate(3, 0),
+        hit_at_1_near=rate(1, NEAR),
+        hit_at_3_near=rate(3, NEAR),
+        fixed_units=len(fixed),
+        false_alarms_per_fixed=sum(fixed) / len(fixed) if fixed else 0.0,
+        score=sum(per_unit) / len(per_unit) if per_unit else 0.0,
+    )

@@ -28,13 +28,15 @@ from typing import Any, Literal
 
 import dspy
 
-from ..programs.catalogue import spec
+from ..programs.catalogue import Details, spec
 from ..programs.kinds import ProgramKind
 from ..programs.modules import build, program_version
-from .dspy_glue import GOLD
+from .dspy_glue import GOLD, bug_details, bug_metric
 from .examples import AnalysisExample, PlanExample
 
 OptimizerName = Literal["bootstrap", "mipro", "gepa"]
+MetricName = Literal["f1", "hit@1", "hit@3"]
+"""For analyze: finding F1 (the catalogue's), or bug finding's hit@k less false alarms."""
 Progress = Callable[[str, float], None]
 Metric = Callable[..., Any]
 
@@ -47,7 +49,8 @@ DEMO_THRESHOLD = 0.9
 @dataclass(frozen=True)
 class Evaluation:
     score: float
-    """Mean of the metric over the examples, 0..1: what the optimizers maximize."""
+    """Mean of the metric over the examples, what the optimizers maximize: 0..1 (-1..1 for
+    hit@k, where flooding correct code goes below 0)."""
     n: int
     details: dict[str, float]
     """analyze: micro precision, recall, f1; plan and chain: mean parses, resolves, closeness."""
@@ -58,9 +61,17 @@ class Evaluation:
 
     @property
     def headline(self) -> float:
-        """What activation compares. For analyze, micro F1 with dismissed findings counted
-        twice: the per-example mean rewards saying nothing on the many clean examples."""
-        return self.details.get("penalised_f1", self.score)
+        """What activation compares. For analyze with F1, micro F1 with dismissed findings
+        counted twice: the per-example mean rewards saying nothing on the many clean examples.
+        Otherwise the mean (hit@k's already charges findings on clean code)."""
+        return self.details.get(_MICRO_F1, self.score)
+
+    @property
+    def headline_name(self) -> str:
+        return _MICRO_F1 if _MICRO_F1 in self.details else "score"
+
+
+_MICRO_F1 = "penalised_f1"
 
 
 @dataclass(frozen=True)
@@ -84,14 +95,18 @@ def evaluate(
     lm: dspy.LM,
     *,
     num_threads: int = 1,
+    metric: MetricName | None = None,
 ) -> Evaluation:
-    """Score ``program`` on ``devset`` (not empty); a call that fails to run or parse scores 0."""
+    """Score ``program`` on ``devset`` (not empty); a call that fails to run or parse scores 0.
+
+    ``metric`` None is the catalogue's for ``kind``."""
     entry = spec(kind)
+    scoring, details = scorer(kind, metric)
     examples = entry.devset(devset)
     with _quiet(), _using(lm):
         result = dspy.Evaluate(
             devset=examples,
-            metric=entry.metric,
+            metric=scoring,
             num_threads=num_threads,
             display_progress=False,
             display_table=False,
@@ -103,7 +118,7 @@ def evaluate(
     return Evaluation(
         score=fmean(float(score) for _, _, score in result.results),
         n=len(outputs),
-        details=entry.details(outputs),
+        details=details(outputs),
         prompt_tokens=sum(p for p, _ in usage),
         completion_tokens=sum(c for _, c in usage),
         failed=sum(1 for _, pred in outputs if not list(pred.keys())),
@@ -123,6 +138,7 @@ def optimize(
     seed: int = 0,
     num_threads: int = 4,
     on_progress: Progress | None = None,
+    metric: MetricName | None = None,
 ) -> OptimizeResult:
     """Score the active program (``baseline_states``, else built-in) on dev, compile on train
     with ``optimizer`` (dev as its valset where it takes one), and score the result on dev.
@@ -136,9 +152,10 @@ def optimize(
     progress = on_progress or (lambda stage, fraction: None)
     steps = budget + 2  # baseline, ~budget candidate scorings, final score
     entry = spec(kind)
+    scoring, _ = scorer(kind, metric)
     student = entry.program(baseline_states or {})
     progress("baseline", 0.0)
-    baseline = evaluate(kind, student, dev, lm, num_threads=num_threads)
+    baseline = evaluate(kind, student, dev, lm, num_threads=num_threads, metric=metric)
     progress("compile", 1 / steps)
     with _quiet(), _using(lm):
         compiled = _compile(
@@ -146,7 +163,7 @@ def optimize(
             student,
             entry.devset(train),
             entry.devset(dev),
-            entry.metric,
+            scoring,
             lm=lm,
             reflection_lm=reflection_lm,
             budget=budget,
@@ -155,7 +172,7 @@ def optimize(
             max_errors=len(train) + len(dev) + 1,
         )
     progress("evaluate", (steps - 1) / steps)
-    optimized = evaluate(kind, compiled, dev, lm, num_threads=num_threads)
+    optimized = evaluate(kind, compiled, dev, lm, num_threads=num_threads, metric=metric)
     progress("done", 1.0)
     states = entry.saved(compiled)
     return OptimizeResult(
@@ -170,6 +187,18 @@ def optimize(
         improved=optimized.headline > baseline.headline,
         wall_s=time.monotonic() - started,
     )
+
+
+def scorer(kind: ProgramKind | str, metric: MetricName | None) -> tuple[Metric, Details]:
+    """The dspy metric and the details of ``metric`` for ``kind``; None is the catalogue's."""
+    entry = spec(kind)
+    if metric is None:
+        return entry.metric, entry.details
+    if entry.kind is not ProgramKind.ANALYZE:
+        raise ValueError(f"--metric {metric} scores findings: only the analyze program has them")
+    if metric == "f1":
+        return entry.metric, entry.details
+    return bug_metric(int(metric.removeprefix("hit@"))), bug_details
 
 
 def _compile(

@@ -52,6 +52,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument("--max-dev", type=int, default=20)
     opt.add_argument("--no-mutations", action="store_true", help="skip self-generated examples")
     opt.add_argument("--no-rule-examples", action="store_true", help="skip the rules' examples")
+    opt.add_argument(
+        "--examples",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="labelled bugs to train and score on as well (QuixBugs-style records)",
+    )
+    opt.add_argument(
+        "--metric",
+        choices=("f1", "hit@1", "hit@3"),
+        help="analyze: finding F1 (default), or hit@k of the bug lines less false alarms on"
+        " fixed code",
+    )
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--threads", type=int, default=2)
     opt.add_argument("--format", choices=("text", "json"), default="text")
@@ -99,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from ..lm.budget import BudgetExhausted, LmBudget, budgeted
     from ..lm.factory import build_lm
     from ..store.registry import ProgramRegistry, RegistryError
-    from .training_data import gather
+    from .training_data import by_source, gather
 
     try:
         setup, lm_settings = _settings(args)
@@ -109,19 +121,27 @@ def run(args: argparse.Namespace) -> int:
     if not lm_settings.model:
         print("dspy-lsp optimize: no LM (pass --lm or set lm.model)", file=sys.stderr)
         return EXIT_ERROR
+    if args.metric and args.program != ProgramKind.ANALYZE.value:
+        print("dspy-lsp optimize: --metric is for --program analyze", file=sys.stderr)
+        return EXIT_ERROR
+    if args.examples is not None and not args.examples.is_file():
+        print(f"dspy-lsp optimize: no such file: {args.examples}", file=sys.stderr)
+        return EXIT_ERROR
     data = gather(
         store_path=setup.store,
         workspace=setup.workspace,
         exclude=setup.settings.exclude,
         rule_examples=not args.no_rule_examples,
         mutations=not args.no_mutations,
+        examples=args.examples,
         seed=args.seed,
     )
     chosen = data.plans if ProgramKind(args.program).scored_on_rewrites else data.analysis
-    train, dev = chosen.train[: args.max_train], chosen.dev[: args.max_dev]
+    train, dev = data.select(chosen, args.max_train, args.max_dev)
     print(
-        f"dspy-lsp optimize: {len(train)} train / {len(dev)} dev examples"
-        f" (feedback events: {data.feedback_events}; by source: {data.sources})",
+        f"dspy-lsp optimize: {len(train)} train ({by_source(train)}) / {len(dev)} dev"
+        f" ({by_source(dev)}) examples, of {len(chosen.train)} / {len(chosen.dev)};"
+        f" feedback events: {data.feedback_events}",
         file=sys.stderr,
     )
     if not train or not dev:
@@ -211,6 +231,7 @@ def _optimize(
                 seed=args.seed,
                 num_threads=args.threads,
                 on_progress=on_progress,
+                metric=args.metric,
             ),
         )
 
@@ -256,7 +277,8 @@ def _save_and_activate(
             dataset_hash=dataset_hash,
             train_size=train_size,
             dev_size=dev_size,
-            scores={"baseline_dev": result.baseline.score, "dev": result.optimized.score},
+            # what activation compared, so `programs list` shows the deciding score
+            scores={"baseline_dev": result.baseline.headline, "dev": result.optimized.headline},
             created=created,
             note=f"optimize --program {args.program}" + (" --force" if args.force else ""),
         )
@@ -276,12 +298,18 @@ def _report(args: argparse.Namespace, result: Any, outcome: Saved) -> None:
             "baseline": asdict(result.baseline),
             "optimized": asdict(result.optimized),
             "improved": result.improved,
+            "compared": result.optimized.headline_name,
             "wall_s": round(result.wall_s, 2),
             **asdict(outcome),
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     sys.stdout.write(before_after_table(result.baseline, result.optimized))
+    before, after = result.baseline, result.optimized
+    sys.stdout.write(
+        f"activation compares dev {after.headline_name}:"
+        f" {before.headline:.3f} -> {after.headline:.3f}\n"
+    )
     for kind, version in outcome.saved.items():
         state = "activated" if kind in outcome.activated else "saved, not activated"
         sys.stdout.write(f"{kind}: {version} ({state})\n")

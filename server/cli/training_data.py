@@ -6,10 +6,14 @@ they need (the store file, the workspace's Python files) and splits the result.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from ...analyzers.learning.dataset import Split, split
+from ...analyzers.learning.bug_corpus import bug_grouping, load_bug_cases
+from ...analyzers.learning.dataset import Keyed, Sourced, Split, balanced, split
 from ...analyzers.learning.examples import AnalysisExample, PlanExample
 from ...analyzers.learning.mutations import from_mutations
 from ...analyzers.learning.sources import from_feedback, from_rule_examples
@@ -20,13 +24,29 @@ MAX_MUTATED_FILES = 40
 MAX_FILE_BYTES = 200_000
 
 
+E = TypeVar("E", AnalysisExample, PlanExample)
+
+
 @dataclass(frozen=True)
 class TrainingData:
     analysis: Split[AnalysisExample]
     plans: Split[PlanExample]
-    sources: dict[str, int]
-    """How many examples each source gave (before deduplication), for the report."""
     feedback_events: int
+    group_of: Callable[[Keyed], str]
+    """The split's grouping: a labelled bug's buggy and fixed units share a group."""
+
+    def select(self, side: Split[E], max_train: int, max_dev: int) -> tuple[tuple[E, ...], ...]:
+        """Train and dev of ``side``, each capped with every source given its share."""
+        return tuple(
+            balanced(examples, limit, group_of=self.group_of)
+            for examples, limit in ((side.train, max_train), (side.dev, max_dev))
+        )
+
+
+def by_source(examples: Sequence[Sourced]) -> str:
+    """``feedback 9, rule_example 16``: what the report says a set is made of."""
+    counts = Counter(e.source for e in examples)
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
 
 
 def gather(
@@ -36,36 +56,39 @@ def gather(
     exclude: tuple[str, ...] = (),
     rule_examples: bool = True,
     mutations: bool = True,
+    examples: Path | None = None,
     seed: int = 0,
     dev_fraction: float = 0.25,
 ) -> TrainingData:
-    """Feedback (if the store exists), the rules' examples and mutations of the workspace's
-    code, deduplicated and split deterministically (``seed`` salts the split)."""
+    """Feedback (if the store exists), the rules' examples, mutations of the workspace's code
+    and labelled bugs from ``examples`` (a JSONL), deduplicated and split deterministically
+    (``seed`` salts the split)."""
     analysis: list[AnalysisExample] = []
     plans: list[PlanExample] = []
-    sources: dict[str, int] = {}
     events = 0
 
-    def add(name: str, found: tuple[list[AnalysisExample], list[PlanExample]]) -> None:
+    def add(found: tuple[list[AnalysisExample], list[PlanExample]]) -> None:
         analysis.extend(found[0])
         plans.extend(found[1])
-        sources[name] = len(found[0]) + len(found[1])
 
     if store_path is not None and store_path.is_file():
         with FeedbackStore(store_path) as store:
             stored = store.events()
         events = len(stored)
-        add("feedback", from_feedback(s.event for s in stored))
+        add(from_feedback(s.event for s in stored))
     if rule_examples:
-        add("rule_examples", from_rule_examples())
+        add(from_rule_examples())
     if mutations:
-        add("mutations", from_mutations(_clean_sources(workspace, exclude), seed=seed))
+        add(from_mutations(_clean_sources(workspace, exclude), seed=seed))
+    cases = load_bug_cases(examples) if examples is not None else []
+    analysis.extend(e for case in cases for e in case.examples)
+    group_of = bug_grouping(cases)
     salt = str(seed)
     return TrainingData(
-        analysis=split(analysis, dev_fraction=dev_fraction, salt=salt),
+        analysis=split(analysis, dev_fraction=dev_fraction, group_of=group_of, salt=salt),
         plans=split(plans, dev_fraction=dev_fraction, salt=salt),
-        sources=sources,
         feedback_events=events,
+        group_of=group_of,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from dspy_lsp.analyzers.learning.dataset import split
+from dspy_lsp.analyzers.learning.dataset import balanced, split
 from dspy_lsp.analyzers.learning.examples import AnalysisExample, Label, PlanExample
 
 
@@ -93,3 +93,25 @@ def test_a_single_group_goes_to_one_side() -> None:
     result = split([analysis(1), analysis(1, line=1)])
     assert len(result.train) + len(result.dev) == 2
     assert not (result.train and result.dev)
+
+
+def feedback(i: int) -> AnalysisExample:
+    return AnalysisExample(source="feedback", code=unit(1000 + i), positives=(Label(2, 2, "bug"),))
+
+
+def test_balanced_gives_each_source_an_equal_share_of_the_cap() -> None:
+    """237 rule examples once left 3 of 9 feedback examples in a cap of 40 by hash order."""
+    chosen = balanced([*EXAMPLES, *(feedback(i) for i in range(9))], 10)
+    assert [e.source for e in chosen].count("feedback") == 5 and len(chosen) == 10
+
+
+def test_balanced_gives_what_a_small_source_leaves_to_the_others() -> None:
+    chosen = balanced([*EXAMPLES, feedback(0), feedback(1)], 10)
+    assert [e.source for e in chosen].count("feedback") == 2 and len(chosen) == 10
+    assert list(chosen) == sorted(chosen, key=lambda e: e.key)
+
+
+def test_balanced_takes_a_group_together() -> None:
+    pairs = [analysis(i, line) for i in range(6) for line in (1, 2)]
+    chosen = balanced(pairs, 4)
+    assert len({e.code for e in chosen}) == 2

@@ -1,0 +1,284 @@
+"""Does the LM tier find real bugs? Ranked findings on buggy functions, silence on fixed ones.
+
+Each labelled bug (QuixBugs dev by default, or ``--corpus FILE`` written by ``dspy-lsp dataset
+bugs``) gives two units: the function with the bug, and the same function fixed. Every variant
+is asked about both, with the inputs training builds (``analyzers/learning/bug_corpus``). Reported per variant:
+hit@1 and hit@3 (one of the first k findings, in the order reported, overlaps the bug's lines;
+exact, and within ±2 lines), false alarms (findings on the fixed function) per fixed program,
+the bug score optimization compares (``metrics.bug_score``), parse failures, other failures,
+tokens and seconds per unit. Variants, in one run:
+- ``chance``: one random line of the unit (``random.Random(seed)``, buggy then fixed, in corpus
+  order); computed, no LM. Its expected hit rates are in the JSON too.
+- ``default``: the zero-shot ``analyze`` program (``modules.build("analyze")``);
+- ``optimized``: ``analyze`` with ``--program-state FILE`` (an artifact or a bare state);
+- ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first.
+
+    python benchmarks/bugs.py --lm scripted
+    python benchmarks/bugs.py --lm local/<path.gguf> [--program-state FILE] [--json out.json]
+    python benchmarks/bugs.py --lm openai/<model> --api-base http://127.0.0.1:8099/v1
+
+``--lm scripted`` checks the pipeline, not a model: it knows the labels, reports a decoy line and
+then the bug (so hit@1 and hit@3 differ) and nothing on fixed code; ``predict`` gets the bug line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import dspy
+from learning_report import table
+
+from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
+from dspy_lsp.analyzers.learning.dspy_glue import analysis_devset, predicted
+from dspy_lsp.analyzers.learning.examples import AnalysisExample
+from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
+from dspy_lsp.analyzers.programs.inputs import numbered
+from dspy_lsp.analyzers.programs.modules import build, program_version
+
+QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
+TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
+Finder = Callable[[AnalysisExample], list[Predicted]]
+
+
+class ListBugLines(dspy.Signature):
+    """List the line numbers of the bugs in this Python code, most likely first."""
+
+    code: str = dspy.InputField(desc="the code; each line starts with its number")
+    bug_lines: list[int] = dspy.OutputField(desc="an empty list when there is no bug")
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    variant: str
+    scores: BugScores
+    units: int
+    parse_failures: int
+    failures: int
+    """LM errors other than unparsable replies; the unit then counts as silent."""
+    prompt_tokens: int
+    completion_tokens: int
+    seconds_per_unit: float
+    version: str = ""
+
+
+def learning() -> ModuleType:
+    """``benchmarks/learning.py`` (its LM set-up, meter and quiet), loaded by path: under pytest
+    the name ``learning`` is the tests' package. The fakes and the loader live in tests/."""
+    if str(TESTS_DIR) not in sys.path:
+        sys.path.append(str(TESTS_DIR))
+    from benchmark_scripts import load_benchmark
+
+    return load_benchmark("learning")
+
+
+def units_of(cases: Sequence[BugCase]) -> list[AnalysisExample]:
+    """Every unit asked about: each case's buggy function, then its fixed one."""
+    return [e for case in cases for e in case.examples]
+
+
+def chance(cases: Sequence[BugCase], seed: int) -> VariantResult:
+    """One random line of each unit, drawn in ``units_of`` order from ``Random(seed)``."""
+    rng = random.Random(seed)
+    scored = []
+    for example in units_of(cases):
+        line = rng.randint(1, len(example.code.splitlines()))
+        scored.append((example, [Predicted(line, line, "bug")]))
+    return VariantResult("chance", bug_scores(scored), len(scored), 0, 0, 0, 0, 0.0)
+
+
+def chance_expected(cases: Sequence[BugCase]) -> dict[str, float]:
+    """What one random line hits on average: the lines that would hit, over the unit's lines."""
+
+    def rate(tolerance: int) -> float:
+        shares = []
+        for case in cases:
+            n = len(case.buggy.code.splitlines())
+            hits = sum(
+                hit_at([Predicted(x, x, "")], case.buggy.positives, 1, tolerance=tolerance)
+                for x in range(1, n + 1)
+            )
+            shares.append(hits / n)
+        return sum(shares) / len(shares)
+
+    return {"hit@1": rate(0), f"hit@1 ±{NEAR}": rate(NEAR)}
+
+
+def program_finder(program: dspy.Module) -> Finder:
+    """The served program, asked with the inputs training and the server build for a unit."""
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        [asked] = analysis_devset([example])
+        return predicted(program(**asked.inputs()))
+
+    return find
+
+
+def predict_finder() -> Finder:
+    plain = dspy.Predict(ListBugLines)
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        lines = plain(code=numbered(example.code)).bug_lines or []
+        return [Predicted(n, n, "bug") for n in lines]
+
+    return find
+
+
+def run_variant(
+    name: str, find: Finder, units: Sequence[AnalysisExample], meter: Any, version: str = ""
+) -> VariantResult:
+    """Ask ``find`` about every unit as the server would (no JSON fallback, usage tracked)."""
+    parse_failures = failures = 0
+    scored = []
+    meter.mark(name)
+    with dspy.context(adapter=dspy.ChatAdapter(use_json_adapter_fallback=False), track_usage=True):
+        for example in units:
+            try:
+                ranked = find(example)
+            except dspy.utils.exceptions.AdapterParseError:
+                parse_failures, ranked = parse_failures + 1, []
+            except Exception as exc:  # counted and shown, not fatal
+                print(f"{name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                failures, ranked = failures + 1, []
+            scored.append((example, ranked))
+    meter.mark("")
+    phase = meter.phases[-1]
+    return VariantResult(
+        variant=name,
+        scores=bug_scores(scored),
+        units=len(units),
+        parse_failures=parse_failures,
+        failures=failures,
+        prompt_tokens=phase["prompt_tokens"],
+        completion_tokens=phase["completion_tokens"],
+        seconds_per_unit=phase["wall_s"] / max(1, len(units)),
+        version=version,
+    )
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """A registry artifact (``{"meta": ..., "state": ...}``) or a bare ``analyze`` state."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data.get("state", data)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    cases = load_bug_cases(args.corpus)[: args.limit]
+    units = units_of(cases)
+    shared = learning()
+    lm = scripted_lm(cases) if args.lm == "scripted" else shared.real_lm(args)
+    meter = shared.Meter(lm)
+    programs: list[tuple[str, dspy.Module]] = [("default", build("analyze"))]
+    if args.program_state:
+        programs.append(("optimized", build("analyze", load_state(args.program_state))))
+    results = [chance(cases, args.seed)]
+    with dspy.context(lm=lm):
+        for name, program in programs:
+            version = program_version("analyze", program)
+            results.append(run_variant(name, program_finder(program), units, meter, version))
+        results.append(run_variant("predict", predict_finder(), units, meter))
+    return {
+        "config": {"lm": args.lm, "corpus": str(args.corpus), "seed": args.seed},
+        "programs": len(cases),
+        "chance_expected": chance_expected(cases),
+        "variants": [asdict(r) for r in results],
+    }
+
+
+COLUMNS = (
+    ("hit@1", "hit_at_1"),
+    ("hit@3", "hit_at_3"),
+    (f"hit@1 ±{NEAR}", "hit_at_1_near"),
+    (f"hit@3 ±{NEAR}", "hit_at_3_near"),
+    ("alarms/fixed", "false_alarms_per_fixed"),
+    ("bug score", "score"),
+)
+COSTS = (
+    ("parse fail", "parse_failures"),
+    ("failed", "failures"),
+    ("prompt tok", "prompt_tokens"),
+    ("compl. tok", "completion_tokens"),
+    ("s/unit", "seconds_per_unit"),
+)
+
+
+def report(results: dict[str, Any]) -> str:
+    head = (
+        f"Bug finding: --lm {results['config']['lm']}, {results['programs']} bugs, each in its"
+        f" buggy and its fixed function, from {results['config']['corpus']}"
+    )
+    rows = [
+        [v["variant"], *(v["scores"][k] for _, k in COLUMNS), *(v[k] for _, k in COSTS)]
+        for v in results["variants"]
+    ]
+    heads = ["variant", *(h for h, _ in COLUMNS), *(h for h, _ in COSTS)]
+    expected = ", ".join(f"{k} {v:.2f}" for k, v in results["chance_expected"].items())
+    return "\n\n".join([head, table(heads, rows), f"chance, expected: {expected}"])
+
+
+# -- the scripted model -------------------------------------------------------------------------
+
+
+def scripted_lm(cases: Sequence[BugCase]) -> dspy.LM:
+    """Knows the bug lines: a decoy line then the bug for ``analyze``, the bug alone for the
+    plain Predict, nothing on code it has no label for (the fixed versions)."""
+    learning()  # puts tests/ on the path
+    from fakes.bug_learner import finding
+    from fakes.reviewer import fields, reply
+    from fakes.scripted_lm import scripted_lm as make
+
+    truth = {numbered(c.buggy.code).strip("\n"): c.buggy.positives[0].line for c in cases}
+
+    def answer(messages: list[dict[str, Any]]) -> str:
+        system = next((m["content"] for m in messages if m["role"] == "system"), "")
+        code = fields(messages[-1]["content"]).get("code", "")
+        bug = truth.get(code.split("\n\nRespond with")[0].strip("\n"))  # a last field runs on
+        if "bug_lines" in system:
+            return reply(bug_lines=[bug] if bug else [])
+        lines = [] if bug is None else [1 if bug != 1 else 2, bug]
+        return reply(findings=[finding(n) for n in lines])
+
+    lm, _ = make(answer)
+    return lm
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lm", default="scripted", help="scripted | local/<path.gguf> | dspy model")
+    p.add_argument("--api-base")
+    p.add_argument("--api-key-env", help="environment variable holding the API key")
+    p.add_argument("--corpus", type=Path, default=QUIXBUGS, help="bug records (JSONL)")
+    p.add_argument("--program-state", type=Path, help="an optimized analyze program to compare")
+    p.add_argument("--limit", type=int, default=None, help="only the first N programs")
+    p.add_argument("--seed", type=int, default=0, help="of the chance baseline")
+    p.add_argument("--max-tokens", type=int, default=400)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--timeout", type=float, default=300.0, help="per call, remote models")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.monotonic()
+    with learning().quiet():
+        results = run(args)
+    results["wall_s"] = time.monotonic() - started
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

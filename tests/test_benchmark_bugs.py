@@ -1,0 +1,84 @@
+"""benchmarks/bugs.py end to end with its scripted model on a few QuixBugs programs."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from benchmark_scripts import load_benchmark
+
+from dspy_lsp.analyzers.learning.bug_corpus import load_bug_cases
+from dspy_lsp.analyzers.learning.metrics import Predicted, hit_at
+
+QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
+pytestmark = pytest.mark.skipif(not QUIXBUGS.exists(), reason="corpus not on this machine")
+PROGRAMS = 4
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return load_benchmark("bugs")
+
+
+@pytest.fixture(scope="module")
+def results(bench: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from dspy_lsp.analyzers.programs.catalogue import json_state
+    from dspy_lsp.analyzers.programs.modules import build
+
+    folder = tmp_path_factory.mktemp("bugs")
+    state = json_state("analyze", build("analyze"))
+    state["analyze"]["signature"]["instructions"] = "Find the bug; rank the likeliest first."
+    (folder / "state.json").write_text(json.dumps({"format": 1, "meta": {}, "state": state}))
+    out = folder / "bugs.json"
+    argv = ["--lm", "scripted", "--limit", str(PROGRAMS), "--seed", "6"]
+    bench.main([*argv, "--program-state", str(folder / "state.json"), "--json", str(out)])
+    return json.loads(out.read_text())
+
+
+def by_variant(results: dict) -> dict[str, dict]:
+    return {v["variant"]: v for v in results["variants"]}
+
+
+def test_every_variant_is_scored_on_buggy_and_fixed_units(results: dict) -> None:
+    variants = by_variant(results)
+    assert list(variants) == ["chance", "default", "optimized", "predict"]
+    assert results["programs"] == PROGRAMS
+    for name in ("default", "optimized", "predict"):
+        v = variants[name]
+        assert v["units"] == 2 * PROGRAMS and v["parse_failures"] == v["failures"] == 0
+        assert v["prompt_tokens"] > 0 and v["completion_tokens"] > 0
+    assert variants["default"]["version"] != variants["optimized"]["version"]
+
+
+def test_the_scripted_models_answers_are_scored_by_rank(results: dict) -> None:
+    variants = by_variant(results)
+    default = variants["default"]["scores"]  # a decoy line first, then the bug
+    assert (default["hit_at_1"], default["hit_at_3"], default["false_alarms_per_fixed"]) == (
+        0,
+        1,
+        0,
+    )
+    assert variants["predict"]["scores"]["hit_at_1"] == 1.0
+
+
+def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:
+    rng = random.Random(6)
+    hits, near = 0, 0
+    for case in load_bug_cases(QUIXBUGS)[:PROGRAMS]:
+        line = rng.randint(1, len(case.buggy.code.splitlines()))
+        rng.randint(1, len(case.fixed.code.splitlines()))  # its one false alarm
+        hits += hit_at([Predicted(line, line, "")], case.buggy.positives, 1)
+        near += hit_at([Predicted(line, line, "")], case.buggy.positives, 1, tolerance=2)
+    assert 0 < hits < near  # seed 6 hits once exactly, twice within two lines
+    chance = by_variant(results)["chance"]["scores"]
+    assert chance["hit_at_1"] == chance["hit_at_3"] == hits / PROGRAMS
+    assert chance["hit_at_1_near"] == near / PROGRAMS
+    assert chance["false_alarms_per_fixed"] == 1.0
+
+
+def test_the_table_has_a_row_per_variant(bench: ModuleType, results: dict) -> None:
+    rows = bench.report(results).splitlines()
+    assert [r.split()[0] for r in rows[4:8]] == ["chance", "default", "optimized", "predict"]
