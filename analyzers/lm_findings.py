@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .lines import split_lines, strip_newline
 from .models import Finding, Severity, Span
@@ -39,12 +40,27 @@ class RawFinding:
     rationale: str
     confidence: float
     snippet: str = ""
+    rank: int = 0
+    """Its place in the model's reply, 1 for the first finding: the order findings are shown
+    in. The model's own confidence only filters (``lm.min-confidence``): a few-shot program
+    often gives every finding the same one. 0: not known."""
 
 
 @dataclass(frozen=True)
 class Checked:
     findings: tuple[RawFinding, ...]
     dropped: tuple[str, ...]  # why each dropped claim was dropped, for the log
+
+
+def claims_of(reply: Sequence[Any]) -> list[RawFinding]:
+    """The findings of a parsed reply (``LmFinding``s, or anything with their fields) as claims,
+    each ranked by its place in the reply (``positions`` where the parser kept count)."""
+    fields = [name for name in RawFinding.__dataclass_fields__ if name != "rank"]
+    places = getattr(reply, "positions", ()) or range(1, len(reply) + 1)
+    return [
+        RawFinding(**{name: getattr(item, name) for name in fields}, rank=place)
+        for item, place in zip(reply, places, strict=True)
+    ]
 
 
 def check_claims(unit: Unit, claims: Iterable[RawFinding]) -> Checked:
@@ -83,6 +99,7 @@ def check_claims(unit: Unit, claims: Iterable[RawFinding]) -> Checked:
                 _shortened(claim.rationale, MAX_RATIONALE_CHARS),
                 claim.confidence,
                 claim.snippet[:MAX_SNIPPET_CHARS],
+                claim.rank,
             )
         )
     return Checked(tuple(kept), tuple(dropped))
@@ -126,7 +143,13 @@ def place(unit: Unit, claim: RawFinding, version: str) -> Finding:
         confidence=claim.confidence,
         span=span,
         origin=version,
+        rank=claim.rank or None,
     )
+
+
+def at_least(findings: Sequence[Finding], min_confidence: float) -> list[Finding]:
+    """The model's ``findings`` whose confidence reaches ``lm.min-confidence``."""
+    return [f for f in findings if f.confidence >= min_confidence]
 
 
 def without_rule_duplicates(lm: Sequence[Finding], rules: Sequence[Finding]) -> list[Finding]:

@@ -91,6 +91,8 @@ class Finding(Frozen):
     span: Span
     origin: str = "rule"
     fix: Fix | None = None
+    rank: int | None = None
+    """An LM finding's place in its model's reply (1 = its first finding); None for a rule's."""
 
     @staticmethod
     def make_id(rule: str, anchor: str, span: Span) -> str:

@@ -27,7 +27,7 @@ class Statement:
         return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _first_line(node: ast.stmt) -> int:
+def first_line(node: ast.stmt) -> int:
     """0-based first line of a statement, decorators included."""
     first = node.lineno
     for decorator in getattr(node, "decorator_list", ()):
@@ -60,18 +60,18 @@ def split_statements(text: str, tree: ast.Module) -> list[Statement]:
     line_starts = LineIndex(text).line_starts
     statements: dict[int, list[ast.stmt]] = {0: []}
     for statement in tree.body:
-        line = _first_line(statement)
+        line = first_line(statement)
         statements.setdefault(line if 0 < line < len(line_starts) else 0, []).append(statement)
     bounds = sorted(statements)
     parts = []
-    for i, first_line in enumerate(bounds):
-        begin = line_starts[first_line]
+    for i, start in enumerate(bounds):
+        begin = line_starts[start]
         end = line_starts[bounds[i + 1]] if i + 1 < len(bounds) else len(text)
         nodes = 0
         if end - begin > _CHARS_WORTH_COUNTING:
             last_line = bounds[i + 1] if i + 1 < len(bounds) else len(line_starts)
-            nodes = _count_nodes(statements[first_line], last_line - first_line)
-        parts.append(Statement(start_line=first_line, text=text[begin:end], nodes=nodes))
+            nodes = _count_nodes(statements[start], last_line - start)
+        parts.append(Statement(start_line=start, text=text[begin:end], nodes=nodes))
     return parts
 
 

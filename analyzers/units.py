@@ -1,9 +1,15 @@
-"""Code units the LM reviews: functions, methods, and the rest of the module.
+"""Code units the LM reviews: functions, methods, and the module's own statements.
 
 Each unit is shown to the model with its own line numbers (1, 2, ...; ``programs.inputs``), so
 what the model says about a unit does not depend on where the unit sits in the file. A result
 cached by the unit's hash is therefore still right after the unit moves; ``line_map`` puts it
 back in place.
+
+The module's header (its docstring, imports and top-level assignments: the spec and the
+constants a function is written against) is context shown with every unit, never a unit of its
+own: reviewed alone, a docstring drew findings and its function was reviewed without its spec.
+A unit's hash covers its context, so editing the header asks again about every unit of the
+file: the answer may depend on it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .lines import split_lines
+from .statements import first_line
 
 MAX_UNIT_LINES = 400
 
@@ -24,7 +31,7 @@ class Unit:
     kind: str  # "function" | "method" | "module"
     text: str
     line_map: tuple[int, ...]  # 0-based file line of each unit line
-    context: str  # imports and the enclosing class header: shown, not reviewed
+    context: str  # the module header and the enclosing class line: shown, not reviewed
 
     @property
     def hash(self) -> str:
@@ -38,20 +45,35 @@ class Unit:
         )
 
 
-def _first_line(node: ast.stmt) -> int:
-    first = node.lineno
-    for decorator in getattr(node, "decorator_list", ()):
-        first = min(first, decorator.lineno)
-    return first - 1
+MAX_CONTEXT_LINES = 60
+"""A header longer than this is cut (its first lines kept): context, not the thing reviewed."""
+_HEADER = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)
 
 
-def _imports(tree: ast.Module, lines: list[str]) -> str:
-    found = [
-        "".join(lines[node.lineno - 1 : node.end_lineno or node.lineno])
-        for node in tree.body
-        if isinstance(node, ast.Import | ast.ImportFrom)
+def _is_header(node: ast.stmt, first: bool) -> bool:
+    """The module docstring (its first statement), an import or a top-level assignment."""
+    if isinstance(node, _HEADER):
+        return True
+    return (
+        first
+        and isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _header(tree: ast.Module, lines: list[str]) -> tuple[str, set[int]]:
+    """The module header as context text, and its 0-based lines (kept out of the module unit)."""
+    taken = [
+        range(node.lineno - 1, node.end_lineno or node.lineno)
+        for index, node in enumerate(tree.body)
+        if _is_header(node, index == 0)
     ]
-    return "".join(found)
+    numbers = [line for span in taken for line in span]
+    shown = [lines[line] for line in numbers[:MAX_CONTEXT_LINES]]
+    if len(numbers) > MAX_CONTEXT_LINES:
+        shown.append(f"# ... {len(numbers) - MAX_CONTEXT_LINES} more header lines\n")
+    return "".join(shown), set(numbers)
 
 
 def split_units(text: str) -> list[Unit]:
@@ -61,43 +83,38 @@ def split_units(text: str) -> list[Unit]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     lines = split_lines(text)
-    imports = _imports(tree, lines)
+    header, covered = _header(tree, lines)
     units: list[Unit] = []
-    covered: set[int] = set()
 
     def add(
-        node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, kind: str, header: str
+        node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, kind: str, context: str
     ) -> None:
-        start, end = _first_line(node), node.end_lineno or node.lineno
+        start, end = first_line(node), node.end_lineno or node.lineno
         covered.update(range(start, end))
         if end - start > MAX_UNIT_LINES:
             return
-        context = imports + header
         units.append(
             Unit(qualname, kind, "".join(lines[start:end]), tuple(range(start, end)), context)
         )
 
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            add(node, node.name, "function", "")
+            add(node, node.name, "function", header)
         elif isinstance(node, ast.ClassDef):
-            header = lines[node.lineno - 1]
+            class_line = lines[node.lineno - 1]
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                    add(item, f"{node.name}.{item.name}", "method", header)
+                    add(item, f"{node.name}.{item.name}", "method", header + class_line)
     rest = [
         line
         for node in tree.body
-        if not isinstance(
-            node,
-            ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom,
-        )
-        for line in range(_first_line(node), node.end_lineno or node.lineno)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        for line in range(first_line(node), node.end_lineno or node.lineno)
         if line not in covered
     ]
     if rest and len(rest) <= MAX_UNIT_LINES:
         units.append(
-            Unit("<module>", "module", "".join(lines[i] for i in rest), tuple(rest), imports)
+            Unit("<module>", "module", "".join(lines[i] for i in rest), tuple(rest), header)
         )
     return units
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..analyzers.engine import Analysis, analyze_source
+from ..analyzers.lm_findings import at_least
 from ..analyzers.models import Finding
 from ..analyzers.rules import ALL_RULES
 from ..analyzers.statements import StatementSplit
@@ -58,7 +60,7 @@ def run(
     rules = rule_tier(text, path, resolved, previous)
     if lm is None or rules.status.kind != "analyzed":
         return rules
-    return merge(rules, lm.known_findings(text, rules.findings))
+    return merge(rules, lm.known_findings(text, rules.findings), _min_confidence(resolved))
 
 
 @dataclass(frozen=True)
@@ -81,25 +83,39 @@ async def run_with_model(
         found = await lm.analyze(text, rules.findings)
     except LmUnavailable as exc:
         return ModelRun(rules, 0, str(exc))
-    return ModelRun(merge(rules, found), len(found), None)
+    shown = at_least(found, _min_confidence(resolved))
+    return ModelRun(merge(rules, shown), len(shown), None)
 
 
-def merge(rules: Analysis, lm_findings: Sequence[Finding]) -> Analysis:
-    """The one order of findings: by position, then rule before LM at the same place, then rule
-    id. A finding whose id came earlier is dropped; LM findings that repeat a rule's finding
-    were already left out by the LM tier (``without_rule_duplicates``)."""
+def _min_confidence(resolved: ResolvedSettings) -> float:
+    return resolved.settings.lm.min_confidence
+
+
+def merge(rules: Analysis, lm_findings: Sequence[Finding], min_confidence: float = 0.0) -> Analysis:
+    """The one order of findings: the rules' by position (then rule id), then the model's by
+    rank, best first: each reply's first finding before any second one, by position among
+    equals. Confidence does not order (a few-shot program often gives every finding the same
+    one); LM findings under ``min_confidence`` are left out. A finding whose id came earlier is
+    dropped; LM findings that repeat a rule's finding were already left out by the LM tier
+    (``without_rule_duplicates``)."""
+    ranked = sorted(at_least(lm_findings, min_confidence), key=_lm_order)
     seen: set[str] = set()
     merged = []
-    for finding in sorted((*rules.findings, *lm_findings), key=_order):
+    for finding in (*sorted(rules.findings, key=_rule_order), *ranked):
         if finding.id not in seen:
             seen.add(finding.id)
             merged.append(finding)
     return rules.model_copy(update={"findings": tuple(merged)})
 
 
-def _order(finding: Finding) -> tuple[int, int, bool, str]:
+def _rule_order(finding: Finding) -> tuple[int, int, str]:
     start = finding.span.start
-    return (start.line, start.column, finding.origin != "rule", finding.rule)
+    return (start.line, start.column, finding.rule)
+
+
+def _lm_order(finding: Finding) -> tuple[int, int, int, str]:
+    start = finding.span.start
+    return (finding.rank or sys.maxsize, start.line, start.column, finding.rule)
 
 
 _SKIP_DIRS = frozenset(

@@ -16,7 +16,7 @@ from ..analyzers.selection import PathOverride, RuleSelection, Selectors, one_or
 from ..analyzers.source import DEFAULT_MAX_CHARS
 
 PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
-    "lm": frozenset({"run_on"}),
+    "lm": frozenset({"run_on", "min_confidence"}),
     "feedback": frozenset({"enabled", "ignore_after_saves"}),
     "learn": frozenset(),
 }
@@ -58,7 +58,19 @@ class LmSettings(_Strict):
         default=None, description="Sampling temperature; unset: the model's default."
     )
     max_tokens: int = Field(
-        default=2000, ge=16, description="Most tokens of one LM answer (passed to `dspy.LM`)."
+        default=1024,
+        ge=16,
+        description="Most tokens of one LM answer (passed to `dspy.LM`): about nine findings"
+        " (one is about 100 tokens) or the rewrite of an 80-line function. A reply cut off"
+        " here is counted as truncated (`check`'s summary, `dspy-lsp.status`).",
+    )
+    min_confidence: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="LM findings below this confidence are not shown. The order shown is the"
+        " model's own (its first finding first); confidence only filters, since a small or"
+        " few-shot model often gives every finding the same one.",
     )
     timeout_s: float = Field(default=60.0, gt=0, description="Timeout per LM call, in seconds.")
     max_concurrency: int = Field(default=4, ge=1, le=64, description="Concurrent LM calls.")

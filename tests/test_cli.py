@@ -219,10 +219,13 @@ def test_no_lm_skips_the_model(lm_project) -> None:
     assert "LM-" not in result.stdout and fake.request_count == 0
 
 
-def test_a_failing_model_warns_and_keeps_rule_findings(lm_project) -> None:
+def test_a_model_that_never_answers_is_an_error_after_the_rule_findings(lm_project) -> None:
     project, fake = lm_project
     fake.script(*["500"] * 5)
     result = run("check", *_lm_flags(fake), "mod.py", cwd=project)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "DL101" in result.stdout and "LM-" not in result.stdout
-    assert "LM unavailable" in result.stderr
+    assert "1 failures, 0 unparsable, 0 truncated" in result.stderr
+    told = result.stderr.splitlines()[-1]
+    assert told.startswith("dspy-lsp: error: LM unavailable: LMServerError")
+    assert told.endswith("(openai/fake: 1 calls, none answered)")

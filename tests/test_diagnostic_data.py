@@ -53,6 +53,8 @@ def test_the_encoding_is_exact() -> None:
         "line",
         "rationale",
         "fix",
+        "rank",
+        "confidence",
     }
     assert DiagnosticData.decode(json.loads(json.dumps(encoded))) == data
 

@@ -24,6 +24,8 @@ class FeedbackKind(StrEnum):
     DISMISSED_LATER = "dismissed_later"
     IGNORED = "ignored"
     SELF_FIXED = "self_fixed"
+    MISSED = "missed"
+    """The user marked lines the program should have flagged ("report a missed bug here")."""
 
 
 @dataclass(frozen=True, kw_only=True)

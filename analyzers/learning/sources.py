@@ -18,7 +18,7 @@ from ..rules import ALL_RULES
 from .examples import AnalysisExample, Label, PlanExample
 from .records import FeedbackEvent, FeedbackKind, FeedbackRecord
 
-_POSITIVE_KINDS = frozenset({FeedbackKind.ACCEPTED, FeedbackKind.SELF_FIXED})
+_POSITIVE_KINDS = frozenset({FeedbackKind.ACCEPTED, FeedbackKind.SELF_FIXED, FeedbackKind.MISSED})
 _NEGATIVE_KINDS = frozenset({FeedbackKind.DISMISSED_FALSE_POSITIVE})
 
 

@@ -39,6 +39,8 @@ class Findings(list[LmFinding]):
     """
 
     rejected: tuple[str, ...] = ()
+    positions: tuple[int, ...] = ()
+    """Each kept finding's place in the reply (1-based), counting the left-out ones."""
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -52,13 +54,14 @@ class Findings(list[LmFinding]):
     def _each_alone(cls, value: Any, whole: core_schema.ValidatorFunctionWrapHandler) -> Findings:
         if not isinstance(value, list):
             return cls(whole(value))  # raises: not a list of findings
-        kept, rejected = cls(), []
+        kept, rejected, positions = cls(), [], []
         for number, item in enumerate(value, start=1):
             try:
                 kept.append(LmFinding.model_validate(item))
+                positions.append(number)
             except ValidationError as exc:
                 rejected.append(f"finding {number}: {_first_problem(exc)}")
-        kept.rejected = tuple(rejected)
+        kept.rejected, kept.positions = tuple(rejected), tuple(positions)
         return kept
 
 

@@ -2,8 +2,10 @@
 
 Exit codes: 0 clean, 1 findings, 2 usage or internal error, an unknown rule code, or fixes that
 could not be written (each such file is named on stderr; the others are still fixed and
-reported). An LM that fails is reported on stderr and the rule findings are still reported; it
-never turns a run into an error.
+reported), or an LM that cannot run: a local model that is missing, not a GGUF or without
+llama-cpp-python (before any file is analysed), or a model whose every call of the run failed or
+came back unreadable (after the rule findings are reported). An LM that fails on some files only
+is a warning; those files keep their rule findings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ...analyzers.fixes import fix_all
 from ...analyzers.models import AnalysisStatus, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
 from ..analysis import codes_for, iter_python_files, run, run_with_model
+from ..lm.llama_loading import model_label
 from ..settings import (
     LmSettings,
     ProjectConfig,
@@ -83,7 +86,14 @@ def run_check(args: argparse.Namespace) -> int:
         if args.no_lm
         else next((s.resolved.settings.lm for s in sources if s.resolved.settings.lm.model), None)
     )
-    reports = asyncio.run(_with_model(sources, lm)) if lm else [_rules_only(s) for s in sources]
+    if lm and (unrunnable := _cannot_run(lm)):
+        print(f"dspy-lsp: error: {unrunnable}", file=sys.stderr)
+        return EXIT_ERROR
+    lm_error = None
+    if lm:
+        reports, lm_error = asyncio.run(_with_model(sources, lm))
+    else:
+        reports = [_rules_only(s) for s in sources]
     if args.format == "json":
         output = render_json(reports)
     elif args.format == "sarif":
@@ -103,6 +113,9 @@ def run_check(args: argparse.Namespace) -> int:
     if unwritten:
         files = "file" if unwritten == 1 else "files"
         print(f"dspy-lsp: error: could not write fixes to {unwritten} {files}", file=sys.stderr)
+        return EXIT_ERROR
+    if lm_error is not None:
+        print(f"dspy-lsp: error: {lm_error}", file=sys.stderr)
         return EXIT_ERROR
     failed = any(counts_as_failure(f) for r in reports for f in r.analysis.findings)
     return EXIT_FINDINGS if failed else EXIT_CLEAN
@@ -202,9 +215,24 @@ def _rules_only(source: Source) -> FileReport:
     return FileReport(source.shown, analysis, source.fixed)
 
 
-async def _with_model(sources: list[Source], settings: LmSettings) -> list[FileReport]:
-    """Both tiers over every readable file, asking the model, with a progress bar on stderr.
-    An LM that fails is told once; its files keep their rule findings."""
+def _cannot_run(settings: LmSettings) -> str | None:
+    """Why the model named cannot run at all, known without asking it; None if it may."""
+    from ..lm.factory import check_runnable
+    from ..lm.local_engine import LocalModelError
+
+    try:
+        check_runnable(settings)
+    except LocalModelError as exc:
+        return f"--lm {model_label(settings.model or '')}: {exc}"
+    return None
+
+
+async def _with_model(
+    sources: list[Source], settings: LmSettings
+) -> tuple[list[FileReport], str | None]:
+    """Both tiers over every readable file, asking the model, with a progress bar on stderr;
+    and why the LM tier never worked, if every call of the run failed (else None). An LM that
+    fails on some files is told once as a warning; its files keep their rule findings."""
     from rich.progress import Progress
 
     from ..lm.cache import LmCache, default_cache_path
@@ -213,30 +241,33 @@ async def _with_model(sources: list[Source], settings: LmSettings) -> list[FileR
     cache_path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
     tier = LmTier(settings, LmCache(cache_path))
     reports: list[FileReport] = []
-    failures = 0
+    first_error = None
+    label = model_label(settings.model or "")
     with Progress(console=_stderr_console(), transient=True) as progress:
-        task = progress.add_task(f"LM tier ({settings.model})", total=len(sources))
+        task = progress.add_task(f"LM tier ({label})", total=len(sources))
         for source in sources:
             if source.skipped is not None:
                 reports.append(source.skipped)
             else:
                 done = await run_with_model(source.text or "", source.path, source.resolved, tier)
-                if done.lm_error is not None:
-                    failures += 1
-                    if failures == 1:
-                        print(
-                            f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr
-                        )
+                first_error = first_error or done.lm_error
                 reports.append(FileReport(source.shown, done.analysis, source.fixed))
             progress.advance(task)
-    stats = tier.status().stats
+    stats = tier.stats
     print(
-        f"dspy-lsp: LM tier: {stats['calls']} calls, {stats['cache_hits']} cache hits, "
-        f"{stats['prompt_tokens']} prompt tokens, {stats['failures']} failures",
+        f"dspy-lsp: LM tier: {stats.calls} calls, {stats.cache_hits} cache hits, "
+        f"{stats.prompt_tokens} prompt tokens, {stats.failures} failures, "
+        f"{stats.unparsable_replies} unparsable, {stats.truncated_replies} truncated",
         file=sys.stderr,
     )
     tier.cache.close()
-    return reports
+    failed = stats.failures + stats.unparsable_replies
+    if failed and not stats.calls and not stats.cache_hits:
+        why = first_error or stats.last_error
+        return reports, f"LM unavailable: {why} ({label}: {failed} calls, none answered)"
+    if first_error is not None:
+        print(f"dspy-lsp: warning: LM unavailable: {first_error}", file=sys.stderr)
+    return reports, None
 
 
 def _stderr_console():  # type: ignore[no-untyped-def]

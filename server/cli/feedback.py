@@ -34,6 +34,7 @@ _SHORT = {
     FeedbackKind.DISMISSED_LATER: "later",
     FeedbackKind.IGNORED: "ign",
     FeedbackKind.SELF_FIXED: "self",
+    FeedbackKind.MISSED: "missed",
 }
 
 
@@ -160,5 +161,5 @@ def stats_table(rows: Sequence[RuleStats]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True))
         for r in [header, *body]
     ]
-    legend = "acc accepted · fp dismissed as false positive · later dismissed for now · ign ignored · self fixed by hand\n"
+    legend = "acc accepted · fp dismissed as false positive · later dismissed for now · ign ignored · self fixed by hand · missed reported as missed\n"
     return "\n".join(line.rstrip() for line in lines) + "\n" + legend

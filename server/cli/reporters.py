@@ -120,6 +120,8 @@ class JsonFinding(_JsonModel):
     rationale: str
     confidence: float
     origin: str
+    rank: int | None
+    """An LM finding's place in its model's reply (1 = first); null for a rule's."""
     start: JsonPosition
     end: JsonPosition
     fix: Fix | None
@@ -135,6 +137,7 @@ class JsonFinding(_JsonModel):
             rationale=finding.rationale,
             confidence=finding.confidence,
             origin=finding.origin,
+            rank=finding.rank,
             start=JsonPosition.of(finding.span.start),
             end=JsonPosition.of(finding.span.end),
             fix=finding.fix,
@@ -217,7 +220,11 @@ def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
                         }
                     ],
                     "partialFingerprints": {"dspyLspFindingId/v1": f.id},
-                    "properties": {"confidence": f.confidence, "origin": f.origin},
+                    "properties": {
+                        "confidence": f.confidence,
+                        "origin": f.origin,
+                        **({"rank": f.rank} if f.rank is not None else {}),
+                    },
                 }
             )
     sarif = {

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from ...analyzers.lm_findings import UnreadableReply
 from ..store.redaction import scrub
@@ -173,4 +174,20 @@ def describe(exc: BaseException, timeout_s: float) -> str:
             f"{name}: timed out waiting for the model (lm.timeout-s = {timeout_s:g}s); "
             "raise lm.timeout-s if the model needs longer"
         )
-    return f"{name}: {scrub(str(exc))[:200]}"
+    return f"{name}: {' '.join(scrub(str(exc)).split())[:200]}"
+
+
+def truncated_replies(history: Sequence[Mapping[str, Any]]) -> int:
+    """Replies in an LM's ``history`` that stopped at ``lm.max-tokens`` (finish reason
+    "length"): an lm15 ``Response`` carries it itself, a LiteLLM reply on each choice."""
+    count = 0
+    for entry in history:
+        response = entry.get("response")
+        reasons = [getattr(response, "finish_reason", None)]
+        reasons += [_field(choice, "finish_reason") for choice in _field(response, "choices") or ()]
+        count += "length" in reasons
+    return count
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)

@@ -7,6 +7,16 @@ from typing import Any
 
 from ..settings import LmSettings
 from ..store.redaction import mark_secret_variable
+from .llama_loading import PREFIX, check_gguf, import_llama_cpp, model_path_of
+
+
+def check_runnable(settings: LmSettings) -> None:
+    """Raise ``LocalModelError`` now if ``settings`` names a local model that cannot run (no
+    such file, not a GGUF, no llama-cpp-python); an endpoint is only known by asking it."""
+    model = settings.model or ""
+    if model.startswith(PREFIX):
+        check_gguf(model_path_of(model))
+        import_llama_cpp()
 
 
 def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:
@@ -21,7 +31,7 @@ def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:
     Raises ``LocalModelError`` when a local model cannot be loaded.
     """
     model = settings.model or ""
-    if model.startswith("local/"):
+    if model.startswith(PREFIX):
         from .local_engine import local_lm
 
         return local_lm(

@@ -56,6 +56,11 @@ def import_llama_cpp() -> Any:
         return llama_cpp
 
 
+_MODEL_FILE_QUIRKS = ("control-looking token", "special_eos_id is not in special_eog_ids")
+"""llama.cpp warnings about a model file's tokenizer metadata that it fixes itself on every
+load (Qwen2.5 GGUFs raise both): nothing a user can act on, so DEBUG rather than stderr."""
+
+
 def _route_logs(llama_cpp: Any) -> Any:
     """Replace llama.cpp's log callback (which prints to stderr) with one that uses logging."""
     # ggml_log_level in the llama.cpp this wheel builds (checked with 0.3.36): NONE=0 DEBUG=1
@@ -65,14 +70,15 @@ def _route_logs(llama_cpp: Any) -> Any:
 
     @llama_cpp.llama_log_callback
     def callback(level: int, text: bytes, user_data: Any) -> None:
-        # llama.cpp's INFO chatter (hundreds of lines per load) is DEBUG for us.
+        message = text.decode("utf-8", "replace").rstrip()
         mapped = last[0] if level == 5 else levels.get(level, logging.DEBUG)
+        if any(known in message for known in _MODEL_FILE_QUIRKS):
+            mapped = logging.DEBUG
         last[0] = mapped
+        # llama.cpp's INFO chatter (hundreds of lines per load) is DEBUG for us.
         effective = logging.DEBUG if mapped <= logging.INFO else mapped
-        if llama_log.isEnabledFor(effective):
-            message = text.decode("utf-8", "replace").rstrip()
-            if message:
-                llama_log.log(effective, "%s", message)
+        if message and llama_log.isEnabledFor(effective):
+            llama_log.log(effective, "%s", message)
 
     llama_cpp.llama_log_set(callback, None)
     return callback
@@ -107,6 +113,14 @@ def model_path_of(model_string: str) -> Path:
     if not name:
         raise LocalModelError(f"{model_string!r} names no file; use local/<path/to/model.gguf>")
     return Path(os.path.expandvars(os.path.expanduser(name)))
+
+
+def model_label(model: str) -> str:
+    """How a model string is shown: ``local//abs/m.gguf`` (an absolute path after ``local/``)
+    as ``local:/abs/m.gguf``, without the doubled slash; other strings as they are."""
+    if model.startswith(PREFIX + "/"):
+        return f"local:{model[len(PREFIX) :]}"
+    return model
 
 
 def check_gguf(path: str | os.PathLike[str]) -> Path:

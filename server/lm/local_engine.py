@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from .llama_loading import (
@@ -42,6 +43,34 @@ _FINISH_REASONS = {
     "function_call": "tool_call",
     "content_filter": "content_filter",
 }
+
+
+class RepetitionStop:
+    """A llama.cpp stopping criterion: stop a reply that repeats itself.
+
+    Fires when the newest tokens are one block of 1 to ``max_period`` tokens repeated back to
+    back over at least ``min_span`` tokens (and at least three times): a small model's run-away
+    loop, which would otherwise go on to ``max_tokens`` for minutes. JSON keys recur in every
+    finding with other text between them, so a list of findings does not fire it; a finding
+    repeated word for word three times does. (llama.cpp's ``repeat_penalty`` is left alone: it
+    penalises exactly the keys and brackets a JSON reply must repeat.)
+    """
+
+    def __init__(self, max_period: int = 256, min_span: int = 48) -> None:
+        self.max_period = max_period
+        self.min_span = min_span
+        self.fired = False
+
+    def __call__(self, input_ids: Sequence[int], logits: object = None) -> bool:
+        tokens = list(input_ids[-3 * self.max_period - self.min_span :])
+        for period in range(1, min(self.max_period, len(tokens) // 3) + 1):
+            if tokens[-1] != tokens[-1 - period]:
+                continue
+            span = period * max(3, -(-self.min_span // period))
+            if span <= len(tokens) and tokens[-span:-period] == tokens[-span + period :]:
+                self.fired = True
+                return True
+        return False
 
 
 class _Cancelled(Exception):
@@ -160,6 +189,8 @@ class LlamaEngine:
                 raise lm15.ConfigurationError(str(exc)) from exc
             if cancel is not None:
                 kwargs["logits_processor"] = _stop_when(cancel, llm)
+            looping = RepetitionStop()
+            kwargs["stopping_criteria"] = looping
             try:
                 out = llm.create_chat_completion(messages=messages, **kwargs)
             except ValueError as exc:
@@ -174,7 +205,10 @@ class LlamaEngine:
             id=out.get("id"),
             model=request.model,
             message=lm15.Message.assistant(choice["message"].get("content") or ""),
-            finish_reason=_FINISH_REASONS.get(choice.get("finish_reason") or "stop", "stop"),
+            # A reply stopped in a loop ran away like one cut off at max_tokens: "length".
+            finish_reason="length"
+            if looping.fired
+            else _FINISH_REASONS.get(choice.get("finish_reason") or "stop", "stop"),
             usage=lm15.Usage(
                 input_tokens=usage.get("prompt_tokens"),
                 output_tokens=usage.get("completion_tokens"),

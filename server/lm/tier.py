@@ -20,6 +20,7 @@ from typing import Any
 from ...analyzers.lm_findings import (
     RawFinding,
     check_claims,
+    claims_of,
     place,
     without_rule_duplicates,
 )
@@ -34,38 +35,18 @@ from ..store.artifacts import KINDS, programs_dir
 from ..store.redaction import mark_secret_variable, scrub
 from ..store.registry import ActiveProgram, ProgramRegistry, problems_of
 from .cache import CacheKey, LmCache
-from .errors import CallDeadline, LmUnavailable, LmUnparsable, classify, describe
+from .errors import (
+    CallDeadline,
+    LmUnavailable,
+    LmUnparsable,
+    classify,
+    describe,
+    truncated_replies,
+)
 from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retries
+from .stats import LmStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LmStats:
-    """This process's counters, shown flat under ``stats`` by ``dspy-lsp.status``."""
-
-    calls: int = 0
-    """Model calls that came back with a reply in shape."""
-    failures: int = 0
-    """Attempts that failed (timeouts, deadlines, HTTP errors, oversized replies); the breaker
-    counts the same."""
-    cache_hits: int = 0
-    """Units answered from the cache, which every server process on this machine shares."""
-    cache_misses: int = 0
-    prompt_tokens: int = 0
-    """Tokens as the endpoint reports them (0 where it reports none), not estimated."""
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    dropped_claims: int = 0
-    """Findings dropped one by one (invalid, out of the unit, duplicates) from kept replies."""
-    unparsable_replies: int = 0
-    """Replies the signature could not parse: the model is reachable, the unit gets nothing."""
-    last_error: str = ""
-
-    @property
-    def hit_rate(self) -> float:
-        total = self.cache_hits + self.cache_misses
-        return self.cache_hits / total if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -276,18 +257,18 @@ class LmTier:
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
-            self._memory[unit.hash] = tuple(RawFinding(**item) for item in json.loads(cached))
+            # Cached in reply order; entries from before ranks were kept get it back here.
+            self._memory[unit.hash] = tuple(
+                RawFinding(**{"rank": place, **item})
+                for place, item in enumerate(json.loads(cached), start=1)
+            )
             return
         self.stats.cache_misses += 1
         inputs = analyze_inputs(unit.text, unit.context, served_rule_notes(unit, rule_findings))
         program = self._programs[ProgramKind.ANALYZE]
         prediction = await self._guarded(lambda: program.acall(**inputs), ProgramKind.ANALYZE)
         found = prediction.findings  # ``Findings``: the valid ones, and why others were not
-        claims = [
-            RawFinding(**{k: getattr(f, k) for k in RawFinding.__dataclass_fields__})
-            for f in found or ()
-        ]
-        checked = check_claims(unit, claims)
+        checked = check_claims(unit, claims_of(found or ()))
         dropped = (*getattr(found, "rejected", ()), *checked.dropped)
         self.stats.dropped_claims += len(dropped)
         for reason in dropped:
@@ -308,9 +289,10 @@ class LmTier:
                 raise LmUnavailable(f"circuit open for {self.settings.model}")
             await self.limiter.acquire()
             started = time.monotonic()
+            lm = self._lm.copy()  # its own history: this call's finish reasons, nobody else's
             try:
                 with dspy.context(
-                    lm=self._lm,
+                    lm=lm,
                     adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
                     track_usage=True,
                 ):
@@ -329,6 +311,8 @@ class LmTier:
                 self.stats.failures += 1
                 self.stats.last_error = describe(exc, self.settings.timeout_s)
                 raise
+            finally:
+                self.stats.truncated_replies += truncated_replies(lm.history)
             self.breaker.record_success()
             self.stats.calls += 1
             self._count_usage(prediction)

@@ -19,7 +19,14 @@ from ...analyzers.learning.records import FeedbackKind
 from ...analyzers.models import Finding, Fix, FixSafety, Severity, Span
 from ...analyzers.suppression import suppression_edit
 from ...analyzers.units import Unit, split_units
-from .constants import CMD_FEEDBACK, CMD_PLAN_REFACTOR, FIX_ALL_KIND, PLAN_KIND
+from .constants import (
+    CMD_FEEDBACK,
+    CMD_PLAN_REFACTOR,
+    FIX_ALL_KIND,
+    MISSED_KIND,
+    MISSED_RULE,
+    PLAN_KIND,
+)
 from .convert import PositionCodec, text_document_edit
 from .diagnostic_data import DiagnosticData, PlanRequest
 from .feedback import FeedbackPayload, payload_for
@@ -42,6 +49,7 @@ class ActionRequest:
     document_changes: bool
     plans: bool = False  # an LM is configured: offer "Plan refactor" where no exact fix exists
     resolve_edits: bool = False  # the client resolves edits lazily (codeAction/resolve)
+    selection: types.Range | None = None  # the request's range, when it selects something
 
 
 def _wanted(kind: str, only: list[str]) -> bool:
@@ -72,6 +80,8 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             elif request.plans and _wanted(PLAN_KIND, request.only):
                 result.append(_plan_action(request, diagnostic, finding))
             result.extend(_dismissals(request, diagnostic, finding, line, codec, feedback))
+    if request.plans and request.selection is not None and _wanted(MISSED_KIND, request.only):
+        result.append(_report_missed(request, request.selection, codec, feedback))
     if request.only and _wanted(FIX_ALL_KIND, request.only):
         action = _fix_all_action(request, codec, current, feedback)
         if action is not None:
@@ -222,6 +232,29 @@ def _dismissals(
         )
     actions.append(dismiss(FeedbackKind.DISMISSED_LATER, "not now (hide this session)", None))
     return actions
+
+
+def _report_missed(
+    request: ActionRequest, selection: types.Range, codec: PositionCodec, feedback: _Feedback
+) -> types.CodeAction:
+    """Labels the selected lines as a problem nothing reported: the only way a user can teach
+    the analyzer what it misses, since verdicts are otherwise given on shown findings only."""
+    span = codec.span(selection)
+    finding = Finding(
+        id=Finding.make_id(MISSED_RULE, "", span),
+        rule=MISSED_RULE,
+        severity=Severity.WARNING,
+        message="a problem here was not reported",
+        rationale="",
+        confidence=1.0,
+        span=span,
+        origin="user",
+    )
+    return types.CodeAction(
+        title="dspy-lsp: report a missed bug here",
+        kind=MISSED_KIND,
+        command=feedback.payload(finding, FeedbackKind.MISSED, "report_missed").command(),
+    )
 
 
 def _fix_all_action(

@@ -10,5 +10,8 @@ CMD_ANALYZE_WORKSPACE = "dspy-lsp.analyzeWorkspace"
 CMD_STATUS = "dspy-lsp.status"
 CMD_PLAN_REFACTOR = "dspy-lsp.planRefactor"
 PLAN_KIND = types.CodeActionKind.RefactorRewrite.value
+MISSED_KIND = f"{types.CodeActionKind.QuickFix.value}.{SOURCE}.reportMissed"
+MISSED_RULE = "missed"
+"""The rule name of a missed-bug report: no rule or program reported these lines."""
 CMD_FEEDBACK = "dspy-lsp.feedback"
 CMD_RELOAD_PROGRAMS = "dspy-lsp.reloadPrograms"

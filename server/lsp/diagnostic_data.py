@@ -45,6 +45,10 @@ class DiagnosticData(_Wire):
     """0-based first line of the finding."""
     rationale: str
     fix: Fix | None
+    rank: int | None = None
+    """An LM finding's place in its model's reply (1 = first); None for a rule's. Diagnostics
+    are published in that order too (``analysis.merge``)."""
+    confidence: float = 1.0
 
     @classmethod
     def of(cls, finding: Finding, document_version: int | None) -> DiagnosticData:
@@ -56,6 +60,8 @@ class DiagnosticData(_Wire):
             line=finding.span.start.line,
             rationale=finding.rationale,
             fix=finding.fix,
+            rank=finding.rank,
+            confidence=finding.confidence,
         )
 
     @classmethod

@@ -22,6 +22,7 @@ from .constants import (
     CMD_RELOAD_PROGRAMS,
     CMD_STATUS,
     FIX_ALL_KIND,
+    MISSED_KIND,
     PLAN_KIND,
     SOURCE,
 )
@@ -140,7 +141,7 @@ def did_change_watched_files(ls: Session, params: types.DidChangeWatchedFilesPar
 @server.feature(
     types.TEXT_DOCUMENT_CODE_ACTION,
     types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND, PLAN_KIND],
+        code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND, PLAN_KIND, MISSED_KIND],
         resolve_provider=True,
     ),
 )
@@ -164,6 +165,7 @@ def code_action(
         ),
         plans=ls.lm_tier().configured,
         resolve_edits=_resolves_edits(ls.client_capabilities),
+        selection=_selection(params),
     )
     return actions.code_actions(request, lambda: ls.analyze_now(uri)) or None
 
@@ -260,6 +262,14 @@ async def resolve_code_action(ls: Session, action: types.CodeAction) -> types.Co
 @server.command(CMD_DEBUG_INFO)
 def debug_info(ls: Session, *args: Any) -> DebugInfo:
     return ls.debug_info()
+
+
+def _selection(params: types.CodeActionParams) -> types.Range | None:
+    """The user's selection: not empty, and not just a diagnostic's range (a lightbulb click)."""
+    chosen = params.range
+    if chosen.start == chosen.end or any(d.range == chosen for d in params.context.diagnostics):
+        return None
+    return chosen
 
 
 def _resolves_edits(caps: types.ClientCapabilities) -> bool:

@@ -47,6 +47,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # The column held unit hashes all along (the LM's units, not the rules' statements).
     ("ALTER TABLE events RENAME COLUMN chunk_hash TO unit_hash",),
+    # The "missed" kind: older servers cannot read it, so they must see a newer file.
+    ("CREATE INDEX IF NOT EXISTS events_kind ON events (kind)",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

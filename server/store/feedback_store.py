@@ -100,6 +100,8 @@ class RuleStats:
     dismissed_later: int
     ignored: int
     self_fixed: int
+    missed: int = 0
+    """Lines users reported as a problem nothing showed (not a verdict on a finding)."""
 
     @property
     def total(self) -> int:

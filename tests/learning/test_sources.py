@@ -238,9 +238,9 @@ def test_expected_lines_land_in_the_unit_that_holds_them(tmp_path: Path) -> None
     by_code = {e.code.lstrip().split("\n")[0]: e for e in corpus_examples(case)}
     assert by_code["def first(x):"].positives == (Label(2, 2, ""),)
     assert by_code["def get(self, key):"].positives == (Label(4, 5, ""),)
-    assert by_code["def get(self, key):"].context == "import os\nclass Box:\n"
-    # The module section is lines 2 and 14; the import on line 1 is context, not reviewed.
-    assert by_code["LIMIT = 3"].positives == (Label(2, 2, ""),)
+    assert by_code["def get(self, key):"].context == "import os\nLIMIT = 3\nclass Box:\n"
+    # The module section is line 14 alone; the header (lines 1-2) is context, not reviewed.
+    assert by_code["print(LIMIT)"].positives == (Label(1, 1, ""),)
 
 
 def test_case_grouping_keeps_a_corpus_group_together(tmp_path: Path) -> None:

@@ -1,0 +1,82 @@
+"""The module's docstring and header (imports, constants) are context for every function the
+model reviews, never a unit reviewed on its own."""
+
+from __future__ import annotations
+
+from fakes.reviewer import Reviewer, fields
+from fakes.scripted_lm import scripted_lm
+
+from dspy_lsp.analyzers.programs.inputs import analyze_inputs
+from dspy_lsp.analyzers.units import MAX_CONTEXT_LINES, split_units
+from dspy_lsp.server.lm.cache import LmCache
+from dspy_lsp.server.lm.tier import LmTier
+from dspy_lsp.server.settings import LmSettings
+
+SOURCE = '''"""Find the index of the largest element.
+
+Return -1 for an empty list.
+"""
+import math
+LIMIT: int = 10
+
+
+def argmax(xs):
+    best = 0
+    for i in range(1, len(xs)):
+        if xs[i] > xs[best]:
+            best = i
+    return best
+'''
+
+
+def test_the_docstring_is_the_functions_context_not_a_unit() -> None:
+    (unit,) = split_units(SOURCE)
+    assert unit.qualname == "argmax" and '"""' not in unit.text
+    assert unit.context.startswith('"""Find the index of the largest element.\n')
+    assert "import math\nLIMIT: int = 10\n" in unit.context
+    prompt = analyze_inputs(unit.text, unit.context, ())
+    assert "Return -1 for an empty list." in prompt["context"]
+
+
+def test_module_statements_are_still_reviewed_without_the_header() -> None:
+    text = SOURCE + '\nif __name__ == "__main__":\n    print(argmax([3, 1]))\n'
+    function, module = split_units(text)
+    assert module.qualname == "<module>" and module.text.startswith("if __name__")
+    assert '"""' not in module.text and module.context == function.context
+    assert module.line_map == (15, 16)
+
+
+def test_a_methods_context_is_the_header_and_its_class_line() -> None:
+    text = SOURCE + "\n\nclass Box:\n    def get(self):\n        return LIMIT\n"
+    method = split_units(text)[-1]
+    assert method.qualname == "Box.get" and method.context.endswith("LIMIT: int = 10\nclass Box:\n")
+
+
+def test_the_hash_follows_the_header_but_not_comments_or_moves() -> None:
+    (unit,) = split_units(SOURCE)
+    (respecified,) = split_units(SOURCE.replace("Return -1", "Return None"))
+    (moved,) = split_units("# a comment\n" + SOURCE)
+    assert respecified.hash != unit.hash  # the spec changed: ask again
+    assert moved.hash == unit.hash and moved.line_map[0] == unit.line_map[0] + 1
+
+
+def test_a_long_header_is_cut() -> None:
+    constants = "".join(f"C{i} = {i}\n" for i in range(MAX_CONTEXT_LINES + 5))
+    (unit,) = split_units(constants + "\n\ndef f():\n    return C0\n")
+    assert unit.context.count("\n") == MAX_CONTEXT_LINES + 1
+    assert unit.context.endswith("# ... 5 more header lines\n")
+
+
+async def test_the_model_reviews_the_function_with_its_spec_and_nothing_else() -> None:
+    prompts: list[dict[str, str]] = []
+    reviewer = Reviewer()
+
+    def answer(messages):  # type: ignore[no-untyped-def]
+        prompts.append(fields(messages[-1]["content"]))
+        return reviewer(messages)
+
+    lm, _ = scripted_lm(answer)
+    tier = LmTier(LmSettings(model="scripted/x"), LmCache(None), program_states={}, lm=lm)
+    await tier.analyze(SOURCE, [])
+    (prompt,) = prompts  # one unit: the function; the docstring is not reviewed alone
+    assert "def argmax(xs):" in prompt["code"] and "Return -1" in prompt["context"]
