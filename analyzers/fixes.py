@@ -17,16 +17,22 @@ class OverlappingEdits(ValueError):
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
-    """Apply non-overlapping edits given in positions of ``text``."""
+    """Apply non-overlapping edits given in positions of ``text``.
+
+    Insertions at one position land in the order given, as LSP applies a ``TextEdit[]``.
+    """
     index = LineIndex(text)
     located = sorted(
-        ((index.offset(e.span.start), index.offset(e.span.end), e.new_text) for e in edits),
+        (
+            (index.offset(e.span.start), index.offset(e.span.end), order, e.new_text)
+            for order, e in enumerate(edits)
+        ),
         reverse=True,
     )
-    for (start, _, _), (_, prev_end, _) in itertools.pairwise(located):
+    for (start, _, _, _), (_, prev_end, _, _) in itertools.pairwise(located):
         if prev_end > start:
             raise OverlappingEdits("edits overlap")
-    for start, end, new_text in located:
+    for start, end, _, new_text in located:
         text = text[:start] + new_text + text[end:]
     return text
 

@@ -4,6 +4,9 @@ A plan is verified when the file still parses, the edit stays inside the unit, w
 can check the finding that rule no longer reports it, and the rewrite adds no process, network,
 file-deleting or code-from-data API the unit did not already use (reach.py): a plan that does
 carries what it adds, to be named by it. Unverified plans are suggestions.
+A rewrite that leaves a name unbound (name_check.py) is never offered: it would fail when run,
+and an accepted broken plan teaches the model the wrong thing. A standard-library module it
+uses unimported is imported by a second edit of the plan, at the top of the module.
 A rewrite that reaches past its unit (removes it, or adds, removes or changes any other unit,
 import or module statement) has no edit at all: the model's text is data, never a way to
 touch code it was not asked about.
@@ -21,6 +24,7 @@ import libcst as cst
 from .engine import analyze_source, minimal_edit
 from .lines import split_lines
 from .models import Edit, Finding, RefactorPlan, Span
+from .name_check import check_names
 from .reach import added_reach
 from .rules import ALL_RULES
 from .units import Unit, split_units
@@ -36,24 +40,30 @@ class PlanCheck:
     edit: Edit | None
     reason: str = ""
     adds: tuple[str, ...] = ()  # outside-reaching APIs the rewrite adds to the unit
+    unbound: tuple[str, ...] = ()  # name problems the rewrite adds: never offered
+    imports: Edit | None = None  # the standard-library imports the rewrite needs
+
+    @property
+    def offered(self) -> bool:
+        """Whether the plan may be offered at all, if only as a suggestion."""
+        return self.parses and self.edit is not None and not self.unbound
 
     @property
     def verified(self) -> bool:
-        return (
-            self.parses
-            and self.inside_unit
-            and self.resolves is not False
-            and self.edit is not None
-            and not self.adds
-        )
+        return self.offered and self.inside_unit and self.resolves is not False and not self.adds
+
+    @property
+    def edits(self) -> tuple[Edit, ...]:
+        """The import first: an editor inserts at one position in the order given."""
+        return tuple(e for e in (self.imports, self.edit) if e is not None)
 
     @property
     def reward(self) -> float:
-        """For dspy.BestOfN/Refine: only a verified plan is worth stopping for, and a plan that
-        reaches outside ranks below any other suggestion."""
+        """For dspy.BestOfN/Refine: only a verified plan is worth stopping for, a plan that
+        reaches outside ranks below any other suggestion, and one never offered ranks last."""
         if self.verified:
             return 1.0
-        if not (self.parses and self.inside_unit):
+        if not (self.parses and self.inside_unit) or self.unbound:
             return 0.0
         return 0.25 if self.adds else 0.5
 
@@ -95,13 +105,17 @@ def check_plan(source: str, unit: Unit, rewritten: str, finding: Finding) -> Pla
     edit = _unit_edit(unit.text, body, first)
     if edit is None:
         return PlanCheck(True, True, False, None, "the rewrite changes nothing")
+    names = check_names(source, new_source)
+    if names.problems:
+        why = f"the rewrite leaves {', '.join(names.problems)}"
+        return PlanCheck(True, True, None, edit, why, unbound=names.problems)
     resolves = _resolves(
         new_source, finding, first, last + (new_source.count("\n") - source.count("\n"))
     )
     adds = added_reach(unit.text, body, source)
     reasons = [f"{finding.rule} is still reported"] if resolves is False else []
     reasons += [f"the rewrite adds {', '.join(adds)}"] if adds else []
-    return PlanCheck(True, True, resolves, edit, "; ".join(reasons), adds)
+    return PlanCheck(True, True, resolves, edit, "; ".join(reasons), adds, imports=names.imports)
 
 
 def _reaches_outside(source: str, new_source: str, unit: Unit) -> str:
@@ -149,7 +163,7 @@ def to_plan(title: str, steps: list[str], check: PlanCheck, finding: Finding) ->
     return RefactorPlan(
         title=title.strip() or "Refactor",
         steps=tuple(s.strip() for s in steps if s.strip()),
-        edits=(check.edit,) if check.edit is not None else (),
+        edits=check.edits,
         verified=check.verified,
         adds=check.adds,
         finding_id=finding.id,

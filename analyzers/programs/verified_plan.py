@@ -69,7 +69,7 @@ class VerifiedPlanner(dspy.Module):
         if best is None:
             return dspy.Prediction(plan=None, reason=why)
         prediction, check = best
-        if check.edit is None or not check.parses:
+        if not check.offered:
             return dspy.Prediction(plan=None, reason=check.reason)
         steps = list(prediction.steps or [])
         plan = to_plan(prediction.title or "", steps, check, finding)

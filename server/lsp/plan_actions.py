@@ -3,7 +3,8 @@
 A verified plan comes back as an edit titled as planned; an unverified one that still parses
 is marked "(suggestion)", and one that adds outside-reaching APIs is led by what it adds
 ("[adds os.system] <title> (suggestion)"), where no long model title can push it out of sight;
-a plan that does not parse or stay in place is never offered.
+a plan that does not parse, stay in place or keep its names bound is never offered. A plan's
+edits (the rewrite and the imports it needs, computed in ``analyzers/plans``) go out as one edit.
 """
 
 from __future__ import annotations

@@ -86,9 +86,11 @@ async def _lm_diagnostics(
     raise AssertionError(f"no LM diagnostics for {uri}: {client.diagnostics.get(uri)}")
 
 
-async def _plan_actions(client: LanguageClient, uri: str) -> list[types.CodeAction | types.Command]:
-    """Open SOURCE at ``uri``, wait for its LM finding, and list the plan actions offered for it."""
-    _open(client, uri, SOURCE)()
+async def _plan_actions(
+    client: LanguageClient, uri: str, text: str = SOURCE
+) -> list[types.CodeAction | types.Command]:
+    """Open ``text`` at ``uri``, wait for its LM finding, and list the plan actions offered for it."""
+    _open(client, uri, text)()
     [lm] = await _lm_diagnostics(client, uri)
     actions = await client.text_document_code_action_async(
         types.CodeActionParams(
@@ -100,8 +102,8 @@ async def _plan_actions(client: LanguageClient, uri: str) -> list[types.CodeActi
     return [a for a in actions or [] if a.title.startswith("Plan refactor")]
 
 
-async def _plan_action(client: LanguageClient, uri: str) -> types.CodeAction:
-    [plan] = await _plan_actions(client, uri)
+async def _plan_action(client: LanguageClient, uri: str, text: str = SOURCE) -> types.CodeAction:
+    [plan] = await _plan_actions(client, uri, text)
     assert isinstance(plan, types.CodeAction)
     return plan
 
@@ -134,6 +136,21 @@ async def test_plan_refactor_resolves_to_a_verified_edit(client: LanguageClient)
     assert "(suggestion)" not in resolved.title
     fixed = apply_text_edits(SOURCE, edits_for(resolved.edit, uri))
     assert fixed == SOURCE.replace("return eval(text)", "return ast.literal_eval(text)")
+
+
+async def test_a_plan_needing_an_import_carries_it_as_a_second_edit(
+    client: LanguageClient,
+) -> None:
+    """The planner's ``ast.literal_eval`` in a file without ``import ast`` would not run alone."""
+    text = '"""Parses input."""\n\n\ndef parse(text):\n    return eval(text)\n'
+    uri = workspace_file("lm/plan_import.py")
+    resolved = await client.code_action_resolve_async(await _plan_action(client, uri, text))
+    assert "(suggestion)" not in resolved.title
+    edits = edits_for(resolved.edit, uri)
+    assert [e.new_text for e in edits][:1] == ["\nimport ast\n"] and len(edits) == 2
+    assert apply_text_edits(text, edits) == (
+        '"""Parses input."""\n\nimport ast\n\n\ndef parse(text):\n    return ast.literal_eval(text)\n'
+    )
 
 
 async def test_an_unparsable_plan_is_refused(client: LanguageClient) -> None:
