@@ -43,8 +43,11 @@ def bug_case(bug: BugExample) -> BugCase:
     label = Label(first, last, "bug", message=fix_message(bug.unit, bug.fixed, first, last))
     return BugCase(
         name=f"{bug.project}:{bug.path}:{bug.qualname}:{first}",
-        buggy=AnalysisExample(source="corpus", code=bug.unit, positives=(label,)),
-        fixed=AnalysisExample(source="corpus", code=bug.fixed),
+        buggy=AnalysisExample(
+            source="corpus", code=bug.unit, context=bug.context, positives=(label,)
+        ),
+        # A bug planted inside one function leaves the module header, its context, as it was.
+        fixed=AnalysisExample(source="corpus", code=bug.fixed, context=bug.context),
     )
 
 

@@ -35,6 +35,9 @@ class BugExample(BaseModel):
     """The buggy function."""
     fixed: str
     """The gold fix: the same function without the bug."""
+    context: str = ""
+    """The unit's context as the server builds it (module header, class line): what the model
+    is shown beside the unit, so training sees the prompt the editor sends."""
     unit_lines: Lines
     file_lines: Lines
     operator: str
@@ -76,6 +79,7 @@ def from_quixbugs(record: dict[str, object], root: Path) -> BugExample:
         qualname=unit.qualname,
         unit=unit.text,
         fixed=fixed.text,
+        context=unit.context,
         unit_lines=(first - offset, last - offset),
         file_lines=(first, last),
         operator="quixbugs",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from dspy_lsp.analyzers.learning.bug_corpus import bug_grouping, load_bug_cases
 from dspy_lsp.analyzers.learning.dataset import split
+from dspy_lsp.analyzers.units import split_units, unit_at
 from dspy_lsp.server.cli.training_data import gather
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs")
@@ -24,6 +26,18 @@ def test_the_bug_is_labelled_in_its_functions_numbering_and_the_fix_is_clean() -
     assert knapsack.fixed.positives == ()
     assert "if weight <= j:" in knapsack.fixed.code
     assert len(cases) == 15
+
+
+def test_a_bug_is_shown_with_the_context_the_editor_gives_its_unit() -> None:
+    cases = {c.name.split(":")[2]: c for c in load_bug_cases(QUIXBUGS / "dev.jsonl")}
+    for record in map(json.loads, (QUIXBUGS / "dev.jsonl").read_text().splitlines()):
+        case = cases[record["program"]]
+        first_line = record["bug_lines"][0][0]
+        served = unit_at(split_units(record["buggy_text"]), first_line - 1)
+        assert served is not None and served.text == case.buggy.code
+        assert case.buggy.context == served.context == case.fixed.context
+    # Programs with a module header carry it: the unit is not trained on without its imports.
+    assert any(c.buggy.context for c in cases.values())
 
 
 def test_a_bug_and_its_fix_land_on_the_same_side() -> None:
