@@ -170,23 +170,43 @@ def _own_command(command: types.Command | None) -> None:
         assert command.command.startswith("dspy-lsp."), command
 
 
-def _key(unit: Unit) -> tuple[str, str, str, str]:
-    return (unit.qualname, unit.kind, unit.text, unit.context)
+def _key(unit: Unit, added: frozenset[str] = frozenset()) -> tuple[str, str, str, str]:
+    """A unit as it must stay; its context read without the ``added`` import lines."""
+    context = [line for line in unit.context.splitlines() if line.strip() and line not in added]
+    return (unit.qualname, unit.kind, unit.text, "\n".join(context))
+
+
+def _stdlib_import(edit: types.TextEdit, unit: Unit) -> bool:
+    """A plan's second edit: an insertion above the unit of nothing but ``import <stdlib
+    module>`` lines (a rewrite using ``ast.literal_eval`` brings ``import ast``)."""
+    if edit.range.start != edit.range.end or edit.range.start.line > unit.line_map[0]:
+        return False
+    lines = [line for line in edit.new_text.splitlines() if line.strip()]
+    return bool(lines) and all(
+        line.startswith("import ") and line.removeprefix("import ") in sys.stdlib_module_names
+        for line in lines
+    )
 
 
 def _contained(text: str, uri: str, edit: types.WorkspaceEdit, unit: Unit) -> None:
-    """``edit`` touches ``uri`` only, its ranges lie in ``unit``, and once applied, ``unit`` is
-    still there (once) while every other unit, import and module statement is unchanged."""
+    """``edit`` touches ``uri`` only, its ranges lie in ``unit`` (but for one insertion of
+    stdlib imports above it), and once applied, ``unit`` is still there (once) while every
+    other unit, import and module statement is unchanged."""
     edits = _text_edits(edit, uri)
+    imports = [e for e in edits if _stdlib_import(e, unit)]
+    assert len(imports) <= 1, imports
     first, last = unit.line_map[0], unit.line_map[-1]
     for e in edits:
+        if e in imports:
+            continue
         assert first <= e.range.start.line and e.range.end.line <= last + 1, (e.range, unit)
         assert e.range.end.line <= last or e.range.end.character == 0, (e.range, unit)
     now = split_units(apply_text_edits(text, edits))
     same = [u for u in now if (u.qualname, u.kind) == (unit.qualname, unit.kind)]
     assert len(same) == 1, f"{unit.qualname} is gone or doubled"
+    added = frozenset(line for e in imports for line in e.new_text.splitlines() if line.strip())
     others = Counter(_key(u) for u in split_units(text) if u.line_map != unit.line_map)
-    assert Counter(_key(u) for u in now if u is not same[0]) == others
+    assert Counter(_key(u, added) for u in now if u is not same[0]) == others
 
 
 def _whole(text: str) -> types.Range:
