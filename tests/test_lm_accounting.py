@@ -7,9 +7,12 @@ from __future__ import annotations
 import logging
 import types
 from pathlib import Path
+from typing import Any
 
+import numpy
 import pytest
 from dspy.lm15 import Response
+from fakes.llama_api import check_chat_completion_keywords
 from fakes.reviewer import Reviewer
 from fakes.scripted_lm import AsyncScriptedEngine, ScriptedEngine
 from test_cli import BUGGY, LM_CODE, run
@@ -152,10 +155,16 @@ def test_the_local_engine_passes_the_stop_and_reports_a_loop_as_length(
         def __init__(self, **kwargs: object) -> None:
             pass
 
-        def create_chat_completion(self, messages: object, **kwargs: object) -> dict:
+        def token_eos(self) -> int:
+            return 2
+
+        def create_chat_completion(self, messages: object, **kwargs: Any) -> dict:
+            check_chat_completion_keywords(kwargs)
             seen.update(kwargs)
-            stop = kwargs["stopping_criteria"]
-            assert callable(stop) and stop([9] * 60, None)
+            scores = numpy.zeros(4)
+            scores[1] = 5.0  # the model wants token 1 ...
+            scores = kwargs["logits_processor"]([9] * 60, scores)
+            assert int(numpy.argmax(scores)) == 2  # ... but a loop leaves only end-of-generation
             choice = {"message": {"content": "x x x"}, "finish_reason": "stop"}
             return {"choices": [choice], "usage": {}}
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import dspy
 import pytest
+from fakes.llama_api import check_chat_completion_keywords
 
 from dspy_lsp.server.lm import llama_loading, local_engine
 from dspy_lsp.server.lm.local_engine import AsyncLlamaEngine, LlamaEngine, LocalModelError, local_lm
@@ -107,6 +108,7 @@ class FakeLlama:
         FakeLlama.instances.append(self)
 
     def create_chat_completion(self, messages: list[dict[str, str]], **kwargs: Any) -> dict:
+        check_chat_completion_keywords(kwargs)
         self.active += 1
         assert self.active == 1, "two threads inside one Llama at once"
         time.sleep(0.01)
@@ -138,7 +140,7 @@ def fake_llama(monkeypatch: pytest.MonkeyPatch) -> type[FakeLlama]:
     FakeLlama.instances = []
     module = types.SimpleNamespace(Llama=FakeLlama)
     monkeypatch.setattr(local_engine, "import_llama_cpp", lambda: module)
-    monkeypatch.setattr(local_engine, "_stop_when", lambda cancel, llm: "processor")
+    monkeypatch.setattr(local_engine, "_stop_when", lambda cancel, looping, llm: "processor")
     # The fake has no llama.cpp library under it to take model parameters from.
     monkeypatch.setattr(local_engine, "model_params", lambda **_: contextlib.nullcontext())
     return FakeLlama
@@ -162,8 +164,8 @@ async def test_predict_through_the_engine(gguf: Path, fake_llama: type[FakeLlama
     assert [m["role"] for m in sync_call["messages"]] == ["system", "user"]
     assert "total" in sync_call["messages"][0]["content"]
     assert sync_call["temperature"] == 0.0 and sync_call["max_tokens"] == 64
-    assert "logits_processor" not in sync_call  # only async calls can be cancelled
-    assert async_call["logits_processor"] == "processor"
+    # Every call stops on a loop; async calls can be cancelled too (through the same processor).
+    assert sync_call["logits_processor"] == async_call["logits_processor"] == "processor"
 
 
 def test_calls_are_serialized_and_close_reloads(gguf: Path, fake_llama: type[FakeLlama]) -> None:

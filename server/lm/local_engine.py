@@ -187,10 +187,10 @@ class LlamaEngine:
             except LocalModelError as exc:
                 # dspy reports lm15 ConfigurationError as a non-retryable LMConfigurationError.
                 raise lm15.ConfigurationError(str(exc)) from exc
-            if cancel is not None:
-                kwargs["logits_processor"] = _stop_when(cancel, llm)
+            # llama-cpp-python's create_chat_completion takes no stopping_criteria (only
+            # create_completion does), so both stops end the reply through the logits.
             looping = RepetitionStop()
-            kwargs["stopping_criteria"] = looping
+            kwargs["logits_processor"] = _stop_when(cancel, looping, llm)
             try:
                 out = llm.create_chat_completion(messages=messages, **kwargs)
             except ValueError as exc:
@@ -350,17 +350,17 @@ def _sampling_kwargs(config: Any) -> dict[str, Any]:
     return kwargs
 
 
-def _stop_when(cancel: threading.Event, llm: Any) -> Any:
-    """A logits processor that leaves end-of-generation as the only choice once cancelled."""
+def _stop_when(cancel: threading.Event | None, looping: RepetitionStop, llm: Any) -> Any:
+    """A logits processor that leaves end-of-generation as the only choice once the caller is
+    cancelled or the reply repeats itself."""
     import numpy as np
-    from llama_cpp import LogitsProcessorList
 
     eos = llm.token_eos()
 
     def processor(input_ids: Any, scores: Any) -> Any:
-        if cancel.is_set():
+        if (cancel is not None and cancel.is_set()) or looping.fired or looping(input_ids):
             scores[:] = -np.inf
             scores[eos] = 0.0
         return scores
 
-    return LogitsProcessorList([processor])
+    return processor  # llama.cpp calls it as (input_ids, scores) -> scores
