@@ -163,7 +163,9 @@ def test_the_local_engine_passes_the_stop_and_reports_a_loop_as_length(
             seen.update(kwargs)
             scores = numpy.zeros(4)
             scores[1] = 5.0  # the model wants token 1 ...
-            scores = kwargs["logits_processor"]([9] * 60, scores)
+            processors = kwargs["logits_processor"]
+            for processor in processors:  # llama.cpp's sampler iterates them, one by one
+                scores = processor([9] * 60, scores)
             assert int(numpy.argmax(scores)) == 2  # ... but a loop leaves only end-of-generation
             choice = {"message": {"content": "x x x"}, "finish_reason": "stop"}
             return {"choices": [choice], "usage": {}}

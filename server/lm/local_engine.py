@@ -350,6 +350,16 @@ def _sampling_kwargs(config: Any) -> dict[str, Any]:
     return kwargs
 
 
+class _Processors(list[Any]):
+    """What ``logits_processor`` must be: llama.cpp's sampler iterates it, older code calls it
+    (the shape of ``llama_cpp.LogitsProcessorList``, without importing llama_cpp for it)."""
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        for processor in self:
+            scores = processor(input_ids, scores)
+        return scores
+
+
 def _stop_when(cancel: threading.Event | None, looping: RepetitionStop, llm: Any) -> Any:
     """A logits processor that leaves end-of-generation as the only choice once the caller is
     cancelled or the reply repeats itself."""
@@ -363,4 +373,4 @@ def _stop_when(cancel: threading.Event | None, looping: RepetitionStop, llm: Any
             scores[eos] = 0.0
         return scores
 
-    return processor  # llama.cpp calls it as (input_ids, scores) -> scores
+    return _Processors([processor])
