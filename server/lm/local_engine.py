@@ -46,7 +46,7 @@ _FINISH_REASONS = {
 
 
 class RepetitionStop:
-    """A llama.cpp stopping criterion: stop a reply that repeats itself.
+    """Whether a reply repeats itself (checked on every token by ``_stop_when``'s processor).
 
     Fires when the newest tokens are one block of 1 to ``max_period`` tokens repeated back to
     back over at least ``min_span`` tokens (and at least three times): a small model's run-away
@@ -61,7 +61,7 @@ class RepetitionStop:
         self.min_span = min_span
         self.fired = False
 
-    def __call__(self, input_ids: Sequence[int], logits: object = None) -> bool:
+    def __call__(self, input_ids: Sequence[int]) -> bool:
         tokens = list(input_ids[-3 * self.max_period - self.min_span :])
         for period in range(1, min(self.max_period, len(tokens) // 3) + 1):
             if tokens[-1] != tokens[-1 - period]:
