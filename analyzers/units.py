@@ -5,7 +5,7 @@ what the model says about a unit does not depend on where the unit sits in the f
 cached by the unit's hash is therefore still right after the unit moves; ``line_map`` puts it
 back in place.
 
-The module's header (its docstring, imports and top-level assignments: the spec and the
+The module's header (its docstrings, imports and top-level assignments: the spec and the
 constants a function is written against) is context shown with every unit, never a unit of its
 own: reviewed alone, a docstring drew findings and its function was reviewed without its spec.
 A unit's hash covers its context, so editing the header asks again about every unit of the
@@ -50,13 +50,13 @@ MAX_CONTEXT_LINES = 60
 _HEADER = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)
 
 
-def _is_header(node: ast.stmt, first: bool) -> bool:
-    """The module docstring (its first statement), an import or a top-level assignment."""
+def _is_header(node: ast.stmt) -> bool:
+    """An import, a top-level assignment, or a bare string: the module docstring, or a spec
+    written beside the code it documents (some modules put it after the function)."""
     if isinstance(node, _HEADER):
         return True
     return (
-        first
-        and isinstance(node, ast.Expr)
+        isinstance(node, ast.Expr)
         and isinstance(node.value, ast.Constant)
         and isinstance(node.value.value, str)
     )
@@ -66,8 +66,8 @@ def _header(tree: ast.Module, lines: list[str]) -> tuple[str, set[int]]:
     """The module header as context text, and its 0-based lines (kept out of the module unit)."""
     taken = [
         range(node.lineno - 1, node.end_lineno or node.lineno)
-        for index, node in enumerate(tree.body)
-        if _is_header(node, index == 0)
+        for node in tree.body
+        if _is_header(node)
     ]
     numbers = [line for span in taken for line in span]
     shown = [lines[line] for line in numbers[:MAX_CONTEXT_LINES]]

@@ -11,6 +11,8 @@ tokens and seconds per unit. Variants, in one run:
   order); computed, no LM. Its expected hit rates are in the JSON too.
 - ``default``: the zero-shot ``analyze`` program (``modules.build("analyze")``);
 - ``optimized``: ``analyze`` with ``--program-state FILE`` (an artifact or a bare state);
+- ``repair``: a plain ``dspy.Predict(RepairUnit)`` asked for the unit with its bugs fixed; its
+  findings are the lines it changed (``analyzers.repair_claims``), smallest change first;
 - ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first.
 
     python benchmarks/bugs.py --lm scripted
@@ -18,7 +20,8 @@ tokens and seconds per unit. Variants, in one run:
     python benchmarks/bugs.py --lm openai/<model> --api-base http://127.0.0.1:8099/v1
 
 ``--lm scripted`` checks the pipeline, not a model: it knows the labels, reports a decoy line and
-then the bug (so hit@1 and hit@3 differ) and nothing on fixed code; ``predict`` gets the bug line.
+then the bug (so hit@1 and hit@3 differ) and nothing on fixed code; ``predict`` gets the bug line,
+and ``repair`` gets the gold fix for the buggy unit and the fixed unit back unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from dspy_lsp.analyzers.learning.examples import AnalysisExample
 from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
 from dspy_lsp.analyzers.programs.inputs import numbered
 from dspy_lsp.analyzers.programs.modules import build, program_version
+from dspy_lsp.analyzers.programs.signatures import RepairUnit
+from dspy_lsp.analyzers.repair_claims import repair_hunks
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
 TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
@@ -132,6 +137,16 @@ def predict_finder() -> Finder:
     return find
 
 
+def repair_finder() -> Finder:
+    repairer = dspy.Predict(RepairUnit)
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        fixed = repairer(code=example.code, context=example.context or "none").fixed_code
+        return [Predicted(h.line, h.end_line, "bug") for h in repair_hunks(example.code, fixed)]
+
+    return find
+
+
 def run_variant(
     name: str, find: Finder, units: Sequence[AnalysisExample], meter: Any, version: str = ""
 ) -> VariantResult:
@@ -184,6 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, program in programs:
             version = program_version("analyze", program)
             results.append(run_variant(name, program_finder(program), units, meter, version))
+        results.append(run_variant("repair", repair_finder(), units, meter))
         results.append(run_variant("predict", predict_finder(), units, meter))
     return {
         "config": {"lm": args.lm, "corpus": str(args.corpus), "seed": args.seed},
@@ -236,10 +252,13 @@ def scripted_lm(cases: Sequence[BugCase]) -> dspy.LM:
     from fakes.scripted_lm import scripted_lm as make
 
     truth = {numbered(c.buggy.code).strip("\n"): c.buggy.positives[0].line for c in cases}
+    fixes = {c.buggy.code.strip("\n"): c.fixed.code for c in cases}
 
     def answer(messages: list[dict[str, Any]]) -> str:
         system = next((m["content"] for m in messages if m["role"] == "system"), "")
         code = fields(messages[-1]["content"]).get("code", "")
+        if "fixed_code" in system:
+            return reply(fixed_code=fixes.get(code.strip("\n"), code))
         bug = truth.get(code.split("\n\nRespond with")[0].strip("\n"))  # a last field runs on
         if "bug_lines" in system:
             return reply(bug_lines=[bug] if bug else [])

@@ -80,3 +80,10 @@ async def test_the_model_reviews_the_function_with_its_spec_and_nothing_else() -
     await tier.analyze(SOURCE, [])
     (prompt,) = prompts  # one unit: the function; the docstring is not reviewed alone
     assert "def argmax(xs):" in prompt["code"] and "Return -1" in prompt["context"]
+
+
+def test_a_spec_written_after_the_function_is_its_context_too() -> None:
+    # QuixBugs-style: the function first, its documentation as a bare string below it.
+    source = 'def gcd(a, b):\n    return a\n\n\n"""\nGreatest common divisor of a and b.\n"""\n'
+    [unit] = split_units(source)
+    assert unit.qualname == "gcd" and "Greatest common divisor" in unit.context

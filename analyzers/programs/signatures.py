@@ -104,3 +104,13 @@ class PlanRefactor(dspy.Signature):
     title: str = dspy.OutputField(desc="imperative summary of the change, under 60 characters")
     steps: list[str] = dspy.OutputField(desc="the changes made, one short sentence each")
     rewritten_code: str = dspy.OutputField(desc="the full replacement for `code`")
+
+
+class RepairUnit(dspy.Signature):
+    """Find and fix the bugs in this Python code. Return the whole code with only the buggy
+    lines corrected and every other line unchanged. If there is no bug, return the code
+    unchanged."""
+
+    code: str = dspy.InputField()
+    context: str = dspy.InputField(desc="the module around the code, for reference")
+    fixed_code: str = dspy.OutputField()

@@ -1,0 +1,81 @@
+"""Findings read off a model's repair: the lines it changed, smallest change first, and nothing
+when the repair only restyles, rewrites, or is not Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dspy_lsp.analyzers.learning.bug_corpus import load_bug_cases
+from dspy_lsp.analyzers.learning.metrics import Predicted, hit_at
+from dspy_lsp.analyzers.repair_claims import hunk_confidence, repair_hunks, unfenced
+
+QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
+CODE = """def search(xs, x):
+    lo, hi = 0, len(xs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if xs[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+"""
+
+
+def test_a_one_line_fix_is_a_finding_on_that_line_with_the_fix_in_its_message() -> None:
+    [hunk] = repair_hunks(CODE, CODE.replace("lo = mid + 1", "lo = mid"))
+    assert (hunk.line, hunk.end_line) == (6, 6)
+    assert hunk.message == "`lo = mid + 1` looks wrong: should it be `lo = mid`?"
+    assert hunk_confidence(hunk, 1) == 0.9
+
+
+def test_an_inserted_line_claims_the_lines_on_each_side() -> None:
+    repaired = CODE.replace("    return lo\n", "    assert lo >= 0\n    return lo\n")
+    [hunk] = repair_hunks(CODE, repaired)
+    assert (hunk.line, hunk.end_line, hunk.old) == (8, 9, ())
+    assert hunk.message == "Something seems missing here: `assert lo >= 0`"
+
+
+def test_smaller_changes_rank_first() -> None:
+    repaired = CODE.replace(
+        "else:\n            hi = mid", "elif xs[mid] > x:\n            hi = mid - 1"
+    )
+    hunks = repair_hunks(CODE, repaired.replace("lo < hi", "lo <= hi"))
+    assert [(h.line, h.size) for h in hunks] == [(3, 1), (7, 2)]
+    assert hunk_confidence(hunks[0], 2) > hunk_confidence(hunks[1], 2)
+
+
+@pytest.mark.parametrize(
+    "repaired",
+    [
+        CODE,
+        f"```python\n{CODE}```\n",  # fenced
+        CODE.replace("    while", "    # keep halving\n    while").replace("(lo + hi)", "(lo+hi)"),
+        CODE.replace("def search(xs, x):\n", 'def search(xs, x):\n    """Leftmost place."""\n'),
+    ],
+    ids=["same", "fenced", "comments-and-spacing", "docstring"],
+)
+def test_no_change_in_behaviour_is_no_finding(repaired: str) -> None:
+    assert repair_hunks(CODE, repaired) == []
+
+
+def test_a_rewrite_or_a_reply_that_is_not_python_is_no_finding() -> None:
+    rewrite = "def search(xs, x):\n    import bisect\n    return bisect.bisect_left(xs, x)\n"
+    assert repair_hunks(CODE, rewrite) == []
+    assert repair_hunks(CODE, "The bug is on line 6: use `lo = mid`.") == []
+
+
+def test_unfenced_keeps_unfenced_code_as_is() -> None:
+    assert unfenced(CODE) == CODE
+    assert unfenced("```\nx = 1\n```") == "x = 1"
+
+
+@pytest.mark.skipif(not QUIXBUGS.exists(), reason="QuixBugs corpus not on this machine")
+def test_the_gold_fixes_of_quixbugs_hit_every_bug_first_and_flag_nothing_fixed() -> None:
+    for case in load_bug_cases(QUIXBUGS):
+        hunks = repair_hunks(case.buggy.code, case.fixed.code)
+        ranked = [Predicted(h.line, h.end_line, "bug") for h in hunks]
+        assert hit_at(ranked, case.buggy.positives, 1), case.name
+        assert repair_hunks(case.fixed.code, case.fixed.code) == []
