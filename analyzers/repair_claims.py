@@ -86,11 +86,6 @@ def repair_hunks(code: str, repaired: str) -> list[Hunk]:
     return sorted(hunks, key=lambda h: (h.size, h.line))[:MAX_HUNKS]
 
 
-def hunk_confidence(hunk: Hunk, hunks: int) -> float:
-    """Higher for a small change standing alone: what a repair of one real bug looks like."""
-    return round(0.9 / (hunks * (1 + 0.25 * (hunk.size - 1))), 2)
-
-
 def _tree(code: str) -> ast.Module | None:
     try:
         return ast.parse(textwrap.dedent(code))
