@@ -9,10 +9,12 @@ the bug score optimization compares (``metrics.bug_score``), parse failures, oth
 tokens and seconds per unit. Variants, in one run:
 - ``chance``: one random line of the unit (``random.Random(seed)``, buggy then fixed, in corpus
   order); computed, no LM. Its expected hit rates are in the JSON too.
-- ``default``: the zero-shot ``analyze`` program (``modules.build("analyze")``);
-- ``optimized``: ``analyze`` with ``--program-state FILE`` (an artifact or a bare state);
-- ``repair``: a plain ``dspy.Predict(RepairUnit)`` asked for the unit with its bugs fixed; its
-  findings are the lines it changed (``analyzers.repair_claims``), smallest change first;
+- ``repair``: the served default finder (``lm.finder = "repair"``, ``modules.build("repair")``),
+  asked for the unit with its bugs fixed; its findings are the lines it changed
+  (``analyzers.repair_claims``), smallest change first;
+- ``analyze``: the zero-shot review program (``lm.finder = "analyze"``);
+- ``optimized``: the kind an artifact ``--program-state FILE`` holds (its ``meta.kind``; a bare
+  state is ``--program-kind``'s, repair unless said), with that state;
 - ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first.
 
     python benchmarks/bugs.py --lm scripted
@@ -41,13 +43,13 @@ import dspy
 from learning_report import table
 
 from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
-from dspy_lsp.analyzers.learning.dspy_glue import analysis_devset, predicted
+from dspy_lsp.analyzers.learning.dspy_glue import predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample
 from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
+from dspy_lsp.analyzers.programs.catalogue import spec
 from dspy_lsp.analyzers.programs.inputs import numbered
+from dspy_lsp.analyzers.programs.kinds import FINDERS, ProgramKind
 from dspy_lsp.analyzers.programs.modules import build, program_version
-from dspy_lsp.analyzers.programs.signatures import RepairUnit
-from dspy_lsp.analyzers.repair_claims import repair_hunks
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
 TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
@@ -117,11 +119,11 @@ def chance_expected(cases: Sequence[BugCase]) -> dict[str, float]:
     return {"hit@1": rate(0), f"hit@1 ±{NEAR}": rate(NEAR)}
 
 
-def program_finder(program: dspy.Module) -> Finder:
-    """The served program, asked with the inputs training and the server build for a unit."""
+def program_finder(kind: ProgramKind, program: dspy.Module) -> Finder:
+    """A served finder, asked with the inputs training and the server build for a unit."""
 
     def find(example: AnalysisExample) -> list[Predicted]:
-        [asked] = analysis_devset([example])
+        [asked] = spec(kind).devset([example])
         return predicted(program(**asked.inputs()))
 
     return find
@@ -133,16 +135,6 @@ def predict_finder() -> Finder:
     def find(example: AnalysisExample) -> list[Predicted]:
         lines = plain(code=numbered(example.code)).bug_lines or []
         return [Predicted(n, n, "bug") for n in lines]
-
-    return find
-
-
-def repair_finder() -> Finder:
-    repairer = dspy.Predict(RepairUnit)
-
-    def find(example: AnalysisExample) -> list[Predicted]:
-        fixed = repairer(code=example.code, context=example.context or "none").fixed_code
-        return [Predicted(h.line, h.end_line, "bug") for h in repair_hunks(example.code, fixed)]
 
     return find
 
@@ -179,10 +171,13 @@ def run_variant(
     )
 
 
-def load_state(path: Path) -> dict[str, Any]:
-    """A registry artifact (``{"meta": ..., "state": ...}``) or a bare ``analyze`` state."""
+def load_state(path: Path, bare_kind: ProgramKind) -> tuple[ProgramKind, dict[str, Any]]:
+    """A registry artifact (``{"meta": ..., "state": ...}``, of its ``meta.kind``) or a bare
+    state of ``bare_kind``."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    return data.get("state", data)
+    if "state" in data:
+        return ProgramKind(data["meta"]["kind"]), data["state"]
+    return bare_kind, data
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,16 +186,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     shared = learning()
     lm = scripted_lm(cases) if args.lm == "scripted" else shared.real_lm(args)
     meter = shared.Meter(lm)
-    programs: list[tuple[str, dspy.Module]] = [("default", build("analyze"))]
+    programs = [(kind.value, kind, build(kind)) for kind in FINDERS]
     if args.program_state:
-        programs.append(("optimized", build("analyze", load_state(args.program_state))))
+        kind, state = load_state(args.program_state, ProgramKind(args.program_kind))
+        programs.append(("optimized", kind, build(kind, state)))
+    wanted = set(args.variants.split(",")) if args.variants else None
     results = [chance(cases, args.seed)]
     with dspy.context(lm=lm):
-        for name, program in programs:
-            version = program_version("analyze", program)
-            results.append(run_variant(name, program_finder(program), units, meter, version))
-        results.append(run_variant("repair", repair_finder(), units, meter))
-        results.append(run_variant("predict", predict_finder(), units, meter))
+        for name, kind, program in programs:
+            if wanted is None or name in wanted:
+                version = program_version(kind, program)
+                finder = program_finder(kind, program)
+                results.append(run_variant(name, finder, units, meter, version))
+        if wanted is None or "predict" in wanted:
+            results.append(run_variant("predict", predict_finder(), units, meter))
     return {
         "config": {"lm": args.lm, "corpus": str(args.corpus), "seed": args.seed},
         "programs": len(cases),
@@ -278,8 +277,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--api-base")
     p.add_argument("--api-key-env", help="environment variable holding the API key")
     p.add_argument("--corpus", type=Path, default=QUIXBUGS, help="bug records (JSONL)")
-    p.add_argument("--program-state", type=Path, help="an optimized analyze program to compare")
+    p.add_argument("--program-state", type=Path, help="an optimized finder to compare")
+    p.add_argument(
+        "--program-kind",
+        choices=[k.value for k in FINDERS],
+        default="repair",
+        help="of a bare state",
+    )
     p.add_argument("--limit", type=int, default=None, help="only the first N programs")
+    p.add_argument("--variants", help="only these, comma-separated (chance always runs)")
     p.add_argument("--seed", type=int, default=0, help="of the chance baseline")
     p.add_argument("--max-tokens", type=int, default=400)
     p.add_argument("--temperature", type=float, default=0.0)

@@ -16,7 +16,7 @@ from ..analyzers.selection import PathOverride, RuleSelection, Selectors, one_or
 from ..analyzers.source import DEFAULT_MAX_CHARS
 
 PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
-    "lm": frozenset({"run_on", "min_confidence"}),
+    "lm": frozenset({"run_on", "min_confidence", "finder"}),
     "feedback": frozenset({"enabled", "ignore_after_saves"}),
     "learn": frozenset(),
 }
@@ -63,6 +63,14 @@ class LmSettings(_Strict):
         description="Most tokens of one LM answer (passed to `dspy.LM`): about nine findings"
         " (one is about 100 tokens) or the rewrite of an 80-line function. A reply cut off"
         " here is counted as truncated (`check`'s summary, `dspy-lsp.status`).",
+    )
+    finder: Literal["repair", "analyze"] = Field(
+        default="repair",
+        description="The program that finds problems. `repair` asks the model for each"
+        " function with its bugs fixed and reports the lines it changed, each with the change"
+        " as its message: on a small local model it finds real bugs where `analyze` finds"
+        " none (see `benchmarks/bugs.py`). `analyze` asks for a reviewed list of findings"
+        " (bugs, design, performance, security), for models strong enough to name them.",
     )
     min_confidence: float = Field(
         default=0.0,

@@ -31,7 +31,9 @@ def results(bench: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict
     folder = tmp_path_factory.mktemp("bugs")
     state = json_state("analyze", build("analyze"))
     state["analyze"]["signature"]["instructions"] = "Find the bug; rank the likeliest first."
-    (folder / "state.json").write_text(json.dumps({"format": 1, "meta": {}, "state": state}))
+    (folder / "state.json").write_text(
+        json.dumps({"format": 1, "meta": {"kind": "analyze"}, "state": state})
+    )
     out = folder / "bugs.json"
     argv = ["--lm", "scripted", "--limit", str(PROGRAMS), "--seed", "6"]
     bench.main([*argv, "--program-state", str(folder / "state.json"), "--json", str(out)])
@@ -44,19 +46,21 @@ def by_variant(results: dict) -> dict[str, dict]:
 
 def test_every_variant_is_scored_on_buggy_and_fixed_units(results: dict) -> None:
     variants = by_variant(results)
-    assert list(variants) == ["chance", "default", "optimized", "repair", "predict"]
+    assert list(variants) == ["chance", "repair", "analyze", "optimized", "predict"]
     assert results["programs"] == PROGRAMS
-    for name in ("default", "optimized", "repair", "predict"):
+    for name in ("repair", "analyze", "optimized", "predict"):
         v = variants[name]
         assert v["units"] == 2 * PROGRAMS and v["parse_failures"] == v["failures"] == 0
         assert v["prompt_tokens"] > 0 and v["completion_tokens"] > 0
-    assert variants["default"]["version"] != variants["optimized"]["version"]
+    assert variants["repair"]["version"].startswith("repair@")
+    assert variants["analyze"]["version"] != variants["optimized"]["version"]
+    assert variants["optimized"]["version"].startswith("analyze@")
 
 
 def test_the_scripted_models_answers_are_scored_by_rank(results: dict) -> None:
     variants = by_variant(results)
-    default = variants["default"]["scores"]  # a decoy line first, then the bug
-    assert (default["hit_at_1"], default["hit_at_3"], default["false_alarms_per_fixed"]) == (
+    review = variants["analyze"]["scores"]  # a decoy line first, then the bug
+    assert (review["hit_at_1"], review["hit_at_3"], review["false_alarms_per_fixed"]) == (
         0,
         1,
         0,
@@ -85,8 +89,8 @@ def test_the_table_has_a_row_per_variant(bench: ModuleType, results: dict) -> No
     rows = bench.report(results).splitlines()
     assert [r.split()[0] for r in rows[4:9]] == [
         "chance",
-        "default",
-        "optimized",
         "repair",
+        "analyze",
+        "optimized",
         "predict",
     ]

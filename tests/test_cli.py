@@ -203,10 +203,10 @@ def test_lm_flag_adds_model_findings_to_every_format(lm_project) -> None:
     result = run("check", *_lm_flags(fake), "--format", "json", "mod.py", cwd=project)
     assert result.returncode == 1, result.stderr
     rules = sorted(item["rule"] for item in json.loads(result.stdout))
-    assert rules == ["DL101", "LM-security"]
+    assert rules == ["DL101", "LM-bug"]  # the repair finder: it changed the eval line
     assert "LM tier: 1 calls" in result.stderr
     again = run("check", *_lm_flags(fake), "mod.py", cwd=project)
-    assert "LM-security" in again.stdout and "0 calls, 1 cache hits" in again.stderr
+    assert "LM-bug" in again.stdout and "0 calls, 1 cache hits" in again.stderr
     assert fake.request_count == 1
 
 

@@ -28,9 +28,10 @@ class Config:
 """
 
 
-def tier(reviewer: Reviewer, cache: LmCache | None = None) -> LmTier:
+def tier(reviewer: Reviewer, cache: LmCache | None = None, finder: str = "analyze") -> LmTier:
+    """Most tests here are of the review program's replies (``lm.finder = "analyze"``)."""
     lm, _ = scripted_lm(reviewer)
-    settings = LmSettings(model="scripted/reviewer", max_attempts=1)
+    settings = LmSettings(model="scripted/reviewer", max_attempts=1, finder=finder)
     return LmTier(settings, cache or LmCache(None), program_states={}, lm=lm)
 
 
@@ -47,6 +48,21 @@ async def test_findings_land_on_the_right_lines_with_the_program_version() -> No
     assert all(f.origin.startswith("analyze@") and f.rule == "LM-security" for f in findings)
     assert findings[0].span.start.column == 4  # from the first non-blank character
     assert reviewer.analyze_calls == 3  # parse, Config.load, Config.name
+
+
+async def test_the_default_finder_reports_the_lines_its_repair_changed() -> None:
+    reviewer = Reviewer()
+    lm_tier = tier(reviewer, finder=LmSettings().finder)
+    findings = await lm_tier.analyze(SOURCE, rules(SOURCE))
+    assert [(f.span.start.line, f.rule, f.rank) for f in findings] == [
+        (4, "LM-bug", 1),
+        (9, "LM-bug", 1),
+    ]
+    assert findings[0].message == (
+        "`return eval(text)` looks wrong: should it be `return ast.literal_eval(text)`?"
+    )
+    assert all(f.origin.startswith("repair@") and f.confidence == 1.0 for f in findings)
+    assert reviewer.analyze_calls == 3  # Config.name is asked too, and changes nothing
 
 
 async def test_hallucinated_lines_and_snippets_are_dropped() -> None:

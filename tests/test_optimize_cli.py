@@ -157,4 +157,4 @@ def test_labelled_bugs_train_analyze_on_hit_at_3_and_the_deciding_score_is_print
 
 def test_a_hit_metric_is_refused_for_a_program_without_findings(tmp_path: Path) -> None:
     run = _cli(tmp_path, "optimize", "--program", "plan", "--metric", "hit@3", "--lm", "openai/x")
-    assert run.returncode == 2 and "--metric is for --program analyze" in run.stderr
+    assert run.returncode == 2 and "--metric is for --program repair and analyze" in run.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dspy_lsp.analyzers.learning.examples import AnalysisExample, PlanExample
+from dspy_lsp.analyzers.learning.examples import AnalysisExample, Label, PlanExample
 from dspy_lsp.analyzers.programs.catalogue import CATALOGUE
 from dspy_lsp.analyzers.programs.inputs import analyze_inputs, unit_rule_notes
 from dspy_lsp.analyzers.programs.kinds import PREDICTORS, SERVED, ProgramKind
@@ -14,6 +14,7 @@ EXAMPLES = {
     ProgramKind.PLAN: PlanExample(
         source="feedback", code=CODE, problem="lines 2-2: m (DL104)", gold_rewrite=CODE
     ),
+    ProgramKind.REPAIR: AnalysisExample(source="feedback", code=CODE),
 }
 
 
@@ -37,3 +38,14 @@ def test_an_example_that_recorded_no_rule_findings_is_told_the_rule_engines() ->
     told = example.inputs().toDict()
     assert told == analyze_inputs(CODE, "", unit_rule_notes(CODE))
     assert told["rule_findings"].startswith("line 2: DL104 ")
+
+
+def test_a_repair_demo_shows_the_known_fix_or_the_code_that_needs_none() -> None:
+    fixed = CODE.replace("== None", "is None")
+    label = Label(2, 2, "bug")
+    buggy = AnalysisExample(source="corpus", code=CODE, positives=(label,), fix=fixed)
+    unknown = AnalysisExample(source="feedback", code=CODE, positives=(label,))
+    clean = AnalysisExample(source="corpus", code=fixed)
+    devset = CATALOGUE[ProgramKind.REPAIR].devset([buggy, unknown, clean])
+    assert [example.get("fixed_code") for example in devset] == [fixed, None, fixed]
+    assert devset[0].inputs().toDict() == {"code": CODE, "context": "none"}

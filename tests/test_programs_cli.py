@@ -84,7 +84,13 @@ def test_list_shows_each_version_with_its_scores_and_the_active_one(
         "-",
     ]
     assert lines[3].split()[0] == second.version and lines[3].split()[-1] == first.version
-    assert lines[5:] == ["plan (active: the built-in program)", "  no saved versions"]
+    assert lines[5:] == [
+        "plan (active: the built-in program)",
+        "  no saved versions",
+        "",
+        "repair (active: the built-in program)",
+        "  no saved versions",
+    ]
 
 
 def test_list_as_json(registry: ProgramRegistry, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,8 +48,14 @@ class Recording:
         self.prompts: dict[ProgramKind, list[Prompt]] = {k: [] for k in ProgramKind}
 
     def __call__(self, messages: Prompt) -> str:
-        user = messages[-1]["content"]
-        kind = ProgramKind.PLAN if "[[ ## problem ## ]]" in user else ProgramKind.ANALYZE
+        user, system = messages[-1]["content"], messages[0]["content"]
+        kind = (
+            ProgramKind.PLAN
+            if "[[ ## problem ## ]]" in user
+            else ProgramKind.REPAIR
+            if "fixed_code" in system
+            else ProgramKind.ANALYZE
+        )
         self.prompts[kind].append(messages)
         return self.reviewer(messages)
 
@@ -64,9 +70,13 @@ def lm(recording: Recording) -> Any:
     return scripted_lm(recording)[0]
 
 
-async def served(lm: Any) -> tuple[LmTier, list[Finding], Finding]:
+async def served(
+    lm: Any, finder: ProgramKind = ProgramKind.ANALYZE
+) -> tuple[LmTier, list[Finding], Finding]:
     """The tier's findings on SOURCE, and the rule finding a plan is asked for."""
-    settings = LmSettings(model="scripted/reviewer", max_attempts=1, plan_attempts=1)
+    settings = LmSettings(
+        model="scripted/reviewer", max_attempts=1, plan_attempts=1, finder=finder.value
+    )
     tier = LmTier(settings, LmCache(None), program_states={}, lm=lm)
     rules = list(analyze_source(SOURCE).findings)
     [none_comparison] = [f for f in rules if f.rule == "DL104"]
@@ -95,17 +105,21 @@ def trained_on(tmp_path: Path, accepted: list[Finding]) -> Any:
     return gather(store_path=store, workspace=tmp_path, rule_examples=False, mutations=False)
 
 
-async def test_the_analyzer_is_trained_on_the_prompt_the_editor_sends(
-    tmp_path: Path, recording: Recording, lm: Any
+@pytest.mark.parametrize("finder", [ProgramKind.ANALYZE, ProgramKind.REPAIR])
+async def test_the_finder_is_trained_on_the_prompt_the_editor_sends(
+    tmp_path: Path, recording: Recording, lm: Any, finder: ProgramKind
 ) -> None:
-    _, accepted, _ = await served(lm)
-    [editor] = recording.prompts[ProgramKind.ANALYZE]
+    _, accepted, _ = await served(lm, finder)
+    [editor] = recording.prompts[finder]
     data = trained_on(tmp_path, accepted)
     [example] = [*data.analysis.train, *data.analysis.dev]
-    evaluate(ProgramKind.ANALYZE, build(ProgramKind.ANALYZE), [example], lm)
-    [_, training] = recording.prompts[ProgramKind.ANALYZE]
+    evaluate(finder, build(finder), [example], lm)
+    [_, training] = recording.prompts[finder]
     assert training == editor
-    assert "line 3: DL104 " in editor[-1]["content"]  # the rules' findings, not "none"
+    if finder is ProgramKind.ANALYZE:
+        assert "line 3: DL104 " in editor[-1]["content"]  # the rules' findings, not "none"
+    else:
+        assert "    value = eval(text)" in editor[-1]["content"]  # as in the file, unnumbered
 
 
 async def test_the_planner_is_trained_on_the_prompt_the_editor_sends(

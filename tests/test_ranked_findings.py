@@ -55,7 +55,9 @@ def _check(tmp_path: Path, *extra_config: str, fmt: str = "json") -> list[dict]:
         (tmp_path / "pyproject.toml").write_text(
             "[tool.dspy-lsp.lm]\n"
             f'cache_path = "{(tmp_path / "cache.sqlite3").as_posix()}"\n'
-            "max_attempts = 1\n" + "".join(f"{line}\n" for line in extra_config)
+            "max_attempts = 1\n"
+            'finder = "analyze"\n'  # the review program ranks and scores its own findings
+            + "".join(f"{line}\n" for line in extra_config)
         )
         flags = ("--lm", "openai/fake", "--api-base", fake.base_url)
         result = run("check", *flags, "--format", fmt, "m.py", cwd=tmp_path)

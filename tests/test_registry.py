@@ -260,7 +260,9 @@ def recording_tier(programs_dir: Path, answer: Any = None) -> tuple[LmTier, list
         return reviewer(messages)
 
     lm, _ = scripted_lm(model)
-    settings = LmSettings(model="scripted/reviewer", programs_dir=str(programs_dir))
+    settings = LmSettings(
+        model="scripted/reviewer", programs_dir=str(programs_dir), finder="analyze"
+    )
     return LmTier(settings, LmCache(None), lm=lm), systems
 
 

@@ -44,7 +44,7 @@ def bug_case(bug: BugExample) -> BugCase:
     return BugCase(
         name=f"{bug.project}:{bug.path}:{bug.qualname}:{first}",
         buggy=AnalysisExample(
-            source="corpus", code=bug.unit, context=bug.context, positives=(label,)
+            source="corpus", code=bug.unit, context=bug.context, positives=(label,), fix=bug.fixed
         ),
         # A bug planted inside one function leaves the module header, its context, as it was.
         fixed=AnalysisExample(source="corpus", code=bug.fixed, context=bug.context),

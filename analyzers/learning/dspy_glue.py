@@ -15,7 +15,7 @@ from typing import Any, get_args
 import dspy
 
 from ..lines import split_lines, strip_newline
-from ..programs.inputs import analyze_inputs, plan_inputs, unit_rule_notes
+from ..programs.inputs import analyze_inputs, plan_inputs, repair_inputs, unit_rule_notes
 from ..programs.signatures import Category
 from .examples import AnalysisExample, Label, PlanExample
 from .metrics import Predicted, bug_feedback, bug_score, bug_scores, score_findings, score_plan
@@ -38,6 +38,16 @@ def analysis_devset(examples: Sequence[AnalysisExample]) -> list[dspy.Example]:
         devset.append(
             dspy.Example(**inputs, findings=findings, **{GOLD: example}).with_inputs(*inputs)
         )
+    return devset
+
+
+def repair_devset(examples: Sequence[AnalysisExample]) -> list[dspy.Example]:
+    """``RepairUnit`` inputs, with the gold repair (for demos) where it is known."""
+    devset = []
+    for example in examples:
+        inputs = repair_inputs(example.code, example.context)
+        known = {} if example.repaired is None else {"fixed_code": example.repaired}
+        devset.append(dspy.Example(**inputs, **known, **{GOLD: example}).with_inputs(*inputs))
     return devset
 
 

@@ -56,11 +56,19 @@ class AnalysisExample(_UnitExample):
     rule_notes: tuple[RuleNote, ...] | None = None
     """The rules' findings the analyzer is told; None where the source did not record them, so
     they are the rule engine's on ``code`` (a function of ``code``, hence not in ``key``)."""
+    fix: str | None = None
+    """The unit as it should be, where a source knows it (a bug's fix): what ``repair`` is
+    shown in a demo. With no positives, the code itself is."""
 
     @property
     def key(self) -> str:
         """Content identity, for deduplication."""
         return _digest(["analysis", self.code, self.context, self.positives, self.negatives])
+
+    @property
+    def repaired(self) -> str | None:
+        """The gold repair: the known fix, or the code when it has nothing to fix."""
+        return self.fix if self.fix is not None or self.positives else self.code
 
 
 @dataclass(frozen=True)

@@ -349,6 +349,7 @@ def _confirmed(
         context=clean.unit.context,
         positives=tuple(finding_label(f) for f in findings),
         rule_notes=tuple(note_of(f) for f in findings),
+        fix=clean.unit.text,
     )
     plan = PlanExample(
         source="mutation",

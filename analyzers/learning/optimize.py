@@ -29,7 +29,7 @@ from typing import Any, Literal
 import dspy
 
 from ..programs.catalogue import Details, spec
-from ..programs.kinds import ProgramKind
+from ..programs.kinds import FINDER_NAMES, FINDERS, ProgramKind
 from ..programs.modules import build, program_version
 from .dspy_glue import GOLD, bug_details, bug_metric
 from .examples import AnalysisExample, PlanExample
@@ -194,10 +194,11 @@ def scorer(kind: ProgramKind | str, metric: MetricName | None) -> tuple[Metric, 
     entry = spec(kind)
     if metric is None:
         return entry.metric, entry.details
-    if entry.kind is not ProgramKind.ANALYZE:
-        raise ValueError(f"--metric {metric} scores findings: only the analyze program has them")
-    if metric == "f1":
-        return entry.metric, entry.details
+    if entry.kind not in FINDERS:
+        raise ValueError(f"--metric {metric} scores findings: only {FINDER_NAMES} have them")
+    if metric == "f1":  # the finders' findings alike, scored as the analyze program's
+        analysis = spec(ProgramKind.ANALYZE)
+        return analysis.metric, analysis.details
     return bug_metric(int(metric.removeprefix("hit@"))), bug_details
 
 

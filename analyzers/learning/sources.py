@@ -138,7 +138,11 @@ def from_rule_examples(
             notes = tuple(note_of(f) for f in findings)
             analysis.append(
                 AnalysisExample(
-                    source="rule_example", code=snippet, positives=labels, rule_notes=notes
+                    source="rule_example",
+                    code=snippet,
+                    positives=labels,
+                    rule_notes=notes,
+                    fix=textwrap.dedent(fixed) if fixed is not None else None,
                 )
             )
             own = [label for label in labels if label.rule == code]

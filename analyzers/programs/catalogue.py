@@ -20,11 +20,14 @@ from ..learning.dspy_glue import (
     Metric,
     analysis_devset,
     analysis_metric,
+    bug_details,
+    bug_metric,
     chain_devset,
     chain_metric,
     plan_devset,
     plan_metric,
     predicted,
+    repair_devset,
     rewritten,
 )
 from ..learning.metrics import score_findings, score_plan, total
@@ -32,7 +35,7 @@ from .artifact import parse_state
 from .chain import AnalyzeThenPlan
 from .kinds import ProgramKind
 from .modules import build
-from .signatures import AnalyzeUnit, PlanRefactor
+from .signatures import AnalyzeUnit, PlanRefactor, RepairUnit
 
 States = Mapping[str, dict[str, Any] | None]
 Outputs = list[tuple[Any, dspy.Prediction]]
@@ -152,6 +155,13 @@ CATALOGUE: dict[ProgramKind, ProgramSpec] = {
             devset=plan_devset,
             metric=plan_metric,
             details=_rewrite_details,
+        ),
+        _served(
+            ProgramKind.REPAIR,
+            RepairUnit,
+            devset=repair_devset,
+            metric=bug_metric(3),
+            details=bug_details,
         ),
         ProgramSpec(
             kind=ProgramKind.CHAIN,

@@ -21,6 +21,8 @@ from ..units import Unit, place_in_unit
 
 NO_RULE_FINDINGS = "none"
 """What ``AnalyzeUnit`` is told when no rule found anything in the unit."""
+NO_CONTEXT = "none"
+"""What ``RepairUnit`` is told when a unit has no module header or class around it."""
 NOT_IN_A_UNIT = "the finding is not inside a function, method or module section"
 
 
@@ -30,6 +32,13 @@ class AnalyzeInputs(TypedDict):
     code: str
     context: str
     rule_findings: str
+
+
+class RepairInputs(TypedDict):
+    """The keyword arguments of ``UnitRepairer`` (``RepairUnit``'s input fields)."""
+
+    code: str
+    context: str
 
 
 class PlanInputs(TypedDict):
@@ -66,6 +75,12 @@ def analyze_inputs(code: str, context: str, notes: Iterable[RuleNote]) -> Analyz
     return AnalyzeInputs(
         code=numbered(code), context=context, rule_findings=told or NO_RULE_FINDINGS
     )
+
+
+def repair_inputs(code: str, context: str) -> RepairInputs:
+    """The repairer's inputs: the unit's ``code`` exactly as in the file (unnumbered, so that
+    its reply can be diffed line for line against it)."""
+    return RepairInputs(code=code, context=context or NO_CONTEXT)
 
 
 def served_rule_notes(unit: Unit, findings: Iterable[Finding]) -> tuple[RuleNote, ...]:

@@ -8,9 +8,17 @@ from typing import Any, ClassVar
 
 import dspy
 
+from ..repair_claims import Hunk, repair_hunks
 from .artifact import ArtifactError, ProgramState, parse_state
 from .kinds import ProgramKind
-from .signatures import SIGNATURE_VERSION, AnalyzeUnit, PlanRefactor
+from .signatures import (
+    SIGNATURE_VERSION,
+    AnalyzeUnit,
+    Findings,
+    LmFinding,
+    PlanRefactor,
+    RepairUnit,
+)
 
 
 class _OnePredictor(dspy.Module):
@@ -54,6 +62,44 @@ class RefactorPlanner(_OnePredictor):
     predictor_name = "plan"
 
 
+class UnitRepairer(_OnePredictor):
+    """Called with ``inputs.repair_inputs``. Finds bugs by asking for the unit fixed: its
+    ``findings`` are the hunks the repair changed (``repair_claims``), smallest first, beside
+    the repair itself (``fixed_code``)."""
+
+    kind = ProgramKind.REPAIR
+    signature = RepairUnit
+    predictor_name = "repair"
+
+    def forward(self, **inputs: str) -> dspy.Prediction:
+        return _with_findings(inputs["code"], self._predictor()(**inputs))
+
+    async def aforward(self, **inputs: str) -> dspy.Prediction:
+        return _with_findings(inputs["code"], await self._predictor().acall(**inputs))
+
+
+def _with_findings(code: str, repair: dspy.Prediction) -> dspy.Prediction:
+    fixed = str(repair.get("fixed_code") or "")
+    hunks = repair_hunks(code, fixed)
+    findings = Findings(_finding(hunk, len(hunks)) for hunk in hunks)
+    return dspy.Prediction(fixed_code=fixed, findings=findings)
+
+
+def _finding(hunk: Hunk, hunks: int) -> LmFinding:
+    """A hunk as a finding. Its confidence is its share of the repair: a repair that changes
+    one place is surer of it than one that changes three."""
+    elsewhere = f", and {hunks - 1} other place(s)" if hunks > 1 else ""
+    return LmFinding(
+        line=hunk.line,
+        end_line=hunk.end_line,
+        category="bug",
+        severity="warning",
+        message=hunk.message,
+        rationale=f"Asked to fix this code, the model changed these lines{elsewhere}.",
+        confidence=round(1 / hunks, 2),
+    )
+
+
 def program_version(name: str, program: dspy.Module) -> str:
     """``name@<hash of state>``: the same instructions and demos always give the same id."""
     state = program.dump_state()
@@ -63,7 +109,7 @@ def program_version(name: str, program: dspy.Module) -> str:
 
 
 SERVED_PROGRAMS: dict[str, type[_OnePredictor]] = {
-    program.kind: program for program in (UnitAnalyzer, RefactorPlanner)
+    program.kind: program for program in (UnitAnalyzer, RefactorPlanner, UnitRepairer)
 }
 
 

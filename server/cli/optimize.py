@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...analyzers.programs.kinds import ProgramKind
+from ...analyzers.programs.kinds import FINDER_NAMES, FINDERS, ProgramKind
 from .run_settings import RunSettings, SettingsError, add_settings_flag, run_settings
 
 if TYPE_CHECKING:
@@ -61,8 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument(
         "--metric",
         choices=("f1", "hit@1", "hit@3"),
-        help="analyze: finding F1 (default), or hit@k of the bug lines less false alarms on"
-        " fixed code",
+        help="the finders (analyze, repair): finding F1, or hit@k of the bug lines less false"
+        " alarms on fixed code (defaults: analyze f1, repair hit@3)",
     )
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--threads", type=int, default=2)
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if not lm_settings.model:
         print("dspy-lsp optimize: no LM (pass --lm or set lm.model)", file=sys.stderr)
         return EXIT_ERROR
-    if args.metric and args.program != ProgramKind.ANALYZE.value:
-        print("dspy-lsp optimize: --metric is for --program analyze", file=sys.stderr)
+    if args.metric and args.program not in FINDERS:
+        print(f"dspy-lsp optimize: --metric is for --program {FINDER_NAMES}", file=sys.stderr)
         return EXIT_ERROR
     if args.examples is not None and not args.examples.is_file():
         print(f"dspy-lsp optimize: no such file: {args.examples}", file=sys.stderr)

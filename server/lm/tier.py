@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from ...analyzers.lm_findings import (
     without_rule_duplicates,
 )
 from ...analyzers.models import Finding, RefactorPlan
-from ...analyzers.programs.inputs import analyze_inputs, served_rule_notes
+from ...analyzers.programs.inputs import analyze_inputs, repair_inputs, served_rule_notes
 from ...analyzers.programs.kinds import ProgramKind
 from ...analyzers.source import LineIndex
 from ...analyzers.suppression import is_suppressed
@@ -211,7 +211,7 @@ class LmTier:
         """
         if not self.configured or not self._memory:
             return []
-        version = self.versions.get(ProgramKind.ANALYZE, "")
+        version = self.versions.get(self.finder, "")
         found = [
             place(unit, raw, version)
             for unit in split_units(text)
@@ -244,10 +244,15 @@ class LmTier:
             raise LmUnavailable(describe(failures[0], self.settings.timeout_s))
         return self.known_findings(text, rule_findings)
 
+    @property
+    def finder(self) -> ProgramKind:
+        """The program that finds problems (``lm.finder``)."""
+        return ProgramKind(self.settings.finder)
+
     def _key(self, unit: Unit) -> CacheKey:
         return CacheKey(
             unit_hash=unit.hash,
-            program_version=self.versions[ProgramKind.ANALYZE],
+            program_version=self.versions[self.finder],
             model=self.settings.model or "",
             settings=self.settings.fingerprint(),
         )
@@ -264,9 +269,14 @@ class LmTier:
             )
             return
         self.stats.cache_misses += 1
-        inputs = analyze_inputs(unit.text, unit.context, served_rule_notes(unit, rule_findings))
-        program = self._programs[ProgramKind.ANALYZE]
-        prediction = await self._guarded(lambda: program.acall(**inputs), ProgramKind.ANALYZE)
+        finder = self.finder
+        inputs: Mapping[str, str] = (
+            repair_inputs(unit.text, unit.context)
+            if finder is ProgramKind.REPAIR
+            else analyze_inputs(unit.text, unit.context, served_rule_notes(unit, rule_findings))
+        )
+        program = self._programs[finder]
+        prediction = await self._guarded(lambda: program.acall(**inputs), finder)
         found = prediction.findings  # ``Findings``: the valid ones, and why others were not
         checked = check_claims(unit, claims_of(found or ()))
         dropped = (*getattr(found, "rejected", ()), *checked.dropped)
@@ -274,7 +284,7 @@ class LmTier:
         for reason in dropped:
             log.info("dropped a model finding: %s", reason)
         self.cache.put(key, json.dumps([asdict(f) for f in checked.findings]))
-        if key.program_version == self.versions[ProgramKind.ANALYZE]:  # else swapped meanwhile
+        if key.program_version == self.versions[finder]:  # else swapped meanwhile
             self._memory[unit.hash] = checked.findings
 
     async def _guarded(self, run: Callable[[], Awaitable[Any]], kind: str) -> Any:

@@ -63,6 +63,7 @@ async def client(lsp_client: LanguageClient):
             "max_attempts": 1,
             "cache_path": str(HOME / "lm.sqlite3"),
             "programs_dir": str(PROGRAMS),
+            "finder": "analyze",  # the learner reviews; the repair finder has its own test
         },
         "feedback": {"path": str(STORE)},
     }

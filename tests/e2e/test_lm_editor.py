@@ -119,8 +119,12 @@ async def test_lm_findings_appear_beside_rule_findings_on_open(client: LanguageC
     client.published.clear()
     _open(client, uri, SOURCE)()
     [lm] = await _lm_diagnostics(client, uri)
-    assert lm.code == "LM-security" and lm.range.start.line == 4
-    assert lm.data["origin"].startswith("analyze@")
+    assert lm.code == "LM-bug" and lm.range.start.line == 4
+    assert lm.data["origin"].startswith("repair@")  # the default finder, and what it changed
+    assert (
+        lm.message
+        == "`return eval(text)` looks wrong: should it be `return ast.literal_eval(text)`?"
+    )
     status = await _status(client)
     assert status["state"] == "ready" and status["stats"]["calls"] >= 2
     assert any("ready" in m.message for m in client.log_messages)
@@ -235,7 +239,7 @@ async def test_analyze_workspace_reports_progress_and_publishes_every_file(
     )
     assert result["cancelled"] is False and result["files"] >= 2
     assert result["lm_findings"] >= 2
-    assert any(d.code == "LM-security" for d in client.diagnostics.get(folder, []))
+    assert any(d.code == "LM-bug" for d in client.diagnostics.get(folder, []))
     reports = list(client.progress_reports.values())[-1]
     assert reports[0].kind == "begin" and reports[0].cancellable
     assert reports[-1].kind == "end"

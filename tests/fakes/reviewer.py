@@ -2,7 +2,8 @@
 
 It reads the ChatAdapter prompt the way a model would and answers in the adapter's format:
 - AnalyzeUnit: one finding on every numbered line that calls ``eval(`` (with its snippet);
-- PlanRefactor: the code with ``eval(`` replaced by ``ast.literal_eval(``.
+- PlanRefactor: the code with ``eval(`` replaced by ``ast.literal_eval(``;
+- RepairUnit: the same rewrite, so the repair finder reports each ``eval(`` line.
 Modes make it misbehave the way real models do (hallucinated lines and snippets, unparsable
 rewrites).
 """
@@ -47,6 +48,8 @@ class Reviewer:
             return self._plan(inputs)
         self.analyze_calls += 1
         self.seen_code.append(inputs.get("code", ""))
+        if "fixed_code" in system:
+            return reply(fixed_code=_EVAL.sub("ast.literal_eval(", inputs.get("code", "")))
         return self._analyze(inputs)
 
     def _analyze(self, inputs: dict[str, str]) -> str:

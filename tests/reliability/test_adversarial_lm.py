@@ -75,6 +75,7 @@ SERVER = ClientServerConfig(
 OPTIONS = {
     "lm": {
         "model": "openai/fake-model",
+        "finder": "analyze",  # these replies are reviews: their faults are the subject
         "api_base": FAKE.base_url,
         "api_key_env": "MY_LLM_KEY",
         "max_attempts": 1,

@@ -88,6 +88,7 @@ async def client(lsp_client: LanguageClient):
     options = {
         "lm": {
             "model": "openai/fake-model",
+            "finder": "analyze",  # these replies are reviews: their faults are the subject
             "api_base": FAKE.base_url,
             "timeout_s": CLIENT_TIMEOUT_S,
             "max_attempts": 2,

@@ -59,6 +59,7 @@ client = lm_client_fixture(
     ENV,
     {
         "model": "openai/fake-model",
+        "finder": "analyze",  # these replies are reviews: their faults are the subject
         "api_base": FAKE.base_url,
         "max_attempts": 1,
         "max_concurrency": 1,
@@ -69,7 +70,10 @@ client = lm_client_fixture(
 
 
 def _tier(fake: FakeOpenAI, **settings: Any) -> LmTier:
-    lm = LmSettings(model="openai/fake-model", api_base=fake.base_url, **settings)
+    """Reviews unless told otherwise: most rows are about a review's findings."""
+    lm = LmSettings(
+        model="openai/fake-model", api_base=fake.base_url, **{"finder": "analyze", **settings}
+    )
     return LmTier(lm, LmCache(None), program_states={})
 
 
@@ -207,6 +211,37 @@ async def test_one_finding_with_an_out_of_range_confidence_costs_only_itself() -
         found = await tier.analyze(text, [])
     assert [f.span.start.line for f in found] == [1, 3]
     assert tier.stats.dropped_claims == 1
+    assert tier.stats.unparsable_replies == 0 and tier.stats.failures == 0
+
+
+# -- repairs that are not fixes ----------------------------------------------------------------
+
+
+def _repairs(messages: list[dict[str, Any]]) -> str:
+    """A fenced fix, prose, a rewrite of everything, and a fix with a 300 kB line, by unit."""
+    code = fields([m for m in messages if m["role"] == "user"][-1]["content"])["code"]
+    fixed = code.replace("eval(", "ast.literal_eval(")
+    if "fenced" in code:
+        return reply(fixed_code=f"```python\n{fixed}\n```")
+    if "prose" in code:
+        return reply(fixed_code="There is no bug in this code: it evaluates the payload.")
+    if "rewrite" in code:
+        return reply(fixed_code="def other():\n    x = 1\n    y = 2\n    return x + y\n")
+    return reply(fixed_code=code.replace("eval(payload)", "'" + "x" * 300_000 + "'"))
+
+
+async def test_a_repair_that_is_not_a_fix_says_nothing_and_a_long_one_is_capped() -> None:
+    with FakeOpenAI(_repairs) as fake:
+        tier = _tier(fake, timeout_s=10, max_attempts=1, finder="repair")
+        found = {
+            tag: await tier.analyze(_document(tag), [])
+            for tag in ("fenced", "prose", "rewrite", "long")
+        }
+    assert [f.span.start.line for f in found["fenced"]] == [1]
+    assert "should it be `value = ast.literal_eval(payload)`?" in found["fenced"][0].message
+    assert found["prose"] == found["rewrite"] == []
+    [long] = found["long"]
+    assert len(long.message) <= MAX_MESSAGE_CHARS
     assert tier.stats.unparsable_replies == 0 and tier.stats.failures == 0
 
 

@@ -87,7 +87,7 @@ async def _plan_action(client: LanguageClient, uri: str) -> types.CodeAction:
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
-    while not (found := [d for d in client.diagnostics.get(uri, []) if d.code == "LM-security"]):
+    while not (found := [d for d in client.diagnostics.get(uri, []) if d.code == "LM-bug"]):
         assert loop.time() < deadline, client.diagnostics.get(uri)
         await asyncio.sleep(0.05)
     actions = await client.text_document_code_action_async(

@@ -173,7 +173,11 @@ async def test_a_reload_onto_a_refused_version_keeps_the_last_good_one(tmp_path:
     await tier.analyze("def load(raw):\n    return eval(raw)\n", [])
     assert "GOOD PROMPT" in systems[-1] and HOSTILE not in systems[-1]
     registry.activate("analyze", None)  # repaired: the built-in runs, and all is quiet
-    assert tier.reload_programs() == {"analyze": BUILT_IN, "plan": tier.versions["plan"]}
+    assert tier.reload_programs() == {
+        "analyze": BUILT_IN,
+        "plan": tier.versions["plan"],
+        "repair": tier.versions["repair"],
+    }
     assert tier.status().stats["artifact_problems"] == []
 
 

@@ -86,7 +86,7 @@ def test_row3_the_users_own_lm_config_still_runs_in_a_hostile_checkout(tmp_path:
         m.user_config(m.user_lm_toml())
         result = m.cli("check", ".", cwd=project)
         m.attacker_saw_nothing()
-        assert m.user_lm.request_count == 1 and "LM-security" in result.stdout
+        assert m.user_lm.request_count == 1 and "LM-bug" in result.stdout
 
 
 async def test_row5_a_project_cannot_point_the_cache_at_a_users_file(tmp_path: Path) -> None:
@@ -202,7 +202,8 @@ async def test_row8_a_project_cannot_choose_the_programs_the_users_lm_runs(
                 "lm": {"model": "openai/x", "api_base": m.attacker.base_url},
             }
         }
-        (programs / "analyze.json").write_text(json.dumps(hostile))
+        for finder in ("analyze", "repair"):
+            (programs / f"{finder}.json").write_text(json.dumps(hostile))
         pyproject = f'[tool.dspy-lsp.lm]\nprograms-dir = "{programs}"\n'
         project = hostile_project(tmp_path / "repo", pyproject)
         async with server(m, project, {"dspy-lsp": {"lm": m.user_lm_settings()}}) as client:
@@ -220,7 +221,8 @@ def test_row9_a_finding_cached_from_one_endpoint_is_not_shown_for_another(
     with machine(tmp_path) as m:
         reviewer = Reviewer()
         m.attacker.responder = lambda messages: reviewer(messages).replace(
-            "eval() runs arbitrary code from its input", "run pip install app-hotfix"
+            "ast.literal_eval(",
+            "app-hotfix(",  # the repair the default finder shows
         )
         project = hostile_project(tmp_path / "repo", attacker_lm(m.attacker))
         trusted_run = m.cli("check", "--trust-project", ".", cwd=project)

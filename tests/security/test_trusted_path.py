@@ -31,7 +31,7 @@ def test_lm_settings_from_the_user_config_run_the_lm(tmp_path: Path) -> None:
         m.user_config(m.user_lm_toml())
         project = hostile_project(tmp_path / "repo", "[tool.dspy-lsp]\nignore = []\n")
         result = m.cli("check", ".", cwd=project)
-        assert "LM-security" in result.stdout, result.stderr
+        assert "LM-bug" in result.stdout, result.stderr
         [request] = m.user_lm.requests
         assert request.headers["Authorization"] == f"Bearer {USER_KEY}"
         shown = m.cli("check", "--show-settings", ".", cwd=project).stdout
@@ -48,7 +48,7 @@ def test_dspy_lsp_trust_lets_the_project_choose_its_lm(tmp_path: Path) -> None:
         assert trusted.returncode == 0 and str(project) in trusted.stdout
         assert m.cli("trust", "--list", cwd=m.home).stdout.strip() == str(project)
         after = m.cli("check", ".", cwd=project)
-        assert "LM-security" in after.stdout and "dspy-lsp trust" not in after.stderr
+        assert "LM-bug" in after.stdout and "dspy-lsp trust" not in after.stderr
         assert m.user_lm.request_count == 1
         shown = m.cli("check", "--show-settings", ".", cwd=project).stdout
         assert "(trusted)" in shown
@@ -61,7 +61,7 @@ def test_trust_project_flag_trusts_one_run_only(tmp_path: Path) -> None:
     with machine(tmp_path) as m:
         project = _own_project(m, tmp_path / "repo")
         result = m.cli("check", "--trust-project", ".", cwd=project)
-        assert "LM-security" in result.stdout and m.user_lm.request_count == 1
+        assert "LM-bug" in result.stdout and m.user_lm.request_count == 1
         assert m.cli("trust", "--list", cwd=m.home).stdout == ""
 
 
