@@ -15,6 +15,8 @@ tokens and seconds per unit. Variants, in one run:
 - ``analyze``: the zero-shot review program (``lm.finder = "analyze"``);
 - ``optimized``: the kind an artifact ``--program-state FILE`` holds (its ``meta.kind``; a bare
   state is ``--program-kind``'s, repair unless said), with that state;
+- ``repair-cot``: the repair signature under ``dspy.ChainOfThought`` (reasoning first), read the
+  same way;
 - ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first.
 
     python benchmarks/bugs.py --lm scripted
@@ -47,9 +49,11 @@ from dspy_lsp.analyzers.learning.dspy_glue import predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample
 from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
 from dspy_lsp.analyzers.programs.catalogue import spec
-from dspy_lsp.analyzers.programs.inputs import numbered
+from dspy_lsp.analyzers.programs.inputs import numbered, repair_inputs
 from dspy_lsp.analyzers.programs.kinds import FINDERS, ProgramKind
 from dspy_lsp.analyzers.programs.modules import build, program_version
+from dspy_lsp.analyzers.programs.signatures import RepairUnit
+from dspy_lsp.analyzers.repair_claims import repair_hunks
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
 TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
@@ -129,6 +133,16 @@ def program_finder(kind: ProgramKind, program: dspy.Module) -> Finder:
     return find
 
 
+def reasoned_repair_finder() -> Finder:
+    thinker = dspy.ChainOfThought(RepairUnit)
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        fixed = thinker(**repair_inputs(example.code, example.context)).fixed_code
+        return [Predicted(h.line, h.end_line, "bug") for h in repair_hunks(example.code, fixed)]
+
+    return find
+
+
 def predict_finder() -> Finder:
     plain = dspy.Predict(ListBugLines)
 
@@ -198,8 +212,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 version = program_version(kind, program)
                 finder = program_finder(kind, program)
                 results.append(run_variant(name, finder, units, meter, version))
-        if wanted is None or "predict" in wanted:
-            results.append(run_variant("predict", predict_finder(), units, meter))
+        baselines = (("repair-cot", reasoned_repair_finder), ("predict", predict_finder))
+        for name, finder_of in baselines:
+            if wanted is None or name in wanted:
+                results.append(run_variant(name, finder_of(), units, meter))
     return {
         "config": {"lm": args.lm, "corpus": str(args.corpus), "seed": args.seed},
         "programs": len(cases),
@@ -257,7 +273,10 @@ def scripted_lm(cases: Sequence[BugCase]) -> dspy.LM:
         system = next((m["content"] for m in messages if m["role"] == "system"), "")
         code = fields(messages[-1]["content"]).get("code", "")
         if "fixed_code" in system:
-            return reply(fixed_code=fixes.get(code.strip("\n"), code))
+            thought = (
+                {"reasoning": "Compare each line with the spec."} if "reasoning" in system else {}
+            )
+            return reply(**thought, fixed_code=fixes.get(code.strip("\n"), code))
         bug = truth.get(code.split("\n\nRespond with")[0].strip("\n"))  # a last field runs on
         if "bug_lines" in system:
             return reply(bug_lines=[bug] if bug else [])

@@ -46,9 +46,9 @@ def by_variant(results: dict) -> dict[str, dict]:
 
 def test_every_variant_is_scored_on_buggy_and_fixed_units(results: dict) -> None:
     variants = by_variant(results)
-    assert list(variants) == ["chance", "repair", "analyze", "optimized", "predict"]
+    assert list(variants) == ["chance", "repair", "analyze", "optimized", "repair-cot", "predict"]
     assert results["programs"] == PROGRAMS
-    for name in ("repair", "analyze", "optimized", "predict"):
+    for name in ("repair", "analyze", "optimized", "repair-cot", "predict"):
         v = variants[name]
         assert v["units"] == 2 * PROGRAMS and v["parse_failures"] == v["failures"] == 0
         assert v["prompt_tokens"] > 0 and v["completion_tokens"] > 0
@@ -68,6 +68,7 @@ def test_the_scripted_models_answers_are_scored_by_rank(results: dict) -> None:
     assert variants["predict"]["scores"]["hit_at_1"] == 1.0
     repair = variants["repair"]["scores"]  # the gold fix's changed lines, the fixed code as is
     assert (repair["hit_at_1"], repair["false_alarms_per_fixed"]) == (1.0, 0)
+    assert variants["repair-cot"]["scores"] == repair
 
 
 def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:
@@ -87,10 +88,11 @@ def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:
 
 def test_the_table_has_a_row_per_variant(bench: ModuleType, results: dict) -> None:
     rows = bench.report(results).splitlines()
-    assert [r.split()[0] for r in rows[4:9]] == [
+    assert [r.split()[0] for r in rows[4:10]] == [
         "chance",
         "repair",
         "analyze",
         "optimized",
+        "repair-cot",
         "predict",
     ]

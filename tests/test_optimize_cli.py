@@ -155,6 +155,25 @@ def test_labelled_bugs_train_analyze_on_hit_at_3_and_the_deciding_score_is_print
     assert hits[1:3] == ["0.000", "1.000"]
 
 
+@pytest.mark.skipif(not QUIXBUGS.exists(), reason="corpus not on this machine")
+def test_labelled_bugs_train_the_repair_finder_on_their_fixes(tmp_path: Path) -> None:
+    names = ("gcd", "flatten", "hanoi", "quicksort", "subsequences", "knapsack", "lcs_length")
+    examples = quixbugs_jsonl(tmp_path / "quixbugs", names)
+    with FakeOpenAI(responder=BugLearner.of(examples)) as fake:
+        run = _optimize(
+            tmp_path, fake, "--program", "repair", "--examples", str(examples), "--no-mutations"
+        )
+    assert run.returncode == 0, run.stderr
+    registry = ProgramRegistry(tmp_path / "programs")
+    [meta] = registry.versions("repair")
+    assert registry.active("repair") == meta.version
+    # unguided: an import added above every unit, a miss or an alarm each time: (0 + 0.5) / 2
+    assert (meta.scores["baseline_dev"], meta.scores["dev"]) == (0.25, 1.0)
+    demos = registry.load("repair", meta.version)[0]["repair"]["demos"]
+    assert demos and all(set(demo) >= {"code", "context", "fixed_code"} for demo in demos)
+    assert all("import os" not in demo["fixed_code"] for demo in demos)  # no error is taught
+
+
 def test_a_hit_metric_is_refused_for_a_program_without_findings(tmp_path: Path) -> None:
     run = _cli(tmp_path, "optimize", "--program", "plan", "--metric", "hit@3", "--lm", "openai/x")
     assert run.returncode == 2 and "--metric is for --program repair and analyze" in run.stderr
