@@ -86,6 +86,18 @@ def repair_hunks(code: str, repaired: str) -> list[Hunk]:
     return sorted(hunks, key=lambda h: (h.size, h.line))[:MAX_HUNKS]
 
 
+def wrong_fix(code: str, repaired: str, gold: str, *, k: int = 3) -> Hunk | None:
+    """The gold fix's change that none of the repair's first ``k`` hunks makes, or None when
+    one makes it (or the gold changes nothing). A repair that edits the bug's line into another
+    wrong line finds the bug but fixes nothing: it must not be taught as a good answer."""
+    expected = repair_hunks(code, gold)
+    made = {(h.line, h.end_line, h.new) for h in repair_hunks(code, repaired)[:k]}
+    for hunk in expected:
+        if (hunk.line, hunk.end_line, hunk.new) in made:
+            return None
+    return expected[0] if expected else None
+
+
 def _tree(code: str) -> ast.Module | None:
     try:
         return ast.parse(textwrap.dedent(code))

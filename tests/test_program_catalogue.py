@@ -49,3 +49,19 @@ def test_a_repair_demo_shows_the_known_fix_or_the_code_that_needs_none() -> None
     devset = CATALOGUE[ProgramKind.REPAIR].devset([buggy, unknown, clean])
     assert [example.get("fixed_code") for example in devset] == [fixed, None, fixed]
     assert devset[0].inputs().toDict() == {"code": CODE, "context": "none"}
+
+
+def test_the_repair_metric_wants_the_fix_not_just_the_line() -> None:
+    import dspy
+
+    fixed = CODE.replace("== None", "is None")
+    buggy = AnalysisExample(source="corpus", code=CODE, positives=(Label(2, 2, "bug"),), fix=fixed)
+    [example] = CATALOGUE[ProgramKind.REPAIR].devset([buggy])
+    on_line_2 = [{"line": 2, "end_line": 2, "category": "bug"}]
+    right = dspy.Prediction(fixed_code=fixed, findings=on_line_2)
+    wrong = dspy.Prediction(fixed_code=CODE.replace("== None", "!= None"), findings=on_line_2)
+    metric = CATALOGUE[ProgramKind.REPAIR].metric
+    assert metric(example, right) == 1.0
+    assert metric(example, wrong) == 0.0
+    feedback = metric(example, wrong, pred_name="repair").feedback
+    assert feedback == "Changed the bug's lines, but not to the fix: `return x is None`."

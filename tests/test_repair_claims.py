@@ -9,7 +9,7 @@ import pytest
 
 from dspy_lsp.analyzers.learning.bug_corpus import load_bug_cases
 from dspy_lsp.analyzers.learning.metrics import Predicted, hit_at
-from dspy_lsp.analyzers.repair_claims import repair_hunks, unfenced
+from dspy_lsp.analyzers.repair_claims import repair_hunks, unfenced, wrong_fix
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
 CODE = """def search(xs, x):
@@ -77,3 +77,13 @@ def test_the_gold_fixes_of_quixbugs_hit_every_bug_first_and_flag_nothing_fixed()
         ranked = [Predicted(h.line, h.end_line, "bug") for h in hunks]
         assert hit_at(ranked, case.buggy.positives, 1), case.name
         assert repair_hunks(case.fixed.code, case.fixed.code) == []
+
+
+def test_a_repair_that_edits_the_bug_line_wrongly_is_not_the_fix() -> None:
+    code = "def smaller(a, b):\n    if a > b:\n        return b\n    return a\n"
+    gold = code.replace("a > b", "a < b")
+    assert wrong_fix(code, gold, gold) is None
+    wrong = wrong_fix(code, code.replace("a > b", "a >= b"), gold)
+    assert wrong is not None and (wrong.line, wrong.new) == (2, ("if a < b:",))
+    assert wrong_fix(code, code, gold) == wrong  # no change at all is no fix either
+    assert wrong_fix(code, code, code) is None  # nothing to fix

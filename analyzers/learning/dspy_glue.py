@@ -17,6 +17,7 @@ import dspy
 from ..lines import split_lines, strip_newline
 from ..programs.inputs import analyze_inputs, plan_inputs, repair_inputs, unit_rule_notes
 from ..programs.signatures import Category
+from ..repair_claims import wrong_fix
 from .examples import AnalysisExample, Label, PlanExample
 from .metrics import Predicted, bug_feedback, bug_score, bug_scores, score_findings, score_plan
 
@@ -114,6 +115,25 @@ def bug_metric(k: int = 3) -> Metric:
 
     score.__name__ = f"hit_at_{k}"
     score.__doc__ = bug_metric.__doc__
+    return _dspy_metric(score)
+
+
+def repair_metric(k: int = 3) -> Metric:
+    """``bug_metric`` where a bug counts as found only if the repair also makes the gold fix's
+    change (when the fix is known): a demo that edits the right line wrongly teaches a wrong fix."""
+
+    def score(example: AnalysisExample, pred: dspy.Prediction) -> tuple[float, str]:
+        ranked = predicted(pred)
+        value, feedback = bug_score(example, ranked, k=k), bug_feedback(example, ranked, k=k)
+        if value and example.positives and example.fix is not None:
+            missing = wrong_fix(example.code, str(pred.get("fixed_code") or ""), example.fix, k=k)
+            if missing is not None:
+                expected = " ".join(missing.new) or "nothing"
+                return 0.0, f"Changed the bug's lines, but not to the fix: `{expected}`."
+        return value, feedback
+
+    score.__name__ = f"fix_at_{k}"
+    score.__doc__ = repair_metric.__doc__
     return _dspy_metric(score)
 
 

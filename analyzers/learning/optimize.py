@@ -31,7 +31,7 @@ import dspy
 from ..programs.catalogue import Details, spec
 from ..programs.kinds import FINDER_NAMES, FINDERS, ProgramKind
 from ..programs.modules import build, program_version
-from .dspy_glue import GOLD, bug_details, bug_metric
+from .dspy_glue import GOLD, bug_details, bug_metric, repair_metric
 from .examples import AnalysisExample, PlanExample
 
 OptimizerName = Literal["bootstrap", "mipro", "gepa"]
@@ -199,7 +199,8 @@ def scorer(kind: ProgramKind | str, metric: MetricName | None) -> tuple[Metric, 
     if metric == "f1":  # the finders' findings alike, scored as the analyze program's
         analysis = spec(ProgramKind.ANALYZE)
         return analysis.metric, analysis.details
-    return bug_metric(int(metric.removeprefix("hit@"))), bug_details
+    k = int(metric.removeprefix("hit@"))
+    return (repair_metric(k) if entry.kind is ProgramKind.REPAIR else bug_metric(k)), bug_details
 
 
 def _compile(

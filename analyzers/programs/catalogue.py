@@ -21,13 +21,13 @@ from ..learning.dspy_glue import (
     analysis_devset,
     analysis_metric,
     bug_details,
-    bug_metric,
     chain_devset,
     chain_metric,
     plan_devset,
     plan_metric,
     predicted,
     repair_devset,
+    repair_metric,
     rewritten,
 )
 from ..learning.metrics import score_findings, score_plan, total
@@ -160,7 +160,7 @@ CATALOGUE: dict[ProgramKind, ProgramSpec] = {
             ProgramKind.REPAIR,
             RepairUnit,
             devset=repair_devset,
-            metric=bug_metric(3),
+            metric=repair_metric(3),
             details=bug_details,
         ),
         ProgramSpec(
