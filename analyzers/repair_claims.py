@@ -26,6 +26,8 @@ from .lines import split_lines, strip_newline
 MAX_CHANGED_SHARE = 0.5
 """A repair that changes more than this share of the unit's code lines is a rewrite."""
 MAX_HUNKS = 3
+CHARS_PER_TOKEN = 3
+"""A low estimate for code (tokenizers average about 3.5 characters a token on Python)."""
 _FENCE = re.compile(r"^\s*```[\w+-]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 
 
@@ -52,6 +54,12 @@ class Hunk:
         if new:
             return f"Something seems missing here: `{_short(new)}`"
         return f"`{_short(old)}` looks wrong: should it be removed?"
+
+
+def fits(code: str, max_tokens: int) -> bool:
+    """Whether a repair of ``code`` (the whole unit, written out again) is likely to fit in a
+    reply of ``max_tokens``: one that does not is cut off, and a cut-off repair says nothing."""
+    return len(code) <= CHARS_PER_TOKEN * max_tokens
 
 
 def unfenced(reply: str) -> str:

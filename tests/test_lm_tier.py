@@ -65,6 +65,17 @@ async def test_the_default_finder_reports_the_lines_its_repair_changed() -> None
     assert reviewer.analyze_calls == 3  # Config.name is asked too, and changes nothing
 
 
+async def test_a_unit_too_long_to_write_out_again_is_not_asked_for_a_repair() -> None:
+    reviewer = Reviewer()
+    lm, _ = scripted_lm(reviewer)
+    settings = LmSettings(model="scripted/reviewer", max_attempts=1, max_tokens=16)
+    lm_tier = LmTier(settings, LmCache(None), program_states={}, lm=lm)
+    findings = await lm_tier.analyze(SOURCE, rules(SOURCE))  # 16 tokens: about 48 characters
+    assert [f.span.start.line for f in findings] == [4]  # parse; Config.load's eval is not seen
+    assert reviewer.analyze_calls == 2 and lm_tier.stats.too_long_to_repair == 1
+    assert lm_tier.status().stats["too_long_to_repair"] == 1
+
+
 async def test_hallucinated_lines_and_snippets_are_dropped() -> None:
     lm_tier = tier(Reviewer(mode="hallucinate"))
     findings = await lm_tier.analyze(SOURCE, rules(SOURCE))

@@ -257,7 +257,12 @@ async def _with_model(
     print(
         f"dspy-lsp: LM tier: {stats.calls} calls, {stats.cache_hits} cache hits, "
         f"{stats.prompt_tokens} prompt tokens, {stats.failures} failures, "
-        f"{stats.unparsable_replies} unparsable, {stats.truncated_replies} truncated",
+        f"{stats.unparsable_replies} unparsable, {stats.truncated_replies} truncated"
+        + (
+            f", {stats.too_long_to_repair} units too long to repair (raise lm.max-tokens)"
+            if stats.too_long_to_repair
+            else ""
+        ),
         file=sys.stderr,
     )
     tier.cache.close()

@@ -28,6 +28,9 @@ class LmStats:
     truncated_replies: int = 0
     """Replies cut off at ``lm.max-tokens`` (finish reason "length"; a local model's run-away
     repetition too), parsed or not: usually unparsable as well."""
+    too_long_to_repair: int = 0
+    """Units the repair finder did not ask about: writing them out again would not fit in
+    ``lm.max-tokens``, so the reply would be cut off and say nothing."""
     last_error: str = ""
 
     @property

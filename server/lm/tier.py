@@ -27,6 +27,7 @@ from ...analyzers.lm_findings import (
 from ...analyzers.models import Finding, RefactorPlan
 from ...analyzers.programs.inputs import analyze_inputs, repair_inputs, served_rule_notes
 from ...analyzers.programs.kinds import ProgramKind
+from ...analyzers.repair_claims import fits
 from ...analyzers.source import LineIndex
 from ...analyzers.suppression import is_suppressed
 from ...analyzers.units import Unit, split_units
@@ -270,6 +271,11 @@ class LmTier:
             return
         self.stats.cache_misses += 1
         finder = self.finder
+        if finder is ProgramKind.REPAIR and not fits(unit.text, self.settings.max_tokens):
+            self.stats.too_long_to_repair += 1
+            log.info("%s: too long to repair within lm.max-tokens; not asked", unit.qualname)
+            self._memory[unit.hash] = ()
+            return
         inputs: Mapping[str, str] = (
             repair_inputs(unit.text, unit.context)
             if finder is ProgramKind.REPAIR
