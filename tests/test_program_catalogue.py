@@ -65,3 +65,14 @@ def test_the_repair_metric_wants_the_fix_not_just_the_line() -> None:
     assert metric(example, wrong) == 0.0
     feedback = metric(example, wrong, pred_name="repair").feedback
     assert feedback == "Changed the bug's lines, but not to the fix: `return x is None`."
+
+
+def test_only_a_fixed_bug_is_bootstrapped_into_a_repair_demo() -> None:
+    import dspy
+
+    clean = AnalysisExample(source="corpus", code=CODE)
+    [example] = CATALOGUE[ProgramKind.REPAIR].devset([clean])
+    unchanged = dspy.Prediction(fixed_code=CODE, findings=[])
+    metric = CATALOGUE[ProgramKind.REPAIR].metric
+    assert metric(example, unchanged) == 1.0  # quiet on correct code scores in evaluation
+    assert metric(example, unchanged, trace=[]) == 0.0  # but is not worth a demo

@@ -120,7 +120,10 @@ def bug_metric(k: int = 3) -> Metric:
 
 def repair_metric(k: int = 3) -> Metric:
     """``bug_metric`` where a bug counts as found only if the repair also makes the gold fix's
-    change (when the fix is known): a demo that edits the right line wrongly teaches a wrong fix."""
+    change (when the fix is known): a demo that edits the right line wrongly teaches a wrong fix.
+
+    While bootstrapping demos (dspy passes a ``trace``), only fixed bugs qualify: a small model
+    already returns most code unchanged, and a demo of that teaches it nothing new."""
 
     def score(example: AnalysisExample, pred: dspy.Prediction) -> tuple[float, str]:
         ranked = predicted(pred)
@@ -134,7 +137,22 @@ def repair_metric(k: int = 3) -> Metric:
 
     score.__name__ = f"fix_at_{k}"
     score.__doc__ = repair_metric.__doc__
-    return _dspy_metric(score)
+    scored = _dspy_metric(score)
+
+    def metric(
+        gold: dspy.Example,
+        pred: dspy.Prediction,
+        trace: Any = None,
+        pred_name: str | None = None,
+        pred_trace: Any = None,
+    ) -> float | dspy.Prediction:
+        if trace is not None and pred_name is None and not gold[GOLD].positives:
+            return 0.0  # bootstrapping: a repair that changes nothing shows nothing to copy
+        return scored(gold, pred, trace, pred_name, pred_trace)
+
+    metric.__name__ = metric.__qualname__ = scored.__name__
+    metric.__doc__ = scored.__doc__
+    return metric
 
 
 def bug_details(outputs: Sequence[tuple[AnalysisExample, dspy.Prediction]]) -> dict[str, float]:
