@@ -127,6 +127,7 @@ describe("the real dspy-lsp server", () => {
             "lm.requestsPerMinute": 10, "lm.maxAttempts": 2, "lm.breakerFailures": 2, "lm.breakerResetS": 5,
             "lm.runOn": ["command"], "lm.planAttempts": 1, "lm.cachePath": path.join(root, "cache.sqlite3"),
             "lm.programsDir": path.join(root, "programs"), "lm.maxQueue": 3, "lm.minConfidence": 0.2,
+            "lm.finder": "analyze",
             "feedback.enabled": true, "feedback.path": path.join(root, "feedback.sqlite3"), "feedback.ignoreAfterSaves": 2,
             "learn.auto": false, "learn.window": 10, "learn.minNewLabels": 3, "learn.optimizer": "mipro", "learn.budget": 2,
             "learn.maxRequests": 50, "learn.maxTokens": 10_000,
@@ -140,6 +141,7 @@ describe("the real dspy-lsp server", () => {
         assert.equal(info.settings.lm.api_key_env, "NO_SUCH_KEY");
         assert.deepEqual(info.settings.lm.run_on, ["command"]);
         assert.equal(info.settings.lm.min_confidence, 0.2);
+        assert.equal(info.settings.lm.finder, "analyze");
         const status = parseStatus(await command("dspy-lsp.status"));
         assert.ok(status);
         assert.equal(formatStatus(status).text, "$(check) dspy-lsp: LM ready");

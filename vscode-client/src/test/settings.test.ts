@@ -163,7 +163,8 @@ describe("setting tables", () => {
         const paths = SERVER_SETTINGS.map((s) => s.path.join("."));
         assert.deepEqual(paths, [
             "select", "ignore", "overrides", "exclude", "debounce_ms", "max_file_chars",
-            "lm.model", "lm.api_base", "lm.api_key_env", "lm.temperature", "lm.max_tokens", "lm.min_confidence", "lm.timeout_s",
+            "lm.model", "lm.api_base", "lm.api_key_env", "lm.temperature", "lm.max_tokens", "lm.finder", "lm.min_confidence",
+            "lm.timeout_s",
             "lm.max_concurrency", "lm.requests_per_minute", "lm.max_attempts", "lm.breaker_failures",
             "lm.breaker_reset_s", "lm.run_on", "lm.plan_attempts", "lm.cache_path", "lm.programs_dir", "lm.max_queue",
             "feedback.enabled", "feedback.path", "feedback.ignore_after_saves",

@@ -43,10 +43,10 @@ describe("package.json and workspace trust", () => {
         assert.match(capability.description ?? "", /Restricted Mode/);
     });
 
-    it("marks every lm.* setting but lm.runOn and lm.minConfidence, every learn.*, feedback.path and the interpreter restricted", () => {
+    it("marks every lm.* setting but lm.runOn, lm.minConfidence and lm.finder, every learn.*, feedback.path and the interpreter restricted", () => {
         const expected = keys.filter(
             (k) =>
-                (k.startsWith("lm.") && k !== "lm.runOn" && k !== "lm.minConfidence") ||
+                (k.startsWith("lm.") && !["lm.runOn", "lm.minConfidence", "lm.finder"].includes(k)) ||
                 k.startsWith("learn.") ||
                 k === "feedback.path" ||
                 k === "interpreter" ||
@@ -58,8 +58,8 @@ describe("package.json and workspace trust", () => {
         }
     });
 
-    it("leaves rule selection, timing, lm.runOn, lm.minConfidence and the client's own display settings unrestricted", () => {
-        for (const key of ["select", "ignore", "overrides", "exclude", "debounceMs", "maxFileChars", "lm.runOn", "lm.minConfidence",
+    it("leaves rule selection, timing, lm.runOn, lm.minConfidence, lm.finder and the client's own display settings unrestricted", () => {
+        for (const key of ["select", "ignore", "overrides", "exclude", "debounceMs", "maxFileChars", "lm.runOn", "lm.minConfidence", "lm.finder",
             "feedback.enabled", "feedback.ignoreAfterSaves", "server.logLevel", "trace.server", "status.pollSeconds", "restart.maxAttempts"]) {
             assert.equal(properties[`${SECTION}.${key}`]?.restricted, undefined, key);
         }
