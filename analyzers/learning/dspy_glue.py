@@ -78,9 +78,13 @@ Metric = Callable[..., float | dspy.Prediction]
 """``(gold, pred, trace=None, pred_name=None, pred_trace=None)``, as GEPA requires of a metric."""
 
 
-def _dspy_metric(score: Callable[[Any, dspy.Prediction], tuple[float, str]]) -> Metric:
+def _dspy_metric(
+    score: Callable[[Any, dspy.Prediction], tuple[float, str]],
+    worth_a_demo: Callable[[Any], bool] | None = None,
+) -> Metric:
     """A metric for dspy from ``score(labelled example, prediction) -> (score, feedback)``: the
-    score alone, or with the feedback when GEPA names the predictor it reflects on."""
+    score alone, or with the feedback when GEPA names the predictor it reflects on. While
+    bootstrapping (dspy passes a ``trace``), examples not ``worth_a_demo`` score 0."""
 
     def metric(
         gold: dspy.Example,
@@ -89,6 +93,9 @@ def _dspy_metric(score: Callable[[Any, dspy.Prediction], tuple[float, str]]) -> 
         pred_name: str | None = None,
         pred_trace: Any = None,
     ) -> float | dspy.Prediction:
+        bootstrapping = trace is not None and pred_name is None
+        if bootstrapping and worth_a_demo is not None and not worth_a_demo(gold[GOLD]):
+            return 0.0
         value, feedback = score(gold[GOLD], pred)
         return value if pred_name is None else dspy.Prediction(score=value, feedback=feedback)
 
@@ -137,22 +144,8 @@ def repair_metric(k: int = 3) -> Metric:
 
     score.__name__ = f"fix_at_{k}"
     score.__doc__ = repair_metric.__doc__
-    scored = _dspy_metric(score)
-
-    def metric(
-        gold: dspy.Example,
-        pred: dspy.Prediction,
-        trace: Any = None,
-        pred_name: str | None = None,
-        pred_trace: Any = None,
-    ) -> float | dspy.Prediction:
-        if trace is not None and pred_name is None and not gold[GOLD].positives:
-            return 0.0  # bootstrapping: a repair that changes nothing shows nothing to copy
-        return scored(gold, pred, trace, pred_name, pred_trace)
-
-    metric.__name__ = metric.__qualname__ = scored.__name__
-    metric.__doc__ = scored.__doc__
-    return metric
+    # A small model already returns most code unchanged: a demo of that teaches it nothing new.
+    return _dspy_metric(score, worth_a_demo=lambda example: bool(example.positives))
 
 
 def bug_details(outputs: Sequence[tuple[AnalysisExample, dspy.Prediction]]) -> dict[str, float]:
