@@ -8,8 +8,9 @@ back in place.
 The module's header (its docstrings, imports and top-level assignments: the spec and the
 constants a function is written against) is context shown with every unit, never a unit of its
 own: reviewed alone, a docstring drew findings and its function was reviewed without its spec.
-A unit's hash covers its context, so editing the header asks again about every unit of the
-file: the answer may depend on it.
+So are its neighbours: the module's own functions it calls (their signatures) and the lines
+that call it. A unit's hash covers all it is shown, so editing the header asks again about
+every unit of the file, and editing a signature about its callers: the answer may depend on it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .lines import split_lines
+from .neighbours import call_graph, neighbours
 from .statements import first_line
 
 MAX_UNIT_LINES = 400
@@ -32,10 +34,17 @@ class Unit:
     text: str
     line_map: tuple[int, ...]  # 0-based file line of each unit line
     context: str  # the module header and the enclosing class line: shown, not reviewed
+    neighbours: str = ""
+    """The module's functions it calls and the lines calling it (``neighbours``): shown too."""
+
+    @property
+    def prompt_context(self) -> str:
+        """What the model is shown around the unit: its header, then its neighbours."""
+        return self.context + self.neighbours
 
     @property
     def hash(self) -> str:
-        raw = f"{self.kind}\x00{self.context}\x00{self.text}"
+        raw = f"{self.kind}\x00{self.prompt_context}\x00{self.text}"
         return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
     @property
@@ -84,6 +93,7 @@ def split_units(text: str) -> list[Unit]:
         return []
     lines = split_lines(text)
     header, covered = _header(tree, lines)
+    graph = call_graph(tree)
     units: list[Unit] = []
 
     def add(
@@ -93,9 +103,9 @@ def split_units(text: str) -> list[Unit]:
         covered.update(range(start, end))
         if end - start > MAX_UNIT_LINES:
             return
-        units.append(
-            Unit(qualname, kind, "".join(lines[start:end]), tuple(range(start, end)), context)
-        )
+        text = "".join(lines[start:end])
+        around = neighbours(graph, lines, qualname)
+        units.append(Unit(qualname, kind, text, tuple(range(start, end)), context, around))
 
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -15,6 +15,8 @@ tokens and seconds per unit. Variants, in one run:
 - ``analyze``: the zero-shot review program (``lm.finder = "analyze"``);
 - ``optimized``: the kind an artifact ``--program-state FILE`` holds (its ``meta.kind``; a bare
   state is ``--program-kind``'s, repair unless said), with that state;
+- ``repair-alone``: ``repair`` shown the unit's module header but not its neighbours (the
+  module's functions it calls, and its call sites: ``analyzers.neighbours``), to measure them;
 - ``repair-cot``: the repair signature under ``dspy.ChainOfThought`` (reasoning first), read the
   same way;
 - ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first.
@@ -36,7 +38,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -48,6 +50,7 @@ from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
 from dspy_lsp.analyzers.learning.dspy_glue import predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample
 from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
+from dspy_lsp.analyzers.neighbours import CALLEES_HEADING, CALLERS_HEADING
 from dspy_lsp.analyzers.programs.catalogue import spec
 from dspy_lsp.analyzers.programs.inputs import numbered, repair_inputs
 from dspy_lsp.analyzers.programs.kinds import FINDERS, ProgramKind
@@ -133,6 +136,22 @@ def program_finder(kind: ProgramKind, program: dspy.Module) -> Finder:
     return find
 
 
+def without_neighbours(context: str) -> str:
+    """A unit's context cut before its neighbours, which ``Unit.prompt_context`` puts last."""
+    for heading in (CALLEES_HEADING, CALLERS_HEADING):
+        context = context.split(heading)[0]
+    return context
+
+
+def alone_repair_finder() -> Finder:
+    served = program_finder(ProgramKind.REPAIR, build(ProgramKind.REPAIR))
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        return served(replace(example, context=without_neighbours(example.context)))
+
+    return find
+
+
 def reasoned_repair_finder() -> Finder:
     thinker = dspy.ChainOfThought(RepairUnit)
 
@@ -212,7 +231,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 version = program_version(kind, program)
                 finder = program_finder(kind, program)
                 results.append(run_variant(name, finder, units, meter, version))
-        baselines = (("repair-cot", reasoned_repair_finder), ("predict", predict_finder))
+        baselines = (
+            ("repair-alone", alone_repair_finder),
+            ("repair-cot", reasoned_repair_finder),
+            ("predict", predict_finder),
+        )
         for name, finder_of in baselines:
             if wanted is None or name in wanted:
                 results.append(run_variant(name, finder_of(), units, meter))

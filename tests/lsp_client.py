@@ -64,8 +64,13 @@ def text_in_range(text: str, rng: types.Range, encoding: str = "utf-16") -> str:
     return text[_offset(text, rng.start, encoding) : _offset(text, rng.end, encoding)]
 
 
+WAIT_S = 60.0
+"""How long a test waits for diagnostics: long, because a loaded 2-core machine is slow, and a
+server that never publishes still fails the test."""
+
+
 async def open_and_wait(
-    client: LanguageClient, uri: str, text: str, version: int = 1, timeout: float = 10
+    client: LanguageClient, uri: str, text: str, version: int = 1, timeout: float = WAIT_S
 ) -> types.PublishDiagnosticsParams:
     return await change_and_wait(
         client,
@@ -83,7 +88,7 @@ async def open_and_wait(
 
 
 async def change_and_wait(
-    client: LanguageClient, uri: str, action, version: int | None, timeout: float = 10
+    client: LanguageClient, uri: str, action, version: int | None, timeout: float = WAIT_S
 ) -> types.PublishDiagnosticsParams:
     """Run ``action`` and wait for the next diagnostics for ``uri`` at ``version`` (None: any).
 

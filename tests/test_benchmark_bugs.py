@@ -46,9 +46,17 @@ def by_variant(results: dict) -> dict[str, dict]:
 
 def test_every_variant_is_scored_on_buggy_and_fixed_units(results: dict) -> None:
     variants = by_variant(results)
-    assert list(variants) == ["chance", "repair", "analyze", "optimized", "repair-cot", "predict"]
+    assert list(variants) == [
+        "chance",
+        "repair",
+        "analyze",
+        "optimized",
+        "repair-alone",
+        "repair-cot",
+        "predict",
+    ]
     assert results["programs"] == PROGRAMS
-    for name in ("repair", "analyze", "optimized", "repair-cot", "predict"):
+    for name in ("repair", "analyze", "optimized", "repair-alone", "repair-cot", "predict"):
         v = variants[name]
         assert v["units"] == 2 * PROGRAMS and v["parse_failures"] == v["failures"] == 0
         assert v["prompt_tokens"] > 0 and v["completion_tokens"] > 0
@@ -68,7 +76,17 @@ def test_the_scripted_models_answers_are_scored_by_rank(results: dict) -> None:
     assert variants["predict"]["scores"]["hit_at_1"] == 1.0
     repair = variants["repair"]["scores"]  # the gold fix's changed lines, the fixed code as is
     assert (repair["hit_at_1"], repair["false_alarms_per_fixed"]) == (1.0, 0)
-    assert variants["repair-cot"]["scores"] == repair
+    assert variants["repair-cot"]["scores"] == variants["repair-alone"]["scores"] == repair
+
+
+def test_repair_alone_is_shown_the_header_without_the_neighbours(bench: ModuleType) -> None:
+    from dspy_lsp.analyzers.units import split_units
+
+    source = "import os\n\n\ndef f(x):\n    return g(x)\n\n\ndef g(x):\n    return x\n"
+    f, g = split_units(source)
+    assert f.neighbours and g.neighbours and f.context == g.context == "import os\n"
+    assert bench.without_neighbours(f.prompt_context) == f.context
+    assert bench.without_neighbours(g.prompt_context) == g.context
 
 
 def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:
@@ -88,11 +106,12 @@ def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:
 
 def test_the_table_has_a_row_per_variant(bench: ModuleType, results: dict) -> None:
     rows = bench.report(results).splitlines()
-    assert [r.split()[0] for r in rows[4:10]] == [
+    assert [r.split()[0] for r in rows[4:11]] == [
         "chance",
         "repair",
         "analyze",
         "optimized",
+        "repair-alone",
         "repair-cot",
         "predict",
     ]

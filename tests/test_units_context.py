@@ -6,7 +6,13 @@ from __future__ import annotations
 from fakes.reviewer import Reviewer, fields
 from fakes.scripted_lm import scripted_lm
 
-from dspy_lsp.analyzers.programs.inputs import analyze_inputs
+from dspy_lsp.analyzers.neighbours import (
+    CALLEES_HEADING,
+    CALLERS_HEADING,
+    MAX_CALLEES,
+    MAX_LINE_CHARS,
+)
+from dspy_lsp.analyzers.programs.inputs import analyze_inputs, repair_inputs
 from dspy_lsp.analyzers.units import MAX_CONTEXT_LINES, split_units
 from dspy_lsp.server.lm.cache import LmCache
 from dspy_lsp.server.lm.tier import LmTier
@@ -87,3 +93,65 @@ def test_a_spec_written_after_the_function_is_its_context_too() -> None:
     source = 'def gcd(a, b):\n    return a\n\n\n"""\nGreatest common divisor of a and b.\n"""\n'
     [unit] = split_units(source)
     assert unit.qualname == "gcd" and "Greatest common divisor" in unit.context
+
+
+NEIGHBOURLY = '''"""Prices."""
+
+
+def discounted(price, rate):
+    """The price after a discount of ``rate`` (0..1)."""
+    return price * (1 - rate)
+
+
+class Basket:
+    def total(self, items):
+        return sum(self.price_of(item) for item in items)
+
+    def price_of(self, item):
+        return discounted(item.price, item.rate)
+
+
+def checkout(basket, items):
+    return basket.total(items)
+'''
+
+
+def test_a_function_is_shown_the_signatures_of_what_it_calls_and_its_call_sites() -> None:
+    units = {u.qualname: u for u in split_units(NEIGHBOURLY)}
+    price_of = units["Basket.price_of"]
+    assert price_of.neighbours == (
+        f"{CALLEES_HEADING}"
+        "def discounted(price, rate):  # The price after a discount of ``rate`` (0..1).\n"
+        f"{CALLERS_HEADING}"
+        "Basket.total: return sum(self.price_of(item) for item in items)\n"
+    )
+    assert units["discounted"].neighbours == (
+        f"{CALLERS_HEADING}Basket.price_of: return discounted(item.price, item.rate)\n"
+    )
+    assert units["checkout"].neighbours == ""  # basket.total: no types, so not followed
+    prompt = repair_inputs(price_of.text, price_of.prompt_context)
+    assert prompt["context"].startswith('"""Prices."""') and "def discounted(" in prompt["context"]
+
+
+def test_neighbours_are_shown_but_are_not_the_units_identity_for_plans() -> None:
+    units = {u.qualname: u for u in split_units(NEIGHBOURLY)}
+    resigned = {
+        u.qualname: u
+        for u in split_units(
+            NEIGHBOURLY.replace("def discounted(price, rate)", "def discounted(rate, price)")
+        )
+    }
+    assert resigned["Basket.price_of"].hash != units["Basket.price_of"].hash  # ask the caller again
+    assert resigned["Basket.price_of"].context == units["Basket.price_of"].context
+    assert resigned["checkout"].hash == units["checkout"].hash  # it calls nothing that changed
+
+
+def test_neighbours_are_bounded() -> None:
+    helpers = "".join(f"def h{i}(x):\n    return x\n\n\n" for i in range(MAX_CALLEES + 3))
+    calls = " + ".join(f"h{i}(1)" for i in range(MAX_CALLEES + 3))
+    units = {u.qualname: u for u in split_units(f"{helpers}def f():\n    return {calls}\n")}
+    shown = units["f"].neighbours.splitlines()
+    assert shown[0] == CALLEES_HEADING.strip() and len(shown) == 1 + MAX_CALLEES
+    long_line = "x = h0(" + "1 + " * 100 + "1)"
+    [h0] = [u for u in split_units(f"{helpers}def g():\n    {long_line}\n") if u.qualname == "h0"]
+    assert len(h0.neighbours.splitlines()[1]) == len("g: ") + MAX_LINE_CHARS

@@ -79,7 +79,7 @@ def from_quixbugs(record: dict[str, object], root: Path) -> BugExample:
         qualname=unit.qualname,
         unit=unit.text,
         fixed=fixed.text,
-        context=unit.context,
+        context=unit.prompt_context,
         unit_lines=(first - offset, last - offset),
         file_lines=(first, last),
         operator="quixbugs",

@@ -68,7 +68,7 @@ def corpus_examples(case: CorpusCase) -> list[AnalysisExample]:
         positives = tuple(sorted(labels, key=lambda x: (x.line, x.end_line)))
         examples.append(
             AnalysisExample(
-                source="corpus", code=unit.text, context=unit.context, positives=positives
+                source="corpus", code=unit.text, context=unit.prompt_context, positives=positives
             )
         )
     return examples

@@ -346,7 +346,7 @@ def _confirmed(
     example = AnalysisExample(
         source="mutation",
         code=code,
-        context=clean.unit.context,
+        context=clean.unit.prompt_context,
         positives=tuple(finding_label(f) for f in findings),
         rule_notes=tuple(note_of(f) for f in findings),
         fix=clean.unit.text,
@@ -356,7 +356,7 @@ def _confirmed(
         code=code,
         problem=problem_text(hit.line, hit.end_line, hit.message, mutation.rule),
         gold_rewrite=clean.unit.text,
-        context=clean.unit.context,
+        context=clean.unit.prompt_context,
         rule=mutation.rule,
     )
     return example, plan

@@ -52,7 +52,7 @@ class VerifiedPlanner(dspy.Module):
         if located is None:
             return dspy.Prediction(plan=None, reason=NOT_IN_A_UNIT)
         unit, problem = located
-        inputs = plan_inputs(unit.text, unit.context, problem)
+        inputs = plan_inputs(unit.text, unit.prompt_context, problem)
         best: tuple[dspy.Prediction, PlanCheck] | None = None
         why = ""
         for attempt in range(self.attempts):

@@ -153,7 +153,7 @@ def _example(project: str, path: str, mutant: BugMutant, run: TestRun) -> BugExa
         qualname=mutant.qualname,
         unit=mutant.unit.text,
         fixed=mutant.original.text,
-        context=mutant.unit.context,
+        context=mutant.unit.prompt_context,
         unit_lines=mutant.unit_lines,
         file_lines=mutant.file_lines,
         operator=mutant.operator,

@@ -277,9 +277,11 @@ class LmTier:
             self._memory[unit.hash] = ()
             return
         inputs: Mapping[str, str] = (
-            repair_inputs(unit.text, unit.context)
+            repair_inputs(unit.text, unit.prompt_context)
             if finder is ProgramKind.REPAIR
-            else analyze_inputs(unit.text, unit.context, served_rule_notes(unit, rule_findings))
+            else analyze_inputs(
+                unit.text, unit.prompt_context, served_rule_notes(unit, rule_findings)
+            )
         )
         program = self._programs[finder]
         prediction = await self._guarded(lambda: program.acall(**inputs), finder)

@@ -83,7 +83,7 @@ def payload_for(
         end_line=placed.end_line if placed else None,
         message=finding.message,
         code=placed.unit.text if placed else None,
-        context=placed.unit.context if placed else None,
+        context=placed.unit.prompt_context if placed else None,
         edit=after,
     )
 

@@ -46,7 +46,8 @@ def test_tcp_transport_answers_initialize_and_publishes_diagnostics() -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+                # Generous: a loaded machine may take long to answer, never forever.
+                conn = socket.create_connection(("127.0.0.1", port), timeout=120)
                 break
             except OSError:
                 assert time.monotonic() < deadline, "server never listened"

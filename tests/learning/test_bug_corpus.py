@@ -35,7 +35,7 @@ def test_a_bug_is_shown_with_the_context_the_editor_gives_its_unit() -> None:
         first_line = record["bug_lines"][0][0]
         served = unit_at(split_units(record["buggy_text"]), first_line - 1)
         assert served is not None and served.text == case.buggy.code
-        assert case.buggy.context == served.context == case.fixed.context
+        assert case.buggy.context == served.prompt_context == case.fixed.context
     # Programs with a module header carry it: the unit is not trained on without its imports.
     assert any(c.buggy.context for c in cases.values())
 
