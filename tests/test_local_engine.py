@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import types
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,7 +24,13 @@ import pytest
 from fakes.llama_api import check_chat_completion_keywords
 
 from dspy_lsp.server.lm import llama_loading, local_engine
-from dspy_lsp.server.lm.local_engine import AsyncLlamaEngine, LlamaEngine, LocalModelError, local_lm
+from dspy_lsp.server.lm.local_engine import (
+    LOOKUP_TOKENS,
+    AsyncLlamaEngine,
+    LlamaEngine,
+    LocalModelError,
+    local_lm,
+)
 
 DEFAULT_GGUF = (
     Path(os.environ.get("DSPY_LSP_MODEL_DIR", Path.home() / ".cache/dspy-lsp/models"))
@@ -135,10 +142,16 @@ class FakeLlama:
         self.closed = True
 
 
+@dataclass(frozen=True)
+class PromptLookup:
+    num_pred_tokens: int
+
+
 @pytest.fixture
 def fake_llama(monkeypatch: pytest.MonkeyPatch) -> type[FakeLlama]:
     FakeLlama.instances = []
-    module = types.SimpleNamespace(Llama=FakeLlama)
+    drafting = types.SimpleNamespace(LlamaPromptLookupDecoding=PromptLookup)
+    module = types.SimpleNamespace(Llama=FakeLlama, llama_speculative=drafting)
     monkeypatch.setattr(local_engine, "import_llama_cpp", lambda: module)
     monkeypatch.setattr(local_engine, "_stop_when", lambda cancel, looping, llm: "processor")
     # The fake has no llama.cpp library under it to take model parameters from.
@@ -160,6 +173,9 @@ async def test_predict_through_the_engine(gguf: Path, fake_llama: type[FakeLlama
 
     (llama,) = fake_llama.instances  # one load, shared by the sync and async paths
     assert llama.kwargs["verbose"] is False and llama.kwargs["n_ctx"] == 4096
+    # A repair copies its prompt: drafts looked up there are checked a batch at a time.
+    assert llama.kwargs["draft_model"] == PromptLookup(num_pred_tokens=LOOKUP_TOKENS)
+    assert llama.kwargs["logits_all"] is True  # what llama-cpp-python's drafting needs
     sync_call, async_call = llama.calls
     assert [m["role"] for m in sync_call["messages"]] == ["system", "user"]
     assert "total" in sync_call["messages"][0]["content"]
@@ -169,7 +185,7 @@ async def test_predict_through_the_engine(gguf: Path, fake_llama: type[FakeLlama
 
 
 def test_calls_are_serialized_and_close_reloads(gguf: Path, fake_llama: type[FakeLlama]) -> None:
-    engine = LlamaEngine(gguf, n_threads=2, chat_format="chatml")
+    engine = LlamaEngine(gguf, n_threads=2, chat_format="chatml", lookup_tokens=0)
     request = dspy.lm15.Request(
         model="local/x", messages=(dspy.lm15.Message.user("hi"),), system="be brief"
     )
@@ -181,6 +197,7 @@ def test_calls_are_serialized_and_close_reloads(gguf: Path, fake_llama: type[Fak
     (llama,) = fake_llama.instances
     assert len(llama.calls) == 4
     assert llama.kwargs["n_threads"] == 2 and llama.kwargs["chat_format"] == "chatml"
+    assert "draft_model" not in llama.kwargs and "logits_all" not in llama.kwargs  # turned off
     response = engine.complete(request)
     assert response.message.text.startswith("[[ ## total ## ]]")
     assert response.finish_reason == "stop" and response.usage.total_tokens == 132
@@ -239,3 +256,15 @@ async def test_real_model_typed_predict(capfd: pytest.CaptureFixture[str]) -> No
     assert pred.total == 5
     assert usage["prompt_tokens"] > 0 and 0 < usage["completion_tokens"] <= 64
     await asyncio.to_thread(engine.close)
+
+
+def test_real_model_drafting_from_the_prompt_leaves_a_greedy_reply_unchanged() -> None:
+    path = _real_model()
+    code = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
+    replies = []
+    for lookup in (0, LOOKUP_TOKENS):
+        engine = LlamaEngine(path, lookup_tokens=lookup)
+        lm = dspy.LM(f"local/{path}", engine=engine, cache=False, max_tokens=120, temperature=0)
+        replies.append(lm(f"Fix the bug and return only the code:\n{code}")[0])
+        engine.close()
+    assert replies[0] == replies[1] and "def gcd" in replies[0]
