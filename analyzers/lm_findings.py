@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .lines import split_lines, strip_newline
-from .models import Finding, Severity, Span
+from .models import Edit, Finding, Fix, FixSafety, Severity, Span
 from .units import Unit
 
 LM_RULE_PREFIX = "LM-"
@@ -44,6 +44,8 @@ class RawFinding:
     """Its place in the model's reply, 1 for the first finding: the order findings are shown
     in. The model's own confidence only filters (``lm.min-confidence``): a few-shot program
     often gives every finding the same one. 0: not known."""
+    replacement: str = ""
+    """A repair's lines for ``line``..``end_line`` (``RepairFinding``): offered as its fix."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ def claims_of(reply: Sequence[Any]) -> list[RawFinding]:
     fields = [name for name in RawFinding.__dataclass_fields__ if name != "rank"]
     places = getattr(reply, "positions", ()) or range(1, len(reply) + 1)
     return [
-        RawFinding(**{name: getattr(item, name) for name in fields}, rank=place)
+        RawFinding(
+            **{name: getattr(item, name) for name in fields if hasattr(item, name)}, rank=place
+        )
         for item, place in zip(reply, places, strict=True)
     ]
 
@@ -100,6 +104,8 @@ def check_claims(unit: Unit, claims: Iterable[RawFinding]) -> Checked:
                 claim.confidence,
                 claim.snippet[:MAX_SNIPPET_CHARS],
                 claim.rank,
+                # lines the claim did not name (re-anchored) are not the repair's to replace
+                claim.replacement if (start, end) == (claim.line, claim.end_line) else "",
             )
         )
     return Checked(tuple(kept), tuple(dropped))
@@ -144,6 +150,26 @@ def place(unit: Unit, claim: RawFinding, version: str) -> Finding:
         span=span,
         origin=version,
         rank=claim.rank or None,
+        fix=_repair_fix(unit, claim),
+    )
+
+
+def _repair_fix(unit: Unit, claim: RawFinding) -> Fix | None:
+    """The repair's lines in place of the claimed ones: whole lines, so it reads as the model
+    wrote them. A suggestion: nobody ran it (never applied by fix-all or ``check --fix``)."""
+    if not claim.replacement or not unit.contiguous:
+        return None
+    lines = split_lines(unit.text)
+    last = claim.end_line == len(lines) and lines[-1] == strip_newline(lines[-1])
+    start = unit.line_map[claim.line - 1]
+    end = unit.line_map[claim.end_line - 1]
+    # A unit at the end of a file without a final line break ends inside its last line.
+    span = Span.of(start, 0, end, len(lines[-1])) if last else Span.of(start, 0, end + 1, 0)
+    new_text = strip_newline(claim.replacement) if last else claim.replacement
+    return Fix(
+        title="apply the model's repair",
+        safety=FixSafety.SUGGESTION,
+        edits=(Edit(span=span, new_text=new_text),),
     )
 
 

@@ -67,6 +67,14 @@ def neighbours(graph: CallGraph, lines: list[str], qualname: str) -> str:
     return text
 
 
+def without_neighbours(context: str) -> str:
+    """A unit's shown context cut before its neighbours, which ``Unit.prompt_context`` puts
+    last: the module header (and class line) alone, which parses."""
+    for heading in (CALLEES_HEADING, CALLERS_HEADING):
+        context = context.split(heading)[0]
+    return context
+
+
 def signature(node: _Function, lines: list[str]) -> str:
     """The ``def`` line (joined when it spans lines) and the first line of its docstring."""
     body_line = node.body[0].lineno - 1

@@ -50,7 +50,7 @@ from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
 from dspy_lsp.analyzers.learning.dspy_glue import predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample
 from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
-from dspy_lsp.analyzers.neighbours import CALLEES_HEADING, CALLERS_HEADING
+from dspy_lsp.analyzers.neighbours import without_neighbours
 from dspy_lsp.analyzers.programs.catalogue import spec
 from dspy_lsp.analyzers.programs.inputs import numbered, repair_inputs
 from dspy_lsp.analyzers.programs.kinds import FINDERS, ProgramKind
@@ -134,13 +134,6 @@ def program_finder(kind: ProgramKind, program: dspy.Module) -> Finder:
         return predicted(program(**asked.inputs()))
 
     return find
-
-
-def without_neighbours(context: str) -> str:
-    """A unit's context cut before its neighbours, which ``Unit.prompt_context`` puts last."""
-    for heading in (CALLEES_HEADING, CALLERS_HEADING):
-        context = context.split(heading)[0]
-    return context
 
 
 def alone_repair_finder() -> Finder:

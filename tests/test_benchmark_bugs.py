@@ -79,14 +79,15 @@ def test_the_scripted_models_answers_are_scored_by_rank(results: dict) -> None:
     assert variants["repair-cot"]["scores"] == variants["repair-alone"]["scores"] == repair
 
 
-def test_repair_alone_is_shown_the_header_without_the_neighbours(bench: ModuleType) -> None:
+def test_repair_alone_is_shown_the_header_without_the_neighbours() -> None:
+    from dspy_lsp.analyzers.neighbours import without_neighbours
     from dspy_lsp.analyzers.units import split_units
 
     source = "import os\n\n\ndef f(x):\n    return g(x)\n\n\ndef g(x):\n    return x\n"
     f, g = split_units(source)
     assert f.neighbours and g.neighbours and f.context == g.context == "import os\n"
-    assert bench.without_neighbours(f.prompt_context) == f.context
-    assert bench.without_neighbours(g.prompt_context) == g.context
+    assert without_neighbours(f.prompt_context) == f.context
+    assert without_neighbours(g.prompt_context) == g.context
 
 
 def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:

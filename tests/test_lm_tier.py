@@ -7,6 +7,8 @@ from fakes.reviewer import Reviewer
 from fakes.scripted_lm import scripted_lm
 
 from dspy_lsp.analyzers.engine import analyze_source
+from dspy_lsp.analyzers.fixes import apply_edits
+from dspy_lsp.analyzers.models import FixSafety
 from dspy_lsp.server.lm.cache import LmCache
 from dspy_lsp.server.lm.tier import LmTier, LmUnavailable
 from dspy_lsp.server.settings import LmSettings
@@ -63,6 +65,19 @@ async def test_the_default_finder_reports_the_lines_its_repair_changed() -> None
     )
     assert all(f.origin.startswith("repair@") and f.confidence == 1.0 for f in findings)
     assert reviewer.analyze_calls == 3  # Config.name is asked too, and changes nothing
+
+
+async def test_a_repairs_change_is_offered_as_its_findings_fix_a_suggestion() -> None:
+    lm_tier = tier(Reviewer(), finder="repair")
+    findings = await lm_tier.analyze(SOURCE, rules(SOURCE))
+    fixes = [f.fix for f in findings]
+    assert all(fix and fix.safety == FixSafety.SUGGESTION for fix in fixes)
+    fixed = apply_edits(SOURCE, [edit for fix in fixes if fix for edit in fix.edits])
+    assert fixed == SOURCE.replace("eval(", "ast.literal_eval(")  # the method keeps its indent
+    # Without `import ast` the change alone would break: the finding stays, without a fix.
+    bare = SOURCE.replace("import ast\n", "")
+    unfixable = await tier(Reviewer(), finder="repair").analyze(bare, rules(bare))
+    assert len(unfixable) == 2 and all(f.fix is None for f in unfixable)
 
 
 async def test_a_unit_too_long_to_write_out_again_is_not_asked_for_a_repair() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from dspy_lsp.analyzers.learning.bug_corpus import load_bug_cases
 from dspy_lsp.analyzers.learning.metrics import Predicted, hit_at
-from dspy_lsp.analyzers.repair_claims import repair_hunks, unfenced, wrong_fix
+from dspy_lsp.analyzers.repair_claims import applied, offerable, repair_hunks, unfenced, wrong_fix
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
 CODE = """def search(xs, x):
@@ -87,3 +87,45 @@ def test_a_repair_that_edits_the_bug_line_wrongly_is_not_the_fix() -> None:
     assert wrong is not None and (wrong.line, wrong.new) == (2, ("if a < b:",))
     assert wrong_fix(code, code, gold) == wrong  # no change at all is no fix either
     assert wrong_fix(code, code, code) is None  # nothing to fix
+
+
+METHOD = "    def total(self, xs):\r\n        t = 0\r\n        for x in xs:\r\n            t -= x\r\n        return t\r\n"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "def total(self, xs):\n    t = 0\n    for x in xs:\n        t += x\n    return t\n",
+        # as parsed from a reply: the first line stripped, the others as the unit has them
+        "def total(self, xs):\n        t = 0\n        for x in xs:\n            t += x\n        return t",
+    ],
+    ids=["dedented", "first-line-stripped"],
+)
+def test_a_hunk_carries_the_repairs_lines_in_the_units_indentation_and_line_breaks(
+    reply: str,
+) -> None:
+    [hunk] = repair_hunks(METHOD, reply)
+    assert (hunk.line, hunk.end_line, hunk.replacement) == (4, 4, "            t += x\r\n")
+    assert applied(METHOD, hunk) == METHOD.replace("t -= x", "t += x")
+
+
+def test_an_insertion_is_made_between_the_lines_it_claims() -> None:
+    repaired = CODE.replace("    return lo\n", "    assert lo >= 0\n    return lo\n")
+    [hunk] = repair_hunks(CODE, repaired)
+    assert hunk.replacement == "            hi = mid\n    assert lo >= 0\n    return lo\n"
+    assert applied(CODE, hunk) == repaired
+
+
+def test_a_hunk_is_offered_as_a_fix_only_when_it_stands_alone() -> None:
+    header = "import bisect\nLIMIT = 10\n"
+    uses_header = CODE.replace("lo, hi = 0, len(xs)", "lo, hi = 0, min(len(xs), LIMIT)")
+    [ok] = repair_hunks(CODE, uses_header)
+    assert offerable(CODE, header, ok)  # LIMIT is bound in the module header
+    assert not offerable(CODE, "", ok)  # ...and unbound without it
+    needs_import = CODE.replace("mid = (lo + hi) // 2", "mid = math.floor((lo + hi) / 2)")
+    [unimported] = repair_hunks(CODE, needs_import)
+    assert not offerable(CODE, header, unimported)  # it would need `import math`
+    # Two hunks that work together: `step = 1` stands alone, `mid + step` does not.
+    together = CODE.replace("    lo, hi = 0, len(xs)\n", "    lo, hi = 0, len(xs)\n    step = 1\n")
+    together = together.replace("lo = mid + 1", "lo = mid + step")
+    assert [offerable(CODE, header, h) for h in repair_hunks(CODE, together)] == [True, False]

@@ -8,15 +8,17 @@ from typing import Any, ClassVar
 
 import dspy
 
-from ..repair_claims import Hunk, repair_hunks
+from ..neighbours import without_neighbours
+from ..repair_claims import Hunk, offerable, repair_hunks
 from .artifact import ArtifactError, ProgramState, parse_state
+from .inputs import NO_CONTEXT
 from .kinds import ProgramKind
 from .signatures import (
     SIGNATURE_VERSION,
     AnalyzeUnit,
     Findings,
-    LmFinding,
     PlanRefactor,
+    RepairFinding,
     RepairUnit,
 )
 
@@ -72,24 +74,28 @@ class UnitRepairer(_OnePredictor):
     predictor_name = "repair"
 
     def forward(self, **inputs: str) -> dspy.Prediction:
-        return _with_findings(inputs["code"], self._predictor()(**inputs))
+        return _with_findings(inputs, self._predictor()(**inputs))
 
     async def aforward(self, **inputs: str) -> dspy.Prediction:
-        return _with_findings(inputs["code"], await self._predictor().acall(**inputs))
+        return _with_findings(inputs, await self._predictor().acall(**inputs))
 
 
-def _with_findings(code: str, repair: dspy.Prediction) -> dspy.Prediction:
-    fixed = str(repair.get("fixed_code") or "")
+def _with_findings(inputs: dict[str, str], repair: dspy.Prediction) -> dspy.Prediction:
+    code, fixed = inputs["code"], str(repair.get("fixed_code") or "")
+    context = "" if inputs["context"] == NO_CONTEXT else without_neighbours(inputs["context"])
     hunks = repair_hunks(code, fixed)
-    findings = Findings(_finding(hunk, len(hunks)) for hunk in hunks)
+    findings = Findings(
+        _finding(hunk, len(hunks), offerable(code, context, hunk)) for hunk in hunks
+    )
     return dspy.Prediction(fixed_code=fixed, findings=findings)
 
 
-def _finding(hunk: Hunk, hunks: int) -> LmFinding:
-    """A hunk as a finding. Its confidence is its share of the repair: a repair that changes
-    one place is surer of it than one that changes three."""
+def _finding(hunk: Hunk, hunks: int, offered: bool) -> RepairFinding:
+    """A hunk as a finding, with its lines as the fix when they stand alone. Its confidence is
+    its share of the repair: a repair that changes one place is surer of it than one that
+    changes three."""
     elsewhere = f", and {hunks - 1} other place(s)" if hunks > 1 else ""
-    return LmFinding(
+    return RepairFinding(
         line=hunk.line,
         end_line=hunk.end_line,
         category="bug",
@@ -97,6 +103,7 @@ def _finding(hunk: Hunk, hunks: int) -> LmFinding:
         message=hunk.message,
         rationale=f"Asked to fix this code, the model changed these lines{elsewhere}.",
         confidence=round(1 / hunks, 2),
+        replacement=hunk.replacement if offered else "",
     )
 
 

@@ -30,6 +30,14 @@ class LmFinding(BaseModel):
     snippet: str = Field(default="", description="the exact code text the problem is about")
 
 
+class RepairFinding(LmFinding):
+    """A finding read off a repair (never asked of a model): it carries the repair's lines."""
+
+    replacement: str = ""
+    """What takes the place of lines ``line``..``end_line`` (``repair_claims.Hunk``); empty
+    when that change alone would not parse or would leave a name unbound."""
+
+
 class Findings(list[LmFinding]):
     """The findings of one reply, each validated on its own: one out-of-range field costs only
     its finding, not the reply. ``rejected`` says why each left-out finding was left out.

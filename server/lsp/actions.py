@@ -16,6 +16,7 @@ from lsprotocol import types
 from ...analyzers.engine import META_RULES, Analysis, minimal_edit
 from ...analyzers.fixes import apply_edits, fix_all
 from ...analyzers.learning.records import FeedbackKind
+from ...analyzers.lm_findings import LM_RULE_PREFIX
 from ...analyzers.models import Finding, Fix, FixSafety, Severity, Span
 from ...analyzers.suppression import suppression_edit
 from ...analyzers.units import Unit, split_units
@@ -77,7 +78,9 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             finding = _finding(diagnostic, data, rule, codec)
             if fix is not None:
                 result.append(_quick_fix(request, diagnostic, finding, fix, codec, feedback))
-            elif request.plans and _wanted(PLAN_KIND, request.only):
+            # A model's own repair is unverified: a plan (checked, and tested) is still offered.
+            plannable = fix is None or rule.startswith(LM_RULE_PREFIX)
+            if plannable and request.plans and _wanted(PLAN_KIND, request.only):
                 result.append(_plan_action(request, diagnostic, finding))
             result.extend(_dismissals(request, diagnostic, finding, line, codec, feedback))
     if request.plans and request.selection is not None and _wanted(MISSED_KIND, request.only):

@@ -130,6 +130,28 @@ async def test_lm_findings_appear_beside_rule_findings_on_open(client: LanguageC
     assert any("ready" in m.message for m in client.log_messages)
 
 
+async def test_the_models_repair_is_a_quick_fix_beside_the_plan(client: LanguageClient) -> None:
+    """The repair that found the bug is its fix at once (a suggestion: nobody ran it); a
+    checked plan is still offered for it."""
+    uri = workspace_file("lm/repair_fix.py")
+    _open(client, uri, SOURCE)()
+    [lm] = await _lm_diagnostics(client, uri)
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=lm.range,
+            context=types.CodeActionContext(diagnostics=[lm]),
+        )
+    )
+    titles = [a.title for a in actions or []]
+    assert titles[0] == "LM-bug: apply the model's repair (suggestion)"
+    assert any(t.startswith("Plan refactor") for t in titles)
+    repair = actions[0]
+    assert isinstance(repair, types.CodeAction) and not repair.is_preferred
+    fixed = apply_text_edits(SOURCE, edits_for(repair.edit, uri))
+    assert fixed == SOURCE.replace("return eval(text)", "return ast.literal_eval(text)")
+
+
 async def test_plan_refactor_resolves_to_a_verified_edit(client: LanguageClient) -> None:
     uri = workspace_file("lm/plan.py")
     plan = await _plan_action(client, uri)
