@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
+from scratch_dirs import scratch_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 # The suite never reads or writes the developer's own dspy-lsp config, data or cache; servers
 # and CLIs the tests start inherit these.
-_HOME = Path(tempfile.mkdtemp(prefix="dspy-lsp-tests-home-"))
+_HOME = scratch_dir("dspy-lsp-tests-home-")
 for _name, _sub in (
     ("XDG_CONFIG_HOME", "config"),
     ("XDG_DATA_HOME", "data"),

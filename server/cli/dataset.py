@@ -2,7 +2,7 @@
 
 Each candidate (``analyzers.learning.bug_mutations``) is written into a temporary copy of the
 project, never the project itself, and the project's own test command runs there with a timeout
-(the whole process group is killed at the timeout). A mutant is kept as a ``BugExample`` when
+(``verify.sandbox``: the whole process group is killed at the timeout, no network). A mutant is kept as a ``BugExample`` when
 the tests fail on it. A timeout is kept too, with verdict ``timeout``: a hang the tests catch is
 a real bug (QuixBugs has several), and the verdict lets a consumer drop them. Mutants the tests
 pass are dropped: nothing says they are bugs. The tests must be green on the unmutated copy
@@ -12,32 +12,24 @@ first. JSON Lines go to ``--out`` or stdout; progress and the summary to stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 
 import libcst as cst
 
 from ...analyzers.learning.bug_examples import BugExample, failing_tests
 from ...analyzers.learning.bug_mutations import BugMutant, Candidate, apply, candidates, schedule
+from ..verify.sandbox import TestRun, project_copy, run_tests
 
 EXIT_OK, EXIT_ERROR = 0, 2
 BASELINE_TIMEOUT_S = 600.0
 _NOT_SOURCE_DIRS = frozenset(
     {"test", "tests", "testing", "docs", "doc", "examples", "benchmarks", "build", "dist"}
-)
-_COPY_IGNORE = shutil.ignore_patterns(
-    ".git", "__pycache__", "*.pyc", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"
 )
 
 
@@ -64,51 +56,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="seconds per test run (default: 3x the unmutated run, plus 5)",
     )
     bugs.add_argument("--seed", type=int, default=0, help="which candidates, in which order")
-
-
-@dataclass(frozen=True)
-class TestRun:
-    outcome: Literal["passed", "failed", "timeout"]
-    output: str
-    seconds: float
-
-
-def run_tests(command: str, cwd: Path, timeout_s: float) -> TestRun:
-    """``command`` in a shell in ``cwd``; at the timeout its whole process group is killed.
-
-    No bytecode is written: a mutant the size of the original, written within the same second,
-    would otherwise be run from the original's stale ``.pyc``.
-    """
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        command,
-        shell=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        output, _ = proc.communicate()
-        return TestRun("timeout", output, time.monotonic() - start)
-    except BaseException:  # Ctrl-C: leave no test run behind
-        _kill_group(proc)
-        raise
-    outcome: Literal["passed", "failed"] = "passed" if proc.returncode == 0 else "failed"
-    return TestRun(outcome, output, time.monotonic() - start)
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def source_files(root: Path) -> Iterator[Path]:
@@ -170,9 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_mutants < 1:
         print("dspy-lsp: --max-mutants must be at least 1", file=sys.stderr)
         return EXIT_ERROR
-    with tempfile.TemporaryDirectory(prefix="dspy-lsp-bugs-") as tmp:
-        copy = Path(tmp) / root.resolve().name
-        shutil.copytree(root, copy, ignore=_COPY_IGNORE, symlinks=True)
+    with project_copy(root) as copy:
         baseline = run_tests(args.tests, copy, args.timeout_s or BASELINE_TIMEOUT_S)
         if baseline.outcome != "passed":
             print(

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from scratch_dirs import scratch_dir
 
-WORKSPACE = Path(tempfile.mkdtemp(prefix="dspy-lsp-e2e-"))
+WORKSPACE = scratch_dir("dspy-lsp-e2e-")
 SERVER = ClientServerConfig(
     server_command=[sys.executable, "-m", "dspy_lsp.server"],
     server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "50"},

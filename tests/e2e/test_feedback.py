@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 
 import pytest
 import pytest_lsp
@@ -12,6 +10,7 @@ from lsp_client import apply_action, change_and_wait, open_and_wait, replace_and
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
+from scratch_dirs import scratch_dir
 
 from dspy_lsp.server.lsp.constants import CMD_FEEDBACK
 from dspy_lsp.server.store.feedback_store import FeedbackStore
@@ -20,7 +19,7 @@ from .conftest import SERVER, _capabilities, _start, workspace_file
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-STORE = Path(tempfile.mkdtemp(prefix="dspy-lsp-feedback-")) / "feedback.sqlite3"
+STORE = scratch_dir("dspy-lsp-feedback-") / "feedback.sqlite3"
 
 SOURCE = (
     "import json\n"

@@ -11,8 +11,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 import pytest_lsp
@@ -21,6 +19,7 @@ from fakes.openai_server import FakeOpenAI
 from lsp_client import apply_action, open_and_wait
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from scratch_dirs import scratch_dir
 
 from dspy_lsp.server.children import CLI
 from dspy_lsp.server.store.feedback_store import FeedbackStore
@@ -31,7 +30,7 @@ from .conftest import _start, workspace_file
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FAKE = FakeOpenAI(responder=Learner()).start()
-HOME = Path(tempfile.mkdtemp(prefix="dspy-lsp-loop-"))
+HOME = scratch_dir("dspy-lsp-loop-")
 PROGRAMS = HOME / "programs"
 STORE = HOME / "feedback.sqlite3"
 ENV = {**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": str(HOME)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 
 import pytest
 import pytest_lsp
@@ -14,6 +13,7 @@ from fakes.reviewer import Reviewer
 from lsp_client import apply_text_edits, edits_for, replace_and_wait
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from scratch_dirs import scratch_dir
 
 from .conftest import _start, workspace_file
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 FAKE = FakeOpenAI().start()
 REVIEWER = Reviewer()
 FAKE.responder = REVIEWER
-CACHE = tempfile.mkdtemp(prefix="dspy-lsp-lm-cache-")
+CACHE = str(scratch_dir("dspy-lsp-lm-cache-"))
 ENV = {**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": CACHE}
 
 SOURCE = """import ast

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 from lsp_client import open_and_wait
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+from scratch_dirs import scratch_dir
 
 from dspy_lsp.analyzers.learning.records import FeedbackKind
 from dspy_lsp.analyzers.learning.sources import from_feedback
@@ -22,7 +21,7 @@ from .conftest import lm_client_fixture, workspace_file
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-HOME = Path(tempfile.mkdtemp(prefix="dspy-lsp-missed-"))
+HOME = scratch_dir("dspy-lsp-missed-")
 STORE = HOME / "feedback.sqlite3"
 ENV = {**os.environ, "DSPY_LSP_FEEDBACK__PATH": str(STORE), "XDG_DATA_HOME": str(HOME)}
 # The model is configured but never reached (nothing listens on port 9): the action is offered

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from fakes.openai_server import FakeOpenAI
 from lsp_client import apply_action, apply_text_edits, open_and_wait
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from scratch_dirs import scratch_dir
 
 from dspy_lsp.analyzers.units import Unit, split_units, unit_at
 from dspy_lsp.server.store.feedback_store import FeedbackStore
@@ -51,7 +51,7 @@ TRACES = (*SECRETS, *(s[:16] for s in SECRETS))  # a truncated message may hold 
 
 MODEL = Obedient()
 FAKE = FakeOpenAI(MODEL).start()
-TMP = Path(tempfile.mkdtemp(prefix="dspy-lsp-injection-"))
+TMP = scratch_dir("dspy-lsp-injection-")
 STORE = TMP / "feedback.sqlite3"
 LOG = TMP / "server-stderr.log"
 ENV = {

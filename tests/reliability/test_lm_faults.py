@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from fakes.reviewer import Reviewer, reply
 from lsp_client import open_and_wait, replace_and_wait
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from scratch_dirs import scratch_dir
 
 from dspy_lsp.analyzers.engine import analyze_source
 from dspy_lsp.analyzers.units import split_units
@@ -41,7 +41,7 @@ RECOVERY_LIMIT_S = 30.0
 RETRY_AFTER_S = 1.0
 
 FAKE = FakeOpenAI(Reviewer()).start()
-CACHE = tempfile.mkdtemp(prefix="dspy-lsp-faults-")
+CACHE = str(scratch_dir("dspy-lsp-faults-"))
 ENV = {**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": CACHE}
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from fakes.reviewer import Reviewer, fields, reply
 from lsp_client import open_and_wait, replace_and_wait
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+from scratch_dirs import scratch_dir
 from test_cli import run as run_cli
 
 from dspy_lsp.server.lm.cache import LmCache
@@ -41,7 +41,7 @@ MAX_MESSAGE_CHARS = 500  # what an editor is shown of a model's finding, at most
 MAX_RATIONALE_CHARS = 1_000
 
 FAKE = FakeOpenAI(Reviewer()).start()
-CACHE = tempfile.mkdtemp(prefix="dspy-lsp-replies-")
+CACHE = str(scratch_dir("dspy-lsp-replies-"))
 ENV = {**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": CACHE}
 FIGURES: dict[str, str] = {}
 

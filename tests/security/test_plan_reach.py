@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from fakes.reviewer import Reviewer
 from lsp_client import apply_text_edits, edits_for
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
+from scratch_dirs import scratch_dir
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -46,7 +46,7 @@ class Reaching:
 
 MODEL = Reaching()
 FAKE = FakeOpenAI(MODEL).start()
-CACHE = tempfile.mkdtemp(prefix="dspy-lsp-plan-reach-")
+CACHE = str(scratch_dir("dspy-lsp-plan-reach-"))
 SERVER = ClientServerConfig(
     server_command=[sys.executable, "-m", "dspy_lsp.server"],
     server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": CACHE},

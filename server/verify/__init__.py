@@ -1,0 +1,1 @@
+"""Running a project's tests on a candidate change, away from the user's files."""
