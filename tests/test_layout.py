@@ -96,3 +96,19 @@ def test_there_are_no_import_cycles() -> None:
 def test_no_module_imports_a_room_above_it(name: str) -> None:
     above = sorted(dep for dep in GRAPH[name] if _rank(dep) > _rank(name))
     assert above == [], f"{name} imports {above}"
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    """setuptools installs only the packages pyproject lists: a new room left out would work
+    in an editable install and be missing from the wheel."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    on_disk = {
+        ".".join([package, *init.parent.relative_to(REPO / folder).parts])
+        for folder, package in PACKAGES.items()
+        for init in (REPO / folder).rglob("__init__.py")
+    }
+    assert on_disk == listed
