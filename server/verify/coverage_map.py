@@ -1,0 +1,113 @@
+"""Which tests run which lines: one recorded run of the project's tests under pytest-cov with
+each test as a coverage context (``--cov-context=test``), read with coverage.py, and cached by
+a hash of the project's Python files, so it is recorded again only after a change.
+
+The precise pass of test discovery (``analyzers.test_selection`` is the cheap one): the tests
+whose context covers any line of a function are the ones that execute it. Recording needs
+pytest-cov in the project's interpreter; without it there is no map, and callers fall back to
+the cheap pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sandbox import COPY_IGNORE, project_copy, run_tests
+
+DATA_FILE = ".dspy-lsp-coverage"
+_PHASES = ("|run", "|setup", "|teardown")
+
+
+@dataclass(frozen=True)
+class CoverageMap:
+    lines: dict[str, dict[int, tuple[str, ...]]]
+    """Project-relative file (POSIX) → line → the pytest node ids that ran it."""
+
+    def tests_for(self, path: str, first_line: int, last_line: int) -> tuple[str, ...]:
+        """The tests that ran any of ``path``'s 1-based lines ``first_line``..``last_line``."""
+        covered = self.lines.get(path, {})
+        found = {t for line in range(first_line, last_line + 1) for t in covered.get(line, ())}
+        return tuple(sorted(found))
+
+    def dump(self) -> str:
+        return json.dumps(
+            {f: {str(n): list(t) for n, t in ls.items()} for f, ls in self.lines.items()}
+        )
+
+    @classmethod
+    def load(cls, text: str) -> CoverageMap:
+        raw = json.loads(text)
+        return cls({f: {int(n): tuple(t) for n, t in ls.items()} for f, ls in raw.items()})
+
+
+def python_files(root: Path) -> Iterator[Path]:
+    """The project's Python files as a copy of it would hold them, sorted."""
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        ignored = any(COPY_IGNORE(str(root), [part]) for part in relative.parts)
+        if not ignored:
+            yield path
+
+
+def project_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in python_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:24]
+
+
+def coverage_map(root: Path, python: str, timeout_s: float, cache_dir: Path) -> CoverageMap | None:
+    """The map for ``root`` as it is now: from ``cache_dir`` when recorded for these files,
+    else recorded in a copy of the project (and cached); None when it cannot be recorded."""
+    cached = cache_dir / f"{project_hash(root)}.json"
+    if cached.is_file():
+        return CoverageMap.load(cached.read_text(encoding="utf-8"))
+    with project_copy(root) as copy:
+        found = record(copy, python, timeout_s)
+    if found is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        cached.write_text(found.dump(), encoding="utf-8")
+    return found
+
+
+def record(copy: Path, python: str, timeout_s: float) -> CoverageMap | None:
+    """Run every test in ``copy`` under coverage with per-test contexts and read the result."""
+    command = (
+        f"COVERAGE_FILE={DATA_FILE} {shlex.quote(python)} -m pytest -q -p no:cacheprovider"
+        " --cov=. --cov-context=test --cov-report="
+    )
+    run_tests(command, copy, timeout_s)  # failing tests still ran their lines: keep them
+    if not (copy / DATA_FILE).is_file():
+        return None
+    return read(copy / DATA_FILE, copy)
+
+
+def read(data_file: Path, root: Path) -> CoverageMap:
+    from coverage import CoverageData
+
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    lines: dict[str, dict[int, tuple[str, ...]]] = {}
+    for measured in data.measured_files():
+        relative = os.path.relpath(measured, root)
+        if relative.startswith(".."):
+            continue
+        by_line = data.contexts_by_lineno(measured)
+        tests = {n: tuple(sorted({_node(c) for c in cs if c})) for n, cs in by_line.items()}
+        lines[Path(relative).as_posix()] = {n: t for n, t in tests.items() if t}
+    return CoverageMap(lines)
+
+
+def _node(context: str) -> str:
+    """``tests/test_x.py::test_y|run`` → ``tests/test_x.py::test_y``."""
+    for phase in _PHASES:
+        if context.endswith(phase):
+            return context[: -len(phase)]
+    return context
