@@ -3,6 +3,7 @@ children, output capped, and no network for the child where the OS allows it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
@@ -16,6 +17,7 @@ from dspy_lsp.server.verify.sandbox import (
     no_network_prefix,
     project_copy,
     run_tests,
+    run_tests_async,
     write_inside,
 )
 
@@ -98,3 +100,22 @@ def test_the_child_has_no_network_where_the_os_allows_it(tmp_path: Path) -> None
         online = run_tests(probe, tmp_path, 60, network=True)
     assert offline.offline and offline.outcome == "failed"
     assert not online.offline and online.outcome == "passed"
+
+
+async def test_cancelling_the_caller_stops_the_tests_and_what_they_started(tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    command = f"sleep 300 & echo $! > {marker}; sleep 300"
+    task = asyncio.create_task(run_tests_async(command, tmp_path, timeout_s=600))
+    for _ in range(600):  # until the shell has started its child
+        if marker.exists() and marker.read_text().strip():
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    grandchild = int(marker.read_text())
+    for _ in range(200):
+        if not _alive(grandchild):
+            break
+        await asyncio.sleep(0.05)
+    assert not _alive(grandchild)

@@ -5,6 +5,7 @@ failure)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -12,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,9 +29,13 @@ COPY_IGNORE = shutil.ignore_patterns(
 _NO_NETWORK_PREFIXES = (("unshare", "--net"), ("unshare", "--map-root-user", "--net"))
 
 
+Outcome = Literal["passed", "failed", "timeout", "cancelled"]
+_POLL_S = 0.1
+
+
 @dataclass(frozen=True)
 class TestRun:
-    outcome: Literal["passed", "failed", "timeout"]
+    outcome: Outcome
     output: str
     seconds: float
     offline: bool = False
@@ -55,8 +61,16 @@ def write_inside(copy: Path, relative: str, text: str) -> Path:
     return target
 
 
-def run_tests(command: str, cwd: Path, timeout_s: float, *, network: bool = False) -> TestRun:
-    """``command`` in a shell in ``cwd``; at the timeout its whole process group is killed.
+def run_tests(
+    command: str,
+    cwd: Path,
+    timeout_s: float,
+    *,
+    network: bool = False,
+    cancel: threading.Event | None = None,
+) -> TestRun:
+    """``command`` in a shell in ``cwd``; at the timeout, or as soon as ``cancel`` is set, its
+    whole process group is killed.
 
     No bytecode is written: a candidate the size of the original, written within the same
     second, would otherwise be run from the original's stale ``.pyc``. Unless ``network``,
@@ -77,12 +91,7 @@ def run_tests(command: str, cwd: Path, timeout_s: float, *, network: bool = Fals
             start_new_session=True,
         )
         try:
-            proc.wait(timeout=timeout_s)
-            outcome: Literal["passed", "failed", "timeout"] = (
-                "passed" if proc.returncode == 0 else "failed"
-            )
-        except subprocess.TimeoutExpired:
-            outcome = "timeout"
+            outcome = _wait(proc, start + timeout_s, cancel)
         except BaseException:  # Ctrl-C, or the caller cancelled: leave no test run behind
             kill_group(proc)
             raise
@@ -90,6 +99,30 @@ def run_tests(command: str, cwd: Path, timeout_s: float, *, network: bool = Fals
             kill_group(proc)  # what it left running in its group too
         output = capped(sink)
     return TestRun(outcome, output, time.monotonic() - start, offline=bool(prefix))
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], deadline: float, cancel: threading.Event | None
+) -> Outcome:
+    while True:
+        try:
+            proc.wait(timeout=min(_POLL_S, max(0.0, deadline - time.monotonic())))
+            return "passed" if proc.returncode == 0 else "failed"
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                return "cancelled"
+            if time.monotonic() >= deadline:
+                return "timeout"
+
+
+async def run_tests_async(command: str, cwd: Path, timeout_s: float) -> TestRun:
+    """``run_tests`` off the event loop; cancelling the caller kills the run at once."""
+    cancel = threading.Event()
+    try:
+        return await asyncio.to_thread(run_tests, command, cwd, timeout_s, cancel=cancel)
+    except asyncio.CancelledError:
+        cancel.set()  # the thread cannot be killed, but it kills the tests within _POLL_S
+        raise
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
