@@ -108,6 +108,8 @@ class RefactorPlan(Frozen):
     verified: bool
     adds: tuple[str, ...] = ()  # outside-reaching APIs the rewrite adds: never verified
     finding_id: str | None = None
+    tests_passed: int = 0
+    """How many of the project's tests ran green on it (a test-verified plan); 0: not run."""
 
 
 class AnalysisStatus(Frozen):

@@ -131,6 +131,17 @@ def placed_problem(units: Sequence[Unit], finding: Finding) -> tuple[Unit, str] 
     return placed.unit, problem_text(placed.line, placed.end_line, finding.message, finding.rule)
 
 
+MAX_FAILURE_CHARS = 1_500
+"""Of a failed test run's output, the tail the planner is told (pytest ends with the summary)."""
+
+
+def retried_problem(problem: str, failure: str) -> str:
+    """The problem put to the planner again after its rewrite failed the project's tests, with
+    the end of what the tests printed: the next rewrite can answer the failure."""
+    tail = failure.strip()[-MAX_FAILURE_CHARS:]
+    return f"{problem}\nA previous rewrite failed the project's tests:\n{tail}"
+
+
 def plan_inputs(code: str, context: str, problem: str) -> PlanInputs:
     """The planner's inputs: the unit's ``code`` exactly as in the file, and the ``problem``."""
     return PlanInputs(code=code, problem=problem, context=context)

@@ -57,7 +57,7 @@ class VerifiedPlanner(dspy.Module):
         why = ""
         for attempt in range(self.attempts):
             try:
-                prediction = await self.guard(lambda n=attempt: self._sample(n, inputs))
+                prediction = await self.guard(lambda n=attempt: sampled(self.planner, n, inputs))
             except (UnreadableReply, dspy.AdapterParseError) as exc:
                 why = f"the model's reply could not be read: {' '.join(str(exc).split())}"
                 continue
@@ -75,8 +75,9 @@ class VerifiedPlanner(dspy.Module):
         plan = to_plan(prediction.title or "", steps, check, finding)
         return dspy.Prediction(plan=plan, reason=check.reason)
 
-    async def _sample(self, attempt: int, inputs: PlanInputs) -> dspy.Prediction:
-        """One attempt on a sampled copy of the LM the guard (or the caller) put in context."""
-        lm = dspy.settings.lm.copy(rollout_id=attempt, temperature=1.0)
-        with dspy.context(lm=lm):
-            return await self.planner.acall(**inputs)
+
+async def sampled(planner: RefactorPlanner, attempt: int, inputs: PlanInputs) -> dspy.Prediction:
+    """One attempt on a sampled copy of the LM the guard (or the caller) put in context."""
+    lm = dspy.settings.lm.copy(rollout_id=attempt, temperature=1.0)
+    with dspy.context(lm=lm):
+        return await planner.acall(**inputs)

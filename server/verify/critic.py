@@ -1,0 +1,71 @@
+"""The critic of the fix loop: the tests that exercise a unit, run on each rewrite of its file
+in one copy of the project (``sandbox``), the project itself never written.
+
+Which tests: those whose coverage context ran the unit's lines, where a recorded map exists
+(``coverage_map``), else the test files that import its module or name it
+(``analyzers.test_selection``). A unit in a test file gets no critic: a fix must not edit the
+tests that judge it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...analyzers.programs.fix_loop import Verdict
+from ...analyzers.test_selection import is_test_file, select_tests
+from .coverage_map import CoverageMap, python_files
+from .sandbox import run_tests_async, write_inside
+
+DEFAULT_COMMAND = "python -m pytest -x -q -p no:cacheprovider"
+_PASSED = re.compile(r"(\d+) passed")
+
+
+class NoCritic(Exception):
+    """The unit cannot be judged by tests: why, for the user."""
+
+
+def unit_tests(
+    root: Path, path: str, qualname: str, lines: tuple[int, int], coverage: CoverageMap | None
+) -> tuple[str, ...]:
+    """pytest node ids (from coverage) or test files (from imports and names) for the unit
+    at ``path`` (project-relative) lines ``lines`` (1-based, inclusive)."""
+    if is_test_file(path):
+        raise NoCritic(f"{path} is a test file: a fix must not edit the tests that judge it")
+    if coverage is not None and (covered := coverage.tests_for(path, *lines)):
+        return covered
+    texts = {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8", errors="replace")
+        for p in python_files(root)
+        if is_test_file(p.relative_to(root).as_posix())
+    }
+    found = tuple(t.path for t in select_tests(path, qualname, texts))
+    if not found:
+        raise NoCritic(f"no test exercises {qualname}")
+    return found
+
+
+@dataclass(frozen=True)
+class ProjectCritic:
+    """Writes each rewrite of ``path`` into ``copy``, runs ``tests`` there, and puts the
+    file back, so every attempt starts from the project as it is."""
+
+    copy: Path
+    path: str
+    tests: Sequence[str]
+    command: str = DEFAULT_COMMAND
+    timeout_s: float = 300.0
+
+    async def __call__(self, new_source: str) -> Verdict:
+        original = (self.copy / self.path).read_text(encoding="utf-8")
+        write_inside(self.copy, self.path, new_source)
+        try:
+            selected = " ".join(shlex.quote(t) for t in self.tests)
+            run = await run_tests_async(f"{self.command} {selected}", self.copy, self.timeout_s)
+        finally:
+            write_inside(self.copy, self.path, original)
+        counted = _PASSED.search(run.output)
+        return Verdict(run.outcome == "passed", int(counted.group(1)) if counted else 0, run.output)
