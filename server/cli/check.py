@@ -74,7 +74,7 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if args.show_settings:
         return _show_settings(args)
-    roots = _settings_per_root(args)
+    roots = settings_per_root(args)
     unknown = dict.fromkeys(e for _, resolved in roots for e in resolved.unknown_rules)
     for error in unknown:
         print(f"dspy-lsp: error: {error}", file=sys.stderr)
@@ -86,7 +86,7 @@ def run_check(args: argparse.Namespace) -> int:
         if args.no_lm
         else next((s.resolved.settings.lm for s in sources if s.resolved.settings.lm.model), None)
     )
-    if lm and (unrunnable := _cannot_run(lm)):
+    if lm and (unrunnable := cannot_run(lm)):
         print(f"dspy-lsp: error: {unrunnable}", file=sys.stderr)
         return EXIT_ERROR
     lm_error = None
@@ -149,7 +149,7 @@ def _show_settings(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _settings_per_root(args: argparse.Namespace) -> list[tuple[Path, ResolvedSettings]]:
+def settings_per_root(args: argparse.Namespace) -> list[tuple[Path, ResolvedSettings]]:
     """The settings each path on the command line is checked under; each problem told once."""
     layer = _cli_layer(args)
     configs: dict[Path, ProjectConfig] = {}
@@ -215,7 +215,7 @@ def _rules_only(source: Source) -> FileReport:
     return FileReport(source.shown, analysis, source.fixed)
 
 
-def _cannot_run(settings: LmSettings) -> str | None:
+def cannot_run(settings: LmSettings) -> str | None:
     """Why the model named cannot run at all, known without asking it; None if it may."""
     from ..lm.factory import check_runnable
     from ..lm.local_engine import LocalModelError

@@ -25,6 +25,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 VERB_MODULES = {
     "dataset": "build labelled datasets (bugs a project's tests catch)",
     "feedback": "acceptance statistics and exports of feedback",
+    "fix": "fix findings with plans the project's tests have passed",
     "learn": "re-optimize when feedback calls for it",
     "optimize": "compile better programs from feedback and examples",
     "programs": "list, show, activate, roll back and compare optimized programs",
@@ -150,6 +151,10 @@ def _run(argv: Sequence[str]) -> int:
         from . import dataset as dataset_cli
 
         return dataset_cli.run(args)
+    if args.command == "fix":
+        from . import fix as fix_cli
+
+        return fix_cli.run(args)
     if args.command == "feedback":
         from . import feedback as feedback_cli
 

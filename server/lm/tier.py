@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...analyzers.lm_findings import (
     RawFinding,
@@ -46,6 +46,9 @@ from .errors import (
 )
 from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retries
 from .stats import LmStats
+
+if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
+    from ...analyzers.programs.fix_loop import Critic
 
 log = logging.getLogger(__name__)
 
@@ -369,11 +372,7 @@ class LmTier:
         each attempt under the breaker and the retries."""
         from ...analyzers.programs.verified_plan import VerifiedPlanner
 
-        if not self.configured:
-            raise LmUnavailable("no LM configured")
-        await asyncio.to_thread(self._ensure_loaded)  # importing dspy takes seconds
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+        await self._ready_to_plan()
         planner = VerifiedPlanner(
             self._programs[ProgramKind.PLAN],
             self.settings.plan_attempts,
@@ -381,3 +380,24 @@ class LmTier:
         )
         outcome = await planner.acall(source=text, finding=finding)
         return outcome.plan, outcome.reason
+
+    async def fix(self, text: str, finding: Finding, critic: Critic, attempts: int) -> Any:
+        """The fix loop for ``finding``: plans the ``critic``'s tests judge, each failure told to
+        the next attempt (``FixLoop``); its ``Prediction(plan, reason, attempts)``."""
+        from ...analyzers.programs.fix_loop import FixLoop
+
+        await self._ready_to_plan()
+        loop = FixLoop(
+            self._programs[ProgramKind.PLAN],
+            attempts,
+            critic,
+            guard=lambda attempt: self._guarded(attempt, ProgramKind.PLAN),
+        )
+        return await loop.acall(source=text, finding=finding)
+
+    async def _ready_to_plan(self) -> None:
+        if not self.configured:
+            raise LmUnavailable("no LM configured")
+        await asyncio.to_thread(self._ensure_loaded)  # importing dspy takes seconds
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)

@@ -20,8 +20,12 @@ from ...analyzers.test_selection import is_test_file, select_tests
 from .coverage_map import CoverageMap, python_files
 from .sandbox import run_tests_async, write_inside
 
-DEFAULT_COMMAND = "python -m pytest -x -q -p no:cacheprovider"
 _PASSED = re.compile(r"(\d+) passed")
+
+
+def pytest_command(python: str) -> str:
+    """The default test command: the project's pytest, stopping at the first failure."""
+    return f"{shlex.quote(python)} -m pytest -x -q -p no:cacheprovider"
 
 
 class NoCritic(Exception):
@@ -56,7 +60,7 @@ class ProjectCritic:
     copy: Path
     path: str
     tests: Sequence[str]
-    command: str = DEFAULT_COMMAND
+    command: str
     timeout_s: float = 300.0
 
     async def __call__(self, new_source: str) -> Verdict:

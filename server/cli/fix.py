@@ -1,0 +1,273 @@
+"""``dspy-lsp fix PATH``: findings fixed by plans the project's own tests have passed.
+
+For each LM finding in PATH (and each rule finding without an exact fix), the fix loop plans a
+rewrite of its unit, runs the tests that exercise the unit in a copy of the project, and plans
+again told what failed, up to ``--max-attempts`` (``analyzers.programs.fix_loop``,
+``verify.critic``). The report gives, per finding, whether its tests passed, each attempt, and
+the diff. ``--apply`` writes only fixes whose tests passed (atomically, one plan per unit);
+``--diff``, the default, writes nothing.
+
+Exit codes as for ``check``: 0 when every finding has a fix its tests passed, 1 when some have
+none, 2 for usage errors, an LM that cannot run, or fixes that could not be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...analyzers.engine import META_RULES
+from ...analyzers.fixes import OverlappingEdits, apply_edits
+from ...analyzers.lm_findings import LM_RULE_PREFIX
+from ...analyzers.models import Finding, RefactorPlan
+from ...analyzers.source import UndecodableSource, decode_source
+from ...analyzers.units import place_in_unit, split_units
+from ..analysis import iter_python_files, run_with_model
+from ..settings import LmSettings, ResolvedSettings
+from ..verify.coverage_map import CoverageMap, coverage_map
+from ..verify.critic import NoCritic, ProjectCritic, pytest_command, unit_tests
+from ..verify.sandbox import project_copy
+from .check import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, cannot_run, settings_per_root
+from .reporters import printable_path
+
+if TYPE_CHECKING:  # both import dspy, which only a run that plans needs
+    from ...analyzers.programs.fix_loop import Attempt
+    from ..lm.tier import LmTier
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    fix = sub.add_parser("fix", help="fix findings with plans the project's tests have passed")
+    fix.add_argument("paths", nargs="+", type=Path, help="files or directories to fix")
+    fix.add_argument(
+        "--python",
+        default="python",
+        metavar="PATH",
+        help="the project's interpreter, for its tests and the coverage run (default: python)",
+    )
+    fix.add_argument(
+        "--tests",
+        metavar="CMD",
+        help="the test command, run in a copy of the project with the selected tests appended "
+        "(default: PYTHON -m pytest -x -q -p no:cacheprovider)",
+    )
+    fix.add_argument(
+        "--max-attempts", type=int, default=3, metavar="N", help="plans per finding (default 3)"
+    )
+    fix.add_argument(
+        "--timeout-s", type=float, default=300.0, metavar="S", help="seconds per test run"
+    )
+    what = fix.add_mutually_exclusive_group()
+    what.add_argument("--apply", action="store_true", help="write the fixes whose tests passed")
+    what.add_argument("--diff", action="store_true", help="only show the diffs (the default)")
+    fix.add_argument(
+        "--no-coverage",
+        action="store_true",
+        help="choose tests by imports and names only, without one recorded coverage run",
+    )
+    fix.add_argument("--lm", metavar="MODEL", help="the dspy model that plans (else the settings')")
+    fix.add_argument("--api-base", help="with --lm: the OpenAI-compatible endpoint")
+    fix.add_argument("--api-key-env", help="with --lm: the variable holding the API key")
+    fix.add_argument(
+        "--trust-project",
+        action="store_true",
+        help="let the project's pyproject.toml choose trusted-only settings (LM, paths) this run",
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the loop did for one finding."""
+
+    path: Path
+    shown: str
+    relative: str
+    """Its path in the project, as the diff names it."""
+    finding: Finding
+    plan: RefactorPlan | None
+    reason: str
+    attempts: tuple[str, ...]
+    """One line per attempt: what the tests (or the checks) said."""
+
+    @property
+    def passed(self) -> bool:
+        return self.plan is not None and self.plan.tests_passed > 0
+
+
+def run(args: argparse.Namespace) -> int:
+    args.select = args.ignore = None  # the check layer's keys that fix does not take
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        shown = ", ".join(printable_path(str(p)) for p in missing)
+        print(f"dspy-lsp: no such file or directory: {shown}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.max_attempts < 1:
+        print("dspy-lsp: --max-attempts must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    roots = settings_per_root(args)
+    lm = next((r.settings.lm for _, r in roots if r.settings.lm.model), None)
+    if lm is None:
+        print("dspy-lsp: error: fix needs an LM to plan: --lm MODEL", file=sys.stderr)
+        return EXIT_ERROR
+    if unrunnable := cannot_run(lm):
+        print(f"dspy-lsp: error: {unrunnable}", file=sys.stderr)
+        return EXIT_ERROR
+    outcomes = asyncio.run(_fix(args, roots, lm))
+    sys.stdout.write(report(outcomes))
+    if args.apply and not _apply(outcomes):
+        return EXIT_ERROR
+    return EXIT_CLEAN if all(o.passed for o in outcomes) else EXIT_FINDINGS
+
+
+def _fixable(finding: Finding) -> bool:
+    """LM findings, and rule findings with no exact fix: what a plan is for."""
+    if finding.rule in META_RULES:
+        return False
+    return finding.rule.startswith(LM_RULE_PREFIX) or finding.fix is None
+
+
+async def _fix(
+    args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]], settings: LmSettings
+) -> list[Outcome]:
+    from ..lm.cache import LmCache, default_cache_path
+    from ..lm.tier import LmTier
+
+    cache_path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
+    tier = LmTier(settings, LmCache(cache_path))
+    outcomes: list[Outcome] = []
+    try:
+        for root_arg, resolved in roots:
+            project = resolved.root or (root_arg if root_arg.is_dir() else root_arg.parent)
+            project = project.resolve()
+            coverage = None
+            if not args.no_coverage:
+                coverage = await asyncio.to_thread(
+                    coverage_map,
+                    project,
+                    args.python,
+                    args.timeout_s,
+                    cache_path.parent / "coverage",
+                )
+            with project_copy(project) as copy:
+                for path in iter_python_files([root_arg], resolved.settings.exclude):
+                    outcomes += await _fix_file(args, tier, resolved, project, copy, path, coverage)
+    finally:
+        tier.cache.close()
+    return outcomes
+
+
+async def _fix_file(
+    args: argparse.Namespace,
+    tier: LmTier,
+    resolved: ResolvedSettings,
+    project: Path,
+    copy: Path,
+    path: Path,
+    coverage: CoverageMap | None,
+) -> list[Outcome]:
+    try:
+        text = decode_source(path.read_bytes())
+    except (OSError, UndecodableSource) as exc:
+        print(f"dspy-lsp: skipped {printable_path(str(path))}: {exc}", file=sys.stderr)
+        return []
+    done = await run_with_model(text, path, resolved, tier)
+    if done.lm_error:
+        print(f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr)
+    relative = path.resolve().relative_to(project).as_posix()
+    units = split_units(text)
+    outcomes = []
+    for finding in filter(_fixable, done.analysis.findings):
+        placed = place_in_unit(units, finding.span.start.line, finding.span.end.line)
+        if placed is None:
+            continue
+        lines = (placed.unit.line_map[0] + 1, placed.unit.line_map[-1] + 1)
+        shown = path.as_posix()
+        try:
+            tests = unit_tests(project, relative, placed.unit.qualname, lines, coverage)
+        except NoCritic as exc:
+            outcomes.append(Outcome(path, shown, relative, finding, None, str(exc), ()))
+            continue
+        command = args.tests or pytest_command(args.python)
+        critic = ProjectCritic(copy, relative, tests, command, args.timeout_s)
+        result = await tier.fix(text, finding, critic, args.max_attempts)
+        tried = tuple(_attempt_line(a) for a in result.attempts)
+        outcomes.append(Outcome(path, shown, relative, finding, result.plan, result.reason, tried))
+    return outcomes
+
+
+def _attempt_line(attempt: Attempt) -> str:
+    verdict = attempt.verdict
+    if verdict is None:
+        return f"not run: {attempt.refused}"
+    if verdict.passed:
+        return f"tests passed ({verdict.tests})"
+    lines = [ln.strip() for ln in verdict.output.splitlines() if ln.strip()]
+    # pytest's "E   assert 6 == 5" says what failed; its last line only how many
+    said = next((ln for ln in lines if ln.startswith("E ")), lines[-1] if lines else "")
+    return f"tests failed: {' '.join(said.split())[:160]}"
+
+
+def report(outcomes: list[Outcome]) -> str:
+    out: list[str] = []
+    for o in outcomes:
+        where = f"{o.shown}:{o.finding.span.start.line + 1}:{o.finding.span.start.column + 1}"
+        out.append(f"{where}: {o.finding.rule} {o.finding.message}\n")
+        if o.passed and o.plan is not None:
+            out.append(f"  fixed: {o.plan.title} (tests pass: {o.plan.tests_passed})\n")
+        elif o.plan is not None:
+            out.append(f"  suggestion only: {o.reason}\n")
+        else:
+            out.append(f"  not fixed: {o.reason}\n")
+        out += [f"  attempt {n}: {line}\n" for n, line in enumerate(o.attempts, start=1)]
+        if o.plan is not None:
+            out.append(_diff(o))
+    fixed = sum(o.passed for o in outcomes)
+    out.append(
+        f"{len(outcomes)} finding(s): {fixed} fixed with tests passing, "
+        f"{len(outcomes) - fixed} without a passing fix\n"
+    )
+    return "".join(out)
+
+
+def _diff(outcome: Outcome) -> str:
+    assert outcome.plan is not None
+    before = outcome.path.read_text(encoding="utf-8")
+    after = apply_edits(before, outcome.plan.edits)
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        f"a/{outcome.relative}",
+        f"b/{outcome.relative}",
+    )
+    return "".join(f"    {line}" if line.endswith("\n") else f"    {line}\n" for line in lines)
+
+
+def _apply(outcomes: list[Outcome]) -> bool:
+    """Write every file's passing fixes (one per unit: the first that passed); False if a file
+    could not be written."""
+    from ..store.safe_write import replace_content
+
+    by_file: dict[Path, list[RefactorPlan]] = {}
+    for o in outcomes:
+        if o.passed and o.plan is not None:
+            by_file.setdefault(o.path, []).append(o.plan)
+    ok = True
+    for path, plans in by_file.items():
+        text = path.read_text(encoding="utf-8")
+        edits = []
+        for plan in plans:
+            try:
+                apply_edits(text, [*edits, *plan.edits])
+            except OverlappingEdits:
+                continue  # another finding's fix already rewrote this unit
+            edits += plan.edits
+        try:
+            replace_content(path.resolve(), apply_edits(text, edits).encode("utf-8"))
+        except OSError as exc:
+            print(f"dspy-lsp: could not write {printable_path(str(path))}: {exc}", file=sys.stderr)
+            ok = False
+    return ok

@@ -1,0 +1,96 @@
+"""``dspy-lsp fix``: on a tiny project with a real bug and its test, over the real dspy.LM path to
+a loopback OpenAI server. The repair finds the bug, the first plan fails the test, the second,
+told the failure, passes; ``--apply`` writes it, the default only shows it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes.openai_server import FakeOpenAI
+from fakes.reviewer import fields, reply
+
+from dspy_lsp.server.cli.main import main
+
+CALC = "def add(a, b):\n    return a - b\n\n\ndef double(x):\n    return x * 2\n"
+FIXED = CALC.replace("a - b", "a + b")
+
+
+class Model:
+    """Repairs `a - b` to `a + b`; plans `a * b` first, and `a + b` once told the failure."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def __call__(self, messages: list[dict[str, Any]]) -> str:
+        system = next(m["content"] for m in messages if m["role"] == "system")
+        inputs = fields(messages[-1]["content"])
+        code = inputs.get("code", "")
+        if "rewritten_code" in system:
+            self.problems.append(inputs["problem"])
+            told = "failed the project's tests" in inputs["problem"]
+            body = code.replace("a - b", "a + b" if told else "a * b")
+            return reply(title="Add, not subtract", steps=["use +"], rewritten_code=body)
+        return reply(fixed_code=code.replace("a - b", "a + b"))
+
+
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "calc"\n')
+    (root / "conftest.py").write_text("")
+    (root / "calc.py").write_text(CALC)
+    (root / "tests" / "test_calc.py").write_text(
+        "from calc import add, double\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_double():\n    assert double(2) == 4\n"
+    )
+    return root
+
+
+def _fix(tmp_path: Path, *extra: str) -> tuple[int, Path, Model]:
+    root = _project(tmp_path)
+    model = Model()
+    with FakeOpenAI(model) as fake:
+        argv = ["fix", str(root / "calc.py"), "--lm", "openai/fake", "--api-base", fake.base_url]
+        code = main([*argv, "--python", sys.executable, *extra])
+    return code, root, model
+
+
+@pytest.mark.parametrize("coverage", [[], ["--no-coverage"]], ids=["coverage", "imports"])
+def test_fix_shows_a_fix_its_tests_passed_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], coverage: list[str]
+) -> None:
+    code, root, model = _fix(tmp_path, *coverage)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "LM-bug `return a - b` looks wrong" in out
+    assert "fixed: Add, not subtract (tests pass:" in out
+    assert "attempt 1: tests failed: E assert 6 == 5" in out and "attempt 2: tests passed" in out
+    assert "--- a/calc.py" in out
+    assert "-    return a - b" in out and "+    return a + b" in out
+    assert "1 finding(s): 1 fixed with tests passing, 0 without a passing fix" in out
+    assert "failed the project's tests" in model.problems[1]
+    assert (root / "calc.py").read_text() == CALC  # shown, not written
+    if coverage == []:  # the one test that ran add(), not the whole file
+        assert "tests pass: 1)" in out
+
+
+def test_fix_apply_writes_only_what_passed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, root, _ = _fix(tmp_path, "--apply", "--no-coverage")
+    assert code == 0 and (root / "calc.py").read_text() == FIXED
+
+
+def test_a_fix_that_never_passes_is_not_written_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, root, _ = _fix(tmp_path, "--apply", "--no-coverage", "--max-attempts", "1")
+    out = capsys.readouterr().out
+    assert code == 1 and "suggestion only: the tests failed on every attempt (1)" in out
+    assert (root / "calc.py").read_text() == CALC
+
+
+def test_fix_without_an_lm_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["fix", str(_project(tmp_path))]) == 2
+    assert "fix needs an LM" in capsys.readouterr().err
