@@ -40,10 +40,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import dspy
+from learning_module import learning
 from learning_report import table
 
 from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
@@ -59,7 +59,6 @@ from dspy_lsp.analyzers.programs.signatures import RepairUnit
 from dspy_lsp.analyzers.repair_claims import repair_hunks
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
-TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
 Finder = Callable[[AnalysisExample], list[Predicted]]
 
 
@@ -82,16 +81,6 @@ class VariantResult:
     completion_tokens: int
     seconds_per_unit: float
     version: str = ""
-
-
-def learning() -> ModuleType:
-    """``benchmarks/learning.py`` (its LM set-up, meter and quiet), loaded by path: under pytest
-    the name ``learning`` is the tests' package. The fakes and the loader live in tests/."""
-    if str(TESTS_DIR) not in sys.path:
-        sys.path.append(str(TESTS_DIR))
-    from benchmark_scripts import load_benchmark
-
-    return load_benchmark("learning")
 
 
 def units_of(cases: Sequence[BugCase]) -> list[AnalysisExample]:

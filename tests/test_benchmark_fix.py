@@ -1,0 +1,24 @@
+"""benchmarks/fix.py end to end with its scripted model on a few QuixBugs bugs and their
+upstream tests: the single plan passes none, the loop, told each failure, passes them all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from benchmark_scripts import load_benchmark
+
+QUIXBUGS = Path("/work/shared/corpora/quixbugs")
+pytestmark = pytest.mark.skipif(not QUIXBUGS.exists(), reason="corpus not on this machine")
+BUGS = 3
+
+
+def test_the_loop_passes_what_a_single_plan_does_not(tmp_path: Path) -> None:
+    bench = load_benchmark("fix")
+    out = tmp_path / "fix.json"
+    bench.main(["--lm", "scripted", "--limit", str(BUGS), "--json", str(out)])
+    single, loop = json.loads(out.read_text())["variants"]
+    assert (single["variant"], single["passed"], single["attempts"]) == ("single", 0, BUGS)
+    assert (loop["variant"], loop["passed"], loop["attempts"]) == ("loop", BUGS, 2 * BUGS)
+    assert loop["pass_at_1"] == 1.0 and loop["prompt_tokens"] > single["prompt_tokens"] > 0
