@@ -36,14 +36,13 @@ import argparse
 import json
 import random
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import dspy
-from learning_module import learning
+from learning_module import learning, lm_parser, run_and_report
 from learning_report import table
 
 from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
@@ -296,10 +295,7 @@ def scripted_lm(cases: Sequence[BugCase]) -> dspy.LM:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--lm", default="scripted", help="scripted | local/<path.gguf> | dspy model")
-    p.add_argument("--api-base")
-    p.add_argument("--api-key-env", help="environment variable holding the API key")
+    p = lm_parser(__doc__.splitlines()[0], max_tokens=400)
     p.add_argument("--corpus", type=Path, default=QUIXBUGS, help="bug records (JSONL)")
     p.add_argument("--program-state", type=Path, help="an optimized finder to compare")
     p.add_argument(
@@ -311,22 +307,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="only the first N programs")
     p.add_argument("--variants", help="only these, comma-separated (chance always runs)")
     p.add_argument("--seed", type=int, default=0, help="of the chance baseline")
-    p.add_argument("--max-tokens", type=int, default=400)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--timeout", type=float, default=300.0, help="per call, remote models")
-    p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    started = time.monotonic()
-    with learning().quiet():
-        results = run(args)
-    results["wall_s"] = time.monotonic() - started
-    print(report(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    run_and_report(parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

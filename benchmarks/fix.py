@@ -20,16 +20,14 @@ nothing and ``loop`` passes every bug whose tests can pass.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import dspy
-from learning_module import learning
+from learning_module import learning, lm_parser, run_and_report
 from learning_report import table
 
 from dspy_lsp.analyzers.learning.bug_examples import BugExample, load_bug_examples
@@ -170,31 +168,17 @@ def scripted_lm(bugs: Sequence[BugExample]) -> dspy.LM:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--lm", default="scripted", help="scripted | local/<path.gguf> | dspy model")
-    p.add_argument("--api-base")
-    p.add_argument("--api-key-env", help="environment variable holding the API key")
+    p = lm_parser(__doc__.splitlines()[0], max_tokens=1024)
     p.add_argument("--corpus", type=Path, default=QUIXBUGS, help="a QuixBugs checkout")
     p.add_argument("--limit", type=int, default=None, help="only the first N bugs")
     p.add_argument("--attempts", type=int, default=3, help="plans per bug in the loop")
     p.add_argument("--python", default=sys.executable, help="the interpreter for the tests")
     p.add_argument("--timeout-s", type=float, default=30.0, help="per test run")
-    p.add_argument("--max-tokens", type=int, default=1024)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--timeout", type=float, default=300.0, help="per call, remote models")
-    p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    started = time.monotonic()
-    with learning().quiet():
-        results = run(args)
-    results["wall_s"] = time.monotonic() - started
-    print(report(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    run_and_report(parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

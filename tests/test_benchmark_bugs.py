@@ -40,23 +40,18 @@ def results(bench: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict
     return json.loads(out.read_text())
 
 
+VARIANTS = ["chance", "repair", "analyze", "optimized", "repair-alone", "repair-cot", "predict"]
+
+
 def by_variant(results: dict) -> dict[str, dict]:
     return {v["variant"]: v for v in results["variants"]}
 
 
 def test_every_variant_is_scored_on_buggy_and_fixed_units(results: dict) -> None:
     variants = by_variant(results)
-    assert list(variants) == [
-        "chance",
-        "repair",
-        "analyze",
-        "optimized",
-        "repair-alone",
-        "repair-cot",
-        "predict",
-    ]
+    assert list(variants) == VARIANTS
     assert results["programs"] == PROGRAMS
-    for name in ("repair", "analyze", "optimized", "repair-alone", "repair-cot", "predict"):
+    for name in VARIANTS[1:]:
         v = variants[name]
         assert v["units"] == 2 * PROGRAMS and v["parse_failures"] == v["failures"] == 0
         assert v["prompt_tokens"] > 0 and v["completion_tokens"] > 0
@@ -107,12 +102,4 @@ def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:
 
 def test_the_table_has_a_row_per_variant(bench: ModuleType, results: dict) -> None:
     rows = bench.report(results).splitlines()
-    assert [r.split()[0] for r in rows[4:11]] == [
-        "chance",
-        "repair",
-        "analyze",
-        "optimized",
-        "repair-alone",
-        "repair-cot",
-        "predict",
-    ]
+    assert [r.split()[0] for r in rows[4:11]] == VARIANTS

@@ -86,10 +86,10 @@ async def _lm_diagnostics(
     raise AssertionError(f"no LM diagnostics for {uri}: {client.diagnostics.get(uri)}")
 
 
-async def _plan_actions(
+async def _lm_actions(
     client: LanguageClient, uri: str, text: str = SOURCE
 ) -> list[types.CodeAction | types.Command]:
-    """Open ``text`` at ``uri``, wait for its LM finding, and list the plan actions offered for it."""
+    """Open ``text`` at ``uri``, wait for its LM finding, and list the actions offered for it."""
     _open(client, uri, text)()
     [lm] = await _lm_diagnostics(client, uri)
     actions = await client.text_document_code_action_async(
@@ -99,7 +99,13 @@ async def _plan_actions(
             context=types.CodeActionContext(diagnostics=[lm]),
         )
     )
-    return [a for a in actions or [] if a.title.startswith("Plan refactor")]
+    return list(actions or [])
+
+
+async def _plan_actions(
+    client: LanguageClient, uri: str, text: str = SOURCE
+) -> list[types.CodeAction | types.Command]:
+    return [a for a in await _lm_actions(client, uri, text) if a.title.startswith("Plan refactor")]
 
 
 async def _plan_action(client: LanguageClient, uri: str, text: str = SOURCE) -> types.CodeAction:
@@ -134,16 +140,8 @@ async def test_the_models_repair_is_a_quick_fix_beside_the_plan(client: Language
     """The repair that found the bug is its fix at once (a suggestion: nobody ran it); a
     checked plan is still offered for it."""
     uri = workspace_file("lm/repair_fix.py")
-    _open(client, uri, SOURCE)()
-    [lm] = await _lm_diagnostics(client, uri)
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=lm.range,
-            context=types.CodeActionContext(diagnostics=[lm]),
-        )
-    )
-    titles = [a.title for a in actions or []]
+    actions = await _lm_actions(client, uri)
+    titles = [a.title for a in actions]
     assert titles[0] == "LM-bug: apply the model's repair (suggestion)"
     assert any(t.startswith("Plan refactor") for t in titles)
     repair = actions[0]
