@@ -195,7 +195,10 @@ def load_state(path: Path, bare_kind: ProgramKind) -> tuple[ProgramKind, dict[st
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    cases = load_bug_cases(args.corpus)[: args.limit]
+    cases = load_bug_cases(args.corpus)
+    if args.with_neighbours:  # where shown neighbours could matter: repair against repair-alone
+        cases = [c for c in cases if without_neighbours(c.buggy.context) != c.buggy.context]
+    cases = cases[: args.limit]
     units = units_of(cases)
     shared = learning()
     lm = scripted_lm(cases) if args.lm == "scripted" else shared.real_lm(args)
@@ -305,6 +308,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="of a bare state",
     )
     p.add_argument("--limit", type=int, default=None, help="only the first N programs")
+    p.add_argument(
+        "--with-neighbours",
+        action="store_true",
+        help="only bugs in functions that call, or are called by, others of their module",
+    )
     p.add_argument("--variants", help="only these, comma-separated (chance always runs)")
     p.add_argument("--seed", type=int, default=0, help="of the chance baseline")
     return p.parse_args(argv)
