@@ -177,7 +177,7 @@ def test_the_local_engine_passes_the_stop_and_reports_a_loop_as_length(
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF" + b"\0" * 60)
     request = dspy.lm15.Request(model="local/x", messages=(dspy.lm15.Message.user("hi"),))
-    response = local_engine.LlamaEngine(gguf).complete(request)
+    response = local_engine.LlamaEngine(gguf, lookup_tokens=0).complete(request)
     assert response.finish_reason == "length" and "repeat_penalty" not in seen
 
 
