@@ -87,6 +87,8 @@ class Outcome:
     shown: str
     relative: str
     """Its path in the project, as the diff names it."""
+    text: str
+    """The file as analysed: what the plan's edits apply to."""
     finding: Finding
     plan: RefactorPlan | None
     reason: str
@@ -189,13 +191,15 @@ async def _fix_file(
         try:
             tests = unit_tests(project, relative, placed.unit.qualname, lines, coverage)
         except NoCritic as exc:
-            outcomes.append(Outcome(path, shown, relative, finding, None, str(exc), ()))
+            outcomes.append(Outcome(path, shown, relative, text, finding, None, str(exc), ()))
             continue
         command = args.tests or pytest_command(args.python)
         critic = ProjectCritic(copy, relative, tests, command, args.timeout_s)
         result = await tier.fix(text, finding, critic, args.max_attempts)
         tried = tuple(_attempt_line(a) for a in result.attempts)
-        outcomes.append(Outcome(path, shown, relative, finding, result.plan, result.reason, tried))
+        outcomes.append(
+            Outcome(path, shown, relative, text, finding, result.plan, result.reason, tried)
+        )
     return outcomes
 
 
@@ -235,7 +239,7 @@ def report(outcomes: list[Outcome]) -> str:
 
 def _diff(outcome: Outcome) -> str:
     assert outcome.plan is not None
-    before = outcome.path.read_text(encoding="utf-8")
+    before = outcome.text
     after = apply_edits(before, outcome.plan.edits)
     lines = difflib.unified_diff(
         before.splitlines(keepends=True),
@@ -251,13 +255,19 @@ def _apply(outcomes: list[Outcome]) -> bool:
     could not be written."""
     from ..store.safe_write import replace_content
 
-    by_file: dict[Path, list[RefactorPlan]] = {}
+    by_file: dict[Path, tuple[str, list[RefactorPlan]]] = {}
     for o in outcomes:
         if o.passed and o.plan is not None:
-            by_file.setdefault(o.path, []).append(o.plan)
+            by_file.setdefault(o.path, (o.text, []))[1].append(o.plan)
     ok = True
-    for path, plans in by_file.items():
-        text = path.read_text(encoding="utf-8")
+    for path, (text, plans) in by_file.items():
+        if decode_source(path.read_bytes()) != text:  # edited while the tests ran
+            print(
+                f"dspy-lsp: {printable_path(str(path))} changed meanwhile: not written",
+                file=sys.stderr,
+            )
+            ok = False
+            continue
         edits = []
         for plan in plans:
             try:
