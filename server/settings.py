@@ -30,6 +30,7 @@ from .settings_model import FeedbackSettings as FeedbackSettings
 from .settings_model import LearnSettings as LearnSettings
 from .settings_model import LmSettings as LmSettings
 from .settings_model import Settings as Settings
+from .settings_model import TestsSettings as TestsSettings
 from .user_config import config_path, is_trusted, read_config
 
 SECTION = "dspy-lsp"
@@ -37,7 +38,11 @@ SECTION = "dspy-lsp"
 CONNECTION_KEYS = ("model", "api_base", "api_key_env")
 """Endpoint, model and key travel together: always taken from one layer."""
 
-_RESTRICTED = {"lm": dict.fromkeys(CONNECTION_KEYS), "learn": {"auto": False}}
+_RESTRICTED = {
+    "lm": dict.fromkeys(CONNECTION_KEYS),
+    "learn": {"auto": False},
+    "tests": {"enabled": False},  # running the tests runs the project's code
+}
 
 
 class _EnvSettings(BaseSettings, Settings):

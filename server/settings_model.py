@@ -19,6 +19,7 @@ PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
     "lm": frozenset({"run_on", "min_confidence", "finder"}),
     "feedback": frozenset({"enabled", "ignore_after_saves"}),
     "learn": frozenset(),
+    "tests": frozenset(),
 }
 """Sections holding trusted-only keys, with the keys in them a project may still set."""
 
@@ -188,6 +189,35 @@ class LearnSettings(_Strict):
     )
 
 
+class TestsSettings(_Strict):
+    """How the fix loop runs the project's own tests: processes the user chooses, never the
+    project's file (every key here is trusted-only)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Run the tests that exercise a function on a planned fix, in a copy of the"
+        ' project, when you pick "Plan refactor" (never on its own). Off in Restricted Mode.',
+    )
+    python: str | None = Field(
+        default=None,
+        description="The project's interpreter, for its tests. Unset: the one running dspy-lsp.",
+    )
+    command: str | None = Field(
+        default=None,
+        description="The test command, run in the copy with the selected tests appended."
+        " Unset: `PYTHON -m pytest -x -q -p no:cacheprovider`.",
+    )
+    coverage: bool = Field(
+        default=True,
+        description="Choose a function's tests by one recorded `pytest --cov-context=test` run"
+        " (cached by the project's files' hash) where pytest-cov is installed; else by imports"
+        " and names.",
+    )
+    timeout_s: float = Field(
+        default=300.0, gt=0, description="Seconds one test run may take before it is killed."
+    )
+
+
 class Settings(_Strict):
     """Everything one file is analysed under; the source of the editor's settings and the
     README's table (``settings_schema``)."""
@@ -223,6 +253,7 @@ class Settings(_Strict):
     lm: LmSettings = LmSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     learn: LearnSettings = LearnSettings()
+    tests: TestsSettings = TestsSettings()
 
     def selection(self) -> RuleSelection:
         return RuleSelection(select=self.select, ignore=self.ignore, overrides=self.overrides)

@@ -12,7 +12,11 @@ import pytest
 from fakes.openai_server import FakeOpenAI
 from fakes.reviewer import fields, reply
 
+from dspy_lsp.analyzers.learning.metrics import score_plan
+from dspy_lsp.analyzers.learning.records import FeedbackKind
+from dspy_lsp.analyzers.learning.sources import from_feedback
 from dspy_lsp.server.cli.main import main
+from dspy_lsp.server.store.feedback_store import FeedbackStore, default_store_path
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef double(x):\n    return x * 2\n"
 FIXED = CALC.replace("a - b", "a + b")
@@ -23,6 +27,7 @@ class Model:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.goals: list[str] = []
 
     def __call__(self, messages: list[dict[str, Any]]) -> str:
         system = next(m["content"] for m in messages if m["role"] == "system")
@@ -33,7 +38,28 @@ class Model:
             told = "failed the project's tests" in inputs["problem"]
             body = code.replace("a - b", "a + b" if told else "a * b")
             return reply(title="Add, not subtract", steps=["use +"], rewritten_code=body)
-        return reply(fixed_code=code.replace("a - b", "a + b"))
+        if "fixed_code" in system:
+            return reply(fixed_code=code.replace("a - b", "a + b"))
+        return self._review_toward_the_goal(inputs)
+
+    def _review_toward_the_goal(self, inputs: dict[str, str]) -> str:
+        """The analyze program, asked with ``--goal``: the subtraction, if the goal is sums."""
+        self.goals.append(inputs["context"].splitlines()[0])
+        numbered = inputs["code"].splitlines()
+        hit = [n for n, line in enumerate(numbered, start=1) if "a - b" in line]
+        if "sums" not in inputs["context"] or not hit:
+            return reply(findings=[])
+        finding = {
+            "line": hit[0],
+            "end_line": hit[0],
+            "category": "bug",
+            "severity": "warning",
+            "message": "add() subtracts",
+            "rationale": "the sum is a + b",
+            "confidence": 0.8,
+            "snippet": "return a - b",
+        }
+        return reply(findings=[finding])
 
 
 def _project(tmp_path: Path) -> Path:
@@ -75,6 +101,43 @@ def test_fix_shows_a_fix_its_tests_passed_and_writes_nothing(
     assert (root / "calc.py").read_text() == CALC  # shown, not written
     if coverage == []:  # the one test that ran add(), not the whole file
         assert "tests pass: 1)" in out
+
+
+def test_every_attempt_is_in_the_feedback_store_as_plan_gold_and_its_negative(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, root, _ = _fix(tmp_path, "--no-coverage")
+    assert code == 0
+    with FeedbackStore(default_store_path(root.resolve())) as store:
+        events = [s.event for s in store.events()]
+    assert [e.kind for e in events] == [FeedbackKind.FIX_FAILED, FeedbackKind.FIX_PASSED]
+    failed, passed = events
+    assert failed.path == "calc.py" and failed.line == 2 and failed.action_kind == "fix_loop"
+    assert "a * b" in (failed.edit or "") and "assert 6 == 5" in (failed.reason or "")
+    assert "a + b" in (passed.edit or "") and passed.reason == "tests passed (2)"
+    _, plans = from_feedback(events)
+    [gold] = plans
+    assert "a + b" in gold.gold_rewrite and "a * b" in gold.failed_rewrites[0]
+    assert score_plan(gold, gold.failed_rewrites[0]).score == 0.0
+    assert score_plan(gold, gold.gold_rewrite).score == 1.0
+
+
+def test_a_goal_asks_the_analyze_program_for_its_findings_and_fixes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, model = _fix(tmp_path, "--no-coverage", "--goal", "make the sums right")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "LM-bug add() subtracts" in out and "fixed: Add, not subtract" in out
+    assert model.goals and all(g == "The user's goal: make the sums right" for g in model.goals)
+
+
+def test_a_goal_nothing_serves_fixes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, model = _fix(tmp_path, "--no-coverage", "--goal", "speed up the I/O")
+    assert code == 0 and "0 finding(s)" in capsys.readouterr().out
+    assert not model.problems  # nothing planned
 
 
 def test_fix_apply_writes_only_what_passed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

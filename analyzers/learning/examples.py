@@ -80,6 +80,8 @@ class PlanExample(_UnitExample):
     context: str = ""
     rule: str = ""
     """A rule code that can check the rewrite ("" when only the gold can judge it)."""
+    failed_rewrites: tuple[str, ...] = ()
+    """Rewrites of this problem the project's tests failed (the fix loop's): worth nothing."""
 
     @property
     def key(self) -> str:

@@ -164,14 +164,24 @@ def normalised(code: str) -> str:
 
 
 def score_plan(example: PlanExample, rewritten: str) -> PlanScore:
-    """0 when the rewrite does not parse; else 0.3, +0.3 unless the rule still fires, +0.4 x
-    closeness to the gold rewrite."""
+    """0 when the rewrite does not parse or is one the project's tests failed; else 0.3, +0.3
+    unless the rule still fires, +0.4 x closeness to the gold rewrite (which, from the fix
+    loop, is one the tests passed)."""
     text, gold = normalised(rewritten), normalised(example.gold_rewrite)
     closeness = difflib.SequenceMatcher(None, text, gold).ratio()
     if not text.strip():
         # An empty rewrite parses and silences every rule: without this it would outscore a
         # real attempt that still misses the problem.
         return PlanScore(False, None, closeness, 0.0, "The rewrite is empty: return the code.")
+    if text in {normalised(f) for f in example.failed_rewrites} and closeness < 1.0:
+        return PlanScore(
+            True,
+            None,
+            closeness,
+            0.0,
+            "The project's tests failed on this exact rewrite; the one they passed:\n"
+            + _diff(gold, text),
+        )
     module = textwrap.dedent(text)  # a method parses once dedented; line numbers stay
     try:
         ast.parse(module)

@@ -26,6 +26,14 @@ class FeedbackKind(StrEnum):
     SELF_FIXED = "self_fixed"
     MISSED = "missed"
     """The user marked lines the program should have flagged ("report a missed bug here")."""
+    FIX_PASSED = "fix_passed"
+    """One attempt of the fix loop whose rewrite the project's tests passed (not a verdict)."""
+    FIX_FAILED = "fix_failed"
+    """One attempt of the fix loop whose rewrite failed the tests; ``reason`` says how."""
+
+
+FIX_ATTEMPT_KINDS = frozenset({FeedbackKind.FIX_PASSED, FeedbackKind.FIX_FAILED})
+"""What the tests said of a rewrite, not what the user did with a finding."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ rule findings the model was told, so its examples leave those to the rule engine
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from collections.abc import Iterable, Mapping
 
@@ -16,7 +17,7 @@ from ..programs.inputs import note_of, problem_text, rule_findings
 from ..rule import Rule
 from ..rules import ALL_RULES
 from .examples import AnalysisExample, Label, PlanExample
-from .records import FeedbackEvent, FeedbackKind, FeedbackRecord
+from .records import FIX_ATTEMPT_KINDS, FeedbackEvent, FeedbackKind, FeedbackRecord
 
 _POSITIVE_KINDS = frozenset({FeedbackKind.ACCEPTED, FeedbackKind.SELF_FIXED, FeedbackKind.MISSED})
 _NEGATIVE_KINDS = frozenset({FeedbackKind.DISMISSED_FALSE_POSITIVE})
@@ -45,14 +46,20 @@ def finding_label(finding: Finding) -> Label:
 def from_feedback(
     records: Iterable[FeedbackEvent],
 ) -> tuple[list[AnalysisExample], list[PlanExample]]:
-    """One analysis example per shown unit, and plan gold from fixes users kept.
+    """One analysis example per shown unit, and plan gold from fixes users kept and rewrites the
+    project's tests passed (the fix loop's), with the rewrites they failed.
 
     The latest record on a finding is the user's verdict; dismissed-later and ignored findings
-    say nothing about correctness, so they label nothing. Both lists are sorted by key.
+    say nothing about correctness, so they label nothing. The fix loop's attempts are not
+    verdicts: they never label a finding. Both lists are sorted by key.
     """
     latest: dict[str, FeedbackEvent] = {}
+    attempts: list[FeedbackEvent] = []
     for record in sorted(records, key=lambda r: r.created):
-        latest[record.finding_id] = record
+        if record.kind in FIX_ATTEMPT_KINDS:
+            attempts.append(record)
+        else:
+            latest[record.finding_id] = record
     units: dict[tuple[str, str], tuple[set[Label], set[Label]]] = {}
     plans: dict[str, PlanExample] = {}
     for record in latest.values():
@@ -79,7 +86,29 @@ def from_feedback(
         if positives or negatives
     ]
     analysis.sort(key=lambda e: e.key)
+    for plan in _tested_plans(attempts):
+        plans.setdefault(plan.key, plan)
     return analysis, sorted(plans.values(), key=lambda p: p.key)
+
+
+def _tested_plans(attempts: Iterable[FeedbackEvent]) -> list[PlanExample]:
+    """Per problem the fix loop tried: the first rewrite the tests passed as gold, with every
+    rewrite they failed; a problem no rewrite passed has no gold, so it teaches nothing."""
+    passed: dict[tuple[str, str, str], PlanExample] = {}
+    failed: dict[tuple[str, str, str], list[str]] = {}
+    for record in attempts:
+        plan = _record_plan(record)
+        if plan is None:
+            continue
+        problem = (plan.code, plan.context, plan.problem)
+        if record.kind == FeedbackKind.FIX_PASSED:
+            passed.setdefault(problem, plan)
+        elif plan.gold_rewrite not in failed.setdefault(problem, []):
+            failed[problem].append(plan.gold_rewrite)
+    return [
+        dataclasses.replace(plan, failed_rewrites=tuple(failed.get(problem, ())))
+        for problem, plan in passed.items()
+    ]
 
 
 def _record_label(record: FeedbackRecord) -> Label:

@@ -8,6 +8,7 @@ No dspy import.
 
 from __future__ import annotations
 
+import difflib
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from ..engine import analyze_source
 from ..lines import split_lines, strip_newline
 from ..models import Finding
 from ..rules import ALL_RULES
+from ..test_failures import failure_summary
 from ..units import Unit, place_in_unit
 
 NO_RULE_FINDINGS = "none"
@@ -77,6 +79,14 @@ def analyze_inputs(code: str, context: str, notes: Iterable[RuleNote]) -> Analyz
     )
 
 
+def goal_inputs(unit: Unit, goal: str) -> AnalyzeInputs:
+    """The analyzer's inputs for a unit reviewed toward the user's ``goal`` ("remove the
+    resource leaks"): the goal leads the context, and the rules' notes are left out, since
+    which problems matter is the goal's to say."""
+    context = f"The user's goal: {goal.strip()}\nReport only problems that serve it.\n"
+    return analyze_inputs(unit.text, context + unit.prompt_context, ())
+
+
 def repair_inputs(code: str, context: str) -> RepairInputs:
     """The repairer's inputs: the unit's ``code`` exactly as in the file (unnumbered, so that
     its reply can be diffed line for line against it)."""
@@ -131,15 +141,24 @@ def placed_problem(units: Sequence[Unit], finding: Finding) -> tuple[Unit, str] 
     return placed.unit, problem_text(placed.line, placed.end_line, finding.message, finding.rule)
 
 
-MAX_FAILURE_CHARS = 1_500
-"""Of a failed test run's output, the tail the planner is told (pytest ends with the summary)."""
+MAX_RETRY_DIFF_LINES = 12
+"""Of a failed rewrite's changes, how many lines the next attempt is shown."""
 
 
-def retried_problem(problem: str, failure: str) -> str:
-    """The problem put to the planner again after its rewrite failed the project's tests, with
-    the end of what the tests printed: the next rewrite can answer the failure."""
-    tail = failure.strip()[-MAX_FAILURE_CHARS:]
-    return f"{problem}\nA previous rewrite failed the project's tests:\n{tail}"
+def retried_problem(problem: str, code: str, rewrite: str, failure: str) -> str:
+    """The problem put to the planner again after its ``rewrite`` of ``code`` failed the
+    project's tests: what that rewrite changed and what the tests said (``failure_summary``),
+    so the next rewrite answers the failure instead of repeating the change."""
+    changed = [
+        line.rstrip("\n")
+        for line in difflib.unified_diff(code.splitlines(), rewrite.splitlines(), n=0, lineterm="")
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ][:MAX_RETRY_DIFF_LINES]
+    tried = "\n".join(changed) if changed else "(it changed nothing)"
+    return (
+        f"{problem}\nA previous rewrite made this change:\n{tried}\n"
+        f"and failed the project's tests:\n{failure_summary(failure)}"
+    )
 
 
 def plan_inputs(code: str, context: str, problem: str) -> PlanInputs:

@@ -1,7 +1,9 @@
 """Asking the planner until a rewrite is verified: the plan-attempt loop, as a DSPy Module.
 
-Sampled as ``dspy.BestOfN`` samples (temperature 1.0, a rollout id per attempt), stopping at the
-first verified plan (``analyzers/plans``). Unlike ``BestOfN``, each attempt runs through a
+The first attempt asks the LM as configured (greedy, cached: the same unit gets the same plan
+again); later ones are sampled as ``dspy.BestOfN`` samples (a rollout id per attempt), at 0.7
+rather than 1.0, where a small local model's rewrites stop being code. It stops at the first
+verified plan (``analyzers/plans``). Unlike ``BestOfN``, each attempt runs through a
 ``guard`` the caller passes: the server's applies its circuit breaker, rate limit and retries,
 so a failed attempt is raised, never printed and swallowed.
 """
@@ -76,8 +78,14 @@ class VerifiedPlanner(dspy.Module):
         return dspy.Prediction(plan=plan, reason=check.reason)
 
 
+RETRY_TEMPERATURE = 0.7
+
+
 async def sampled(planner: RefactorPlanner, attempt: int, inputs: PlanInputs) -> dspy.Prediction:
-    """One attempt on a sampled copy of the LM the guard (or the caller) put in context."""
-    lm = dspy.settings.lm.copy(rollout_id=attempt, temperature=1.0)
+    """One attempt on the LM the guard (or the caller) put in context: the first as it is
+    configured, later ones on a sampled copy."""
+    if attempt == 0:
+        return await planner.acall(**inputs)
+    lm = dspy.settings.lm.copy(rollout_id=attempt, temperature=RETRY_TEMPERATURE)
     with dspy.context(lm=lm):
         return await planner.acall(**inputs)

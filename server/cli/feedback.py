@@ -35,6 +35,8 @@ _SHORT = {
     FeedbackKind.IGNORED: "ign",
     FeedbackKind.SELF_FIXED: "self",
     FeedbackKind.MISSED: "missed",
+    FeedbackKind.FIX_PASSED: "fix-ok",
+    FeedbackKind.FIX_FAILED: "fix-fail",
 }
 
 

@@ -1,11 +1,13 @@
 """``dspy-lsp fix PATH``: findings fixed by plans the project's own tests have passed.
 
-For each LM finding in PATH (and each rule finding without an exact fix), the fix loop plans a
-rewrite of its unit, runs the tests that exercise the unit in a copy of the project, and plans
+For each LM finding in PATH (and each rule finding without an exact fix), or with ``--goal``
+each finding the analyze program reports toward the goal, the fix loop plans a rewrite of its
+unit, runs the tests that exercise the unit in a copy of the project, and plans
 again told what failed, up to ``--max-attempts`` (``analyzers.programs.fix_loop``,
 ``verify.critic``). The report gives, per finding, whether its tests passed, each attempt, and
 the diff. ``--apply`` writes only fixes whose tests passed (atomically, one plan per unit);
-``--diff``, the default, writes nothing.
+``--diff``, the default, writes nothing. Every attempt is recorded in the project's feedback
+store (``fix_passed`` / ``fix_failed``), where ``optimize --program plan`` learns from it.
 
 Exit codes as for ``check``: 0 when every finding has a fix its tests passed, 1 when some have
 none, 2 for usage errors, an LM that cannot run, or fixes that could not be written.
@@ -23,15 +25,19 @@ from typing import TYPE_CHECKING
 
 from ...analyzers.engine import META_RULES
 from ...analyzers.fixes import OverlappingEdits, apply_edits
+from ...analyzers.learning.fix_records import attempt_records
 from ...analyzers.lm_findings import LM_RULE_PREFIX
 from ...analyzers.models import Finding, RefactorPlan
 from ...analyzers.source import UndecodableSource, decode_source
 from ...analyzers.units import place_in_unit, split_units
 from ..analysis import iter_python_files, run_with_model
-from ..settings import LmSettings, ResolvedSettings
-from ..verify.coverage_map import CoverageMap, coverage_map
-from ..verify.critic import NoCritic, ProjectCritic, pytest_command, unit_tests
-from ..verify.sandbox import project_copy
+from ..lm.errors import LmUnavailable
+from ..settings import LmSettings, ResolvedSettings, TestsSettings
+from ..store.attempt_recorder import AttemptRecorder
+from ..verify.coverage_map import CoverageMap
+from ..verify.critic import NoCritic
+from ..verify.project_tests import ProjectTests
+from ..verify.sandbox import cancellable, project_copy
 from .check import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, cannot_run, settings_per_root
 from .reporters import printable_path
 
@@ -44,22 +50,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     fix = sub.add_parser("fix", help="fix findings with plans the project's tests have passed")
     fix.add_argument("paths", nargs="+", type=Path, help="files or directories to fix")
     fix.add_argument(
+        "--goal",
+        metavar="TEXT",
+        help='what to fix, in your words ("remove the resource leaks"): the analyze program'
+        " is asked for findings that serve it, instead of the usual review",
+    )
+    fix.add_argument(
         "--python",
-        default="python",
         metavar="PATH",
-        help="the project's interpreter, for its tests and the coverage run (default: python)",
+        help="the project's interpreter, for its tests and the coverage run (default: the"
+        " tests.python setting, else the one running dspy-lsp)",
     )
     fix.add_argument(
         "--tests",
         metavar="CMD",
-        help="the test command, run in a copy of the project with the selected tests appended "
-        "(default: PYTHON -m pytest -x -q -p no:cacheprovider)",
+        help="the test command, run in a copy of the project with the selected tests appended"
+        " (default: the tests.command setting, else PYTHON -m pytest -x -q -p no:cacheprovider)",
     )
     fix.add_argument(
         "--max-attempts", type=int, default=3, metavar="N", help="plans per finding (default 3)"
     )
     fix.add_argument(
-        "--timeout-s", type=float, default=300.0, metavar="S", help="seconds per test run"
+        "--timeout-s",
+        type=float,
+        metavar="S",
+        help="seconds per test run (default: the tests.timeout-s setting, 300)",
     )
     what = fix.add_mutually_exclusive_group()
     what.add_argument("--apply", action="store_true", help="write the fixes whose tests passed")
@@ -132,6 +147,17 @@ def _fixable(finding: Finding) -> bool:
     return finding.rule.startswith(LM_RULE_PREFIX) or finding.fix is None
 
 
+def _tests_settings(args: argparse.Namespace, settings: TestsSettings) -> TestsSettings:
+    """The ``tests`` settings with this run's flags on top."""
+    flags = {
+        "python": args.python,
+        "command": args.tests,
+        "timeout_s": args.timeout_s,
+        "coverage": False if args.no_coverage else None,
+    }
+    return settings.model_copy(update={k: v for k, v in flags.items() if v is not None})
+
+
 async def _fix(
     args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]], settings: LmSettings
 ) -> list[Outcome]:
@@ -145,62 +171,78 @@ async def _fix(
         for root_arg, resolved in roots:
             project = resolved.root or (root_arg if root_arg.is_dir() else root_arg.parent)
             project = project.resolve()
-            coverage = None
-            if not args.no_coverage:
-                coverage = await asyncio.to_thread(
-                    coverage_map,
-                    project,
-                    args.python,
-                    args.timeout_s,
-                    cache_path.parent / "coverage",
-                )
+            tests = ProjectTests(
+                project,
+                _tests_settings(args, resolved.settings.tests),
+                cache_path.parent / "coverage",
+            )
+            coverage = await cancellable(tests.coverage)
+            recorder = AttemptRecorder(project, resolved.settings.feedback)
             with project_copy(project) as copy:
                 for path in iter_python_files([root_arg], resolved.settings.exclude):
-                    outcomes += await _fix_file(args, tier, resolved, project, copy, path, coverage)
+                    run = FileRun(args, tier, resolved, tests, copy, coverage, recorder)
+                    outcomes += await run.fix(path)
+            recorder.close()
     finally:
         tier.cache.close()
     return outcomes
 
 
-async def _fix_file(
-    args: argparse.Namespace,
-    tier: LmTier,
-    resolved: ResolvedSettings,
-    project: Path,
-    copy: Path,
-    path: Path,
-    coverage: CoverageMap | None,
-) -> list[Outcome]:
-    try:
-        text = decode_source(path.read_bytes())
-    except (OSError, UndecodableSource) as exc:
-        print(f"dspy-lsp: skipped {printable_path(str(path))}: {exc}", file=sys.stderr)
-        return []
-    done = await run_with_model(text, path, resolved, tier)
-    if done.lm_error:
-        print(f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr)
-    relative = path.resolve().relative_to(project).as_posix()
-    units = split_units(text)
-    outcomes = []
-    for finding in filter(_fixable, done.analysis.findings):
-        placed = place_in_unit(units, finding.span.start.line, finding.span.end.line)
-        if placed is None:
-            continue
-        lines = (placed.unit.line_map[0] + 1, placed.unit.line_map[-1] + 1)
-        shown = path.as_posix()
+@dataclass(frozen=True)
+class FileRun:
+    """What fixing one file needs: the run's options, the tier, and the project's tests."""
+
+    args: argparse.Namespace
+    tier: LmTier
+    resolved: ResolvedSettings
+    tests: ProjectTests
+    copy: Path
+    coverage: CoverageMap | None
+    recorder: AttemptRecorder
+
+    async def fix(self, path: Path) -> list[Outcome]:
         try:
-            tests = unit_tests(project, relative, placed.unit.qualname, lines, coverage)
-        except NoCritic as exc:
-            outcomes.append(Outcome(path, shown, relative, text, finding, None, str(exc), ()))
-            continue
-        command = args.tests or pytest_command(args.python)
-        critic = ProjectCritic(copy, relative, tests, command, args.timeout_s)
-        result = await tier.fix(text, finding, critic, args.max_attempts)
-        tried = tuple(_attempt_line(a) for a in result.attempts)
-        outcomes.append(
-            Outcome(path, shown, relative, text, finding, result.plan, result.reason, tried)
-        )
-    return outcomes
+            text = decode_source(path.read_bytes())
+        except (OSError, UndecodableSource) as exc:
+            print(f"dspy-lsp: skipped {printable_path(str(path))}: {exc}", file=sys.stderr)
+            return []
+        findings = await self._findings(text, path)
+        relative = path.resolve().relative_to(self.tests.root).as_posix()
+        units = split_units(text)
+        outcomes = []
+        shown = path.as_posix()
+        for finding in findings:
+            placed = place_in_unit(units, finding.span.start.line, finding.span.end.line)
+            if placed is None:
+                continue
+            try:
+                critic = self.tests.critic(self.copy, relative, placed.unit, self.coverage)
+            except NoCritic as exc:
+                outcomes.append(Outcome(path, shown, relative, text, finding, None, str(exc), ()))
+                continue
+            result = await self.tier.fix(text, finding, critic, self.args.max_attempts)
+            self.recorder.record(
+                relative,
+                attempt_records(units, finding, result.attempts, result.program_version),
+            )
+            tried = tuple(_attempt_line(a) for a in result.attempts)
+            outcomes.append(
+                Outcome(path, shown, relative, text, finding, result.plan, result.reason, tried)
+            )
+        return outcomes
+
+    async def _findings(self, text: str, path: Path) -> list[Finding]:
+        """The findings to fix: those serving ``--goal``, else the review's that need a plan."""
+        if self.args.goal:
+            try:
+                return await self.tier.goal_findings(text, self.args.goal)
+            except LmUnavailable as exc:
+                print(f"dspy-lsp: warning: LM unavailable: {exc}", file=sys.stderr)
+                return []
+        done = await run_with_model(text, path, self.resolved, self.tier)
+        if done.lm_error:
+            print(f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr)
+        return list(filter(_fixable, done.analysis.findings))
 
 
 def _attempt_line(attempt: Attempt) -> str:

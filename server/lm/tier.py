@@ -25,7 +25,12 @@ from ...analyzers.lm_findings import (
     without_rule_duplicates,
 )
 from ...analyzers.models import Finding, RefactorPlan
-from ...analyzers.programs.inputs import analyze_inputs, repair_inputs, served_rule_notes
+from ...analyzers.programs.inputs import (
+    analyze_inputs,
+    goal_inputs,
+    repair_inputs,
+    served_rule_notes,
+)
 from ...analyzers.programs.kinds import ProgramKind
 from ...analyzers.repair_claims import fits
 from ...analyzers.source import LineIndex
@@ -48,9 +53,19 @@ from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retr
 from .stats import LmStats
 
 if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
-    from ...analyzers.programs.fix_loop import Critic
+    from ...analyzers.programs.fix_loop import Attempt, Critic
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    """What the fix loop did for one finding, and which plan program did it."""
+
+    plan: RefactorPlan | None
+    reason: str
+    attempts: tuple[Attempt, ...]
+    program_version: str
 
 
 @dataclass(frozen=True)
@@ -248,6 +263,25 @@ class LmTier:
             raise LmUnavailable(describe(failures[0], self.settings.timeout_s))
         return self.known_findings(text, rule_findings)
 
+    async def goal_findings(self, text: str, goal: str) -> list[Finding]:
+        """The analyze program's findings on each unit of ``text``, told the user's ``goal``;
+        not cached, since a goal is the words of one run. Raises LmUnavailable."""
+        await self._ready_to_plan()
+        program, version = self._programs[ProgramKind.ANALYZE], self.versions[ProgramKind.ANALYZE]
+        found: list[Finding] = []
+        for unit in split_units(text):
+            inputs = goal_inputs(unit, goal)
+            try:
+                prediction = await self._guarded(
+                    lambda inputs=inputs: program.acall(**inputs), ProgramKind.ANALYZE
+                )
+            except LmUnparsable:
+                continue  # counted in the stats; the other units still answer
+            checked = check_claims(unit, claims_of(prediction.findings or ()))
+            found += [place(unit, raw, version) for raw in checked.findings]
+        index = LineIndex(text)
+        return [f for f in found if not is_suppressed(index, f)]
+
     @property
     def finder(self) -> ProgramKind:
         """The program that finds problems (``lm.finder``)."""
@@ -381,19 +415,21 @@ class LmTier:
         outcome = await planner.acall(source=text, finding=finding)
         return outcome.plan, outcome.reason
 
-    async def fix(self, text: str, finding: Finding, critic: Critic, attempts: int) -> Any:
+    async def fix(self, text: str, finding: Finding, critic: Critic, attempts: int) -> FixOutcome:
         """The fix loop for ``finding``: plans the ``critic``'s tests judge, each failure told to
-        the next attempt (``FixLoop``); its ``Prediction(plan, reason, attempts)``."""
+        the next attempt (``FixLoop``)."""
         from ...analyzers.programs.fix_loop import FixLoop
 
         await self._ready_to_plan()
+        version = self.versions[ProgramKind.PLAN]
         loop = FixLoop(
             self._programs[ProgramKind.PLAN],
             attempts,
             critic,
             guard=lambda attempt: self._guarded(attempt, ProgramKind.PLAN),
         )
-        return await loop.acall(source=text, finding=finding)
+        outcome = await loop.acall(source=text, finding=finding)
+        return FixOutcome(outcome.plan, outcome.reason, tuple(outcome.attempts), version)
 
     async def _ready_to_plan(self) -> None:
         if not self.configured:

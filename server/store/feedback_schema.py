@@ -49,6 +49,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE events RENAME COLUMN chunk_hash TO unit_hash",),
     # The "missed" kind: older servers cannot read it, so they must see a newer file.
     ("CREATE INDEX IF NOT EXISTS events_kind ON events (kind)",),
+    # The fix loop's attempts (fix_passed, fix_failed): new kinds, so a newer file again.
+    ("CREATE INDEX IF NOT EXISTS events_finding ON events (finding_id)",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

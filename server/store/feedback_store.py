@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ...analyzers.learning.records import FeedbackEvent, FeedbackKind
+from ...analyzers.learning.records import FIX_ATTEMPT_KINDS, FeedbackEvent, FeedbackKind
 from .feedback_schema import (
     COLUMNS,
     INSERT,
@@ -79,7 +79,12 @@ log = logging.getLogger(__name__)
 
 # The kinds that count as a verdict on a finding. self_fixed is left out of the acceptance rate:
 # the user agreed something was wrong but did not take our fix, which says nothing either way.
-_VERDICT_KINDS = tuple(kind for kind in FeedbackKind if kind != FeedbackKind.SELF_FIXED)
+# The fix loop's attempts are the tests' verdicts on rewrites, not the user's on findings.
+_VERDICT_KINDS = tuple(
+    kind
+    for kind in FeedbackKind
+    if kind != FeedbackKind.SELF_FIXED and kind not in FIX_ATTEMPT_KINDS
+)
 
 
 # Longer than the cache's: a write that gives up loses an event, whereas a cache write that
@@ -102,6 +107,9 @@ class RuleStats:
     self_fixed: int
     missed: int = 0
     """Lines users reported as a problem nothing showed (not a verdict on a finding)."""
+    fix_passed: int = 0
+    fix_failed: int = 0
+    """Attempts of the fix loop the tests passed and failed (not verdicts on a finding)."""
 
     @property
     def total(self) -> int:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shlex
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,28 +64,38 @@ def project_hash(root: Path) -> str:
     return digest.hexdigest()[:24]
 
 
-def coverage_map(root: Path, python: str, timeout_s: float, cache_dir: Path) -> CoverageMap | None:
+def coverage_map(
+    root: Path,
+    python: str,
+    timeout_s: float,
+    cache_dir: Path,
+    cancel: threading.Event | None = None,
+) -> CoverageMap | None:
     """The map for ``root`` as it is now: from ``cache_dir`` when recorded for these files,
-    else recorded in a copy of the project (and cached); None when it cannot be recorded."""
+    else recorded in a copy of the project (and cached); None when it cannot be recorded or
+    ``cancel`` was set meanwhile."""
     cached = cache_dir / f"{project_hash(root)}.json"
     if cached.is_file():
         return CoverageMap.load(cached.read_text(encoding="utf-8"))
     with project_copy(root) as copy:
-        found = record(copy, python, timeout_s)
+        found = record(copy, python, timeout_s, cancel)
     if found is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         cached.write_text(found.dump(), encoding="utf-8")
     return found
 
 
-def record(copy: Path, python: str, timeout_s: float) -> CoverageMap | None:
+def record(
+    copy: Path, python: str, timeout_s: float, cancel: threading.Event | None = None
+) -> CoverageMap | None:
     """Run every test in ``copy`` under coverage with per-test contexts and read the result."""
     command = (
         f"COVERAGE_FILE={DATA_FILE} {shlex.quote(python)} -m pytest -q -p no:cacheprovider"
         " --cov=. --cov-context=test --cov-report="
     )
-    run_tests(command, copy, timeout_s)  # failing tests still ran their lines: keep them
-    if not (copy / DATA_FILE).is_file():
+    run = run_tests(command, copy, timeout_s, cancel=cancel)
+    # failing tests still ran their lines: keep them; a cut-short run's map would be partial
+    if run.outcome in ("timeout", "cancelled") or not (copy / DATA_FILE).is_file():
         return None
     return read(copy / DATA_FILE, copy)
 

@@ -15,10 +15,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, TypeVar
 
 MAX_OUTPUT_CHARS = 20_000
 """Output kept of a test run: its first and last halves, the middle cut."""
@@ -29,6 +29,7 @@ COPY_IGNORE = shutil.ignore_patterns(
 _NO_NETWORK_PREFIXES = (("unshare", "--net"), ("unshare", "--map-root-user", "--net"))
 
 
+T = TypeVar("T")
 Outcome = Literal["passed", "failed", "timeout", "cancelled"]
 _POLL_S = 0.1
 
@@ -117,11 +118,17 @@ def _wait(
 
 async def run_tests_async(command: str, cwd: Path, timeout_s: float) -> TestRun:
     """``run_tests`` off the event loop; cancelling the caller kills the run at once."""
+    return await cancellable(lambda cancel: run_tests(command, cwd, timeout_s, cancel=cancel))
+
+
+async def cancellable(work: Callable[[threading.Event], T]) -> T:
+    """``work`` in a thread, told through its event when the caller is cancelled: a thread
+    cannot be killed, but a run that watches the event kills its tests within ``_POLL_S``."""
     cancel = threading.Event()
     try:
-        return await asyncio.to_thread(run_tests, command, cwd, timeout_s, cancel=cancel)
+        return await asyncio.to_thread(work, cancel)
     except asyncio.CancelledError:
-        cancel.set()  # the thread cannot be killed, but it kills the tests within _POLL_S
+        cancel.set()
         raise
 
 
