@@ -1,9 +1,10 @@
 """Which of a project's test files exercise a function, read from their text (no run).
 
-The cheap pass of test discovery: a test file that imports the function's module, or names the
-function, may exercise it. Files that do both come first. It over-selects (a file importing a
-module may test another function of it) and never runs anything; coverage contexts, where a
-recorded run exists, narrow it to the tests that executed the function's lines.
+The cheap pass of test discovery: a test file that imports the function's module and names
+the function exercises it; only when none does, each file that imports the module (it may call
+the function through another) or names the function (it may import it from elsewhere) may. It can still over-select (a name is not a call) and never runs anything;
+coverage contexts, where a recorded run exists, narrow it to the tests that executed the
+function's lines. Over-selecting costs time, not correctness: every selected test must pass.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def module_name(path: str) -> str:
 def select_tests(
     source_path: str, function: str, test_files: Mapping[str, str]
 ) -> list[SelectedTest]:
-    """Test files (project-relative path → text) that import ``source_path``'s module or name
-    ``function`` (its last dotted part, for a method), strongest evidence first, then by path."""
+    """Test files (project-relative path → text) that import ``source_path``'s module and name
+    ``function`` (its last dotted part, for a method); without any, those that do either, by
+    strength of evidence, then by path."""
     module = module_name(source_path)
     name = function.rpartition(".")[2]
     found = []
@@ -57,7 +59,8 @@ def select_tests(
         names = name in _identifiers(tree)
         if imports or names:
             found.append(SelectedTest(path, imports, names))
-    return sorted(found, key=lambda t: (not (t.imports_module and t.names_function), t.path))
+    both = [t for t in found if t.imports_module and t.names_function]
+    return sorted(both or found, key=lambda t: (not t.imports_module, t.path))
 
 
 def _imports(tree: ast.Module, module: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dspy_lsp.server.verify.coverage_map import coverage_map, project_hash
+from dspy_lsp.server.verify.coverage_map import coverage_map, latest_map, project_hash
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pytest_cov") is None, reason="pytest-cov is not installed"
@@ -44,14 +44,30 @@ def test_the_map_is_cached_by_the_projects_files(tmp_path: Path) -> None:
     root = _project(tmp_path)
     cache = tmp_path / "cache"
     first = coverage_map(root, sys.executable, 120, cache)
-    assert [p.stem for p in cache.iterdir()] == [project_hash(root)]
+    [maps] = cache.iterdir()  # one directory per project
+    assert [p.stem for p in maps.iterdir()] == [project_hash(root)]
     (root / "tests" / "test_add.py").unlink()  # a cached map is not recorded again...
     (root / "tests" / "test_add.py").write_text(
         "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
     )
     assert coverage_map(root, "/nonexistent/python", 120, cache) == first
     (root / "calc.py").write_text(CALC + "\n\ndef mul(a, b):\n    return a * b\n")
-    assert project_hash(root) not in {p.stem for p in cache.iterdir()}  # ...until a file changes
+    assert project_hash(root) not in {p.stem for p in maps.iterdir()}  # ...until a file changes
+
+
+def test_the_last_map_describes_only_the_files_unchanged_since(tmp_path: Path) -> None:
+    """The editor does not record (that runs every test): it takes the last map, for the files
+    whose text is still what was recorded."""
+    root = _project(tmp_path)
+    cache = tmp_path / "cache"
+    assert latest_map(root, cache) is None
+    recorded = coverage_map(root, sys.executable, 120, cache)
+    (root / "calc.py").write_text("# moved down a line\n" + CALC)
+    last = latest_map(root, cache)
+    assert last == recorded and last is not None
+    assert last.holds_for("calc.py", CALC)
+    assert not last.holds_for("calc.py", (root / "calc.py").read_text())
+    assert latest_map(tmp_path / "elsewhere", cache) is None
 
 
 def test_no_pytest_cov_in_the_projects_interpreter_is_no_map(tmp_path: Path) -> None:

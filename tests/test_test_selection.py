@@ -15,13 +15,21 @@ TESTS = {
 }
 
 
-def test_files_that_import_the_module_or_name_the_function_are_selected_strongest_first() -> None:
+def test_files_that_import_the_module_and_name_the_function_are_its_tests() -> None:
+    """The others (``sub``'s, an ``add`` from another module) would only cost time."""
     selected = select_tests("src/pkg/calc.py", "add", TESTS)
     assert selected == [
-        SelectedTest("tests/test_calc.py", imports_module=True, names_function=True),
+        SelectedTest("tests/test_calc.py", imports_module=True, names_function=True)
+    ]
+
+
+def test_without_such_a_file_every_weaker_clue_counts_importers_first() -> None:
+    selected = select_tests("src/pkg/calc.py", "mul", {**TESTS, "tests/test_x.py": "mul()\n"})
+    assert selected == [
+        SelectedTest("tests/test_calc.py", imports_module=True, names_function=False),
         SelectedTest("tests/test_from_package.py", imports_module=True, names_function=False),
         SelectedTest("tests/test_module.py", imports_module=True, names_function=False),
-        SelectedTest("tests/test_other.py", imports_module=False, names_function=True),
+        SelectedTest("tests/test_x.py", imports_module=False, names_function=True),
     ]
 
 

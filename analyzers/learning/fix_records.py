@@ -8,16 +8,13 @@ failed: it is recorded as failed, with why. No dspy import.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..models import Finding
+from ..programs.attempts import Attempt
 from ..test_failures import failure_summary
 from ..units import Unit, place_in_unit
 from .records import FeedbackKind, FeedbackRecord
 from .sources import rule_category
-
-if TYPE_CHECKING:
-    from ..programs.fix_loop import Attempt
 
 FIX_LOOP_ACTION = "fix_loop"
 

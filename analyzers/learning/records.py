@@ -98,5 +98,9 @@ class FeedbackEvent(FeedbackRecord):
     @classmethod
     def of(cls, record: FeedbackRecord, *, path: str | None, created: float) -> FeedbackEvent:
         """``record`` (or a record plus wire fields, such as the URI) as stored."""
-        fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(FeedbackRecord)}
-        return cls(**fields, path=path, created=created)
+        return cls(**record_fields(record), path=path, created=created)
+
+
+def record_fields(record: FeedbackRecord) -> dict[str, object]:
+    """A record's own fields (not a subclass's), to build another shape of it."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(FeedbackRecord)}

@@ -28,21 +28,21 @@ from ...analyzers.fixes import OverlappingEdits, apply_edits
 from ...analyzers.learning.fix_records import attempt_records
 from ...analyzers.lm_findings import LM_RULE_PREFIX
 from ...analyzers.models import Finding, RefactorPlan
+from ...analyzers.programs.attempts import attempt_line
 from ...analyzers.source import UndecodableSource, decode_source
 from ...analyzers.units import place_in_unit, split_units
 from ..analysis import iter_python_files, run_with_model
 from ..lm.errors import LmUnavailable
 from ..settings import LmSettings, ResolvedSettings, TestsSettings
-from ..store.attempt_recorder import AttemptRecorder
 from ..verify.coverage_map import CoverageMap
 from ..verify.critic import NoCritic
 from ..verify.project_tests import ProjectTests
 from ..verify.sandbox import cancellable, project_copy
+from .attempt_recorder import AttemptRecorder
 from .check import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, cannot_run, settings_per_root
 from .reporters import printable_path
 
-if TYPE_CHECKING:  # both import dspy, which only a run that plans needs
-    from ...analyzers.programs.fix_loop import Attempt
+if TYPE_CHECKING:  # it imports dspy, which only a run that plans needs
     from ..lm.tier import LmTier
 
 
@@ -216,16 +216,17 @@ class FileRun:
             if placed is None:
                 continue
             try:
-                critic = self.tests.critic(self.copy, relative, placed.unit, self.coverage)
+                selected = self.tests.select(relative, placed.unit, text, self.coverage)
             except NoCritic as exc:
                 outcomes.append(Outcome(path, shown, relative, text, finding, None, str(exc), ()))
                 continue
+            critic = self.tests.critic(self.copy, relative, selected)
             result = await self.tier.fix(text, finding, critic, self.args.max_attempts)
             self.recorder.record(
                 relative,
                 attempt_records(units, finding, result.attempts, result.program_version),
             )
-            tried = tuple(_attempt_line(a) for a in result.attempts)
+            tried = tuple(attempt_line(a) for a in result.attempts)
             outcomes.append(
                 Outcome(path, shown, relative, text, finding, result.plan, result.reason, tried)
             )
@@ -243,18 +244,6 @@ class FileRun:
         if done.lm_error:
             print(f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr)
         return list(filter(_fixable, done.analysis.findings))
-
-
-def _attempt_line(attempt: Attempt) -> str:
-    verdict = attempt.verdict
-    if verdict is None:
-        return f"not run: {attempt.refused}"
-    if verdict.passed:
-        return f"tests passed ({verdict.tests})"
-    lines = [ln.strip() for ln in verdict.output.splitlines() if ln.strip()]
-    # pytest's "E   assert 6 == 5" says what failed; its last line only how many
-    said = next((ln for ln in lines if ln.startswith("E ")), lines[-1] if lines else "")
-    return f"tests failed: {' '.join(said.split())[:160]}"
 
 
 def report(outcomes: list[Outcome]) -> str:

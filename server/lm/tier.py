@@ -53,7 +53,7 @@ from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retr
 from .stats import LmStats
 
 if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
-    from ...analyzers.programs.fix_loop import Attempt, Critic
+    from ...analyzers.programs.attempts import Attempt, Critic
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class LmTier:
     async def goal_findings(self, text: str, goal: str) -> list[Finding]:
         """The analyze program's findings on each unit of ``text``, told the user's ``goal``;
         not cached, since a goal is the words of one run. Raises LmUnavailable."""
-        await self._ready_to_plan()
+        await self.ready_to_plan()
         program, version = self._programs[ProgramKind.ANALYZE], self.versions[ProgramKind.ANALYZE]
         found: list[Finding] = []
         for unit in split_units(text):
@@ -406,7 +406,7 @@ class LmTier:
         each attempt under the breaker and the retries."""
         from ...analyzers.programs.verified_plan import VerifiedPlanner
 
-        await self._ready_to_plan()
+        await self.ready_to_plan()
         planner = VerifiedPlanner(
             self._programs[ProgramKind.PLAN],
             self.settings.plan_attempts,
@@ -420,7 +420,7 @@ class LmTier:
         the next attempt (``FixLoop``)."""
         from ...analyzers.programs.fix_loop import FixLoop
 
-        await self._ready_to_plan()
+        await self.ready_to_plan()
         version = self.versions[ProgramKind.PLAN]
         loop = FixLoop(
             self._programs[ProgramKind.PLAN],
@@ -431,7 +431,8 @@ class LmTier:
         outcome = await loop.acall(source=text, finding=finding)
         return FixOutcome(outcome.plan, outcome.reason, tuple(outcome.attempts), version)
 
-    async def _ready_to_plan(self) -> None:
+    async def ready_to_plan(self) -> None:
+        """Loaded (dspy imported, programs built) and able to plan; raises LmUnavailable."""
         if not self.configured:
             raise LmUnavailable("no LM configured")
         await asyncio.to_thread(self._ensure_loaded)  # importing dspy takes seconds

@@ -18,7 +18,12 @@ from lsprotocol import types
 from pydantic import TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from ...analyzers.learning.records import FeedbackEvent, FeedbackKind, FeedbackRecord
+from ...analyzers.learning.records import (
+    FeedbackEvent,
+    FeedbackKind,
+    FeedbackRecord,
+    record_fields,
+)
 from ...analyzers.learning.sources import rule_category
 from ...analyzers.models import Finding
 from ...analyzers.units import Unit, place_in_unit, split_units, unit_named
@@ -34,6 +39,10 @@ class FeedbackPayload(FeedbackRecord):
     """The argument of ``dspy-lsp.feedback``: a record and the document it is about."""
 
     uri: str
+
+    @classmethod
+    def of(cls, record: FeedbackRecord, uri: str) -> FeedbackPayload:
+        return cls(**record_fields(record), uri=uri)
 
     def encode(self) -> dict[str, object]:
         return _WIRE.dump_python(self, mode="json", exclude_none=True)

@@ -256,6 +256,7 @@ async def resolve_code_action(ls: Session, action: types.CodeAction) -> types.Co
     action.edit = resolved.edit
     action.title = resolved.title
     action.command = resolved.command
+    action.is_preferred = resolved.is_preferred
     return action
 
 

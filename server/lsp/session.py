@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..lm.tier import LmTier
     from ..settings import ProjectConfig, ResolvedSettings, Settings
     from .feedback import FeedbackPayload, FeedbackRecorder
+    from .fix_cache import FixCache
     from .learn_launcher import LearnLauncher
     from .signals import SignalTracker
 
@@ -62,6 +63,7 @@ class Session(GuardedServer):
         self.hidden: dict[str, set[str]] = {}
         self.programs_watch: asyncio.Future[None] | None = None
         self._learner: LearnLauncher | None = None
+        self._fix_cache: FixCache | None = None
         self.scheduler: Scheduler[Any] = Scheduler(
             self._analyze_snapshot, self._publish, self._current_version
         )
@@ -272,6 +274,15 @@ class Session(GuardedServer):
         """Settings of the workspace root: what the LM tier and debug info run under."""
         root = self.workspace.root_path
         return self.settings_in(Path(root) if root else Path.cwd())
+
+    @property
+    def fix_cache(self) -> FixCache:
+        """What the fix loop did per unit, finding and tests (``fix_actions``)."""
+        if self._fix_cache is None:
+            from .fix_cache import FixCache
+
+            self._fix_cache = FixCache()
+        return self._fix_cache
 
     def lm_tier(self) -> LmTier:
         return self.lm_jobs.configure(self.root_settings().settings.lm)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from pygls.uris import from_fs_path
 from ...analyzers.source import UndecodableSource, decode_source
 from ..analysis import iter_python_files, run_with_model
 from .convert import to_diagnostics
+from .progress import Progress
 from .results import WorkspaceAnalysed
 
 if TYPE_CHECKING:
@@ -34,21 +34,11 @@ async def analyze_workspace(ls: Session) -> WorkspaceAnalysed:
     resolved = ls.root_settings()
     files = list(iter_python_files([root], resolved.settings.exclude))
     tier = ls.lm_tier()
-    token = str(uuid.uuid4())
-    progress = ls.work_done_progress
-    await progress.create_async(token)
-    progress.begin(
-        token,
-        types.WorkDoneProgressBegin(
-            title="dspy-lsp: analysing workspace", cancellable=True, percentage=0
-        ),
-    )
+    progress = Progress(ls)
+    await progress.begin("dspy-lsp: analysing workspace")
     run = WorkspaceAnalysed(total_files=len(files))
     gate = asyncio.Semaphore(FILES_IN_FLIGHT)
-
-    def cancelled() -> bool:
-        state = progress.tokens.get(token)
-        return bool(state is not None and state.cancelled())
+    cancelled = progress.cancelled
 
     async def one(path: Path) -> None:
         async with gate:
@@ -78,11 +68,8 @@ async def analyze_workspace(ls: Session) -> WorkspaceAnalysed:
             )
             finished = run.files + run.skipped
             progress.report(
-                token,
-                types.WorkDoneProgressReport(
-                    message=f"{finished}/{len(files)} {path.name}",
-                    percentage=int(100 * finished / max(len(files), 1)),
-                ),
+                f"{finished}/{len(files)} {path.name}",
+                int(100 * finished / max(len(files), 1)),
             )
 
     tasks = [asyncio.ensure_future(one(p)) for p in files]
@@ -99,11 +86,6 @@ async def analyze_workspace(ls: Session) -> WorkspaceAnalysed:
                 run.failed += 1
     finally:
         was_cancelled = cancelled()
-        progress.end(
-            token,
-            types.WorkDoneProgressEnd(
-                message="cancelled" if was_cancelled else f"{run.files} files"
-            ),
-        )
+        progress.end("cancelled" if was_cancelled else f"{run.files} files")
     run.cancelled = was_cancelled
     return run

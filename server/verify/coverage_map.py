@@ -10,6 +10,7 @@ the cheap pass.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..store.safe_write import replace_content
 from .sandbox import COPY_IGNORE, project_copy, run_tests
 
 DATA_FILE = ".dspy-lsp-coverage"
@@ -29,6 +31,8 @@ _PHASES = ("|run", "|setup", "|teardown")
 class CoverageMap:
     lines: dict[str, dict[int, tuple[str, ...]]]
     """Project-relative file (POSIX) → line → the pytest node ids that ran it."""
+    hashes: dict[str, str]
+    """Project-relative file → ``text_hash`` of it as recorded: whose line numbers still hold."""
 
     def tests_for(self, path: str, first_line: int, last_line: int) -> tuple[str, ...]:
         """The tests that ran any of ``path``'s 1-based lines ``first_line``..``last_line``."""
@@ -36,15 +40,23 @@ class CoverageMap:
         found = {t for line in range(first_line, last_line + 1) for t in covered.get(line, ())}
         return tuple(sorted(found))
 
+    def holds_for(self, path: str, text: str) -> bool:
+        """Whether ``path`` is, as ``text``, what was recorded: its lines are the map's."""
+        return self.hashes.get(path) == text_hash(text)
+
     def dump(self) -> str:
-        return json.dumps(
-            {f: {str(n): list(t) for n, t in ls.items()} for f, ls in self.lines.items()}
-        )
+        lines = {f: {str(n): list(t) for n, t in ls.items()} for f, ls in self.lines.items()}
+        return json.dumps({"lines": lines, "hashes": self.hashes})
 
     @classmethod
     def load(cls, text: str) -> CoverageMap:
         raw = json.loads(text)
-        return cls({f: {int(n): tuple(t) for n, t in ls.items()} for f, ls in raw.items()})
+        lines = {f: {int(n): tuple(t) for n, t in ls.items()} for f, ls in raw["lines"].items()}
+        return cls(lines, dict(raw["hashes"]))
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def python_files(root: Path) -> Iterator[Path]:
@@ -74,15 +86,34 @@ def coverage_map(
     """The map for ``root`` as it is now: from ``cache_dir`` when recorded for these files,
     else recorded in a copy of the project (and cached); None when it cannot be recorded or
     ``cancel`` was set meanwhile."""
-    cached = cache_dir / f"{project_hash(root)}.json"
+    cached = _maps_of(root, cache_dir) / f"{project_hash(root)}.json"
     if cached.is_file():
-        return CoverageMap.load(cached.read_text(encoding="utf-8"))
+        return _load(cached)
     with project_copy(root) as copy:
         found = record(copy, python, timeout_s, cancel)
     if found is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cached.write_text(found.dump(), encoding="utf-8")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        replace_content(cached, found.dump().encode("utf-8"))
     return found
+
+
+def latest_map(root: Path, cache_dir: Path) -> CoverageMap | None:
+    """The map recorded last for ``root``, however much has changed since (``holds_for``
+    tells which files it still describes); None if none was ever recorded."""
+    maps = sorted(_maps_of(root, cache_dir).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return _load(maps[-1]) if maps else None
+
+
+def _maps_of(root: Path, cache_dir: Path) -> Path:
+    key = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return cache_dir / key
+
+
+def _load(path: Path) -> CoverageMap | None:
+    try:
+        return CoverageMap.load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable or from an older layout: as if never recorded
 
 
 def record(
@@ -106,14 +137,18 @@ def read(data_file: Path, root: Path) -> CoverageMap:
     data = CoverageData(basename=str(data_file))
     data.read()
     lines: dict[str, dict[int, tuple[str, ...]]] = {}
+    hashes: dict[str, str] = {}
     for measured in data.measured_files():
         relative = os.path.relpath(measured, root)
         if relative.startswith(".."):
             continue
         by_line = data.contexts_by_lineno(measured)
         tests = {n: tuple(sorted({_node(c) for c in cs if c})) for n, cs in by_line.items()}
-        lines[Path(relative).as_posix()] = {n: t for n, t in tests.items() if t}
-    return CoverageMap(lines)
+        posix = Path(relative).as_posix()
+        lines[posix] = {n: t for n, t in tests.items() if t}
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            hashes[posix] = text_hash(Path(measured).read_text(encoding="utf-8"))
+    return CoverageMap(lines, hashes)
 
 
 def _node(context: str) -> str:

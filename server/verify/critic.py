@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...analyzers.programs.fix_loop import Verdict
+from ...analyzers.programs.attempts import Verdict
 from ...analyzers.test_selection import is_test_file, select_tests
 from .coverage_map import CoverageMap, python_files
 from .sandbox import run_tests_async, write_inside

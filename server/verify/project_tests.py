@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ...analyzers.units import Unit
 from ..settings import TestsSettings
-from .coverage_map import CoverageMap, coverage_map
+from .coverage_map import CoverageMap, coverage_map, latest_map
 from .critic import ProjectCritic, pytest_command, unit_tests
 
 
@@ -35,22 +35,32 @@ class ProjectTests:
     def command(self) -> str:
         return self.settings.command or pytest_command(self.python)
 
-    def coverage(self, cancel: threading.Event | None = None) -> CoverageMap | None:
-        """The recorded map (one run of every test, the first time), or None: off in the
-        settings, or it cannot be recorded (no pytest-cov), and the cheap pass is used."""
+    def coverage(
+        self, cancel: threading.Event | None = None, *, record: bool = True
+    ) -> CoverageMap | None:
+        """The map of the project as it is (recorded by one run of every test, the first
+        time), or with ``record`` False the last one recorded, however old; None when off in
+        the settings or none can be had (no pytest-cov): the cheap pass is used."""
         if not self.settings.coverage:
             return None
+        if not record:
+            return latest_map(self.root, self.coverage_dir)
         return coverage_map(
             self.root, self.python, self.settings.timeout_s, self.coverage_dir, cancel
         )
 
-    def critic(
-        self, copy: Path, relative: str, unit: Unit, coverage: CoverageMap | None
-    ) -> ProjectCritic:
-        """The critic of ``unit`` in ``relative`` (project-relative), testing in ``copy``;
-        raises ``NoCritic`` when no test can judge it."""
+    def select(
+        self, relative: str, unit: Unit, text: str, coverage: CoverageMap | None
+    ) -> tuple[str, ...]:
+        """The tests that judge ``unit`` in ``relative`` (project-relative, now ``text``);
+        raises ``NoCritic`` when none can. The map chooses them only while it still describes
+        the file's lines."""
         lines = (unit.line_map[0] + 1, unit.line_map[-1] + 1)
-        tests = unit_tests(self.root, relative, unit.qualname, lines, coverage)
+        holds = coverage is not None and coverage.holds_for(relative, text)
+        return unit_tests(self.root, relative, unit.qualname, lines, coverage if holds else None)
+
+    def critic(self, copy: Path, relative: str, tests: tuple[str, ...]) -> ProjectCritic:
+        """Runs ``tests`` on each rewrite of ``relative`` in ``copy`` (a copy of the project)."""
         return ProjectCritic(copy, relative, tests, self.command, self.settings.timeout_s)
 
 

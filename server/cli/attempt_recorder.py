@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ...analyzers.learning.records import FeedbackEvent, FeedbackRecord
 from ..settings import FeedbackSettings
-from .feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
+from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
 
 
 class AttemptRecorder:
