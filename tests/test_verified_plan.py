@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import dspy
 import pytest
-from fakes.reviewer import Reviewer
+from fakes.reviewer import Reviewer, reply
 from fakes.scripted_lm import scripted_lm
 
 from dspy_lsp.analyzers.models import Finding, Severity, Span
@@ -76,3 +76,19 @@ async def test_a_finding_outside_every_unit_asks_nothing() -> None:
     outcome = await plan(reviewer, on_the_import, Counting())
     assert (outcome.plan, outcome.reason) == (None, NOT_IN_A_UNIT)
     assert reviewer.plan_calls == 0
+
+
+async def test_steps_written_as_numbered_lines_still_give_the_plan() -> None:
+    """A small model lists its steps as text, not JSON: the rewrite must not be lost for it."""
+
+    def numbered(messages: list[dict[str, Any]]) -> str:
+        code = SOURCE.split("\n\n\n")[1]
+        return reply(
+            title="Parse literals only",
+            steps="1. Use ast.literal_eval.\n2) Keep the signature\n- nothing else",
+            rewritten_code=code.replace("eval(", "ast.literal_eval("),
+        )
+
+    outcome = await plan(numbered, EVAL, Counting())
+    assert outcome.plan is not None and outcome.plan.verified, outcome.reason
+    assert outcome.plan.steps == ("Use ast.literal_eval.", "Keep the signature", "nothing else")

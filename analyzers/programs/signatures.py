@@ -6,6 +6,7 @@ fields would silently scramble optimized prompts; bump ``SIGNATURE_VERSION`` if 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import dspy
@@ -78,6 +79,30 @@ class Findings(list[LmFinding]):
 Findings.__name__ = "list[LmFinding]"
 
 
+class Steps(list[str]):
+    """A plan's steps: a JSON list as asked, or the numbered or bulleted lines a small model
+    writes instead (which would otherwise fail the whole reply, rewrite and all)."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_wrap_validator_function(
+            cls._lines_too, handler.generate_schema(list[str])
+        )
+
+    @classmethod
+    def _lines_too(cls, value: Any, whole: core_schema.ValidatorFunctionWrapHandler) -> Steps:
+        if isinstance(value, str):
+            value = [_LIST_MARKER.sub("", line).strip() for line in value.splitlines()]
+            value = [line for line in value if line]
+        return cls(whole(value))
+
+
+_LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+Steps.__name__ = "list[str]"  # the prompt names it as before: no program changes
+
+
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "finding"
@@ -110,7 +135,7 @@ class PlanRefactor(dspy.Signature):
     problem: str = dspy.InputField(desc="the problem to fix, with its line numbers in `code`")
     context: str = dspy.InputField(desc="imports and enclosing class header, for reference")
     title: str = dspy.OutputField(desc="imperative summary of the change, under 60 characters")
-    steps: list[str] = dspy.OutputField(desc="the changes made, one short sentence each")
+    steps: Steps = dspy.OutputField(desc="the changes made, one short sentence each")
     rewritten_code: str = dspy.OutputField(desc="the full replacement for `code`")
 
 
