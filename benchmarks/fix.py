@@ -1,27 +1,35 @@
-"""Do the project's tests pass on the fixes? pass@1 of a single plan against the fix loop.
+"""Do the project's tests pass on the fixes? A single plan, resampled plans, and the fix loop.
 
-Each QuixBugs dev bug (``../shared/corpora/quixbugs``, with its upstream tests) is given as a
-finding on its bug line (the location is known; the fix is not). Every variant plans a fix for
-its function, and the program's own test file runs on the result in one copy of the corpus
-(``verify.sandbox``; a test that hangs on a wrong fix is killed at ``--timeout-s``):
-- ``single``: one plan, no loop (``FixLoop`` with one attempt): a fix whose tests pass;
+Each bug is given as a finding on its bug line (the location is known; the fix is not). Every
+variant plans a fix for its function, and the project's tests run on the result in one copy of
+the project (``verify.sandbox``; a test that hangs on a wrong fix is killed at ``--timeout-s``):
+- ``single``: one plan (greedy), no loop: pass@1;
+- ``resample``: up to ``--attempts`` plans, each sampled anew with the same prompt: pass@k
+  without feedback (``FixLoop(feedback=False)``), what the loop must beat to show the failure
+  text helps rather than another draw;
 - ``loop``: up to ``--attempts`` plans, each failure told to the next (``FixLoop``).
-Reported per variant: pass@1 (the fix offered passes the tests), attempts per bug, tokens and
-seconds per bug.
+Reported per variant: bugs whose fix passed the tests, attempts, tokens and seconds per bug.
+
+Corpora: QuixBugs dev (``../shared/corpora/quixbugs``, the program's own upstream test file),
+or with ``--mutants`` a mutation corpus from ``build_bug_corpus.py`` (its project's sdist is
+downloaded again, each bug planted in turn, the project's whole test command run).
 
     python benchmarks/fix.py --lm scripted
     python benchmarks/fix.py --lm local/<path.gguf> [--attempts 3] [--json out.json]
+    python benchmarks/fix.py --lm local/<path.gguf> --mutants results/bug-corpus-toolz.jsonl
 
 ``--lm scripted`` checks the pipeline, not a model: its first plan changes only a comment (the
-tests still fail), and once told the failure it answers the gold fix, so ``single`` passes
-nothing and ``loop`` passes every bug whose tests can pass.
+tests still fail), and once told the failure it answers the gold fix, so ``single`` and
+``resample`` pass nothing and ``loop`` passes every bug whose tests can pass.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +48,9 @@ from dspy_lsp.server.verify.sandbox import project_copy
 QUIXBUGS = Path("/work/shared/corpora/quixbugs")
 
 
+VARIANTS = ("single", "resample", "loop")
+
+
 @dataclass(frozen=True)
 class VariantResult:
     variant: str
@@ -51,8 +62,22 @@ class VariantResult:
     seconds_per_bug: float
 
     @property
-    def pass_at_1(self) -> float:
+    def pass_rate(self) -> float:
         return self.passed / max(1, self.bugs)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Bugs, the project they live in, and how its tests run on a fix of one of them."""
+
+    root: Path
+    bugs: list[BugExample]
+    command: str
+    per_bug_tests: bool
+    """QuixBugs: each program's own test file; a mutant: the project's whole suite."""
+
+    def tests(self, bug: BugExample) -> list[str]:
+        return [f"python_testcases/test_{Path(bug.path).stem}.py"] if self.per_bug_tests else []
 
 
 def finding_for(bug: BugExample, source: str) -> Finding:
@@ -72,23 +97,40 @@ def finding_for(bug: BugExample, source: str) -> Finding:
     )
 
 
+@contextlib.contextmanager
+def planted(copy: Path, bug: BugExample) -> Iterator[str]:
+    """The bug's file in ``copy`` with the bug in it (a mutant is planted over its fixed
+    function, QuixBugs ships buggy), put back afterwards; its buggy text."""
+    target = copy / bug.path
+    original = target.read_text(encoding="utf-8")
+    buggy = original if bug.unit in original else original.replace(bug.fixed, bug.unit, 1)
+    target.write_text(buggy, encoding="utf-8")
+    try:
+        yield buggy
+    finally:
+        target.write_text(original, encoding="utf-8")
+
+
 def run_variant(
-    name: str, attempts: int, bugs: Sequence[BugExample], args: argparse.Namespace, meter: Any
+    name: str, attempts: int, corpus: Corpus, args: argparse.Namespace, meter: Any
 ) -> VariantResult:
     import asyncio
 
     passed = tried = 0
     meter.mark(name)
-    with project_copy(args.corpus) as copy:
-        for bug in bugs:
-            source = (copy / bug.path).read_text(encoding="utf-8")
-            tests = [f"python_testcases/test_{Path(bug.path).stem}.py"]
+    with project_copy(corpus.root) as copy:
+        for bug in corpus.bugs:
             critic = ProjectCritic(
-                copy, bug.path, tests, pytest_command(args.python), args.timeout_s
+                copy, bug.path, corpus.tests(bug), corpus.command, args.timeout_s
             )
-            loop = FixLoop(RefactorPlanner(), attempts, critic)
+            loop = FixLoop(
+                RefactorPlanner(),
+                1 if name == "single" else attempts,
+                critic,
+                feedback=name == "loop",
+            )
             adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
-            with dspy.context(adapter=adapter, track_usage=True):
+            with planted(copy, bug) as source, dspy.context(adapter=adapter, track_usage=True):
                 outcome = asyncio.run(loop.acall(source=source, finding=finding_for(bug, source)))
             tried += len(outcome.attempts)
             ok = outcome.plan is not None and outcome.plan.tests_passed > 0
@@ -98,12 +140,12 @@ def run_variant(
     phase = meter.phases[-1]
     return VariantResult(
         variant=name,
-        bugs=len(bugs),
+        bugs=len(corpus.bugs),
         passed=passed,
         attempts=tried,
         prompt_tokens=phase["prompt_tokens"],
         completion_tokens=phase["completion_tokens"],
-        seconds_per_bug=phase["wall_s"] / max(1, len(bugs)),
+        seconds_per_bug=phase["wall_s"] / max(1, len(corpus.bugs)),
     )
 
 
@@ -119,26 +161,45 @@ class EveryLm:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    bugs = load_bug_examples(args.corpus / "dev.jsonl")[: args.limit]
-    shared = learning()
-    lm = scripted_lm(bugs) if args.lm == "scripted" else shared.real_lm(args)
-    meter = shared.Meter(EveryLm())
-    results = []
-    with dspy.context(lm=lm):
-        for name, attempts in (("single", 1), ("loop", args.attempts)):
-            results.append(run_variant(name, attempts, bugs, args, meter))
+    with corpus_of(args) as corpus:
+        shared = learning()
+        lm = scripted_lm(corpus.bugs) if args.lm == "scripted" else shared.real_lm(args)
+        meter = shared.Meter(EveryLm())
+        with dspy.context(lm=lm):
+            results = [run_variant(v, args.attempts, corpus, args, meter) for v in VARIANTS]
     return {
-        "config": {"lm": args.lm, "corpus": str(args.corpus), "attempts": args.attempts},
-        "variants": [{**asdict(r), "pass_at_1": r.pass_at_1} for r in results],
+        "config": {
+            "lm": args.lm,
+            "corpus": str(args.mutants or args.corpus),
+            "attempts": args.attempts,
+        },
+        "variants": [{**asdict(r), "pass_rate": r.pass_rate} for r in results],
     }
 
 
+@contextlib.contextmanager
+def corpus_of(args: argparse.Namespace) -> Iterator[Corpus]:
+    if args.mutants is None:
+        bugs = load_bug_examples(args.corpus / "dev.jsonl")[: args.limit]
+        yield Corpus(args.corpus, bugs, pytest_command(args.python), per_bug_tests=True)
+        return
+    from build_bug_corpus import PROJECTS, unpacked_sdist
+
+    bugs = load_bug_examples(args.mutants)[: args.limit]
+    project = PROJECTS[bugs[0].project.rpartition("-")[0]]
+    with tempfile.TemporaryDirectory(prefix="fix-bench-") as tmp:
+        root = unpacked_sdist(project, Path(tmp))
+        yield Corpus(root, bugs, project.tests, per_bug_tests=False)
+
+
 def report(results: dict[str, Any]) -> str:
+    config = results["config"]
     head = (
-        f"Fixes the tests passed: --lm {results['config']['lm']}, QuixBugs dev, bug line given,"
-        f" up to {results['config']['attempts']} attempts in the loop"
+        f"Fixes the tests passed: --lm {config['lm']}, {Path(config['corpus']).name}, bug line"
+        f" given; single = pass@1, resample = pass@{config['attempts']} without feedback,"
+        f" loop = pass within {config['attempts']} attempts told each failure"
     )
-    columns = ("bugs", "passed", "pass_at_1", "attempts", "prompt_tokens", "completion_tokens")
+    columns = ("bugs", "passed", "pass_rate", "attempts", "prompt_tokens", "completion_tokens")
     rows = [
         [v["variant"], *(v[c] for c in columns), v["seconds_per_bug"]] for v in results["variants"]
     ]
@@ -170,6 +231,9 @@ def scripted_lm(bugs: Sequence[BugExample]) -> dspy.LM:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = lm_parser(__doc__.splitlines()[0], max_tokens=1024)
     p.add_argument("--corpus", type=Path, default=QUIXBUGS, help="a QuixBugs checkout")
+    p.add_argument(
+        "--mutants", type=Path, help="a mutation corpus (build_bug_corpus.py) instead of QuixBugs"
+    )
     p.add_argument("--limit", type=int, default=None, help="only the first N bugs")
     p.add_argument("--attempts", type=int, default=3, help="plans per bug in the loop")
     p.add_argument("--python", default=sys.executable, help="the interpreter for the tests")

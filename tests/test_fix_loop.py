@@ -17,7 +17,7 @@ from dspy_lsp.analyzers.fixes import apply_edits
 from dspy_lsp.analyzers.models import Finding, Severity, Span
 from dspy_lsp.analyzers.programs.fix_loop import FixLoop
 from dspy_lsp.analyzers.programs.modules import RefactorPlanner
-from dspy_lsp.server.verify.critic import NoCritic, ProjectCritic, unit_tests
+from dspy_lsp.server.verify.critic import NoCritic, ProjectCritic, passed_count, unit_tests
 from dspy_lsp.server.verify.sandbox import project_copy
 
 CALC = "def add(a, b):\n    return a - b\n"
@@ -109,3 +109,28 @@ def test_a_unit_in_a_test_file_is_not_judged_by_the_tests_it_would_edit(tmp_path
     with pytest.raises(NoCritic, match="no test exercises"):
         (root / "other.py").write_text("def lonely():\n    return 1\n")
         unit_tests(root, "other.py", "lonely", (1, 2), coverage=None)
+
+
+@pytest.mark.parametrize(
+    "cheat",
+    [
+        "def add(a, b):\n    import os\n    os._exit(0)\n",
+        "def add(a, b):\n    import os\n    os.remove('tests/test_calc.py')\n    return a + b\n",
+    ],
+    ids=["ends-the-run", "deletes-the-test"],
+)
+async def test_a_rewrite_that_silences_the_tests_does_not_pass(tmp_path: Path, cheat: str) -> None:
+    """Exit 0 with no test counted passing is not a pass; a deleted test is not a passed one."""
+    outcome, _ = await _loop(tmp_path, [cheat], attempts=1)
+    [attempt] = outcome.attempts
+    assert attempt.verdict is not None and not attempt.verdict.passed
+    assert not outcome.plan.verified and outcome.plan.tests_passed == 0
+    assert (tmp_path / "proj" / "tests" / "test_calc.py").is_file()  # only the copy's was touched
+    if "remove" in cheat:
+        assert "changed the tests that judge it: tests/test_calc.py" in attempt.verdict.output
+
+
+def test_unittest_summaries_are_counted_too() -> None:
+    assert passed_count("..\n----\nRan 2 tests in 0.001s\n\nOK\n") == 2
+    assert passed_count("Ran 2 tests in 0.001s\n\nFAILED (failures=1)\n") == 0
+    assert passed_count("3 passed, 1 warning in 0.2s") == 3

@@ -29,13 +29,22 @@ class FixLoop(dspy.Module):
     last one that ran as a suggestion, else None and why."""
 
     def __init__(
-        self, planner: RefactorPlanner, attempts: int, critic: Critic, guard: Guard = unguarded
+        self,
+        planner: RefactorPlanner,
+        attempts: int,
+        critic: Critic,
+        guard: Guard = unguarded,
+        *,
+        feedback: bool = True,
     ) -> None:
         super().__init__()
         self.planner = planner
         self.attempts = attempts
         self.critic = critic
         self.guard = guard
+        self.feedback = feedback
+        """False: retries are asked the same problem, sampled (what the loop is measured
+        against: does the failure help, or only another draw?)."""
 
     async def aforward(self, source: str, finding: Finding) -> dspy.Prediction:
         located = placed_problem(split_units(source), finding)
@@ -66,7 +75,8 @@ class FixLoop(dspy.Module):
             tried.append(Attempt(rewrite, asked, verdict, **described))
             if verdict.passed:
                 break
-            asked = retried_problem(problem, unit.text, rewrite, verdict.output)
+            if self.feedback:
+                asked = retried_problem(problem, unit.text, rewrite, verdict.output)
         chosen = offered(tried)
         plan = plan_of(source, finding, chosen) if chosen is not None else None
         reason = "" if chosen is not None and chosen.passed else failed_reason(tried)

@@ -21,6 +21,14 @@ from .coverage_map import CoverageMap, python_files
 from .sandbox import run_tests_async, write_inside
 
 _PASSED = re.compile(r"(\d+) passed")
+_UNITTEST_OK = re.compile(r"^Ran (\d+) tests? in .*\n+OK\b", re.MULTILINE)
+
+
+def passed_count(output: str) -> int:
+    """How many tests the run says passed: pytest's summary, or unittest's "Ran N tests ... OK";
+    0 when it says neither."""
+    counted = _PASSED.search(output) or _UNITTEST_OK.search(output)
+    return int(counted.group(1)) if counted else 0
 
 
 def pytest_command(python: str) -> str:
@@ -55,7 +63,9 @@ def unit_tests(
 @dataclass(frozen=True)
 class ProjectCritic:
     """Writes each rewrite of ``path`` into ``copy``, runs ``tests`` there, and puts the
-    file back, so every attempt starts from the project as it is."""
+    file back, so every attempt starts from the project as it is. A rewrite that touches the
+    tests as they run (deletes or edits a test file or a conftest) fails, and they are put
+    back too: a fix must pass the tests, not change them."""
 
     copy: Path
     path: str
@@ -65,11 +75,45 @@ class ProjectCritic:
 
     async def __call__(self, new_source: str) -> Verdict:
         original = (self.copy / self.path).read_text(encoding="utf-8")
+        judges = _judges(self.copy)
         write_inside(self.copy, self.path, new_source)
         try:
             selected = " ".join(shlex.quote(t) for t in self.tests)
             run = await run_tests_async(f"{self.command} {selected}", self.copy, self.timeout_s)
         finally:
             write_inside(self.copy, self.path, original)
-        counted = _PASSED.search(run.output)
-        return Verdict(run.outcome == "passed", int(counted.group(1)) if counted else 0, run.output)
+            changed = _restore(self.copy, judges)
+        if changed:
+            told = f"the rewrite changed the tests that judge it: {', '.join(changed)}"
+            return Verdict(False, 0, f"{run.output}\nE   {told}")
+        passed = passed_count(run.output)
+        # exit 0 with no test counted passing is a rewrite that ended the run (os._exit(0)),
+        # or selected tests it made vanish: not a pass (a test command must print pytest's or
+        # unittest's summary)
+        return Verdict(run.outcome == "passed" and passed > 0, passed, run.output)
+
+
+def _judges(copy: Path) -> dict[str, bytes]:
+    """The test files and conftests of ``copy``, as they are before a run."""
+    found = {}
+    for path in python_files(copy):
+        relative = path.relative_to(copy).as_posix()
+        if is_test_file(relative) or path.name == "conftest.py":
+            found[relative] = path.read_bytes()
+    return found
+
+
+def _restore(copy: Path, judges: dict[str, bytes]) -> list[str]:
+    """Put back the test files a run deleted or changed; the ones it did, sorted."""
+    changed = []
+    for relative, content in sorted(judges.items()):
+        target = copy / relative
+        try:
+            same = target.read_bytes() == content
+        except OSError:
+            same = False
+        if not same:
+            changed.append(relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+    return changed
