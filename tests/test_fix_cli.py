@@ -23,11 +23,14 @@ FIXED = CALC.replace("a - b", "a + b")
 
 
 class Model:
-    """Repairs `a - b` to `a + b`; plans `a * b` first, and `a + b` once told the failure."""
+    """Repairs `a - b` to ``repair``; plans `a * b` first, and `a + b` once told the failure
+    (unless it does not ``learn``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, repair: str = "a * b", learn: bool = True) -> None:
         self.problems: list[str] = []
         self.goals: list[str] = []
+        self.repair = repair
+        self.learn = learn
 
     def __call__(self, messages: list[dict[str, Any]]) -> str:
         system = next(m["content"] for m in messages if m["role"] == "system")
@@ -35,11 +38,11 @@ class Model:
         code = inputs.get("code", "")
         if "rewritten_code" in system:
             self.problems.append(inputs["problem"])
-            told = "failed the project's tests" in inputs["problem"]
+            told = self.learn and "failed the project's tests" in inputs["problem"]
             body = code.replace("a - b", "a + b" if told else "a * b")
             return reply(title="Add, not subtract", steps=["use +"], rewritten_code=body)
         if "fixed_code" in system:
-            return reply(fixed_code=code.replace("a - b", "a + b"))
+            return reply(fixed_code=code.replace("a - b", self.repair))
         return self._review_toward_the_goal(inputs)
 
     def _review_toward_the_goal(self, inputs: dict[str, str]) -> str:
@@ -75,9 +78,9 @@ def _project(tmp_path: Path) -> Path:
     return root
 
 
-def _fix(tmp_path: Path, *extra: str) -> tuple[int, Path, Model]:
+def _fix(tmp_path: Path, *extra: str, model: Model | None = None) -> tuple[int, Path, Model]:
     root = _project(tmp_path)
-    model = Model()
+    model = model or Model()
     with FakeOpenAI(model) as fake:
         argv = ["fix", str(root / "calc.py"), "--lm", "openai/fake", "--api-base", fake.base_url]
         code = main([*argv, "--python", sys.executable, *extra])
@@ -93,14 +96,25 @@ def test_fix_shows_a_fix_its_tests_passed_and_writes_nothing(
     assert code == 0, out
     assert "LM-bug `return a - b` looks wrong" in out
     assert "fixed: Add, not subtract (tests pass:" in out
+    # the repair's own change is tried first; the plan is told how it failed
     assert "attempt 1: tests failed: E assert 6 == 5" in out and "attempt 2: tests passed" in out
     assert "--- a/calc.py" in out
     assert "-    return a - b" in out and "+    return a + b" in out
     assert "1 finding(s): 1 fixed with tests passing, 0 without a passing fix" in out
-    assert "failed the project's tests" in model.problems[1]
+    assert len(model.problems) == 1 and "+    return a * b" in model.problems[0]
+    assert "failed the project's tests" in model.problems[0]
     assert (root / "calc.py").read_text() == CALC  # shown, not written
     if coverage == []:  # the one test that ran add(), not the whole file
         assert "tests pass: 1)" in out
+
+
+def test_a_repair_the_tests_pass_is_the_fix_with_no_plan_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, model = _fix(tmp_path, "--no-coverage", model=Model(repair="a + b"))
+    out = capsys.readouterr().out
+    assert code == 0 and "fixed: apply the model's repair (tests pass: 2)" in out
+    assert model.problems == []
 
 
 def test_every_attempt_is_in_the_feedback_store_as_plan_gold_and_its_negative(
@@ -148,9 +162,10 @@ def test_fix_apply_writes_only_what_passed(tmp_path: Path, capsys: pytest.Captur
 def test_a_fix_that_never_passes_is_not_written_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, root, _ = _fix(tmp_path, "--apply", "--no-coverage", "--max-attempts", "1")
+    stubborn = Model(learn=False)
+    code, root, _ = _fix(tmp_path, "--apply", "--no-coverage", "--max-attempts", "1", model=stubborn)
     out = capsys.readouterr().out
-    assert code == 1 and "suggestion only: the tests failed on every attempt (1)" in out
+    assert code == 1 and "suggestion only: the tests failed on every attempt (2)" in out
     assert (root / "calc.py").read_text() == CALC
 
 

@@ -7,17 +7,21 @@ the planner with what that rewrite changed and what the tests said (``inputs.ret
 up to ``attempts`` times. The first plan whose tests pass is verified by them; when none passes, the
 last one that could run is offered as a suggestion, with what failed. Running tests is I/O, so
 the critic is passed in: this module only decides.
+
+A finding that carries its own fix (the repair finder's change, a rule's fix) has it tried
+first, under the same tests and at no LM cost: a repair that passes is the fix, one that fails
+is what the first plan is told it tried.
 """
 
 from __future__ import annotations
 
 import dspy
 
-from ..fixes import apply_edits
+from ..fixes import OverlappingEdits, apply_edits
 from ..lm_findings import UnreadableReply
 from ..models import Finding
 from ..plans import check_plan
-from ..units import split_units
+from ..units import Unit, split_units, unit_named
 from .attempts import Attempt, Critic, failed_reason, offered, plan_of
 from .inputs import NOT_IN_A_UNIT, placed_problem, plan_inputs, retried_problem
 from .modules import RefactorPlanner
@@ -53,6 +57,17 @@ class FixLoop(dspy.Module):
         unit, problem = located
         asked = problem
         tried: list[Attempt] = []
+        own = _own_fix(source, unit, finding)
+        if own is not None:  # the finding's own fix first: tested, it costs no LM call
+            check = check_plan(source, unit, own, finding)
+            if check.offered:
+                verdict = await self.critic(apply_edits(source, check.edits))
+                title = finding.fix.title if finding.fix else ""
+                tried.append(Attempt(own, problem, verdict, title=title))
+                if verdict.passed:
+                    return self._outcome(source, finding, tried)
+                if self.feedback:
+                    asked = retried_problem(problem, unit.text, own, verdict.output)
         for n in range(self.attempts):
             inputs = plan_inputs(unit.text, unit.prompt_context, asked)
             try:
@@ -77,7 +92,23 @@ class FixLoop(dspy.Module):
                 break
             if self.feedback:
                 asked = retried_problem(problem, unit.text, rewrite, verdict.output)
+        return self._outcome(source, finding, tried)
+
+    @staticmethod
+    def _outcome(source: str, finding: Finding, tried: list[Attempt]) -> dspy.Prediction:
         chosen = offered(tried)
         plan = plan_of(source, finding, chosen) if chosen is not None else None
         reason = "" if chosen is not None and chosen.passed else failed_reason(tried)
         return dspy.Prediction(plan=plan, reason=reason, attempts=tried)
+
+
+def _own_fix(source: str, unit: Unit, finding: Finding) -> str | None:
+    """The unit as the finding's own fix leaves it (the repair's change, a rule's fix), or
+    None when it has none or it does not apply."""
+    if finding.fix is None:
+        return None
+    try:
+        changed = unit_named(split_units(apply_edits(source, finding.fix.edits)), unit.qualname)
+    except OverlappingEdits:
+        return None
+    return changed.text if changed is not None and changed.text != unit.text else None

@@ -78,10 +78,12 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             finding = _finding(diagnostic, data, rule, codec)
             if fix is not None:
                 result.append(_quick_fix(request, diagnostic, finding, fix, codec, feedback))
-            # A model's own repair is unverified: a plan (checked, and tested) is still offered.
+            # A model's own repair is unverified: a plan (checked, and tested) is still offered,
+            # carrying the repair, which the fix loop tries first under the tests.
             plannable = fix is None or rule.startswith(LM_RULE_PREFIX)
             if plannable and request.plans and _wanted(PLAN_KIND, request.only):
-                result.append(_plan_action(request, diagnostic, finding))
+                planned = finding.model_copy(update={"fix": fix})
+                result.append(_plan_action(request, diagnostic, planned))
             result.extend(_dismissals(request, diagnostic, finding, line, codec, feedback))
     if request.plans and request.selection is not None and _wanted(MISSED_KIND, request.only):
         result.append(_report_missed(request, request.selection, codec, feedback))

@@ -2,8 +2,8 @@
 them on each plan in a copy of the project, over stdio against the real server and the real
 dspy.LM path to a loopback OpenAI server.
 
-The model repairs ``a - b`` (the bug), plans ``a * b`` first and ``a + b`` once told the
-failure; ``slow()``'s test hangs, for cancellation.
+The model's repair of ``a - b`` (the bug) is ``a * b``, which the tests fail; its plan, told
+that, is ``a + b``. ``slow()``'s test hangs, for cancellation.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ PIDS = PROJECT.parent / f"{PROJECT.name}-pids"
 
 
 class Model:
-    """Repairs both functions' ``-``; plans ``*`` first and ``+`` once told the failure."""
+    """Repairs ``a - b`` wrongly (``a * b``); plans ``a + b`` once told the failure."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -65,7 +65,7 @@ class Model:
             told = "failed the project's tests" in inputs["problem"]
             body = code.replace("a - b", "a + b" if told else "a * b").replace("x - 1", "x + 1")
             return reply(title="Add, not subtract", steps=["use +"], rewritten_code=body)
-        return reply(fixed_code=code.replace("a - b", "a + b").replace("x - 1", "x + 1"))
+        return reply(fixed_code=code.replace("a - b", "a * b").replace("x - 1", "x + 1"))
 
 
 MODEL = Model()
@@ -173,7 +173,8 @@ async def test_picking_the_plan_runs_the_tests_until_a_plan_passes(client: Langu
     assert resolved.is_preferred
     assert apply_text_edits(CALC, edits_for(resolved.edit, uri)) == FIXED
     assert (PROJECT / "calc.py").read_text() == CALC  # the user's file, untouched
-    assert len(MODEL.problems) == 2 and "assert 6 == 5" in MODEL.problems[1]
+    # the repair's own change ran first; the one plan asked was told how it failed
+    assert len(MODEL.problems) == 1 and "assert 6 == 5" in MODEL.problems[0]
     kinds = [e.kind for e in _events() if e.action_kind == "fix_loop"]
     assert kinds == [FeedbackKind.FIX_FAILED, FeedbackKind.FIX_PASSED]
     progress = [r for reports in client.progress_reports.values() for r in reports]
@@ -201,7 +202,7 @@ async def test_picking_it_again_is_cached_until_its_tests_change(client: Languag
     )
     changed = await client.code_action_resolve_async(await _plan_for(client, 4))
     assert changed.title == "Fix: Add, not subtract (tests pass: 2)"
-    assert len(MODEL.problems) == asked + 2
+    assert len(MODEL.problems) == asked + 1
 
 
 def _alive(pid: int) -> bool:
