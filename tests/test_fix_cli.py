@@ -163,7 +163,9 @@ def test_a_fix_that_never_passes_is_not_written_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stubborn = Model(learn=False)
-    code, root, _ = _fix(tmp_path, "--apply", "--no-coverage", "--max-attempts", "1", model=stubborn)
+    code, root, _ = _fix(
+        tmp_path, "--apply", "--no-coverage", "--max-attempts", "1", model=stubborn
+    )
     out = capsys.readouterr().out
     assert code == 1 and "suggestion only: the tests failed on every attempt (2)" in out
     assert (root / "calc.py").read_text() == CALC
