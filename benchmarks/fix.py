@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lm = scripted_lm(corpus.bugs) if args.lm == "scripted" else shared.real_lm(args)
         meter = shared.Meter(EveryLm())
         with dspy.context(lm=lm):
-            results = [run_variant(v, args.attempts, corpus, args, meter) for v in VARIANTS]
+            results = [run_variant(v, args.attempts, corpus, args, meter) for v in args.variants]
     return {
         "config": {
             "lm": args.lm,
@@ -235,6 +235,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--mutants", type=Path, help="a mutation corpus (build_bug_corpus.py) instead of QuixBugs"
     )
     p.add_argument("--limit", type=int, default=None, help="only the first N bugs")
+    p.add_argument(
+        "--variants",
+        type=lambda text: [v for v in text.split(",") if v],
+        default=list(VARIANTS),
+        help=f"which of {','.join(VARIANTS)} to run (default: all)",
+    )
     p.add_argument("--attempts", type=int, default=3, help="plans per bug in the loop")
     p.add_argument("--python", default=sys.executable, help="the interpreter for the tests")
     p.add_argument("--timeout-s", type=float, default=30.0, help="per test run")

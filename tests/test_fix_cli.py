@@ -4,6 +4,7 @@ told the failure, passes; ``--apply`` writes it, the default only shows it."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,18 @@ def test_a_repair_the_tests_pass_is_the_fix_with_no_plan_asked(
     out = capsys.readouterr().out
     assert code == 0 and "fixed: apply the model's repair (tests pass: 2)" in out
     assert model.problems == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pytest_cov") is None, reason="needs pytest-cov")
+def test_where_the_review_finds_nothing_the_failing_test_points_at_the_bug(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, model = _fix(tmp_path, model=Model(repair="a - b"))  # the repair sees no bug
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "calc.py:2:5: TESTS-failing tests/test_calc.py::test_add run(s) this line" in out
+    assert "fixed: Add, not subtract (tests pass: 1)" in out
+    assert "LM-bug" not in out and len(model.problems) == 2
 
 
 def test_every_attempt_is_in_the_feedback_store_as_plan_gold_and_its_negative(

@@ -1,13 +1,15 @@
 """``dspy-lsp fix PATH``: findings fixed by plans the project's own tests have passed.
 
-For each LM finding in PATH (and each rule finding without an exact fix), or with ``--goal``
-each finding the analyze program reports toward the goal, the fix loop plans a rewrite of its
-unit, runs the tests that exercise the unit in a copy of the project, and plans
-again told what failed, up to ``--max-attempts`` (``analyzers.programs.fix_loop``,
-``verify.critic``). The report gives, per finding, whether its tests passed, each attempt, and
-the diff. ``--apply`` writes only fixes whose tests passed (atomically, one plan per unit);
-``--diff``, the default, writes nothing. Every attempt is recorded in the project's feedback
-store (``fix_passed`` / ``fix_failed``), where ``optimize --program plan`` learns from it.
+Which findings: with ``--goal``, those the analyze program reports toward the goal; else the
+lines the failing tests point at, where the recorded test run (the coverage map) had failures
+(``analyzers.fault_localisation``), then each LM finding (and each rule finding without an exact
+fix). For each, the fix loop plans a rewrite of its unit, runs the tests that exercise the unit
+in a copy of the project, and plans again told what failed, up to ``--max-attempts``
+(``analyzers.programs.fix_loop``, ``verify.critic``). The report gives, per finding, whether its
+tests passed, each attempt, and the diff. ``--apply`` writes only fixes whose tests passed
+(atomically, one plan per unit); ``--diff``, the default, writes nothing. Every attempt is
+recorded in the project's feedback store (``fix_passed`` / ``fix_failed``), where
+``optimize --program plan`` learns from it.
 
 Exit codes as for ``check``: 0 when every finding has a fix its tests passed, 1 when some have
 none, 2 for usage errors, an LM that cannot run, or fixes that could not be written.
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...analyzers.engine import META_RULES
+from ...analyzers.fault_localisation import spectrum_findings
 from ...analyzers.fixes import OverlappingEdits, apply_edits
 from ...analyzers.learning.fix_records import attempt_records
 from ...analyzers.lm_findings import LM_RULE_PREFIX
@@ -206,8 +209,8 @@ class FileRun:
         except (OSError, UndecodableSource) as exc:
             print(f"dspy-lsp: skipped {printable_path(str(path))}: {exc}", file=sys.stderr)
             return []
-        findings = await self._findings(text, path)
         relative = path.resolve().relative_to(self.tests.root).as_posix()
+        findings = await self._findings(text, path, relative)
         units = split_units(text)
         outcomes = []
         shown = path.as_posix()
@@ -232,18 +235,26 @@ class FileRun:
             )
         return outcomes
 
-    async def _findings(self, text: str, path: Path) -> list[Finding]:
-        """The findings to fix: those serving ``--goal``, else the review's that need a plan."""
+    async def _findings(self, text: str, path: Path, relative: str) -> list[Finding]:
+        """The findings to fix: those serving ``--goal``; else where the failing tests point
+        (when the recorded run had failures), then the review's findings that need a plan."""
         if self.args.goal:
             try:
                 return await self.tier.goal_findings(text, self.args.goal)
             except LmUnavailable as exc:
                 print(f"dspy-lsp: warning: LM unavailable: {exc}", file=sys.stderr)
                 return []
+        pointed: list[Finding] = []
+        map_ = self.coverage
+        if map_ is not None and map_.failed and map_.holds_for(relative, text):
+            pointed = spectrum_findings(text, map_.lines.get(relative, {}), map_.failed)
         done = await run_with_model(text, path, self.resolved, self.tier)
         if done.lm_error:
             print(f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr)
-        return list(filter(_fixable, done.analysis.findings))
+        reviewed = list(filter(_fixable, done.analysis.findings))
+        # a review finding on the same line says more (a message, maybe its repair): it stays
+        lines = {line for f in reviewed for line in range(f.span.start.line, f.span.end.line + 1)}
+        return [*(f for f in pointed if f.span.start.line not in lines), *reviewed]
 
 
 def report(outcomes: list[Outcome]) -> str:

@@ -11,6 +11,7 @@ the cheap pass.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,10 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...analyzers.learning.bug_examples import failing_tests
 from ..store.safe_write import replace_content
 from .sandbox import COPY_IGNORE, project_copy, run_tests
 
 DATA_FILE = ".dspy-lsp-coverage"
+PLUGIN_DIR = Path(__file__).resolve().parent / "pytest_plugin"
+"""Put on the project's ``PYTHONPATH``: it holds only ``dspy_lsp_alarm``."""
 _PHASES = ("|run", "|setup", "|teardown")
 
 
@@ -33,6 +37,8 @@ class CoverageMap:
     """Project-relative file (POSIX) → line → the pytest node ids that ran it."""
     hashes: dict[str, str]
     """Project-relative file → ``text_hash`` of it as recorded: whose line numbers still hold."""
+    failed: tuple[str, ...] = ()
+    """The tests that failed in the recorded run (node ids): where the spectrum points."""
 
     def tests_for(self, path: str, first_line: int, last_line: int) -> tuple[str, ...]:
         """The tests that ran any of ``path``'s 1-based lines ``first_line``..``last_line``."""
@@ -46,13 +52,13 @@ class CoverageMap:
 
     def dump(self) -> str:
         lines = {f: {str(n): list(t) for n, t in ls.items()} for f, ls in self.lines.items()}
-        return json.dumps({"lines": lines, "hashes": self.hashes})
+        return json.dumps({"lines": lines, "hashes": self.hashes, "failed": list(self.failed)})
 
     @classmethod
     def load(cls, text: str) -> CoverageMap:
         raw = json.loads(text)
         lines = {f: {int(n): tuple(t) for n, t in ls.items()} for f, ls in raw["lines"].items()}
-        return cls(lines, dict(raw["hashes"]))
+        return cls(lines, dict(raw["hashes"]), tuple(raw.get("failed", ())))
 
 
 def text_hash(text: str) -> str:
@@ -119,16 +125,22 @@ def _load(path: Path) -> CoverageMap | None:
 def record(
     copy: Path, python: str, timeout_s: float, cancel: threading.Event | None = None
 ) -> CoverageMap | None:
-    """Run every test in ``copy`` under coverage with per-test contexts and read the result."""
+    """Run every test in ``copy`` under coverage with per-test contexts and read the result,
+    with which tests failed. One test that hangs fails at a quarter of the run's time (at most
+    a minute: ``pytest_plugin/dspy_lsp_alarm``) rather than losing the whole run."""
+    per_test = min(60.0, timeout_s / 4)
     command = (
-        f"COVERAGE_FILE={DATA_FILE} {shlex.quote(python)} -m pytest -q -p no:cacheprovider"
+        f"PYTHONPATH={shlex.quote(str(PLUGIN_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}"
+        f" DSPY_LSP_TEST_TIMEOUT={per_test:g} COVERAGE_FILE={DATA_FILE}"
+        f" {shlex.quote(python)} -m pytest -q -p no:cacheprovider -p dspy_lsp_alarm -rfE"
         " --cov=. --cov-context=test --cov-report="
     )
     run = run_tests(command, copy, timeout_s, cancel=cancel)
     # failing tests still ran their lines: keep them; a cut-short run's map would be partial
     if run.outcome in ("timeout", "cancelled") or not (copy / DATA_FILE).is_file():
         return None
-    return read(copy / DATA_FILE, copy)
+    found = read(copy / DATA_FILE, copy)
+    return dataclasses.replace(found, failed=failing_tests(run.output))
 
 
 def read(data_file: Path, root: Path) -> CoverageMap:
