@@ -19,7 +19,11 @@ tokens and seconds per unit. Variants, in one run:
   module's functions it calls, and its call sites: ``analyzers.neighbours``), to measure them;
 - ``repair-cot``: the repair signature under ``dspy.ChainOfThought`` (reasoning first), read the
   same way;
-- ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first.
+- ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first;
+- with ``--spectra`` (QuixBugs: each program's tests are run, on the buggy and the correct
+  program, ``spectra.py``): ``spectrum``, the lines the failing tests point at (Ochiai,
+  ``analyzers.fault_localisation``; no LM), and ``spectrum+repair``, the repair's claims on
+  those lines first, then the rest of them; a unit no failing test runs gets no finding.
 
     python benchmarks/bugs.py --lm scripted
     python benchmarks/bugs.py --lm local/<path.gguf> [--program-state FILE] [--json out.json]
@@ -36,7 +40,7 @@ import argparse
 import json
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,8 +48,11 @@ from typing import Any
 import dspy
 from learning_module import learning, lm_parser, run_and_report
 from learning_report import table
+from spectra import Spectrum, quixbugs_spectra
 
+from dspy_lsp.analyzers.fault_localisation import suspects
 from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
+from dspy_lsp.analyzers.learning.bug_examples import load_bug_examples
 from dspy_lsp.analyzers.learning.dspy_glue import predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample
 from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
@@ -153,6 +160,35 @@ def predict_finder() -> Finder:
     return find
 
 
+def spectrum_finder(spectra: Mapping[str, Spectrum]) -> Finder:
+    """The lines the unit's failing tests point at, most suspicious first (no LM)."""
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        spectrum = spectra.get(example.code)
+        if spectrum is None:
+            return []
+        return [Predicted(s.line, s.line, "bug") for s in suspects(spectrum.lines, spectrum.failed)]
+
+    return find
+
+
+def spectrum_repair_finder(spectra: Mapping[str, Spectrum], repair: Finder) -> Finder:
+    """Where the failing tests point, the repair confirming: its claims on suspect lines first
+    (in its order), then the other suspect lines. A unit no failing test runs is not asked."""
+    pointed = spectrum_finder(spectra)
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        ranked = pointed(example)
+        if not ranked:
+            return []
+        suspect = {p.line for p in ranked}
+        claims = [c for c in repair(example) if suspect & set(range(c.line, c.end_line + 1))]
+        covered = {n for c in claims for n in range(c.line, c.end_line + 1)}
+        return [*claims, *(p for p in ranked if p.line not in covered)]
+
+    return find
+
+
 def run_variant(
     name: str, find: Finder, units: Sequence[AnalysisExample], meter: Any, version: str = ""
 ) -> VariantResult:
@@ -223,6 +259,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, finder_of in baselines:
             if wanted is None or name in wanted:
                 results.append(run_variant(name, finder_of(), units, meter))
+        if args.spectra:
+            bugs = load_bug_examples(args.corpus)[: args.limit]
+            spectra = quixbugs_spectra(args.corpus.parent, bugs, args.python, args.timeout_s)
+            repair = program_finder(ProgramKind.REPAIR, build(ProgramKind.REPAIR))
+            for name, finder in (
+                ("spectrum", spectrum_finder(spectra)),
+                ("spectrum+repair", spectrum_repair_finder(spectra, repair)),
+            ):
+                if wanted is None or name in wanted:
+                    results.append(run_variant(name, finder, units, meter))
     return {
         "config": {"lm": args.lm, "corpus": str(args.corpus), "seed": args.seed},
         "programs": len(cases),
@@ -315,6 +361,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--variants", help="only these, comma-separated (chance always runs)")
     p.add_argument("--seed", type=int, default=0, help="of the chance baseline")
+    p.add_argument(
+        "--spectra",
+        action="store_true",
+        help="QuixBugs only: run each program's tests and add the spectrum variants",
+    )
+    p.add_argument("--python", default=sys.executable, help="with --spectra: runs the tests")
+    p.add_argument("--timeout-s", type=float, default=60.0, help="with --spectra: per test run")
     return p.parse_args(argv)
 
 

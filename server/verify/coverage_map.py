@@ -123,17 +123,22 @@ def _load(path: Path) -> CoverageMap | None:
 
 
 def record(
-    copy: Path, python: str, timeout_s: float, cancel: threading.Event | None = None
+    copy: Path,
+    python: str,
+    timeout_s: float,
+    cancel: threading.Event | None = None,
+    *,
+    tests: str = "",
 ) -> CoverageMap | None:
-    """Run every test in ``copy`` under coverage with per-test contexts and read the result,
-    with which tests failed. One test that hangs fails at a quarter of the run's time (at most
+    """Run every test in ``copy`` (or pytest's ``tests`` arguments, shell words) under coverage
+    with per-test contexts and read the result, with which tests failed. One test that hangs fails at a quarter of the run's time (at most
     a minute: ``pytest_plugin/dspy_lsp_alarm``) rather than losing the whole run."""
     per_test = min(60.0, timeout_s / 4)
     command = (
         f"PYTHONPATH={shlex.quote(str(PLUGIN_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}"
         f" DSPY_LSP_TEST_TIMEOUT={per_test:g} COVERAGE_FILE={DATA_FILE}"
         f" {shlex.quote(python)} -m pytest -q -p no:cacheprovider -p dspy_lsp_alarm -rfE"
-        " --cov=. --cov-context=test --cov-report="
+        f" --cov=. --cov-context=test --cov-report= {tests}"
     )
     run = run_tests(command, copy, timeout_s, cancel=cancel)
     # failing tests still ran their lines: keep them; a cut-short run's map would be partial

@@ -1,0 +1,68 @@
+"""The test spectra of QuixBugs dev, for ``bugs.py``'s ``spectrum`` variants: per unit, which of
+its lines each test ran and which tests failed.
+
+Each program's upstream test file runs under coverage with per-test contexts, once on the buggy
+program and once on the correct one (``--correct``), in a copy of the corpus, through the same
+recording the server uses (``verify.coverage_map.record``: a test that hangs fails alone). The
+lines are turned into the unit's own numbering, as the finders see the unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dspy_lsp.analyzers.learning.bug_examples import BugExample
+from dspy_lsp.analyzers.units import split_units, unit_named
+from dspy_lsp.server.verify.coverage_map import record
+from dspy_lsp.server.verify.sandbox import project_copy
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    lines: Mapping[int, frozenset[str]]
+    """Unit line (1-based) → the tests that ran it."""
+    failed: frozenset[str]
+
+
+def quixbugs_spectra(
+    corpus: Path, bugs: Iterable[BugExample], python: str, timeout_s: float
+) -> dict[str, Spectrum]:
+    """Unit text → its spectrum, for each bug's buggy and correct function."""
+    found: dict[str, Spectrum] = {}
+    with project_copy(corpus) as copy:
+        for bug in bugs:
+            test = f"python_testcases/test_{Path(bug.path).stem}.py"
+            for correct, folder, unit_text in (
+                (False, "python_programs", bug.unit),
+                (True, "correct_python_programs", bug.fixed),
+            ):
+                extra = f"{test} --correct" if correct else test
+                spectrum = _recorded(copy, python, timeout_s, extra)
+                path = f"{folder}/{Path(bug.path).name}"
+                found[unit_text] = _of_unit(copy / path, path, spectrum, bug.qualname)
+    return found
+
+
+def _recorded(copy: Path, python: str, timeout_s: float, tests: str) -> tuple[Mapping, frozenset]:
+    recorded = record(copy, python, timeout_s, tests=tests)
+    if recorded is None:
+        return {}, frozenset()
+    return recorded.lines, frozenset(recorded.failed)
+
+
+def _of_unit(file: Path, path: str, recorded: tuple[Mapping, frozenset], qualname: str) -> Spectrum:
+    lines, failed = recorded
+    unit = unit_named(split_units(file.read_text(encoding="utf-8")), qualname)
+    if unit is None:
+        return Spectrum({}, failed)
+    by_file_line = lines.get(path, {})
+    return Spectrum(
+        {
+            n: frozenset(by_file_line.get(file_line + 1, ()))
+            for n, file_line in enumerate(unit.line_map, start=1)
+            if by_file_line.get(file_line + 1)
+        },
+        failed,
+    )
