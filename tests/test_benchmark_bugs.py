@@ -103,3 +103,30 @@ def test_the_chance_row_is_the_seeded_random_line(results: dict) -> None:
 def test_the_table_has_a_row_per_variant(bench: ModuleType, results: dict) -> None:
     rows = bench.report(results).splitlines()
     assert [r.split()[0] for r in rows[4:11]] == VARIANTS
+
+
+def test_the_spectrum_points_at_bugs_and_is_silent_on_fixed_programs(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    """flatten, gcd (first 3 of dev): the failing tests' likeliest line is the bug, and the
+    correct programs, all tests green, get nothing; the repair, told nothing, still confirms."""
+    out = tmp_path / "spectra.json"
+    variants = "spectrum,spectrum+repair"
+    bench.main(
+        [
+            "--lm",
+            "scripted",
+            "--limit",
+            "3",
+            "--spectra",
+            "--variants",
+            variants,
+            "--json",
+            str(out),
+        ]
+    )
+    rows = {v["variant"]: v for v in json.loads(out.read_text())["variants"]}
+    spectrum = rows["spectrum"]["scores"]
+    assert spectrum["false_alarms_per_fixed"] == 0.0
+    assert spectrum["hit_at_1"] >= 2 / 3
+    assert rows["spectrum+repair"]["scores"]["false_alarms_per_fixed"] == 0.0
