@@ -140,3 +140,31 @@ async def apply_action(
         )
     )
     return text, result
+
+
+async def plan_action(
+    client: LanguageClient, uri: str, line: int | None = None, timeout: float = 60
+) -> types.CodeAction:
+    """The unresolved "Plan refactor" action of the LM finding in ``uri`` (on ``line``,
+    0-based, if given), once the finding is shown."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (
+        found := [
+            d
+            for d in client.diagnostics.get(uri, [])
+            if str(d.code).startswith("LM-") and line in (None, d.range.start.line)
+        ]
+    ):
+        assert loop.time() < deadline, f"no LM finding: {client.diagnostics.get(uri)}"
+        await asyncio.sleep(0.05)
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=found[0].range,
+            context=types.CodeActionContext(diagnostics=found),
+        )
+    )
+    [plan] = [a for a in actions or [] if a.title.startswith("Plan refactor")]
+    assert isinstance(plan, types.CodeAction) and plan.edit is None
+    return plan

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fakes.fixer import Fixer
 from fakes.openai_server import FakeOpenAI
-from fakes.reviewer import fields, reply
+from fakes.reviewer import reply
 
 from dspy_lsp.analyzers.learning.metrics import score_plan
 from dspy_lsp.analyzers.learning.records import FeedbackKind
@@ -23,27 +24,13 @@ CALC = "def add(a, b):\n    return a - b\n\n\ndef double(x):\n    return x * 2\n
 FIXED = CALC.replace("a - b", "a + b")
 
 
-class Model:
-    """Repairs `a - b` to ``repair``; plans `a * b` first, and `a + b` once told the failure
-    (unless it does not ``learn``)."""
+@dataclass
+class Model(Fixer):
+    """The fixer, which also reviews toward a ``--goal`` (the analyze program)."""
 
-    def __init__(self, repair: str = "a * b", learn: bool = True) -> None:
-        self.problems: list[str] = []
-        self.goals: list[str] = []
-        self.repair = repair
-        self.learn = learn
+    goals: list[str] = field(default_factory=list)
 
-    def __call__(self, messages: list[dict[str, Any]]) -> str:
-        system = next(m["content"] for m in messages if m["role"] == "system")
-        inputs = fields(messages[-1]["content"])
-        code = inputs.get("code", "")
-        if "rewritten_code" in system:
-            self.problems.append(inputs["problem"])
-            told = self.learn and "failed the project's tests" in inputs["problem"]
-            body = code.replace("a - b", "a + b" if told else "a * b")
-            return reply(title="Add, not subtract", steps=["use +"], rewritten_code=body)
-        if "fixed_code" in system:
-            return reply(fixed_code=code.replace("a - b", self.repair))
+    def other(self, inputs: dict[str, str]) -> str:
         return self._review_toward_the_goal(inputs)
 
     def _review_toward_the_goal(self, inputs: dict[str, str]) -> str:

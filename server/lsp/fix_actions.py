@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ...analyzers.programs.inputs import problem_text
 from ...analyzers.programs.kinds import ProgramKind
 from ...analyzers.units import UnitPlace, place_in_unit, split_units
 from ..lm.cache import default_cache_path
+from ..lm.tier import FixOutcome
 from ..store.paths import inside
 from ..verify.critic import NoCritic, ProjectCritic
 from ..verify.project_tests import ProjectTests, tests_fingerprint
@@ -43,16 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TestedPlan:
-    """What the loop found for one finding: its plan (None: none could run) and why."""
-
-    plan: RefactorPlan | None
-    reason: str
-    attempts: tuple[Attempt, ...]
-
-
-async def tested_plan(ls: Session, uri: str, text: str, finding: Finding) -> TestedPlan | None:
+async def tested_plan(ls: Session, uri: str, text: str, finding: Finding) -> FixOutcome | None:
     """The fix loop's plan for ``finding`` in the document ``uri`` (now ``text``), or None when
     its tests cannot judge it (said in the log). Raises what the LM tier raises."""
     target = _target(ls, uri, text, finding)
@@ -69,11 +62,11 @@ async def tested_plan(ls: Session, uri: str, text: str, finding: Finding) -> Tes
     done = "stopped"
     try:
         work = _run_loop(ls, target, selected, text, finding, progress)
-        attempts, reason = await progress.until_cancelled(work)
-        chosen = offered(attempts)
+        outcome = await progress.until_cancelled(work)
+        chosen = offered(outcome.attempts)  # its plan on the text as it is now (a cache hit)
         plan = plan_of(text, finding, chosen) if chosen is not None else None
-        done = _summary(plan, attempts)
-        return TestedPlan(plan, reason, attempts)
+        done = _summary(plan, outcome.attempts)
+        return dataclasses.replace(outcome, plan=plan)
     except (asyncio.CancelledError, CancelledByUser):
         done = "cancelled"
         raise
@@ -134,8 +127,8 @@ async def _run_loop(
     text: str,
     finding: Finding,
     progress: Progress,
-) -> tuple[tuple[Attempt, ...], str]:
-    """The attempts and why none passed: cached, or run (in a copy) and recorded."""
+) -> FixOutcome:
+    """What the loop did: cached, or run (in a copy) and recorded."""
     tests, place = target.tests, target.place
     tier = ls.lm_tier()
     await tier.ready_to_plan()
@@ -157,8 +150,8 @@ async def _run_loop(
         outcome = await tier.fix(text, finding, critic, target.attempts)
     records = attempt_records(split_units(text), finding, outcome.attempts, outcome.program_version)
     await ls.record_feedback([FeedbackPayload.of(r, target.uri) for r in records])
-    ls.fix_cache.put(key, outcome.attempts, outcome.reason)
-    return outcome.attempts, outcome.reason
+    ls.fix_cache.put(key, outcome)
+    return outcome
 
 
 class _Reporting:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ...analyzers.programs.attempts import Attempt
+from ..lm.tier import FixOutcome
 
 CACHED_FIXES = 128
 
@@ -15,15 +15,15 @@ class FixCache:
 
     def __init__(self, size: int = CACHED_FIXES) -> None:
         self._size = size
-        self._entries: OrderedDict[str, tuple[tuple[Attempt, ...], str]] = OrderedDict()
+        self._entries: OrderedDict[str, FixOutcome] = OrderedDict()
 
-    def get(self, key: str) -> tuple[tuple[Attempt, ...], str] | None:
+    def get(self, key: str) -> FixOutcome | None:
         if key in self._entries:
             self._entries.move_to_end(key)
         return self._entries.get(key)
 
-    def put(self, key: str, attempts: tuple[Attempt, ...], reason: str) -> None:
-        self._entries[key] = (attempts, reason)
+    def put(self, key: str, outcome: FixOutcome) -> None:
+        self._entries[key] = outcome
         self._entries.move_to_end(key)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)

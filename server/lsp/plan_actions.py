@@ -21,13 +21,13 @@ from ...analyzers.learning.records import FeedbackKind
 from ...analyzers.models import RefactorPlan
 from ...analyzers.programs.attempts import attempt_line
 from ...analyzers.units import split_units
-from ..lm.tier import LmUnavailable
+from ..lm.tier import FixOutcome, LmUnavailable
 from ..store.redaction import scrub
 from .constants import PLAN_KIND
 from .convert import PositionCodec, text_document_edit
 from .diagnostic_data import PlanRequest
 from .feedback import payload_for
-from .fix_actions import TestedPlan, tested_plan
+from .fix_actions import tested_plan
 from .progress import CancelledByUser
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ async def resolve_plan(ls: Session, request: PlanRequest) -> types.CodeAction:
     )
 
 
-def _title(plan: RefactorPlan, tested: TestedPlan | None) -> str:
+def _title(plan: RefactorPlan, tested: FixOutcome | None) -> str:
     """The plan's title, with what its tests said when they ran: "Fix: ... (tests pass: 12)",
     or a suggestion with the failure that was left."""
     if plan.tests_passed:

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import pytest_lsp
+from fakes.fixer import Fixer
 from fakes.openai_server import FakeOpenAI
-from fakes.reviewer import fields, reply
-from lsp_client import apply_text_edits, edits_for
+from lsp_client import apply_text_edits, edits_for, plan_action
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from scratch_dirs import scratch_dir
@@ -50,25 +50,7 @@ DATA = scratch_dir("dspy-lsp-fix-editor-data-")
 PIDS = PROJECT.parent / f"{PROJECT.name}-pids"
 
 
-class Model:
-    """Repairs ``a - b`` wrongly (``a * b``); plans ``a + b`` once told the failure."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def __call__(self, messages: list[dict[str, Any]]) -> str:
-        system = next(m["content"] for m in messages if m["role"] == "system")
-        inputs = fields(messages[-1]["content"])
-        code = inputs.get("code", "")
-        if "rewritten_code" in system:
-            self.problems.append(inputs["problem"])
-            told = "failed the project's tests" in inputs["problem"]
-            body = code.replace("a - b", "a + b" if told else "a * b").replace("x - 1", "x + 1")
-            return reply(title="Add, not subtract", steps=["use +"], rewritten_code=body)
-        return reply(fixed_code=code.replace("a - b", "a * b").replace("x - 1", "x + 1"))
-
-
-MODEL = Model()
+MODEL = Fixer(swaps={"x - 1": "x + 1"})
 FAKE = FakeOpenAI(MODEL).start()
 
 
@@ -134,29 +116,7 @@ async def client(lsp_client: LanguageClient):
 
 
 async def _plan_for(client: LanguageClient, line: int) -> types.CodeAction:
-    """The "Plan refactor" action of the LM finding on ``line`` (0-based), once it is shown."""
-    uri = (PROJECT / "calc.py").as_uri()
-    for _ in range(600):
-        found = [
-            d
-            for d in client.diagnostics.get(uri, [])
-            if str(d.code).startswith("LM-") and d.range.start.line == line
-        ]
-        if found:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError(f"no LM finding on line {line}: {client.diagnostics.get(uri)}")
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=found[0].range,
-            context=types.CodeActionContext(diagnostics=found),
-        )
-    )
-    [plan] = [a for a in actions or [] if a.title.startswith("Plan refactor")]
-    assert isinstance(plan, types.CodeAction) and plan.edit is None
-    return plan
+    return await plan_action(client, (PROJECT / "calc.py").as_uri(), line)
 
 
 def _events() -> list[Any]:

@@ -8,7 +8,6 @@ without the addition is verified as before.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest_lsp
 from e2e.conftest import _start, workspace_file
 from fakes.openai_server import FakeOpenAI
 from fakes.reviewer import Reviewer
-from lsp_client import apply_text_edits, edits_for
+from lsp_client import apply_text_edits, edits_for, plan_action
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from scratch_dirs import scratch_dir
@@ -85,21 +84,7 @@ async def _plan_action(client: LanguageClient, uri: str) -> types.CodeAction:
             )
         )
     )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while not (found := [d for d in client.diagnostics.get(uri, []) if d.code == "LM-bug"]):
-        assert loop.time() < deadline, client.diagnostics.get(uri)
-        await asyncio.sleep(0.05)
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=found[0].range,
-            context=types.CodeActionContext(diagnostics=found),
-        )
-    )
-    [plan] = [a for a in actions or [] if a.title.startswith("Plan refactor")]
-    assert isinstance(plan, types.CodeAction) and plan.edit is None
-    return plan
+    return await plan_action(client, uri)
 
 
 async def test_a_plan_that_adds_os_system_is_named_for_it_and_never_verified(
