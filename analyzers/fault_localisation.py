@@ -30,9 +30,16 @@ class Suspect:
     passing: int
 
 
-def suspects(lines: Mapping[int, Collection[str]], failed: Collection[str]) -> list[Suspect]:
-    """The lines of one file (line → the tests that ran it) that some failing test ran, most
-    suspicious first (ties: the line run by fewer passing tests, then the earlier line)."""
+def suspects(
+    lines: Mapping[int, Collection[str]],
+    failed: Collection[str],
+    surprise: Mapping[int, float] | None = None,
+) -> list[Suspect]:
+    """The lines (line → the tests that ran it) that some failing test ran, most suspicious
+    first. Ties (common: when every test that runs a function fails, all its lines score
+    alike) go to the line a code model found most surprising (``surprise``, from
+    ``analyzers.surprisal``, when given), then to the line fewer passing tests ran, then to the
+    earlier line."""
     failing_tests = set(failed)
     if not failing_tests:
         return []
@@ -45,7 +52,10 @@ def suspects(lines: Mapping[int, Collection[str]], failed: Collection[str]) -> l
         ep = len(ran - failing_tests)
         score = ef / math.sqrt(len(failing_tests) * (ef + ep))
         found.append(Suspect(line, score, ef, ep))
-    return sorted(found, key=lambda s: (-s.score, s.passing, s.line))
+    told = surprise or {}
+    return sorted(
+        found, key=lambda s: (-round(s.score, 9), -told.get(s.line, 0.0), s.passing, s.line)
+    )
 
 
 SPECTRUM_RULE = "TESTS-failing"
@@ -53,16 +63,21 @@ SPECTRUM_RULE = "TESTS-failing"
 
 
 def spectrum_findings(
-    text: str, lines: Mapping[int, Collection[str]], failed: Collection[str], top: int = 3
+    text: str,
+    lines: Mapping[int, Collection[str]],
+    failed: Collection[str],
+    top: int = 3,
+    surprise: Mapping[int, float] | None = None,
 ) -> list[Finding]:
     """Findings at the most suspicious line of each unit of a file (``text``, with its
-    ``lines`` → tests map as recorded), the units ranked by that line's score, at most ``top``:
-    one per unit, since a fix rewrites a unit."""
+    ``lines`` → tests map as recorded, and the model's ``surprise`` per line if known), the
+    units ranked by that line's score, at most ``top``: one per unit, since a fix rewrites a
+    unit."""
     index = LineIndex(text)
     units = split_units(text)
     found: list[Finding] = []
     seen: set[str] = set()
-    for suspect in suspects(lines, failed):
+    for suspect in suspects(lines, failed, surprise):
         placed = place_in_unit(units, suspect.line - 1, suspect.line - 1)
         if placed is None or placed.unit.qualname in seen:
             continue

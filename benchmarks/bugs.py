@@ -23,7 +23,9 @@ tokens and seconds per unit. Variants, in one run:
 - with ``--spectra`` (QuixBugs: each program's tests are run, on the buggy and the correct
   program, ``spectra.py``): ``spectrum``, the lines the failing tests point at (Ochiai,
   ``analyzers.fault_localisation``; no LM), and ``spectrum+repair``, the repair's claims on
-  those lines first, then the rest of them; a unit no failing test runs gets no finding.
+  those lines first, then the rest of them; and with a local model ``spectrum+surprisal``,
+  ties among those lines broken by the model's surprise at them (``analyzers.surprisal``; one
+  forward pass, no generation). A unit no failing test runs gets no finding.
 
     python benchmarks/bugs.py --lm scripted
     python benchmarks/bugs.py --lm local/<path.gguf> [--program-state FILE] [--json out.json]
@@ -63,9 +65,14 @@ from dspy_lsp.analyzers.programs.kinds import FINDERS, ProgramKind
 from dspy_lsp.analyzers.programs.modules import build, program_version
 from dspy_lsp.analyzers.programs.signatures import RepairUnit
 from dspy_lsp.analyzers.repair_claims import repair_hunks
+from dspy_lsp.analyzers.surprisal import PREFIX as SURPRISAL_PREFIX
+from dspy_lsp.analyzers.surprisal import line_surprisal
+from dspy_lsp.server.lm.llama_loading import PREFIX, model_path_of
+from dspy_lsp.server.lm.local_engine import LlamaEngine
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs/dev.jsonl")
 Finder = Callable[[AnalysisExample], list[Predicted]]
+Surprise = Callable[[str], dict[int, float]]
 
 
 class ListBugLines(dspy.Signature):
@@ -160,16 +167,28 @@ def predict_finder() -> Finder:
     return find
 
 
-def spectrum_finder(spectra: Mapping[str, Spectrum]) -> Finder:
-    """The lines the unit's failing tests point at, most suspicious first (no LM)."""
+def spectrum_finder(spectra: Mapping[str, Spectrum], surprise: Surprise | None = None) -> Finder:
+    """The lines the unit's failing tests point at, most suspicious first (no LM); ties to the
+    line the model is most surprised by, with ``surprise`` (asked only of flagged units)."""
 
     def find(example: AnalysisExample) -> list[Predicted]:
         spectrum = spectra.get(example.code)
-        if spectrum is None:
+        if spectrum is None or not spectrum.failed:
             return []
-        return [Predicted(s.line, s.line, "bug") for s in suspects(spectrum.lines, spectrum.failed)]
+        told = surprise(example.code) if surprise is not None else None
+        ranked = suspects(spectrum.lines, spectrum.failed, told)
+        return [Predicted(s.line, s.line, "bug") for s in ranked]
 
     return find
+
+
+def local_surprisal(args: argparse.Namespace) -> Surprise | None:
+    """The local model's surprise per line of a unit (one forward pass); None for other LMs,
+    whose chat endpoints return no prompt log-probabilities."""
+    if not args.lm.startswith(PREFIX):
+        return None
+    engine = LlamaEngine.shared(model_path_of(args.lm))
+    return lambda code: line_surprisal(code, engine.token_logprobs(SURPRISAL_PREFIX + code))
 
 
 def spectrum_repair_finder(spectra: Mapping[str, Spectrum], repair: Finder) -> Finder:
@@ -263,10 +282,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             bugs = load_bug_examples(args.corpus)[: args.limit]
             spectra = quixbugs_spectra(args.corpus.parent, bugs, args.python, args.timeout_s)
             repair = program_finder(ProgramKind.REPAIR, build(ProgramKind.REPAIR))
+            surprise = local_surprisal(args)
             for name, finder in (
                 ("spectrum", spectrum_finder(spectra)),
                 ("spectrum+repair", spectrum_repair_finder(spectra, repair)),
+                ("spectrum+surprisal", spectrum_finder(spectra, surprise)),
             ):
+                if name == "spectrum+surprisal" and surprise is None:
+                    continue
                 if wanted is None or name in wanted:
                     results.append(run_variant(name, finder, units, meter))
     return {

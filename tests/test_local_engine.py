@@ -268,3 +268,23 @@ def test_real_model_drafting_from_the_prompt_leaves_a_greedy_reply_unchanged() -
         replies.append(lm(f"Fix the bug and return only the code:\n{code}")[0])
         engine.close()
     assert replies[0] == replies[1] and "def gcd" in replies[0]
+
+
+def test_real_model_is_most_surprised_by_the_bug_in_gcd() -> None:
+    """One forward pass, no generation: the swapped arguments are the least expected tokens."""
+    from dspy_lsp.analyzers.surprisal import PREFIX, line_surprisal
+
+    path = _real_model()
+    code = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
+    engine = LlamaEngine(path)
+    try:
+        tokens = engine.token_logprobs(PREFIX + code)
+        # the model still chats afterwards: its context was reset
+        lm = dspy.LM(f"local/{path}", engine=engine, cache=False, max_tokens=8, temperature=0)
+        assert lm("Say OK.")[0].strip()
+    finally:
+        engine.close()
+    assert all(logprob <= 0 for _, logprob in tokens)
+    surprise = line_surprisal(code, tokens)
+    assert set(surprise) == {1, 2, 3, 4}
+    assert max(surprise, key=lambda line: surprise[line]) in (1, 4)

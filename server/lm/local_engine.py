@@ -236,6 +236,31 @@ class LlamaEngine:
             ),
         )
 
+    def token_logprobs(self, text: str) -> list[tuple[int, float]]:
+        """Each token of ``text`` after the first: (byte offset where it starts, the
+        log-probability the model gave it), from one forward pass, no generation. Needs the
+        logits of every position, which drafting keeps (``lookup_tokens`` > 0)."""
+        import numpy as np
+
+        if self.lookup_tokens <= 0:
+            raise LocalModelError("token log-probabilities need lookup_tokens > 0 (logits_all)")
+        with self._lock:
+            llm = self._ensure_loaded()
+            tokens = llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=False)
+            tokens = tokens[: self.n_ctx]
+            llm.reset()
+            llm.eval(tokens)
+            logits = np.asarray(llm.scores[: len(tokens)], dtype=np.float64)
+            pieces = [llm.detokenize([t]) for t in tokens]
+            llm.reset()  # the next chat evaluates its own prompt from the start
+        peak = logits.max(axis=1, keepdims=True)
+        normaliser = peak[:, 0] + np.log(np.exp(logits - peak).sum(axis=1))
+        found, offset = [], len(pieces[0]) if pieces else 0
+        for i in range(1, len(tokens)):
+            found.append((offset, float(logits[i - 1, tokens[i]] - normaliser[i - 1])))
+            offset += len(pieces[i])
+        return found
+
     def close(self) -> None:
         """Free the model (waits for a running call); the next call loads it again."""
         with self._lock:
