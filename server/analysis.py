@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..analyzers.engine import Analysis, analyze_source
+from ..analyzers.fault_localisation import spectrum_findings
 from ..analyzers.lm_findings import at_least
 from ..analyzers.models import Finding
 from ..analyzers.rules import ALL_RULES
@@ -28,6 +29,7 @@ from .store.paths import inside
 
 if TYPE_CHECKING:
     from .lm.tier import LmTier
+    from .verify.coverage_map import CoverageMap
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,21 @@ async def run_with_model(
         return ModelRun(rules, 0, str(exc))
     shown = at_least(found, _min_confidence(resolved))
     return ModelRun(merge(rules, shown), len(shown), None)
+
+
+async def tests_findings(
+    text: str, relative: str, coverage: CoverageMap | None, lm: LmTier | None
+) -> list[Finding]:
+    """Where the failing tests of a recorded run point in this file (``relative`` to the
+    project), one finding per unit (``fault_localisation``), ties among a unit's lines broken
+    by a local model's surprise; none when no test failed or the file changed since the run."""
+    if coverage is None or not coverage.failed or not coverage.holds_for(relative, text):
+        return []
+    lines = coverage.lines.get(relative, {})
+    failing = set(coverage.failed)
+    flagged = {n for n, tests in lines.items() if failing & set(tests)}
+    surprise = await lm.surprise(text, flagged) if lm is not None and flagged else {}
+    return spectrum_findings(text, lines, coverage.failed, surprise=surprise)
 
 
 def _min_confidence(resolved: ResolvedSettings) -> float:

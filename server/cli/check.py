@@ -16,6 +16,7 @@ import io
 import json
 import sys
 import tokenize
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from ...analyzers.engine import SKIPPED, Analysis, meta_finding
 from ...analyzers.fixes import fix_all
 from ...analyzers.models import AnalysisStatus, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
-from ..analysis import codes_for, iter_python_files, run, run_with_model
+from ..analysis import codes_for, iter_python_files, run, run_with_model, tests_findings
 from ..lm.llama_loading import model_label
 from ..settings import (
     LmSettings,
@@ -94,6 +95,8 @@ def run_check(args: argparse.Namespace) -> int:
         reports, lm_error = asyncio.run(_with_model(sources, lm))
     else:
         reports = [_rules_only(s) for s in sources]
+    if args.tests:
+        reports = asyncio.run(_with_tests(sources, reports, roots, lm))
     if args.format == "json":
         output = render_json(reports)
     elif args.format == "sarif":
@@ -235,10 +238,10 @@ async def _with_model(
     fails on some files is told once as a warning; its files keep their rule findings."""
     from rich.progress import Progress
 
-    from ..lm.cache import LmCache, default_cache_path
+    from ..lm.cache import LmCache, cache_path_of
     from ..lm.tier import LmTier
 
-    cache_path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
+    cache_path = cache_path_of(settings)
     tier = LmTier(settings, LmCache(cache_path))
     reports: list[FileReport] = []
     first_error = None
@@ -273,6 +276,55 @@ async def _with_model(
     if first_error is not None:
         print(f"dspy-lsp: warning: LM unavailable: {first_error}", file=sys.stderr)
     return reports, None
+
+
+async def _with_tests(
+    sources: list[Source],
+    reports: list[FileReport],
+    roots: list[tuple[Path, ResolvedSettings]],
+    lm: LmSettings | None,
+) -> list[FileReport]:
+    """``reports`` with the lines each project's failing tests point at (one recorded run per
+    project, cached by its files' hash), ranked with a local model's surprise if there is one."""
+    from ..lm.cache import LmCache, cache_path_of, coverage_dir
+    from ..lm.tier import LmTier
+    from ..verify.project_tests import ProjectTests
+    from ..verify.sandbox import cancellable
+
+    settings = lm or roots[0][1].settings.lm
+    tier = LmTier(lm, LmCache(cache_path_of(lm))) if lm else None
+    maps = {}
+    for root_arg, resolved in roots:
+        project = (resolved.root or (root_arg if root_arg.is_dir() else root_arg.parent)).resolve()
+        if project not in maps:
+            tests = ProjectTests(project, resolved.settings.tests, coverage_dir(settings))
+            maps[project] = await cancellable(tests.coverage)
+            if maps[project] is None:
+                print(
+                    f"dspy-lsp: warning: could not record the tests of {project} under coverage"
+                    " (is pytest-cov installed in tests.python?)",
+                    file=sys.stderr,
+                )
+    out = []
+    for source, report in zip(sources, reports, strict=True):
+        where = _project_of(source.path, maps)
+        if source.skipped is not None or where is None:
+            out.append(report)
+            continue
+        relative = source.path.resolve().relative_to(where).as_posix()
+        pointed = await tests_findings(source.text or "", relative, maps[where], tier)
+        findings = (*report.analysis.findings, *pointed)
+        analysis = report.analysis.model_copy(update={"findings": findings})
+        out.append(FileReport(report.path, analysis, report.fixed))
+    if tier is not None:
+        tier.cache.close()
+    return out
+
+
+def _project_of(path: Path, projects: Mapping[Path, object]) -> Path | None:
+    """The deepest recorded project holding ``path``."""
+    holding = [p for p in projects if path.resolve().is_relative_to(p)]
+    return max(holding, key=lambda p: len(p.parts)) if holding else None
 
 
 def _stderr_console():  # type: ignore[no-untyped-def]

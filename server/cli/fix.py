@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...analyzers.engine import META_RULES
-from ...analyzers.fault_localisation import spectrum_findings
 from ...analyzers.fixes import OverlappingEdits, apply_edits
 from ...analyzers.learning.fix_records import attempt_records
 from ...analyzers.lm_findings import LM_RULE_PREFIX
@@ -34,7 +33,7 @@ from ...analyzers.models import Finding, RefactorPlan
 from ...analyzers.programs.attempts import attempt_line
 from ...analyzers.source import UndecodableSource, decode_source
 from ...analyzers.units import place_in_unit, split_units
-from ..analysis import iter_python_files, run_with_model
+from ..analysis import iter_python_files, run_with_model, tests_findings
 from ..lm.errors import LmUnavailable
 from ..settings import LmSettings, ResolvedSettings, TestsSettings
 from ..verify.coverage_map import CoverageMap
@@ -164,10 +163,10 @@ def _tests_settings(args: argparse.Namespace, settings: TestsSettings) -> TestsS
 async def _fix(
     args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]], settings: LmSettings
 ) -> list[Outcome]:
-    from ..lm.cache import LmCache, default_cache_path
+    from ..lm.cache import LmCache, cache_path_of, coverage_dir
     from ..lm.tier import LmTier
 
-    cache_path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
+    cache_path = cache_path_of(settings)
     tier = LmTier(settings, LmCache(cache_path))
     outcomes: list[Outcome] = []
     try:
@@ -175,9 +174,7 @@ async def _fix(
             project = resolved.root or (root_arg if root_arg.is_dir() else root_arg.parent)
             project = project.resolve()
             tests = ProjectTests(
-                project,
-                _tests_settings(args, resolved.settings.tests),
-                cache_path.parent / "coverage",
+                project, _tests_settings(args, resolved.settings.tests), coverage_dir(settings)
             )
             coverage = await cancellable(tests.coverage)
             recorder = AttemptRecorder(project, resolved.settings.feedback)
@@ -244,10 +241,7 @@ class FileRun:
             except LmUnavailable as exc:
                 print(f"dspy-lsp: warning: LM unavailable: {exc}", file=sys.stderr)
                 return []
-        pointed: list[Finding] = []
-        map_ = self.coverage
-        if map_ is not None and map_.failed and map_.holds_for(relative, text):
-            pointed = spectrum_findings(text, map_.lines.get(relative, {}), map_.failed)
+        pointed = await tests_findings(text, relative, self.coverage, self.tier)
         done = await run_with_model(text, path, self.resolved, self.tier)
         if done.lm_error:
             print(f"dspy-lsp: warning: LM unavailable: {done.lm_error}", file=sys.stderr)

@@ -68,6 +68,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     check.add_argument(
         "--show-settings", action="store_true", help="print each setting and where it came from"
     )
+    check.add_argument(
+        "--tests",
+        action="store_true",
+        help="run the project's tests once under coverage (cached; the tests.* settings) and"
+        " report the lines the failing ones point at (TESTS-failing)",
+    )
     lm = check.add_mutually_exclusive_group()
     lm.add_argument("--lm", metavar="MODEL", help="also run the LM tier with this dspy model")
     lm.add_argument("--no-lm", action="store_true", help="skip the LM tier even if configured")

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..settings import LmSettings
 from ..store import sqlite_file as db
 from ..store.paths import user_dir
 
@@ -106,6 +107,16 @@ class SchemaTooNewError(Exception):
 def default_cache_path(environ: Mapping[str, str] | None = None) -> Path:
     """Per-user location shared by all server processes: $XDG_CACHE_HOME or ~/.cache."""
     return user_dir("cache", environ) / "lm-cache.sqlite3"
+
+
+def cache_path_of(settings: LmSettings) -> Path:
+    """``lm.cache-path``, else the per-user default."""
+    return Path(settings.cache_path) if settings.cache_path else default_cache_path()
+
+
+def coverage_dir(settings: LmSettings) -> Path:
+    """Where recorded coverage maps are kept: beside the LM cache."""
+    return cache_path_of(settings).parent / "coverage"
 
 
 class LmCache(db.LockedConnection):

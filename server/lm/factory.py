@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..settings import LmSettings
 from ..store.redaction import mark_secret_variable
 from .llama_loading import PREFIX, check_gguf, import_llama_cpp, model_path_of
+
+if TYPE_CHECKING:
+    from .local_engine import LlamaEngine
 
 
 def check_runnable(settings: LmSettings) -> None:
@@ -17,6 +20,20 @@ def check_runnable(settings: LmSettings) -> None:
     if model.startswith(PREFIX):
         check_gguf(model_path_of(model))
         import_llama_cpp()
+
+
+LOCAL_THREADS = os.cpu_count()
+
+
+def local_engine(settings: LmSettings) -> LlamaEngine | None:
+    """The engine a local model (``local/<gguf>``) runs on, shared with its ``dspy.LM`` (the
+    same weights in memory); None for a model served over HTTP."""
+    model = settings.model or ""
+    if not model.startswith(PREFIX):
+        return None
+    from .local_engine import LlamaEngine
+
+    return LlamaEngine.shared(model_path_of(model), n_threads=LOCAL_THREADS)
 
 
 def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:
@@ -38,7 +55,7 @@ def build_lm(settings: LmSettings, *, num_retries: int = 0) -> Any:
             model,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
-            n_threads=os.cpu_count(),
+            n_threads=LOCAL_THREADS,
         )
     import dspy
     from dspy.clients.backend_selection import select_backend

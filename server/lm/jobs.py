@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from ..settings import LmSettings
-from .cache import LmCache, default_cache_path
+from .cache import LmCache, cache_path_of
 from .tier import LmStatus, LmTier, LmUnavailable
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class LmJobs:
             return self.tier
         if self.tier is not None:
             self.tier.cache.close()
-        path = Path(settings.cache_path) if settings.cache_path else default_cache_path()
+        path = cache_path_of(settings)
         self.tier = LmTier(settings, LmCache(path if settings.model else None))
         self._settings = settings
         self._report(self.tier.status())

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,8 @@ from ...analyzers.programs.kinds import ProgramKind
 from ...analyzers.repair_claims import fits
 from ...analyzers.source import LineIndex
 from ...analyzers.suppression import is_suppressed
+from ...analyzers.surprisal import PREFIX as SURPRISAL_PREFIX
+from ...analyzers.surprisal import line_surprisal
 from ...analyzers.units import Unit, split_units
 from ..settings import LmSettings
 from ..store.artifacts import KINDS, programs_dir
@@ -281,6 +283,25 @@ class LmTier:
             found += [place(unit, raw, version) for raw in checked.findings]
         index = LineIndex(text)
         return [f for f in found if not is_suppressed(index, f)]
+
+    async def surprise(self, text: str, lines: Collection[int]) -> dict[int, float]:
+        """The local model's surprise at each line (1-based, in ``text``) of the units that
+        hold ``lines``: one forward pass per unit, no generation (``analyzers.surprisal``).
+        Empty for a model served over HTTP, whose chat API gives no prompt log-probabilities."""
+        from .factory import local_engine
+
+        engine = local_engine(self.settings)
+        if engine is None:
+            return {}
+        found: dict[int, float] = {}
+        for unit in split_units(text):
+            mine = {n for n in unit.line_map if n + 1 in lines}
+            if not mine:
+                continue
+            scored = await asyncio.to_thread(engine.token_logprobs, SURPRISAL_PREFIX + unit.text)
+            for n, value in line_surprisal(unit.text, scored).items():
+                found[unit.line_map[n - 1] + 1] = value
+        return found
 
     @property
     def finder(self) -> ProgramKind:

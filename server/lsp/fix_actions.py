@@ -30,7 +30,7 @@ from ...analyzers.programs.attempts import Attempt, Verdict, offered, plan_of
 from ...analyzers.programs.inputs import problem_text
 from ...analyzers.programs.kinds import ProgramKind
 from ...analyzers.units import UnitPlace, place_in_unit, split_units
-from ..lm.cache import default_cache_path
+from ..lm.cache import coverage_dir
 from ..lm.tier import FixOutcome
 from ..store.paths import inside
 from ..verify.critic import NoCritic, ProjectCritic
@@ -101,10 +101,9 @@ def _target(ls: Session, uri: str, text: str, finding: Finding) -> _Target | str
     if place is None:
         return "the finding is not inside a function"
     lm = resolved.settings.lm
-    cache_dir = (Path(lm.cache_path) if lm.cache_path else default_cache_path()).parent
     root = root.resolve()
     return _Target(
-        tests=ProjectTests(root, resolved.settings.tests, cache_dir / "coverage"),
+        tests=ProjectTests(root, resolved.settings.tests, coverage_dir(lm)),
         uri=uri,
         relative=path.resolve().relative_to(root).as_posix(),
         place=place,
