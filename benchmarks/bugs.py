@@ -20,8 +20,7 @@ tokens and seconds per unit. Variants, in one run:
 - ``repair-cot``: the repair signature under ``dspy.ChainOfThought`` (reasoning first), read the
   same way;
 - ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first;
-- with ``--spectra`` (QuixBugs: each program's tests are run, on the buggy and the correct
-  program, ``spectra.py``): ``spectrum``, the lines the failing tests point at (Ochiai,
+- with ``--spectra`` (the tests are run on the buggy and the fixed code, ``spectra.py``): ``spectrum``, the lines the failing tests point at (Ochiai,
   ``analyzers.fault_localisation``; no LM), and ``spectrum+repair``, the repair's claims on
   those lines first, then the rest of them; and with a local model ``spectrum+surprisal``,
   ties among those lines broken by the model's surprise at them (``analyzers.surprisal``; one
@@ -50,7 +49,7 @@ from typing import Any
 import dspy
 from learning_module import learning, lm_parser, run_and_report
 from learning_report import table
-from spectra import Spectrum, quixbugs_spectra
+from spectra import Spectrum, mutant_spectra, quixbugs_spectra
 
 from dspy_lsp.analyzers.fault_localisation import suspects
 from dspy_lsp.analyzers.learning.bug_corpus import BugCase, load_bug_cases
@@ -280,7 +279,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results.append(run_variant(name, finder_of(), units, meter))
         if args.spectra:
             bugs = load_bug_examples(args.corpus)[: args.limit]
-            spectra = quixbugs_spectra(args.corpus.parent, bugs, args.python, args.timeout_s)
+            spectra = (
+                mutant_spectra(bugs, args.python, args.timeout_s)
+                if bugs[0].source == "mutation"
+                else quixbugs_spectra(args.corpus.parent, bugs, args.python, args.timeout_s)
+            )
             repair = program_finder(ProgramKind.REPAIR, build(ProgramKind.REPAIR))
             surprise = local_surprisal(args)
             for name, finder in (
@@ -387,7 +390,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--spectra",
         action="store_true",
-        help="QuixBugs only: run each program's tests and add the spectrum variants",
+        help="run the tests (QuixBugs programs', or a mutant project's) and add the spectrum"
+        " variants",
     )
     p.add_argument("--python", default=sys.executable, help="with --spectra: runs the tests")
     p.add_argument("--timeout-s", type=float, default=60.0, help="with --spectra: per test run")

@@ -1,9 +1,10 @@
-"""The test spectra of QuixBugs dev, for ``bugs.py``'s ``spectrum`` variants: per unit, which of
-its lines each test ran and which tests failed.
+"""Test spectra for ``bugs.py``'s ``spectrum`` variants: per unit, which of its lines each test
+ran and which tests failed.
 
-Each program's upstream test file runs under coverage with per-test contexts, once on the buggy
-program and once on the correct one (``--correct``), in a copy of the corpus, through the same
-recording the server uses (``verify.coverage_map.record``: a test that hangs fails alone). The
+QuixBugs: each program's upstream test file runs under coverage with per-test contexts, once on
+the buggy program and once on the correct one (``--correct``), in a copy of the corpus. A
+mutation corpus: the project's tests run once clean and once per planted mutant. Both record
+the way the server does (``verify.coverage_map.record``: a test that hangs fails alone); the
 lines are turned into the unit's own numbering, as the finders see the unit.
 """
 
@@ -45,8 +46,38 @@ def quixbugs_spectra(
     return found
 
 
-def _recorded(copy: Path, python: str, timeout_s: float, tests: str) -> tuple[Mapping, frozenset]:
-    recorded = record(copy, python, timeout_s, tests=tests)
+def mutant_spectra(bugs: list[BugExample], python: str, timeout_s: float) -> dict[str, Spectrum]:
+    """Unit text → its spectrum, for mutants of one project (``build_bug_corpus.PROJECTS``):
+    its sdist unpacked once, each mutant planted in turn and the project's tests recorded, and
+    once with no mutant (the fixed functions)."""
+    import tempfile
+
+    from build_bug_corpus import PROJECTS, unpacked_sdist
+
+    project = PROJECTS[bugs[0].project.rpartition("-")[0]]
+    tests = project.tests.rsplit(" ", 1)[-1]  # the command ends with its tests' path
+    found: dict[str, Spectrum] = {}
+    with tempfile.TemporaryDirectory(prefix="spectra-") as tmp:
+        root = unpacked_sdist(project, Path(tmp))
+        # as the corpus was built: with no plugin but coverage's (toolz makes warnings errors)
+        clean = _recorded(root, python, timeout_s, tests, autoload=False)
+        for bug in bugs:
+            target = root / bug.path
+            original = target.read_text(encoding="utf-8")
+            found[bug.fixed] = _of_unit(target, bug.path, clean, bug.qualname)
+            target.write_text(original.replace(bug.fixed, bug.unit, 1), encoding="utf-8")
+            try:
+                planted = _recorded(root, python, timeout_s, tests, autoload=False)
+                found[bug.unit] = _of_unit(target, bug.path, planted, bug.qualname)
+            finally:
+                target.write_text(original, encoding="utf-8")
+    return found
+
+
+def _recorded(
+    copy: Path, python: str, timeout_s: float, tests: str, autoload: bool = True
+) -> tuple[Mapping, frozenset]:
+    recorded = record(copy, python, timeout_s, tests=tests, autoload=autoload)
     if recorded is None:
         return {}, frozenset()
     return recorded.lines, frozenset(recorded.failed)

@@ -129,15 +129,20 @@ def record(
     cancel: threading.Event | None = None,
     *,
     tests: str = "",
+    autoload: bool = True,
 ) -> CoverageMap | None:
     """Run every test in ``copy`` (or pytest's ``tests`` arguments, shell words) under coverage
     with per-test contexts and read the result, with which tests failed. One test that hangs fails at a quarter of the run's time (at most
     a minute: ``pytest_plugin/dspy_lsp_alarm``) rather than losing the whole run."""
     per_test = min(60.0, timeout_s / 4)
+    # autoload False: only pytest-cov and the alarm, for a project that turns warnings into
+    # errors and trips over plugins installed beside it
+    isolated = "" if autoload else " PYTEST_DISABLE_PLUGIN_AUTOLOAD=1"
+    cov = "" if autoload else " -p pytest_cov.plugin"
     command = (
-        f"PYTHONPATH={shlex.quote(str(PLUGIN_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}"
+        f"PYTHONPATH={shlex.quote(str(PLUGIN_DIR))}${{PYTHONPATH:+:$PYTHONPATH}}{isolated}"
         f" DSPY_LSP_TEST_TIMEOUT={per_test:g} COVERAGE_FILE={DATA_FILE}"
-        f" {shlex.quote(python)} -m pytest -q -p no:cacheprovider -p dspy_lsp_alarm -rfE"
+        f" {shlex.quote(python)} -m pytest -q -p no:cacheprovider{cov} -p dspy_lsp_alarm -rfE"
         f" --cov=. --cov-context=test --cov-report= {tests}"
     )
     run = run_tests(command, copy, timeout_s, cancel=cancel)
