@@ -22,10 +22,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..settings import LmSettings
 from ..store import sqlite_file as db
 from ..store.paths import user_dir
+
+if TYPE_CHECKING:  # pydantic: the server answers initialize before it loads
+    from ..settings import LmSettings
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ const python = process.env.DSPY_LSP_PYTHON ?? "python3";
 const TRUSTED: SessionTrust = { workspaceTrusted: true, trustProjectSettings: false };
 
 interface DebugInfo {
-    settings: { ignore: string[]; select: string[]; debounce_ms: number; lm: Record<string, unknown> };
+    settings: { ignore: string[]; select: string[]; debounce_ms: number; lm: Record<string, unknown>; tests: Record<string, unknown> };
     config_errors: string[];
     trust?: { project_trusted: boolean; ignored_project_keys: string[]; restricted_mode: boolean };
 }
@@ -131,6 +131,8 @@ describe("the real dspy-lsp server", () => {
             "feedback.enabled": true, "feedback.path": path.join(root, "feedback.sqlite3"), "feedback.ignoreAfterSaves": 2,
             "learn.auto": false, "learn.window": 10, "learn.minNewLabels": 3, "learn.optimizer": "mipro", "learn.budget": 2,
             "learn.maxRequests": 50, "learn.maxTokens": 10_000,
+            "tests.enabled": false, "tests.python": "/usr/bin/python3", "tests.command": "python3 -m pytest -q",
+            "tests.coverage": false, "tests.timeoutS": 60,
         };
         assert.deepEqual(Object.keys(every).sort(), [...SERVER_KEYS].sort());
         await send(every);
@@ -142,6 +144,7 @@ describe("the real dspy-lsp server", () => {
         assert.deepEqual(info.settings.lm.run_on, ["command"]);
         assert.equal(info.settings.lm.min_confidence, 0.2);
         assert.equal(info.settings.lm.finder, "analyze");
+        assert.equal(info.settings.tests.command, "python3 -m pytest -q");
         const status = parseStatus(await command("dspy-lsp.status"));
         assert.ok(status);
         assert.equal(formatStatus(status).text, "$(check) dspy-lsp: LM ready");

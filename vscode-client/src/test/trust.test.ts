@@ -43,16 +43,18 @@ describe("package.json and workspace trust", () => {
         assert.match(capability.description ?? "", /Restricted Mode/);
     });
 
-    it("marks every lm.* setting but lm.runOn, lm.minConfidence and lm.finder, every learn.*, feedback.path and the interpreter restricted", () => {
+    it("marks every lm.* setting but lm.runOn, lm.minConfidence and lm.finder, every learn.* and tests.*, feedback.path and the interpreter restricted", () => {
         const expected = keys.filter(
             (k) =>
                 (k.startsWith("lm.") && !["lm.runOn", "lm.minConfidence", "lm.finder"].includes(k)) ||
                 k.startsWith("learn.") ||
+                k.startsWith("tests.") ||
                 k === "feedback.path" ||
                 k === "interpreter" ||
                 k === "trustProjectSettings",
         );
         assert.ok(expected.includes("lm.model") && expected.includes("lm.apiKeyEnv") && expected.includes("learn.auto"));
+        assert.ok(expected.includes("tests.command") && expected.includes("tests.python"));
         for (const key of keys) {
             assert.equal(properties[`${SECTION}.${key}`]?.restricted === true, expected.includes(key), `${SECTION}.${key}`);
         }
