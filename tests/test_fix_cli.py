@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from calc_project import CALC, FIXED, calc_project
 from fakes.fixer import Fixer
 from fakes.openai_server import FakeOpenAI
 from fakes.reviewer import reply
@@ -19,9 +20,6 @@ from dspy_lsp.analyzers.learning.records import FeedbackKind
 from dspy_lsp.analyzers.learning.sources import from_feedback
 from dspy_lsp.server.cli.main import main
 from dspy_lsp.server.store.feedback_store import FeedbackStore, default_store_path
-
-CALC = "def add(a, b):\n    return a - b\n\n\ndef double(x):\n    return x * 2\n"
-FIXED = CALC.replace("a - b", "a + b")
 
 
 @dataclass
@@ -53,21 +51,8 @@ class Model(Fixer):
         return reply(findings=[finding])
 
 
-def _project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / "tests").mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[project]\nname = "calc"\n')
-    (root / "conftest.py").write_text("")
-    (root / "calc.py").write_text(CALC)
-    (root / "tests" / "test_calc.py").write_text(
-        "from calc import add, double\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
-        "def test_double():\n    assert double(2) == 4\n"
-    )
-    return root
-
-
 def _fix(tmp_path: Path, *extra: str, model: Model | None = None) -> tuple[int, Path, Model]:
-    root = _project(tmp_path)
+    root = calc_project(tmp_path)
     model = model or Model()
     with FakeOpenAI(model) as fake:
         argv = ["fix", str(root / "calc.py"), "--lm", "openai/fake", "--api-base", fake.base_url]
@@ -172,5 +157,5 @@ def test_a_fix_that_never_passes_is_not_written_and_exits_1(
 
 
 def test_fix_without_an_lm_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["fix", str(_project(tmp_path))]) == 2
+    assert main(["fix", str(calc_project(tmp_path))]) == 2
     assert "fix needs an LM" in capsys.readouterr().err
