@@ -9,6 +9,7 @@ tests that judge it.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Sequence
@@ -75,7 +76,7 @@ class ProjectCritic:
 
     async def __call__(self, new_source: str) -> Verdict:
         original = (self.copy / self.path).read_text(encoding="utf-8")
-        judges = _judges(self.copy)
+        judges = self._judges
         write_inside(self.copy, self.path, new_source)
         try:
             selected = " ".join(shlex.quote(t) for t in self.tests)
@@ -92,8 +93,13 @@ class ProjectCritic:
         # unittest's summary)
         return Verdict(run.outcome == "passed" and passed > 0, passed, run.output)
 
+    @functools.cached_property
+    def _judges(self) -> dict[str, bytes]:
+        """Read once: every run puts them back as they were."""
+        return _test_files(self.copy)
 
-def _judges(copy: Path) -> dict[str, bytes]:
+
+def _test_files(copy: Path) -> dict[str, bytes]:
     """The test files and conftests of ``copy``, as they are before a run."""
     found = {}
     for path in python_files(copy):
