@@ -26,6 +26,7 @@ from .models import (
     Severity,
     Span,
 )
+from .module_facts import NO_FACTS, ModuleFacts, module_facts, summarise
 from .realign import realigned
 from .rule import Place, Replacement, Report, Rule
 from .rules import ALL_RULES
@@ -85,10 +86,13 @@ def analyze_source(
         return _skipped(f"file is too deeply nested to analyse ({type(exc).__name__})")
     index = LineIndex(text)
     findings = []
+    summaries = [summarise(part.text) for part in split.parts]
+    facts = module_facts(summaries)
     try:
-        for part in split.parts:
+        for part, summary in zip(split.parts, summaries, strict=True):
             shift_cols = bom if part.start_line == 0 else 0
-            for moved in _placed_findings(part, codes, shift_cols):
+            seen = facts.seen_by(summary.names) if summary is not None else NO_FACTS
+            for moved in _placed_findings(part, codes, shift_cols, seen):
                 if not is_suppressed(index, moved):
                     findings.append(moved)
     except cst.CSTValidationError as exc:
@@ -192,11 +196,11 @@ def _syntax_error_span(text: str, exc: SyntaxError) -> Span:
 
 @lru_cache(maxsize=8192)
 def _placed_findings(
-    part: Statement, codes: tuple[str, ...], shift_cols: int
+    part: Statement, codes: tuple[str, ...], shift_cols: int, facts: ModuleFacts
 ) -> tuple[Finding, ...]:
     """A part's findings at its place in the file; unchanged parts that did not move hit."""
     too_big = part.nodes > MAX_STATEMENT_NODES
-    found = _too_big(part) if too_big else _statement_findings(part.text, codes)
+    found = _too_big(part) if too_big else _statement_findings(part.text, codes, facts)
     return tuple(_shift(f, part.start_line, shift_cols) for f in found)
 
 
@@ -214,13 +218,26 @@ def _shift(finding: Finding, lines: int, first_line_cols: int) -> Finding:
     )
 
 
+def _may_report(statement_text: str, codes: tuple[str, ...]) -> tuple[str, ...]:
+    """The codes whose pre-check on the part's ``ast`` does not rule them out."""
+    summary = summarise(statement_text)
+    if summary is None:
+        return codes
+    return tuple(code for code in codes if ALL_RULES[code].may_report(summary.index))
+
+
 @lru_cache(maxsize=8192)
-def _statement_findings(statement_text: str, codes: tuple[str, ...]) -> tuple[Finding, ...]:
+def _statement_findings(
+    statement_text: str, codes: tuple[str, ...], facts: ModuleFacts = NO_FACTS
+) -> tuple[Finding, ...]:
     """Findings for one part with part-relative positions."""
+    codes = _may_report(statement_text, codes)
+    if not codes:
+        return ()
     try:
         module = cst.parse_module(statement_text)
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        rules = [ALL_RULES[code]() for code in codes]
+        rules = [ALL_RULES[code].for_part(facts) for code in codes]
         wrapper.visit_batched(rules)
         if not any(rule.reports for rule in rules):
             return ()

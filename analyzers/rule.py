@@ -14,6 +14,7 @@ from typing import ClassVar
 import libcst as cst
 
 from .models import FixSafety, Severity
+from .module_facts import NO_FACTS, AstIndex, ModuleFacts
 
 Replacement = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel
 
@@ -69,6 +70,23 @@ class Rule(cst.BatchableCSTVisitor):
     def __init__(self) -> None:
         super().__init__()
         self.reports: list[Report] = []
+        self.facts: ModuleFacts = NO_FACTS
+        """What the rest of the module tells about names this part mentions."""
+
+    @classmethod
+    def for_part(cls, facts: ModuleFacts) -> Rule:
+        rule = cls()
+        rule.facts = facts
+        return rule
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        """False only when the rule cannot report on a part with these ``ast`` nodes.
+
+        libcst's parse and visit cost about twenty times ``ast``'s; a part no rule may report on
+        is never built as a CST. Must be conservative: a wrong False hides a finding.
+        """
+        return True
 
     def report(
         self,
