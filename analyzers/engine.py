@@ -91,7 +91,7 @@ def analyze_source(
     try:
         for part, summary in zip(split.parts, summaries, strict=True):
             shift_cols = bom if part.start_line == 0 else 0
-            seen = facts.seen_by(summary.names) if summary is not None else NO_FACTS
+            seen = facts.seen_by(summary) if summary is not None else NO_FACTS
             for moved in _placed_findings(part, codes, shift_cols, seen):
                 if not is_suppressed(index, moved):
                     findings.append(moved)

@@ -10,10 +10,14 @@ handed only the facts about names it mentions, so an edit elsewhere leaves its c
 from __future__ import annotations
 
 import ast
+import builtins
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
+
+Node = TypeVar("Node", bound=ast.AST)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class ModuleFacts:
     subclassed: frozenset[str] = frozenset()
     """Names used as a base class somewhere in the module."""
     star_import: bool = False
+    builtins_rebound: frozenset[str] = frozenset()
+    """Builtin names (``isinstance``, ``type``) the part or the module binds to something else."""
 
     def function(self, name: str) -> Signature | None:
         return dict(self.functions).get(name)
@@ -59,8 +65,10 @@ class ModuleFacts:
     def klass(self, name: str) -> ClassFacts | None:
         return dict(self.classes).get(name)
 
-    def seen_by(self, names: frozenset[str]) -> ModuleFacts:
-        """Only what a part that mentions ``names`` can ask about (classes with their bases)."""
+    def seen_by(self, part: PartSummary) -> ModuleFacts:
+        """Only what ``part`` can ask about: facts on the names it mentions (classes with their
+        bases)."""
+        names = part.names
         classes = dict(self.classes)
         wanted: set[str] = set()
         todo = [n for n in names if n in classes]
@@ -76,9 +84,11 @@ class ModuleFacts:
             classes=tuple(c for c in self.classes if c[0] in wanted),
             subclassed=self.subclassed & names,
             star_import=self.star_import,
+            builtins_rebound=part.builtins_bound | (self.bound & names & _BUILTINS),
         )
 
 
+_BUILTINS = frozenset(dir(builtins))
 NO_FACTS = ModuleFacts()
 
 
@@ -91,9 +101,8 @@ class AstIndex:
         for node in ast.walk(tree):
             self._by_type[type(node)].append(node)
 
-    def of(self, *types: type[ast.AST]) -> Iterator[ast.AST]:
-        for kind in types:
-            yield from self._by_type.get(kind, ())
+    def of(self, kind: type[Node]) -> list[Node]:
+        return self._by_type.get(kind, [])  # type: ignore[return-value]
 
     def has(self, *types: type[ast.AST]) -> bool:
         return any(self._by_type.get(kind) for kind in types)
@@ -110,6 +119,8 @@ class PartSummary:
     classes: tuple[tuple[str, ClassFacts | None], ...]
     subclassed: frozenset[str]
     star_import: bool = field(default=False)
+    builtins_bound: frozenset[str] = frozenset()
+    """Builtin names bound anywhere in the part, in any scope."""
 
 
 @lru_cache(maxsize=8192)
@@ -130,13 +141,14 @@ def summarise(text: str) -> PartSummary | None:
             functions.append((statement.name, _signature(statement)))
         elif isinstance(statement, ast.ClassDef):
             classes.append((statement.name, _class_facts(statement)))
-    imported = {alias.name.split(".")[0] for alias in _imports(index)}
+    imported = {a.name.split(".")[0] for n in index.of(ast.Import) for a in n.names}
     imported |= {
         n.module.split(".")[0] for n in index.of(ast.ImportFrom) if n.module and not n.level
     }
     subclassed = {b.id for c in index.of(ast.ClassDef) for b in c.bases if isinstance(b, ast.Name)}
     star = any(a.name == "*" for n in index.of(ast.ImportFrom) for a in n.names)
     names |= bound | {name for name, _ in classes}
+    rebound = _BUILTINS & _bound_anywhere(index)
     return PartSummary(
         index=index,
         names=frozenset(names),
@@ -146,7 +158,23 @@ def summarise(text: str) -> PartSummary | None:
         classes=tuple(classes),
         subclassed=frozenset(subclassed),
         star_import=star,
+        builtins_bound=rebound,
     )
+
+
+def _bound_anywhere(index: AstIndex) -> set[str]:
+    bound = {n.id for n in index.of(ast.Name) if isinstance(n.ctx, ast.Store | ast.Del)}
+    bound |= {n.arg for n in index.of(ast.arg)}
+    for kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+        bound |= {n.name for n in index.of(kind)}
+    bound |= {h.name for h in index.of(ast.ExceptHandler) if h.name}
+    for kind in (ast.MatchAs, ast.MatchStar):
+        bound |= {n.name for n in index.of(kind) if n.name}
+    for imports in (index.of(ast.Import), index.of(ast.ImportFrom)):
+        bound |= {(a.asname or a.name).split(".")[0] for n in imports for a in n.names}
+    for scoped in (index.of(ast.Global), index.of(ast.Nonlocal)):
+        bound |= {name for n in scoped for name in n.names}
+    return bound
 
 
 def module_facts(summaries: Iterable[PartSummary | None]) -> ModuleFacts:
@@ -193,12 +221,6 @@ def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         elif isinstance(statement, ast.Match):
             for case in statement.cases:
                 yield from _module_level(case.body)
-
-
-def _imports(index: AstIndex) -> Iterator[ast.alias]:
-    for node in index.of(ast.Import):
-        assert isinstance(node, ast.Import)
-        yield from node.names
 
 
 def _bound_by(statement: ast.stmt) -> Iterator[str]:
