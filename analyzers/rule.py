@@ -26,6 +26,7 @@ class Invalid:
     code: str
     fixed: str | None = None
     line: int = 1  # 1-based line of the first report, relative to the dedented snippet
+    safety: FixSafety | None = None  # the fix's safety when not the rule's FIX_SAFETY
 
 
 @dataclass(frozen=True)

@@ -50,4 +50,4 @@ def test_invalid_example_is_flagged_and_fixed(rule, example) -> None:
     assert fixes, "this example expects a fix"
     fixed = apply_edits(code, fixes[0].edits)
     assert fixed == textwrap.dedent(example.fixed)
-    assert fixes[0].safety == rule.FIX_SAFETY
+    assert fixes[0].safety == (example.safety or rule.FIX_SAFETY)

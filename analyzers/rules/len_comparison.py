@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 from ..truth_tests import TruthTestedContexts
 
+_ARRAY_LIBRARIES = frozenset(
+    {"numpy", "pandas", "polars", "torch", "tensorflow", "jax", "xarray", "dask", "cupy", "scipy"}
+)
 _LEN = m.Call(func=m.Name("len"), args=[m.Arg(keyword=None, star="")])
 # (operator, constant) with len(x) on the left -> whether the comparison means "empty".
 _MEANING = {
@@ -85,6 +91,11 @@ class LenComparison(TruthTestedContexts, Rule):
         "if len(x, y) == 0 or n == 0:\n    pass\n",
         "return_value = len(a) > 0 and b\n",
         "if len(x) > 0 == y:\n    pass\n",
+        # An array's or a frame's truth value is ambiguous: `not arr` raises where len() works.
+        "import numpy as np\n\ndef f(arr):\n    if len(arr) == 0:\n        return None\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pandas as pd\n\n"
+        "def f(frame: 'pd.DataFrame'):\n    return 1 if len(frame) > 0 else 2\n",
+        "def f(t: torch.Tensor):\n    import torch\n    while len(t) != 0:\n        t = t[1:]\n",
     )
     INVALID = (
         Invalid(code="if len(x) == 0:\n    pass\n", fixed="if not x:\n    pass\n"),
@@ -115,6 +126,10 @@ class LenComparison(TruthTestedContexts, Rule):
         ),
     )
 
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(isinstance(c.func, ast.Name) and c.func.id == "len" for c in nodes.of(ast.Call))
+
     def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
         operand = node.expression
         folds = isinstance(node.operator, cst.Not) and isinstance(operand, cst.Comparison)
@@ -141,6 +156,9 @@ class LenComparison(TruthTestedContexts, Rule):
         self._replace(node, cst.UnaryOperation(cst.Not(), operand) if empty else operand)
 
     def _replace(self, node: cst.BaseExpression, new: cst.BaseExpression) -> None:
+        """Where arrays or frames may be about, ``not x`` is no stand-in for ``len(x) == 0``."""
+        if self.facts.imported & _ARRAY_LIBRARIES or "len" in self.facts.builtins_rebound:
+            return
         if node.lpar:  # the old expression's parentheses now hold the replacement
             new = new.with_changes(lpar=node.lpar, rpar=node.rpar)
         self.report(node, replacement=new)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _ISINSTANCE = m.Call(
@@ -16,10 +19,19 @@ _EMPTY = cst.Module([])
 
 
 def _simple(expr: cst.BaseExpression) -> bool:
-    """A name or dotted name: evaluating it twice or once cannot differ."""
-    while isinstance(expr, cst.Attribute) and not expr.lpar:
+    """A name, dotted name or subscript by a constant or name (``var[3]``, ``self.a[k]``)."""
+    while isinstance(expr, cst.Attribute | cst.Subscript) and not expr.lpar:
+        if isinstance(expr, cst.Subscript) and not _simple_index(expr):
+            return False
         expr = expr.value
     return isinstance(expr, cst.Name) and not expr.lpar
+
+
+def _simple_index(subscript: cst.Subscript) -> bool:
+    if len(subscript.slice) != 1 or not isinstance(subscript.slice[0].slice, cst.Index):
+        return False
+    index = subscript.slice[0].slice.value
+    return isinstance(index, cst.Integer | cst.SimpleString | cst.Name) and not index.lpar
 
 
 def _subject(operand: cst.BaseExpression) -> str | None:
@@ -104,6 +116,12 @@ class MergeableIsinstance(Rule):
         "ok = isinstance(x, A) and isinstance(x, B)\n",
         "ok = isinstance(f(), A) or isinstance(f(), B)\n",
         "ok = isinstance(x, A) or g() or isinstance(x, B)\n",
+        "ok = isinstance(x[f()], A) or isinstance(x[f()], B)\n",
+        # Fixit's own VALID example: a local isinstance is not the builtin
+        "def foo():\n    def isinstance(x, y):\n        return _foo_bar(x, y)\n"
+        "    if isinstance(x, y) or isinstance(x, z):\n        print('foo')\n",
+        "from compat import isinstance\n\nok = isinstance(x, A) or isinstance(x, B)\n",
+        "def f(isinstance):\n    return isinstance(x, A) or isinstance(x, B)\n",
     )
     INVALID = (
         Invalid(
@@ -126,6 +144,14 @@ class MergeableIsinstance(Rule):
             fixed="ok = (isinstance(x, (A, B)))\n",
         ),
         Invalid(
+            code="if isinstance(var[3], int) or isinstance(var[3], float):\n    pass\n",
+            fixed="if isinstance(var[3], (int, float)):\n    pass\n",
+        ),
+        Invalid(
+            code="ok = isinstance(self.a['k'], A) or isinstance(self.a['k'], B)\n",
+            fixed="ok = isinstance(self.a['k'], (A, B))\n",
+        ),
+        Invalid(
             code="ok = (\n    isinstance(x, A)  # a\n    or isinstance(x, B)\n)\n",
             fixed=None,
             line=2,
@@ -136,8 +162,17 @@ class MergeableIsinstance(Rule):
         super().__init__()
         self._inner: set[int] = set()
 
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        calls = sum(
+            isinstance(c.func, ast.Name) and c.func.id == "isinstance" for c in nodes.of(ast.Call)
+        )
+        return calls > 1 and any(isinstance(b.op, ast.Or) for b in nodes.of(ast.BoolOp))
+
     def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
         if id(node) in self._inner or not isinstance(node.operator, cst.Or):
+            return
+        if "isinstance" in self.facts.builtins_rebound:
             return
         operands, ops = _flatten(node)
         left = node.left

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Place, Rule
 
 _MUTABLE_CALLS = frozenset(
-    {"list", "dict", "set", "bytearray", "defaultdict", "deque", "OrderedDict"}
+    {"list", "dict", "set", "bytearray", "defaultdict", "deque", "OrderedDict", "Counter"}
+    | {"ChainMap", "UserDict", "UserList", "WeakSet", "WeakKeyDictionary", "WeakValueDictionary"}
+    | {"Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "array"}
 )
 
 
@@ -78,7 +83,24 @@ class MutableDefaultArgument(Rule):
             line=2,
         ),
         Invalid(code="def f(x=[]): return x\n", fixed=None),
+        Invalid(
+            code="def count(words, seen=collections.Counter()):\n    seen.update(words)\n",
+            fixed=(
+                "def count(words, seen=None):\n    if seen is None:\n"
+                "        seen = collections.Counter()\n    seen.update(words)\n"
+            ),
+        ),
+        Invalid(code="def f(env=ChainMap(), q=queue.Queue()): pass\n", fixed=None),
+        Invalid(code="def f(refs=weakref.WeakValueDictionary()): pass\n", fixed=None),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(
+            node.args.defaults or any(node.args.kw_defaults)
+            for kind in (ast.FunctionDef, ast.AsyncFunctionDef)
+            for node in nodes.of(kind)
+        )
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]

@@ -1,11 +1,15 @@
-"""DL105: a file opened outside ``with`` stays open if anything raises before ``close()``."""
+"""DL105: a file (or archive, or temp file) opened outside ``with`` stays open if anything raises
+before ``close()``."""
 
 from __future__ import annotations
+
+import ast
 
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _BUILTIN_KEYWORDS = frozenset(
@@ -13,6 +17,21 @@ _BUILTIN_KEYWORDS = frozenset(
 )
 _OS_FLAG = m.Name(m.MatchIfTrue(lambda v: v.startswith("O_")))  # `open(p, O_RDONLY)`: os.open
 _OPEN = m.Call(func=m.Name("open"))
+# module -> its functions and classes that return an open file or archive.
+_OPENERS = {
+    "io": frozenset({"open"}),
+    "codecs": frozenset({"open"}),
+    "gzip": frozenset({"open", "GzipFile"}),
+    "bz2": frozenset({"open", "BZ2File"}),
+    "lzma": frozenset({"open", "LZMAFile"}),
+    "zipfile": frozenset({"ZipFile"}),
+    "tarfile": frozenset({"open", "TarFile"}),
+    "tempfile": frozenset({"NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile"}),
+}
+_IMPORTED_OPENERS = frozenset(
+    {"ZipFile", "NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile", "GzipFile"}
+)
+_PATH_CLASSES = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
 _Scope = cst.Module | cst.FunctionDef
 # Calls that take over a file passed to them: it is closed with the stack, list or wrapper.
 _KEEPERS = m.Call(
@@ -36,6 +55,35 @@ def _is_builtin_open(call: cst.Call) -> bool:
     return keywords <= _BUILTIN_KEYWORDS and not any(
         m.findall(a.value, _OS_FLAG) for a in call.args
     )
+
+
+def _path_like(value: cst.BaseExpression) -> bool:
+    """``Path(p)``, ``base / "name"``, or a name that says it is a path (``cfg_path``)."""
+    if isinstance(value, cst.Call):
+        func = value.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        return name in _PATH_CLASSES
+    if isinstance(value, cst.BinaryOperation):
+        return isinstance(value.operator, cst.Divide)  # only paths divide into an .open()
+    if isinstance(value, cst.Attribute):
+        value = value.attr
+    return isinstance(value, cst.Name) and "path" in value.value.lower()
+
+
+def _opener(call: cst.Call, imported: frozenset[str]) -> bool:
+    """A call that returns an open file: ``open``, ``gzip.open``, ``path.open()``,
+    ``zipfile.ZipFile``, ``tempfile.NamedTemporaryFile`` (and those imported by name)."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        if func.value == "open":
+            return _is_builtin_open(call)
+        return func.value in _IMPORTED_OPENERS and bool(imported & {"zipfile", "tempfile", "gzip"})
+    if not isinstance(func, cst.Attribute):
+        return False
+    owner = func.value
+    if isinstance(owner, cst.Name) and owner.value in _OPENERS:
+        return func.attr.value in _OPENERS[owner.value]
+    return func.attr.value == "open" and _path_like(owner)
 
 
 def _handed_on(scope: cst.CSTNode, name: str) -> bool:
@@ -77,6 +125,11 @@ class OpenWithoutWith(Rule):
         "def f(p):\n    try:\n        h = open(p, 'rb')\n    except OSError:\n"
         "        raise KeyError(p)\n    return Proxy(h)\n",
         "def f(name):\n    return name, open(name)\n",
+        "open(f, mode).close()\n",
+        "def touch(path):\n    path.open('a').close()\n",
+        "with zipfile.ZipFile(p) as z, tempfile.NamedTemporaryFile() as t:\n    pass\n",
+        "def f(path):\n    return gzip.open(path)\n",
+        "img = Image.open(image_path)\nrepo = git.open(path)\n",
     )
     INVALID = (
         Invalid(code="f = open(p)\ndata = f.read()\n"),
@@ -89,12 +142,32 @@ class OpenWithoutWith(Rule):
             code="def f(p):\n    with lock:\n        h = open(p, 'w')\n        h.write(s)\n",
             line=3,
         ),
+        Invalid(code="text = Path(p).open().read()\n"),
+        Invalid(code="def f(config_path):\n    return json.load(config_path.open())\n", line=2),
+        Invalid(code="data = (root / 'a.txt').open('rb').read()\n"),
+        Invalid(code="names = zipfile.ZipFile(p).namelist()\n"),
+        Invalid(code="from zipfile import ZipFile\n\nnames = ZipFile(p).namelist()\n", line=3),
+        Invalid(code="tmp = tempfile.NamedTemporaryFile(delete=False)\ntmp.write(b'x')\n"),
+        Invalid(code="for line in gzip.open(p, 'rt'):\n    pass\n"),
+        Invalid(code="members = tarfile.open(p).getnames()\n"),
     )
 
     def __init__(self) -> None:
         super().__init__()
         self._owned: set[int] = set()  # ids of expressions whose value is managed or handed on
         self._scopes: list[_Scope] = []
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        for call in nodes.of(ast.Call):
+            func = call.func
+            if isinstance(func, ast.Name) and (func.id == "open" or func.id in _IMPORTED_OPENERS):
+                return True
+            if isinstance(func, ast.Attribute) and (
+                func.attr == "open" or any(func.attr in names for names in _OPENERS.values())
+            ):
+                return True
+        return False
 
     def visit_Module(self, node: cst.Module) -> None:
         self._scopes.append(node)
@@ -134,11 +207,14 @@ class OpenWithoutWith(Rule):
         if any(isinstance(t, cst.Attribute | cst.Subscript) for t in targets):
             self._own(value)
         names = [t.value for t in targets if isinstance(t, cst.Name)]
-        if m.matches(value, _OPEN) and any(_handed_on(self._scopes[-1], n) for n in names):
+        if isinstance(value, cst.Call) and any(_handed_on(self._scopes[-1], n) for n in names):
             self._own(value)
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
         if m.matches(node, _KEEPERS):
             self._owned.update(id(a.value) for a in node.args)
-        elif m.matches(node, _OPEN) and id(node) not in self._owned and _is_builtin_open(node):
+        elif isinstance(func, cst.Attribute) and func.attr.value == "close":
+            self._own(func.value)  # `open(p, "a").close()` touches a file and closes it
+        elif id(node) not in self._owned and _opener(node, self.facts.imported):
             self.report(node)

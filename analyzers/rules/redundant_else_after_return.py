@@ -1,10 +1,16 @@
-"""DL110: an ``else`` after a branch that always returns or raises only adds nesting."""
+"""DL110: an ``else`` or ``elif`` after a branch that always returns or raises only adds nesting.
+
+ruff's RET505/RET506 flag both; an ``elif`` after a return is as redundant as the ``else``.
+"""
 
 from __future__ import annotations
+
+import ast
 
 import libcst as cst
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Place, Rule
 
 
@@ -74,7 +80,7 @@ class RedundantElseAfterReturn(Rule):
     FIX_TITLE = "Remove the else and dedent its body"
     VALID = (
         "def f(x):\n    if x:\n        y = 1\n    else:\n        y = 2\n    return y\n",
-        "def f(x):\n    if x:\n        return 1\n    elif x is None:\n        y = 0\n"
+        "def f(x):\n    if x:\n        y = 1\n    elif x is None:\n        return 0\n"
         "    else:\n        return 2\n    return y\n",
         "def f(x):\n    if x:\n        return 1\n    y = 2\n    return y\n",
         "def f(x):\n    for i in x:\n        if i:\n            print(i)\n        else:\n"
@@ -90,17 +96,28 @@ class RedundantElseAfterReturn(Rule):
         Invalid(
             code=(
                 "class C:\n    async def m(self, x):\n        if x > 1:\n"
-                "            raise ValueError(x)\n        elif x:\n            return 1\n"
+                "            raise ValueError(x)\n"
                 "        # otherwise\n        else:  # small\n            # zero\n"
                 "            await self.g()\n            return 0\n"
             ),
             fixed=(
                 "class C:\n    async def m(self, x):\n        if x > 1:\n"
-                "            raise ValueError(x)\n        elif x:\n            return 1\n"
+                "            raise ValueError(x)\n"
                 "        # otherwise\n        # small\n        # zero\n"
                 "        await self.g()\n        return 0\n"
             ),
-            line=8,
+            line=6,
+        ),
+        Invalid(  # ruff's RET505 flags the elif chain too
+            code=(
+                "def f(x):\n    if x > 1:\n        raise ValueError(x)\n"
+                "    # small ones\n    elif x:\n        return 1\n    else:\n        return 0\n"
+            ),
+            fixed=(
+                "def f(x):\n    if x > 1:\n        raise ValueError(x)\n"
+                "    # small ones\n    if x:\n        return 1\n    else:\n        return 0\n"
+            ),
+            line=5,
         ),
         Invalid(
             code="def f(x):\n    if x: return 1\n    else: return 2  # two\n",
@@ -117,10 +134,20 @@ class RedundantElseAfterReturn(Rule):
         ),
     )
 
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(
+            node.orelse and isinstance(node.body[-1], ast.Return | ast.Raise)
+            for node in nodes.of(ast.If)
+        )
+
     def _check_block(self, block: cst.Module | cst.IndentedBlock) -> None:
         # Walking blocks (not every If) skips elif links and hands us the parent for footers.
         for i, stmt in enumerate(block.body):
             if not isinstance(stmt, cst.If):
+                continue
+            if _exits(stmt.body) and isinstance(stmt.orelse, cst.If):
+                self._elif(stmt, stmt.orelse)
                 continue
             orelse = _final_else(stmt)
             if orelse is None:
@@ -142,5 +169,19 @@ class RedundantElseAfterReturn(Rule):
                 body=[*block.body[:i], *replacement.nodes, *rest], footer=new_footer
             )
             self.report(orelse, replacement=new_block, replaces=block, place=keyword)
+
+    def _elif(self, stmt: cst.If, link: cst.If) -> None:
+        """``elif`` after an exit becomes ``if``: the chain splits in two statements."""
+        replacement = cst.FlattenSentinel([stmt.with_changes(orelse=None), link])
+        message = "Unnecessary elif: the branch above it ends in return or raise"
+        place = Place(link, length=len("elif"))
+        self.report(
+            link,
+            message,
+            replacement=replacement,
+            replaces=stmt,
+            place=place,
+            fix_title="Turn the elif into an if",
+        )
 
     visit_Module = visit_IndentedBlock = _check_block

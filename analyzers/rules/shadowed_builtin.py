@@ -51,6 +51,12 @@ class ShadowedBuiltin(Rule):
         "for _ in range(3):\n    pass\n__doc__ = 'x'\nfile = open('p')\n",
         "from os import path as os_path\nimport json\n",
         "def f(help=None, copyright=0):\n    squares = [list for list in range(3)]\n",
+        # compatibility aliases keep the builtin under its own name
+        "str = str\nmap = map\n",
+        "try:\n    from future_builtins import map\nexcept ImportError:\n    map = map\n",
+        # a lambda's parameters live for one expression; toolz's signature tables use them as data
+        "sigs = {'int': [lambda x: None, lambda x, base=10: None], 'abs': lambda int: None}\n",
+        "f = lambda str: str\n",
     )
     INVALID = (
         Invalid(code="list = [1, 2]\n"),
@@ -63,7 +69,6 @@ class ShadowedBuiltin(Rule):
         Invalid(code="with open(p) as input:\n    pass\n"),
         Invalid(code="from itertools import chain as iter\n"),
         Invalid(code="def outer():\n    def hash(x):\n        return 0\n", line=2),
-        Invalid(code="f = lambda str: str\n"),
         Invalid(code="def f(rows):\n    for id in rows:\n        id = id.strip()\n", line=2),
     )
 
@@ -71,6 +76,7 @@ class ShadowedBuiltin(Rule):
         super().__init__()
         # Per scope: whether it is a class body (its names are attributes) and names reported.
         self._scopes: list[tuple[bool, set[str]]] = [(False, set())]
+        self._lambdas = 0
 
     def _check(self, names: list[cst.Name]) -> None:
         in_class, reported = self._scopes[-1]
@@ -94,16 +100,25 @@ class ShadowedBuiltin(Rule):
         self._scopes.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._scopes.append((False, set()))
+        self._lambdas += 1
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
-        self._scopes.pop()
+        self._lambdas -= 1
+
+    @property
+    def _in_lambda(self) -> bool:
+        return self._lambdas > 0
 
     def visit_Param(self, node: cst.Param) -> None:
-        self._check([node.name])
+        if not self._in_lambda:
+            self._check([node.name])
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._check(_names(node.target))
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        for target in node.targets:
+            names = _names(target.target)
+            if not (isinstance(value, cst.Name) and [n.value for n in names] == [value.value]):
+                self._check(names)  # `str = str` is an alias that keeps the builtin
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._check(_names(node.target))

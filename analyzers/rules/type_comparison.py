@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _TYPE_CALL = m.Call(func=m.Name("type"), args=[m.Arg(keyword=None, star="")])
@@ -30,6 +33,8 @@ class TypeComparison(Rule):
         "if isinstance(x, int):\n    pass\n",
         "same = type(x).__name__ == 'int'\n",
         "ok = type(x) == int == y\n",
+        "def f(type, x):\n    return type(x) == int\n",
+        "type = get_type\n\nif type(x) == int:\n    pass\n",
     )
     INVALID = (
         Invalid(
@@ -45,8 +50,12 @@ class TypeComparison(Rule):
         Invalid(code="if type(x) != (int, str):\n    pass\n", fixed=None),
     )
 
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(isinstance(c.func, ast.Name) and c.func.id == "type" for c in nodes.of(ast.Call))
+
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        if len(node.comparisons) != 1:
+        if len(node.comparisons) != 1 or "type" in self.facts.builtins_rebound:
             return
         target = node.comparisons[0]
         if not isinstance(target.operator, cst.Equal | cst.NotEqual):
