@@ -18,13 +18,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from .settings_check import checked_layer, unknown_selectors
+from .settings_formatter import formatter_style
 from .settings_model import PROJECT_SAFE_IN
 from .settings_model import FeedbackSettings as FeedbackSettings
 from .settings_model import LearnSettings as LearnSettings
@@ -32,6 +33,9 @@ from .settings_model import LmSettings as LmSettings
 from .settings_model import Settings as Settings
 from .settings_model import TestsSettings as TestsSettings
 from .user_config import config_path, is_trusted, read_config
+
+if TYPE_CHECKING:
+    from ..analyzers.format_style import FormatStyle
 
 SECTION = "dspy-lsp"
 
@@ -79,6 +83,8 @@ class ProjectConfig:
     root: Path | None
     values: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    formatter: FormatStyle | None = None
+    """The formatter the nearest pyproject.toml configures (it may have no [tool.dspy-lsp])."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,8 @@ class ResolvedSettings:
     trust_notice: str | None = None
     project_trusted: bool = False
     lm_off_reason: str | None = None
+    formatter: FormatStyle | None = None
+    """The project's formatter: fixes format the lines they touch with it."""
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -141,8 +149,11 @@ def editor_section(options: Any) -> dict[str, Any]:
 
 
 def find_project_config(start: Path) -> ProjectConfig:
-    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.dspy-lsp]`` table."""
+    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.dspy-lsp]`` table,
+    with the formatter of the nearest pyproject.toml, as black and ruff find theirs."""
     directory = start if start.is_dir() else start.parent
+    formatter: FormatStyle | None = None
+    seen_pyproject = False
     for candidate in (directory, *directory.parents):
         pyproject = candidate / "pyproject.toml"
         if not pyproject.is_file():
@@ -151,6 +162,8 @@ def find_project_config(start: Path) -> ProjectConfig:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             return ProjectConfig(root=candidate, error=f"{pyproject}: {exc}")
+        if not seen_pyproject:
+            seen_pyproject, formatter = True, formatter_style(data)
         tool = data.get("tool", {})
         if not isinstance(tool, dict):
             return ProjectConfig(
@@ -164,8 +177,8 @@ def find_project_config(start: Path) -> ProjectConfig:
             return ProjectConfig(
                 root=candidate, error=f"{pyproject}: [tool.{SECTION}] is not a table"
             )
-        return ProjectConfig(root=candidate, values=normalize_keys(table))
-    return ProjectConfig(root=None)
+        return ProjectConfig(root=candidate, values=normalize_keys(table), formatter=formatter)
+    return ProjectConfig(root=None, formatter=formatter)
 
 
 def project_settings(directory: Path, *, trust_project: bool = False) -> ResolvedSettings:
@@ -263,6 +276,7 @@ def resolve(
         trust_notice=notice,
         project_trusted=trusted,
         lm_off_reason=lm_off,
+        formatter=project.formatter,
     )
 
 

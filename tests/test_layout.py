@@ -21,6 +21,7 @@ RANKS = (
     ("dspy_lsp.server.settings", 2),  # settings, settings_model, settings_schema
     ("dspy_lsp.server.user_config", 2),
     ("dspy_lsp.server.children", 2),
+    ("dspy_lsp.server.fix_formatter", 2),  # black in process, our own ruff binary
     ("dspy_lsp.server.verify", 2),  # tests run in a copy of the project
     ("dspy_lsp.server.lm", 3),
     ("dspy_lsp.server.analysis", 4),

@@ -25,6 +25,7 @@ from ...analyzers.fixes import fix_all
 from ...analyzers.models import AnalysisStatus, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
 from ..analysis import codes_for, iter_python_files, run, run_with_model, tests_findings
+from ..fix_formatter import format_fixed
 from ..lm.llama_loading import model_label
 from ..settings import (
     LmSettings,
@@ -178,6 +179,7 @@ def _read_and_fix(
         {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
     )
     out: list[Source] = []
+    unformatted: set[str] = set()  # each reason told once
     for root_arg, resolved in roots:
         for path in iter_python_files([root_arg], resolved.settings.exclude):
             shown = path.as_posix()
@@ -194,6 +196,14 @@ def _read_and_fix(
                 out.append(Source(path, shown, resolved, text))
                 continue
             new_text, fixed = fix_all(text, codes_for(path, resolved), allowed=allowed)
+            new_text, why = format_fixed(
+                text, new_text, resolved.formatter, stub=path.suffix == ".pyi"
+            )
+            if why and why not in unformatted:
+                unformatted.add(why)
+                print(
+                    f"dspy-lsp: the lines fixes touched were not formatted: {why}", file=sys.stderr
+                )
             if new_text == text:
                 out.append(Source(path, shown, resolved, text, fixed))
                 continue

@@ -15,11 +15,14 @@ from lsprotocol import types
 
 from ...analyzers.engine import META_RULES, Analysis, minimal_edit
 from ...analyzers.fixes import apply_edits, fix_all
+from ...analyzers.format_style import FormatStyle
+from ...analyzers.formatting import formatted_fix
 from ...analyzers.learning.records import FeedbackKind
 from ...analyzers.lm_findings import LM_RULE_PREFIX
 from ...analyzers.models import Finding, Fix, FixSafety, Severity, Span
 from ...analyzers.suppression import suppression_edit
 from ...analyzers.units import Unit, split_units
+from ..fix_formatter import format_fixed, formatter_for
 from .constants import (
     CMD_FEEDBACK,
     CMD_PLAN_REFACTOR,
@@ -51,6 +54,11 @@ class ActionRequest:
     plans: bool = False  # an LM is configured: offer "Plan refactor" where no exact fix exists
     resolve_edits: bool = False  # the client resolves edits lazily (codeAction/resolve)
     selection: types.Range | None = None  # the request's range, when it selects something
+    formatter: FormatStyle | None = None  # the project's: fixes format the lines they touch
+
+    @property
+    def stub(self) -> bool:
+        return self.uri.endswith(".pyi")
 
 
 def _wanted(kind: str, only: list[str]) -> bool:
@@ -175,6 +183,8 @@ def _quick_fix(
     codec: PositionCodec,
     feedback: _Feedback,
 ) -> types.CodeAction:
+    if request.formatter is not None:
+        fix = formatted_fix(request.text, fix, formatter_for(request.formatter, stub=request.stub))
     edits = [codec.text_edit(e) for e in fix.edits]
     after = apply_edits(request.text, fix.edits)
     return types.CodeAction(
@@ -273,13 +283,17 @@ def _fix_all_action(
     if not codes:
         return None
     new_text, applied = fix_all(request.text, codes)
+    new_text, unformatted = format_fixed(
+        request.text, new_text, request.formatter, stub=request.stub
+    )
     edit = minimal_edit(request.text, new_text)
     if edit is None or applied == 0:
         return None
     safe = [f for f in fixable if f.fix is not None and f.fix.safety == FixSafety.SAFE]
     payloads = [feedback.payload(f, FeedbackKind.ACCEPTED, "fix_all").encode() for f in safe]
     return types.CodeAction(
-        title=f"dspy-lsp: apply {applied} safe fix{'es' if applied != 1 else ''}",
+        title=f"dspy-lsp: apply {applied} safe fix{'es' if applied != 1 else ''}"
+        + (f" (not formatted: {unformatted})" if unformatted else ""),
         kind=FIX_ALL_KIND,
         edit=text_document_edit(
             request.uri, request.document_version, [codec.text_edit(edit)], request.document_changes

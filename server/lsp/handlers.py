@@ -166,6 +166,7 @@ def code_action(
         plans=ls.lm_tier().configured,
         resolve_edits=_resolves_edits(ls.client_capabilities),
         selection=_selection(params),
+        formatter=ls.settings_for(uri).formatter,
     )
     return actions.code_actions(request, lambda: ls.analyze_now(uri)) or None
 
