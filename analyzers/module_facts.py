@@ -13,7 +13,7 @@ import ast
 import builtins
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TypeVar
 
@@ -31,6 +31,12 @@ class Signature:
     required_keyword: tuple[str, ...]
     varargs: bool
     varkw: bool
+    is_async: bool = False
+    returns_none: bool = False
+    """Calling it can only give None: no ``return <value>``, no ``yield``, not async, and a body
+    that is neither a stub (``pass``, ``...``, a docstring) nor one that only raises."""
+    never_returns: bool = False
+    """Annotated ``NoReturn``/``Never``, or a body that ends in ``raise`` and never returns."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,12 @@ class ClassFacts:
     bases: tuple[str, ...]
     members: frozenset[str]
     opaque: bool
+    methods: tuple[tuple[str, Signature], ...] = ()
+    """Undecorated methods defined once in the class body, as called on an instance (the first
+    parameter dropped)."""
+
+    def method(self, name: str) -> Signature | None:
+        return dict(self.methods).get(name)
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,9 @@ class PartSummary:
     star_import: bool = field(default=False)
     builtins_bound: frozenset[str] = frozenset()
     """Builtin names bound anywhere in the part, in any scope."""
+    attributes_set: tuple[tuple[str, str], ...] = ()
+    """``(name, attribute)`` for each ``name.attribute = ...`` or ``setattr(name, "attribute",
+    ...)`` in the part (``"*"``: a ``setattr`` whose attribute is not a literal)."""
 
 
 @lru_cache(maxsize=8192)
@@ -149,6 +164,7 @@ def summarise(text: str) -> PartSummary | None:
     star = any(a.name == "*" for n in index.of(ast.ImportFrom) for a in n.names)
     names |= bound | {name for name, _ in classes}
     rebound = _BUILTINS & _bound_anywhere(index)
+    attributes_set = tuple(sorted(set(_attributes_set(index))))
     return PartSummary(
         index=index,
         names=frozenset(names),
@@ -159,7 +175,22 @@ def summarise(text: str) -> PartSummary | None:
         subclassed=frozenset(subclassed),
         star_import=star,
         builtins_bound=rebound,
+        attributes_set=attributes_set,
     )
+
+
+def _attributes_set(index: AstIndex) -> Iterator[tuple[str, str]]:
+    """Attributes a part sets on a plain name: from outside a class, they add to its members."""
+    for node in index.of(ast.Attribute):
+        if isinstance(node.ctx, ast.Store | ast.Del) and isinstance(node.value, ast.Name):
+            yield node.value.id, node.attr
+    for call in index.of(ast.Call):
+        if isinstance(call.func, ast.Name) and call.func.id == "setattr" and call.args:
+            target = call.args[0]
+            if isinstance(target, ast.Name):
+                attribute = call.args[1] if len(call.args) > 1 else None
+                literal = isinstance(attribute, ast.Constant) and isinstance(attribute.value, str)
+                yield target.id, attribute.value if literal else "*"  # type: ignore[union-attr]
 
 
 def _bound_anywhere(index: AstIndex) -> set[str]:
@@ -186,6 +217,11 @@ def module_facts(summaries: Iterable[PartSummary | None]) -> ModuleFacts:
             bindings[name] += 1
     functions = [(n, f) for p in parts for n, f in p.functions if f is not None]
     classes = [(n, c) for p in parts for n, c in p.classes if c is not None]
+    set_outside: defaultdict[str, set[str]] = defaultdict(set)
+    for part in parts:
+        for name, attribute in part.attributes_set:
+            set_outside[name].add(attribute)
+    classes = [(n, _with_members(c, set_outside.get(n, set()))) for n, c in classes]
     return ModuleFacts(
         bound=frozenset(bindings),
         imported=frozenset().union(*(p.imported for p in parts)),
@@ -194,6 +230,13 @@ def module_facts(summaries: Iterable[PartSummary | None]) -> ModuleFacts:
         subclassed=frozenset().union(*(p.subclassed for p in parts)),
         star_import=any(p.star_import for p in parts),
     )
+
+
+def _with_members(klass: ClassFacts, added: set[str]) -> ClassFacts:
+    """A class with the attributes the module sets on it (opaque when set by a computed name)."""
+    if not added <= klass.members:
+        return replace(klass, members=klass.members | added, opaque=klass.opaque or "*" in added)
+    return klass
 
 
 def _once(name: str, bindings: dict[str, int], parts: list[PartSummary]) -> bool:
@@ -246,22 +289,81 @@ def _bound_by(statement: ast.stmt) -> Iterator[str]:
         yield from (h.name for h in statement.handlers if h.name)
 
 
-def _signature(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Signature | None:
-    """None when a decorator may change how it is called."""
+def _signature(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, *, bound: bool = False
+) -> Signature | None:
+    """None when a decorator may change how it is called. ``bound``: as called on an instance,
+    without the first parameter (None when there is none to drop)."""
     if function.decorator_list:
         return None
     args = function.args
     positional = [*args.posonlyargs, *args.args]
+    positional_only = len(args.posonlyargs)
+    if bound:
+        if not positional:
+            return None
+        positional = positional[1:]
+        positional_only = max(positional_only - 1, 0)
     keyword_defaults = zip(args.kwonlyargs, args.kw_defaults, strict=True)
     return Signature(
         positional=tuple(a.arg for a in positional),
-        positional_only=len(args.posonlyargs),
-        required_positional=len(positional) - len(args.defaults),
+        positional_only=positional_only,
+        required_positional=max(len(positional) - len(args.defaults), 0),
         keyword_only=tuple(a.arg for a in args.kwonlyargs),
         required_keyword=tuple(a.arg for a, default in keyword_defaults if default is None),
         varargs=args.vararg is not None,
         varkw=args.kwarg is not None,
+        is_async=isinstance(function, ast.AsyncFunctionDef),
+        returns_none=_returns_none(function),
+        never_returns=_never_returns(function),
     )
+
+
+def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's own scope: not those of nested functions, classes, lambdas."""
+    todo = list(ast.iter_child_nodes(function))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _returns_none(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    if isinstance(function, ast.AsyncFunctionDef):
+        return False
+    body = function.body
+    if ast.get_docstring(function) is not None:
+        body = body[1:]
+    stub = all(
+        isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in body
+    )
+    if stub or isinstance(body[-1], ast.Raise):
+        return False
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return False
+        if isinstance(node, ast.Return) and not _is_none(node.value):
+            return False
+    return True
+
+
+def _never_returns(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    annotation = function.returns
+    if isinstance(annotation, ast.Attribute):
+        annotation = ast.Name(annotation.attr)
+    if isinstance(annotation, ast.Name) and annotation.id in {"NoReturn", "Never"}:
+        return True
+    if not isinstance(function.body[-1], ast.Raise):
+        return False
+    return not any(
+        isinstance(n, ast.Return | ast.Yield | ast.YieldFrom) for n in _own_nodes(function)
+    )
+
+
+def _is_none(value: ast.expr | None) -> bool:
+    return value is None or (isinstance(value, ast.Constant) and value.value is None)
 
 
 _DYNAMIC_MEMBERS = frozenset({"__getattr__", "__getattribute__", "__slots__", "__dict__"})
@@ -280,8 +382,33 @@ def _class_facts(klass: ast.ClassDef) -> ClassFacts:
             members.add(node.attr)
     opaque = bool(klass.decorator_list or klass.keywords or members & _DYNAMIC_MEMBERS)
     opaque |= any(isinstance(s, ast.Expr) for s in klass.body[1:])  # calls that may add members
+    opaque |= any(_adds_members_dynamically(node) for node in ast.walk(klass))
     return ClassFacts(
         bases=tuple(ast.unparse(b) for b in klass.bases),
         members=frozenset(members),
         opaque=opaque,
+        methods=_methods(klass),
     )
+
+
+def _adds_members_dynamically(node: ast.AST) -> bool:
+    """``setattr(...)``, ``vars(self)``, ``self.__dict__``: members by computed names."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id in {"setattr", "vars"}
+    return isinstance(node, ast.Attribute) and node.attr == "__dict__"
+
+
+def _methods(klass: ast.ClassDef) -> tuple[tuple[str, Signature], ...]:
+    """The class body's plain methods; a name bound twice there (``if``/``else`` defs, a later
+    ``name = ...``) is left out."""
+    counts: defaultdict[str, int] = defaultdict(int)
+    for statement in _module_level(klass.body):
+        for name in _bound_by(statement):
+            counts[name] += 1
+    methods = []
+    for statement in klass.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            signature = _signature(statement, bound=True)
+            if signature is not None and counts[statement.name] == 1:
+                methods.append((statement.name, signature))
+    return tuple(sorted(methods, key=lambda m: m[0]))

@@ -1,0 +1,161 @@
+"""DL120: a local read where some path to it never assigned it (``UnboundLocalError``).
+
+Nearest ruff rule: none (stable or preview). F821/F823 flag names never bound, not names bound
+on some paths only. pylint: ``possibly-used-before-assignment`` (E0606),
+``used-before-assignment`` (E0601) for the ``try``/``except``/``finally`` cases.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+import libcst as cst
+
+from ..binding_flow import unbound_uses
+from ..class_lookup import lineage
+from ..cst_scope import ScopedRule
+from ..models import Severity
+from ..module_facts import AstIndex
+from ..rule import Invalid
+
+_BRANCHES = (ast.If, ast.Try, ast.TryStar, ast.Match, ast.For, ast.AsyncFor, ast.While)
+
+
+class PossiblyUnbound(ScopedRule):
+    CODE = "DL120"
+    NAME = "possibly-unbound"
+    CATEGORY = "bug"
+    MESSAGE = "Local name may be unbound here"
+    RATIONALE = (
+        "The name is assigned on some paths to this line but not on all of them (an `if` "
+        "without `else`, a `try` whose assignment may not have run, a loop that may `break` "
+        "first), so this line can raise UnboundLocalError. Assign it on every path, or give it "
+        "a default before the branch. pylint reports this as possibly-used-before-assignment; "
+        "ruff has no equivalent."
+    )
+    SEVERITY = Severity.WARNING
+    CONFIDENCE = 0.8
+    VALID = (
+        # bound in every branch, or the other branches leave
+        "def f(c):\n    if c:\n        x = 1\n    else:\n        x = 2\n    return x\n",
+        "def f(c):\n    if c:\n        x = 1\n    elif d:\n        x = 2\n    else:\n"
+        "        raise ValueError(c)\n    return x\n",
+        "def f(c):\n    try:\n        x = g()\n    except KeyError:\n        return None\n"
+        "    return x\n",
+        "def f(c):\n    try:\n        import ujson as json\n    except ImportError:\n"
+        "        json = None\n    return json\n",
+        "import sys\ndef f(c):\n    if c:\n        x = 1\n    else:\n        sys.exit(2)\n"
+        "    return x\n",
+        # the same test guards the binding and the use
+        "def f(debug):\n    if debug:\n        t = now()\n    work()\n    if debug:\n"
+        "        log(t)\n",
+        "def f(debug):\n    if debug:\n        t = now()\n    return debug and t\n",
+        # an earlier iteration binds it
+        "def f(xs):\n    for i, x in enumerate(xs):\n        if i:\n            use(prev)\n"
+        "        prev = x\n",
+        # a loop's body counts as having run; a retry loop leaves by `break`
+        "def f(xs):\n    for x in xs:\n        last = x\n    return last\n",
+        "def f():\n    while True:\n        try:\n            conn = connect()\n"
+        "        except OSError:\n            continue\n        break\n    return conn\n",
+        "def f(xs):\n    for x in xs:\n        if x:\n            found = x\n            break\n"
+        "    else:\n        raise LookupError\n    return found\n",
+        # a name the function never binds is the module's (ruff's F821 otherwise)
+        "def f(c):\n    if c:\n        y = 1\n    return x\n",
+        # nested functions read their free names when called
+        "def f(c):\n    def g():\n        return x\n    if c:\n        x = 1\n    return g\n",
+        "def f(c):\n    if c:\n        x = 1\n    return lambda: x\n",
+        "def f(m):\n    match m:\n        case 1:\n            x = 'a'\n        case _:\n"
+        "            x = 'b'\n    return x\n",
+        "def f(c):\n    if (m := g(c)) and m.group(1):\n        return m\n",
+        # a flag bound beside it guards the use (more-itertools' distinct_permutations)
+        "def f(items):\n    try:\n        items.sort()\n        sortable = True\n"
+        "    except TypeError:\n        sortable = False\n        indices = index(items)\n"
+        "    if sortable:\n        return items\n    return indices\n",
+        # a literal first line cannot fail (more-itertools' _sample_counted)
+        "def f(k):\n    with suppress(StopIteration):\n        reservoir = []\n"
+        "        fill(reservoir, k)\n    return reservoir\n",
+        "def f():\n    try:\n        try:\n            x = None\n        except:\n"
+        "            x = None\n            raise\n    finally:\n        print(x)\n",
+        "def f():\n    try:\n        res = 1 / 0\n    except ZeroDivisionError:\n"
+        "        res = 0\n    finally:\n        print(res)\n",
+        # calls that never return end the branch
+        "def fail(msg) -> NoReturn:\n    raise SystemExit(msg)\n\n"
+        "def f(c):\n    if c:\n        cmd = 'ls'\n    else:\n        fail('linux only')\n"
+        "    return cmd\n",
+        "class C:\n    def _bad(self, why):\n        raise ValueError(why)\n\n"
+        "    def m(self, c):\n        if c:\n            x = 1\n        else:\n"
+        "            self._bad(c)\n        return x\n",
+        "def f(c):\n    assert c, 'needed'\n    if c:\n        x = 1\n    else:\n"
+        "        assert False\n    return x\n",
+    )
+    INVALID = (
+        Invalid(code="def f(c):\n    if c:\n        x = 1\n    return x\n", line=4),
+        Invalid(
+            code="def f(c):\n    if c:\n        x = 1\n    elif d:\n        pass\n"
+            "    else:\n        x = 3\n    print(x)\n",
+            line=8,
+        ),
+        Invalid(
+            code="def f(p):\n    try:\n        fh = open(p)\n        return fh.read()\n"
+            "    finally:\n        fh.close()\n",
+            line=6,
+        ),
+        Invalid(
+            code="def f(p):\n    try:\n        value = int(p)\n    except ValueError:\n"
+            "        log(p)\n    return value\n",
+            line=6,
+        ),
+        Invalid(
+            code="class C:\n    async def m(self, xs):\n        for x in xs:\n"
+            "            if x.ok:\n                hit = x\n                break\n"
+            "        return hit.name\n",
+            line=7,
+        ),
+        Invalid(
+            code="def f(m):\n    match m:\n        case 1:\n            x = 'a'\n    return x\n",
+            line=5,
+        ),
+        Invalid(
+            code="def f(p):\n    try:\n        fh = open(p)\n    except OSError:\n"
+            "        log(p)\n    finally:\n        fh.close()\n",
+            line=7,
+        ),
+        Invalid(
+            code="def f(c):\n    with suppress(KeyError):\n        v = c['k']\n    return v\n",
+            line=4,
+        ),
+    )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        functions = nodes.has(ast.FunctionDef, ast.AsyncFunctionDef)
+        return functions and (nodes.has(*_BRANCHES) or nodes.has(ast.With, ast.AsyncWith))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        for name in unbound_uses(node, self._never_returns()):
+            self.report(
+                name,
+                f"`{name.value}` may be unbound here: some path reaches this line without "
+                "assigning it",
+            )
+
+    def _never_returns(self) -> Callable[[cst.Call], bool]:
+        """Calls to the module's functions and this class's methods that only raise."""
+        context = self.method_context()
+        line = lineage(self.facts, context.class_name) if context is not None else None
+
+        def stops(call: cst.Call) -> bool:
+            func = call.func
+            if isinstance(func, cst.Name):
+                signature = self.facts.function(func.value)
+                return signature is not None and signature.never_returns
+            if line is None or context is None or not isinstance(func, cst.Attribute):
+                return False
+            if not (isinstance(func.value, cst.Name) and func.value.value == context.instance):
+                return False
+            method = line.method(func.attr.value)
+            return method is not None and method.never_returns
+
+        return stops
