@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _EMPTY = cst.Module([])
@@ -97,6 +100,10 @@ class AssertOnTuple(Rule):
         Invalid(code="assert (x,)\n"),
         Invalid(code="assert (x, 'm'), 'outer'\n"),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(isinstance(a.test, ast.Tuple) for a in nodes.of(ast.Assert))
 
     def visit_Assert(self, node: cst.Assert) -> None:
         test = node.test

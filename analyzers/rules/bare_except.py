@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Place, Rule
 
 
@@ -63,6 +66,10 @@ class BareExcept(Rule):
             line=5,
         ),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(h.type is None for h in nodes.of(ast.ExceptHandler))
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if node.type is not None or _reraises(node.body):

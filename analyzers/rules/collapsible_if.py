@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Place, Rule
 
 # Operands that bind looser than ``and`` and so need parentheses inside ``a and b``.
@@ -78,6 +81,13 @@ class CollapsibleIf(Rule):
         ),
         Invalid(code="if a:\n    # why b\n    if b:\n        f()\n", fixed=None),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(
+            not n.orelse and len(n.body) == 1 and isinstance(n.body[0], ast.If)
+            for n in nodes.of(ast.If)
+        )
 
     def visit_If(self, node: cst.If) -> None:
         body = node.body

@@ -7,10 +7,13 @@ filter), so there the rewrite needs a human.
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from ..comparison_operators import as_identity
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 from ..truth_tests import TruthTestedContexts
 
@@ -62,6 +65,16 @@ class ComparisonToSingleton(TruthTestedContexts, Rule):
             fixed="if x is not None and flag == True:\n    pass\n",
         ),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(
+            isinstance(side, ast.Constant)
+            and (side.value is None or side.value is True or side.value is False)
+            for c in nodes.of(ast.Compare)
+            if any(isinstance(op, ast.Eq | ast.NotEq) for op in c.ops)
+            for side in (c.left, *c.comparators)
+        )
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         tested = self.is_truth_tested(node)

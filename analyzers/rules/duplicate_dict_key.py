@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Hashable
 
 import libcst as cst
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _EMPTY = cst.Module([])
@@ -32,6 +34,25 @@ def _key(expr: cst.BaseExpression) -> Hashable | None:
     elif _dotted(expr):
         return ("name", _EMPTY.code_for_node(expr).replace(" ", ""))
     return None if value is None else ("constant", value)
+
+
+def _repeats(keys: list[ast.expr | None]) -> bool:
+    """Constants compare by value (``1``, ``1.0``, ``True``); other keys by their tree."""
+    values: list[object] = []
+    trees: set[str] = set()
+    for key in keys:
+        if isinstance(key, ast.UnaryOp) and isinstance(key.operand, ast.Constant):
+            key = ast.Constant(-key.operand.value) if isinstance(key.op, ast.USub) else key
+        if isinstance(key, ast.Constant):
+            if key.value in values:
+                return True
+            values.append(key.value)
+        elif key is not None:
+            tree = ast.dump(key)
+            if tree in trees:
+                return True
+            trees.add(tree)
+    return False
 
 
 class DuplicateDictKey(Rule):
@@ -65,6 +86,10 @@ class DuplicateDictKey(Rule):
         Invalid(code="d = {'ab': 1, 'a' 'b': 2}\n"),
         Invalid(code="d = {'x': {'k': 1, 'k': 2}}\n"),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(_repeats(d.keys) for d in nodes.of(ast.Dict) if len(d.keys) > 1)
 
     def visit_Dict(self, node: cst.Dict) -> None:
         seen: set[Hashable] = set()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 
@@ -69,6 +72,13 @@ class FstringWithoutPlaceholders(Rule):
         ),
         Invalid(code="log(f'')\n", fixed="log('')\n"),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(
+            not any(isinstance(v, ast.FormattedValue) for v in s.values)
+            for s in nodes.of(ast.JoinedStr)
+        )
 
     def __init__(self) -> None:
         super().__init__()

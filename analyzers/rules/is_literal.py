@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from ..comparison_operators import as_equality
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 
@@ -18,6 +21,10 @@ def _is_literal(expr: cst.BaseExpression) -> bool:
     return isinstance(
         expr, cst.Integer | cst.Float | cst.Imaginary | cst.SimpleString | cst.ConcatenatedString
     ) and not (isinstance(expr, cst.ConcatenatedString) and expr.evaluated_value is None)
+
+
+def _singleton(value: object) -> bool:
+    return value is None or value is True or value is False or value is ...
 
 
 class IsLiteral(Rule):
@@ -49,6 +56,17 @@ class IsLiteral(Rule):
         Invalid(code="ok = () is x\n", fixed="ok = () == x\n"),
         Invalid(code="ok = x is not (1, b'z')\n", fixed="ok = x != (1, b'z')\n"),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        literal = (ast.Constant, ast.Tuple, ast.UnaryOp)
+        return any(
+            isinstance(side, literal)
+            and not (isinstance(side, ast.Constant) and _singleton(side.value))
+            for c in nodes.of(ast.Compare)
+            if any(isinstance(op, ast.Is | ast.IsNot) for op in c.ops)
+            for side in (c.left, *c.comparators)
+        )
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         left = node.left

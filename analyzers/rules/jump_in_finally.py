@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Literal
 
 import libcst as cst
 
 from ..models import Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _Frame = Literal["finally", "loop", "scope"]
@@ -64,6 +66,12 @@ class JumpInFinally(Rule):
             line=6,
         ),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        jumps = (ast.Return, ast.Break, ast.Continue)
+        tries = (*nodes.of(ast.Try), *nodes.of(ast.TryStar))
+        return any(isinstance(n, jumps) for t in tries for s in t.finalbody for n in ast.walk(s))
 
     def __init__(self) -> None:
         super().__init__()

@@ -128,7 +128,14 @@ class LenComparison(TruthTestedContexts, Rule):
 
     @classmethod
     def may_report(cls, nodes: AstIndex) -> bool:
-        return any(isinstance(c.func, ast.Name) and c.func.id == "len" for c in nodes.of(ast.Call))
+        return any(
+            isinstance(side, ast.Call) and isinstance(side.func, ast.Name) and side.func.id == "len"
+            for c in nodes.of(ast.Compare)
+            if any(
+                isinstance(x, ast.Constant) and x.value in (0, 1) for x in (c.left, *c.comparators)
+            )
+            for side in (c.left, *c.comparators)
+        )
 
     def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
         operand = node.expression

@@ -164,10 +164,17 @@ class MergeableIsinstance(Rule):
 
     @classmethod
     def may_report(cls, nodes: AstIndex) -> bool:
-        calls = sum(
-            isinstance(c.func, ast.Name) and c.func.id == "isinstance" for c in nodes.of(ast.Call)
+        return any(
+            sum(
+                isinstance(v, ast.Call)
+                and isinstance(v.func, ast.Name)
+                and v.func.id == "isinstance"
+                for v in b.values
+            )
+            > 1
+            for b in nodes.of(ast.BoolOp)
+            if isinstance(b.op, ast.Or)
         )
-        return calls > 1 and any(isinstance(b.op, ast.Or) for b in nodes.of(ast.BoolOp))
 
     def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
         if id(node) in self._inner or not isinstance(node.operator, cst.Or):

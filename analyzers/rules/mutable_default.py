@@ -29,6 +29,16 @@ def _is_mutable(node: cst.BaseExpression) -> bool:
     return False
 
 
+def _may_be_mutable(default: ast.expr | None) -> bool:
+    if isinstance(default, ast.Call):
+        func = default.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        return name in _MUTABLE_CALLS
+    return isinstance(
+        default, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp
+    )
+
+
 def _has_docstring(body: cst.BaseSuite) -> bool:
     if not isinstance(body, cst.IndentedBlock) or not body.body:
         return False
@@ -97,9 +107,10 @@ class MutableDefaultArgument(Rule):
     @classmethod
     def may_report(cls, nodes: AstIndex) -> bool:
         return any(
-            node.args.defaults or any(node.args.kw_defaults)
+            _may_be_mutable(default)
             for kind in (ast.FunctionDef, ast.AsyncFunctionDef)
             for node in nodes.of(kind)
+            for default in (*node.args.defaults, *node.args.kw_defaults)
         )
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _Handler = cst.ExceptHandler | cst.ExceptStarHandler
@@ -78,6 +81,15 @@ class RaiseWithoutFrom(Rule):
         ),
         Invalid(code="try:\n    f()\nexcept KeyError:\n    raise ValueError('bad key')\n", line=4),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(
+            isinstance(n, ast.Raise) and n.exc is not None and n.cause is None
+            for h in nodes.of(ast.ExceptHandler)
+            for s in h.body
+            for n in ast.walk(s)
+        )
 
     def __init__(self) -> None:
         super().__init__()

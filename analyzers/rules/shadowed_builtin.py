@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 
 import libcst as cst
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 # Builtins that code calls often enough for a local of the same name to break it (not `help`,
@@ -71,6 +73,16 @@ class ShadowedBuiltin(Rule):
         Invalid(code="def outer():\n    def hash(x):\n        return 0\n", line=2),
         Invalid(code="def f(rows):\n    for id in rows:\n        id = id.strip()\n", line=2),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        bound = [n.id for n in nodes.of(ast.Name) if isinstance(n.ctx, ast.Store)]
+        bound += [a.arg for a in nodes.of(ast.arg)]
+        bound += [h.name for h in nodes.of(ast.ExceptHandler) if h.name]
+        bound += [a.asname for a in nodes.of(ast.alias) if a.asname]
+        for kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            bound += [d.name for d in nodes.of(kind)]
+        return not _RISKY.isdisjoint(bound)
 
     def __init__(self) -> None:
         super().__init__()

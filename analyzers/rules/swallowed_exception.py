@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import libcst.matchers as m
 
 from ..models import Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Place, Rule
 
 _BROAD = frozenset({"Exception", "BaseException"})
@@ -75,6 +78,11 @@ class SwallowedException(Rule):
         ),
         Invalid(code="try:\n    f()\nexcept* Exception:\n    pass\n", line=3),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        handlers = nodes.of(ast.ExceptHandler)
+        return any(all(isinstance(s, ast.Pass | ast.Expr) for s in h.body) for h in handlers)
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         self._check(node, node.type)

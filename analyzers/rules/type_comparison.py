@@ -52,7 +52,14 @@ class TypeComparison(Rule):
 
     @classmethod
     def may_report(cls, nodes: AstIndex) -> bool:
-        return any(isinstance(c.func, ast.Name) and c.func.id == "type" for c in nodes.of(ast.Call))
+        return any(
+            isinstance(side, ast.Call)
+            and isinstance(side.func, ast.Name)
+            and side.func.id == "type"
+            for c in nodes.of(ast.Compare)
+            if any(isinstance(op, ast.Eq | ast.NotEq) for op in c.ops)
+            for side in (c.left, *c.comparators)
+        )
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         if len(node.comparisons) != 1 or "type" in self.facts.builtins_rebound:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from ..models import FixSafety, Severity
+from ..module_facts import AstIndex
 from ..rule import Invalid, Rule
 
 _JUMPS = cst.Return | cst.Raise | cst.Continue | cst.Break
@@ -44,6 +47,18 @@ def _first_jump(small: list[cst.BaseSmallStatement]) -> int | None:
 def _cut(small: list[cst.BaseSmallStatement], at: int) -> list[cst.BaseSmallStatement]:
     """The statements up to the jump, without the jump's now dangling semicolon."""
     return [*small[:at], small[at].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)]
+
+
+_AST_JUMPS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+_BLOCK_HOLDERS = (
+    *(ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For),
+    *(ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.TryStar, ast.ExceptHandler),
+    ast.match_case,
+)
+
+
+def _jump_before_end(block: list[ast.stmt]) -> bool:
+    return any(isinstance(s, _AST_JUMPS) for s in block[:-1])
 
 
 class UnreachableCode(Rule):
@@ -99,6 +114,15 @@ class UnreachableCode(Rule):
             line=2,
         ),
     )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(
+            _jump_before_end(getattr(node, field, []))
+            for kind in _BLOCK_HOLDERS
+            for node in nodes.of(kind)
+            for field in ("body", "orelse", "finalbody")
+        )
 
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
         small = list(node.body)
