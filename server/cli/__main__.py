@@ -1,6 +1,12 @@
 """``python -m dspy_lsp.server.cli VERB ...``: the same as the ``dspy-lsp`` script."""
 
+import os
 import sys
+
+# ``-m`` puts the working directory first on sys.path, so a project's black.py or rich.py would
+# run inside the verbs that import those lazily; the ``dspy-lsp`` script has no such entry.
+if not sys.flags.safe_path and sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
 
 from .main import main
 
