@@ -1,0 +1,124 @@
+"""DL122: a call that cannot bind to the function, method or class the module defines.
+
+Nearest ruff rule: none, stable or preview (ruff does not resolve calls). pylint:
+``no-value-for-parameter`` (E1120), ``too-many-function-args`` (E1121),
+``unexpected-keyword-arg`` (E1123), ``redundant-keyword-arg`` (E1124).
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from ..call_arguments import call_mismatch
+from ..class_lookup import Lineage, lineage
+from ..cst_scope import ScopedRule
+from ..models import Severity
+from ..module_facts import AstIndex, Signature
+from ..rule import Invalid
+
+
+def _resolved(line: Lineage, name: str) -> Signature | None:
+    """The plain method ``name`` that Python's method resolution surely picks: the class's own,
+    or the first along a line of single inheritance."""
+    own = line.classes[0][1]
+    if name in own.members:
+        return own.method(name)
+    single = all(len(klass.bases) <= 1 for _, klass in line.classes)
+    return line.method(name) if single else None
+
+
+def _constructor(line: Lineage) -> Signature | None:
+    """``__init__``'s signature when ``Class(...)`` surely runs it with the call's arguments:
+    no metaclass, decorator or unknown base, and no ``__new__`` of the module's."""
+    if line.opaque or not line.closed:
+        return None
+    if any("__new__" in klass.members for _, klass in line.classes):
+        return None
+    return _resolved(line, "__init__")
+
+
+class CallSignatureMismatch(ScopedRule):
+    CODE = "DL122"
+    NAME = "call-signature-mismatch"
+    CATEGORY = "bug"
+    MESSAGE = "Call arguments do not match the function's parameters"
+    RATIONALE = (
+        "The function, method or class is defined in this module, and the call passes too "
+        "many or too few positional arguments, a keyword it does not take, or a value twice: "
+        "the call raises TypeError when it runs. pylint reports these as "
+        "no-value-for-parameter, too-many-function-args and unexpected-keyword-arg; ruff does "
+        "not resolve calls."
+    )
+    SEVERITY = Severity.ERROR
+    CONFIDENCE = 0.9
+    VALID = (
+        "def f(a, b=1, *, c=2):\n    pass\n\nf(1)\nf(1, 2, c=3)\nf(b=2, a=1)\n",
+        "def f(a, *args, **kwargs):\n    pass\n\nf(1, 2, 3, x=4)\n",
+        "def f(a, b):\n    pass\n\nf(*pair)\nf(**both)\nf(1, *rest)\n",
+        "def f(a, /, **kw):\n    pass\n\nf(1, a=2)\n",
+        # redefined, decorated or shadowed functions may take anything
+        "def f(a):\n    pass\n\ndef f(a, b):\n    pass\n\nf(1, 2)\n",
+        "@cache\ndef f(a):\n    pass\n\nf(1, 2)\n",
+        "def f(a):\n    pass\n\ndef g(f):\n    return f(1, 2)\n",
+        "def f(a):\n    pass\n\ndef g():\n    f = make()\n    return f(1, 2)\n",
+        # a method a subclass may override is checked against the class's own definition only
+        "class A:\n    def m(self, a):\n        pass\n\n    @staticmethod\n    def s(a, b):\n"
+        "        pass\n\n    def n(self):\n        self.m(1)\n        self.s(1, 2)\n",
+        # constructors: a metaclass, __new__ or an unknown base may take other arguments
+        "class P(tuple):\n    def __new__(cls, a, b):\n        return super().__new__(cls, (a, b))\n"
+        "\n    def __init__(self, a, b):\n        pass\n\nP(1, 2, 3)\n",
+        "class E(Enum):\n    A = (1, 2)\n\n    def __init__(self, a, b):\n        pass\n\nE(1)\n",
+        "@dataclass\nclass D:\n    x: int\n\nD(1)\n",
+        "class B:\n    def __init__(self, a):\n        pass\n\nclass C(dict, B):\n    pass\n\nC()\n",
+        "class C:\n    pass\n\nC()\n",
+    )
+    INVALID = (
+        Invalid(code="def f(a, b):\n    pass\n\nf(1)\n", line=4),
+        Invalid(code="def f(a, b=2):\n    pass\n\nf(1, 2, 3)\n", line=4),
+        Invalid(code="def f(a, *, key=None):\n    pass\n\nf(1, kee=2)\n", line=4),
+        Invalid(code="def f(a, b):\n    pass\n\nf(1, a=2)\n", line=4),
+        Invalid(code="def f(a, /, b):\n    pass\n\nf(a=1, b=2)\n", line=4),
+        Invalid(code="def f(a, *, key):\n    pass\n\nx = [f(i, *rest) for i in y]\n", line=4),
+        Invalid(
+            code="class C:\n    def m(self, a, b=1):\n        pass\n\n"
+            "    async def n(self):\n        return self.m()\n",
+            line=6,
+        ),
+        Invalid(
+            code="class Base:\n    def __init__(self, name):\n        self.name = name\n\n"
+            "class Child(Base):\n    pass\n\nc = Child()\n",
+            line=8,
+        ),
+        Invalid(
+            code="class Error(Exception):\n    def __init__(self, msg, code):\n"
+            "        super().__init__(msg)\n\ndef f():\n    raise Error('bad')\n",
+            line=6,
+        ),
+    )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(isinstance(c.func, ast.Name | ast.Attribute) for c in nodes.of(ast.Call))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        signature, name = None, ""
+        if isinstance(func, cst.Name) and not self.is_local(func.value):
+            name = func.value
+            signature = self.facts.function(name)
+            if signature is None:
+                line = lineage(self.facts, name)
+                signature = _constructor(line) if line is not None else None
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            context = self.method_context()
+            if context is not None and func.value.value == context.instance:
+                name = f"{func.value.value}.{func.attr.value}"
+                line = lineage(self.facts, context.class_name)
+                if line is not None and not line.opaque:
+                    signature = _resolved(line, func.attr.value)
+        if signature is not None:
+            problem = call_mismatch(signature, node, name)
+            if problem is not None:
+                self.report(node, problem)
