@@ -1,0 +1,107 @@
+"""DL123: ``self.name()`` where neither the class nor any of its bases defines ``name``.
+
+Nearest ruff rule: none, stable or preview (ruff does not resolve attributes). pylint:
+``no-member`` (E1101) on ``self``.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from ..class_lookup import lineage
+from ..cst_scope import ScopedRule
+from ..models import Severity
+from ..module_facts import AstIndex
+from ..rule import Invalid
+
+# Classes meant to be completed elsewhere: a mixin's host or a base's subclasses supply members.
+_PARTIAL_HINTS = ("mixin", "base", "abstract", "interface", "protocol")
+
+
+class UndefinedMethod(ScopedRule):
+    CODE = "DL123"
+    NAME = "undefined-method"
+    CATEGORY = "bug"
+    MESSAGE = "Method called on `self` is defined neither by the class nor by its bases"
+    RATIONALE = (
+        "Every base of the class is visible (defined in this module, or a builtin class), none "
+        "of them and nothing in the module adds this attribute, so the call raises "
+        "AttributeError: usually a typo or a method that was renamed. pylint reports it as "
+        "no-member; ruff does not resolve attributes. Classes subclassed in the module, mixins "
+        "and classes with unknown bases or dynamic attributes are left alone."
+    )
+    SEVERITY = Severity.ERROR
+    CONFIDENCE = 0.85
+    VALID = (
+        "class A:\n    def run(self):\n        return self.step()\n\n"
+        "    def step(self):\n        return 1\n",
+        "class A:\n    def __init__(self, f):\n        self.callback = f\n\n"
+        "    def run(self):\n        return self.callback()\n",
+        "class Base:\n    def helper(self):\n        pass\n\nclass A(Base):\n"
+        "    def run(self):\n        self.helper()\n        return self.__repr__()\n",
+        "class E(KeyError):\n    def run(self):\n        return self.with_traceback(None)\n",
+        # a subclass may supply it (template method), or an unknown base may
+        "class Command:\n    def run(self):\n        return self.handle()\n\n"
+        "class Hello(Command):\n    def handle(self):\n        return 'hi'\n",
+        "class View(generic.View):\n    def get(self):\n        return self.render()\n",
+        "class JSONMixin:\n    def dump(self):\n        return self.to_dict()\n",
+        # members that come from somewhere the class body does not show
+        "class A:\n    def __getattr__(self, name):\n        return name\n\n"
+        "    def run(self):\n        return self.anything()\n",
+        "class A:\n    def __init__(self, **kw):\n        for k, v in kw.items():\n"
+        "            setattr(self, k, v)\n\n    def run(self):\n        return self.hook()\n",
+        "class A:\n    def run(self):\n        return self.extra()\n\nA.extra = lambda self: 1\n",
+        "@attr.s\nclass A:\n    def run(self):\n        return self.evolve()\n",
+        # not the instance
+        "class A:\n    @staticmethod\n    def run(self):\n        return self.anything()\n\n"
+        "    def go(self, other):\n        self = other\n        return self.anything()\n",
+    )
+    INVALID = (
+        Invalid(
+            code="class Parser:\n    def parse(self, text):\n        return self.tokenise(text)\n\n"
+            "    def tokenize(self, text):\n        return text.split()\n",
+            line=3,
+        ),
+        Invalid(
+            code="class Base:\n    def a(self):\n        pass\n\nclass Impl(Base):\n"
+            "    async def run(self):\n        def inner():\n            return self.b()\n"
+            "        return inner\n",
+            line=8,
+        ),
+        Invalid(
+            code="class Error(ValueError):\n    def describe(self):\n"
+            "        return self.message()\n",
+            line=3,
+        ),
+    )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        if not nodes.has(ast.ClassDef):
+            return False
+        calls = nodes.of(ast.Call)
+        return any(
+            isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name) for c in calls
+        )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name):
+            return
+        context = self.method_context()
+        if context is None or func.value.value != context.instance:
+            return
+        name = context.class_name
+        if name in self.facts.subclassed or any(h in name.lower() for h in _PARTIAL_HINTS):
+            return
+        line = lineage(self.facts, name)
+        if line is None or not line.closed or line.opaque:
+            return
+        if not line.has_member(func.attr.value):
+            self.report(
+                node,
+                f"`{func.value.value}.{func.attr.value}()`: `{name}` and its bases define no "
+                f"`{func.attr.value}`",
+            )
