@@ -37,8 +37,11 @@ class Lineage:
         return any(hasattr(base, name) for base in (*self.builtin_bases, object))
 
     def method(self, name: str) -> Signature | None:
-        """The signature of the first definition of ``name`` along the line, if it is a plain
-        method (None when it is anything else, or defined by a builtin base)."""
+        """The plain method ``name`` that Python's method resolution surely picks: the class's
+        own, or the first along a line of single inheritance (None: anything else)."""
+        own = self.classes[0][1]
+        if name not in own.members and any(len(k.bases) > 1 for _, k in self.classes):
+            return None
         for _, klass in self.classes:
             if name in klass.members:
                 return klass.method(name)

@@ -19,16 +19,6 @@ from ..module_facts import AstIndex, Signature
 from ..rule import Invalid
 
 
-def _resolved(line: Lineage, name: str) -> Signature | None:
-    """The plain method ``name`` that Python's method resolution surely picks: the class's own,
-    or the first along a line of single inheritance."""
-    own = line.classes[0][1]
-    if name in own.members:
-        return own.method(name)
-    single = all(len(klass.bases) <= 1 for _, klass in line.classes)
-    return line.method(name) if single else None
-
-
 def _constructor(line: Lineage) -> Signature | None:
     """``__init__``'s signature when ``Class(...)`` surely runs it with the call's arguments:
     no metaclass, decorator or unknown base, and no ``__new__`` of the module's."""
@@ -36,7 +26,7 @@ def _constructor(line: Lineage) -> Signature | None:
         return None
     if any("__new__" in klass.members for _, klass in line.classes):
         return None
-    return _resolved(line, "__init__")
+    return line.method("__init__")
 
 
 class CallSignatureMismatch(ScopedRule):
@@ -117,7 +107,7 @@ class CallSignatureMismatch(ScopedRule):
                 name = f"{func.value.value}.{func.attr.value}"
                 line = lineage(self.facts, context.class_name)
                 if line is not None and not line.opaque:
-                    signature = _resolved(line, func.attr.value)
+                    signature = line.method(func.attr.value)
         if signature is not None:
             problem = call_mismatch(signature, node, name)
             if problem is not None:

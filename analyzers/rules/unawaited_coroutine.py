@@ -1,0 +1,89 @@
+"""DL127: calling an ``async def`` of the module as a statement, without ``await``.
+
+Nearest ruff rule: none stable (RUF006 is about ``asyncio.create_task`` results, ASYNC105 about
+trio's functions). pylint: none. mypy's ``unused-coroutine`` and pyright's
+``reportUnusedCoroutine`` report it with types.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from ..class_lookup import lineage
+from ..cst_scope import ScopedRule
+from ..models import Severity
+from ..module_facts import AstIndex, Signature
+from ..rule import Invalid
+
+
+class UnawaitedCoroutine(ScopedRule):
+    CODE = "DL127"
+    NAME = "unawaited-coroutine"
+    CATEGORY = "bug"
+    MESSAGE = "Coroutine function called without `await`: the call does nothing"
+    RATIONALE = (
+        "Calling an `async def` function only creates a coroutine object; its body runs when "
+        "the coroutine is awaited or scheduled. As a bare statement the coroutine is dropped, "
+        "the work silently never happens, and Python warns 'coroutine ... was never awaited' "
+        "at garbage collection. Add `await`, or schedule it (`asyncio.create_task`)."
+    )
+    SEVERITY = Severity.ERROR
+    CONFIDENCE = 0.95
+    VALID = (
+        "async def fetch(url):\n    pass\n\nasync def main():\n    await fetch('a')\n"
+        "    task = fetch('b')\n    await task\n    asyncio.run(fetch('c'))\n",
+        "def fetch(url):\n    pass\n\nasync def main():\n    fetch('a')\n",
+        # decorated or shadowed: may not be a coroutine function any more
+        "@sync\nasync def fetch(url):\n    pass\n\ndef main():\n    fetch('a')\n",
+        "async def fetch(url):\n    pass\n\ndef main(fetch):\n    fetch('a')\n",
+        "class C:\n    async def close(self):\n        pass\n\nclass D(C):\n    def close(self):\n"
+        "        pass\n\n    def run(self):\n        self.close()\n",
+    )
+    INVALID = (
+        Invalid(
+            code="async def notify(user):\n    pass\n\nasync def main(user):\n    notify(user)\n",
+            line=5,
+        ),
+        Invalid(
+            code="class Client:\n    async def close(self):\n        pass\n\n"
+            "    def __del__(self):\n        self.close()\n",
+            line=6,
+        ),
+    )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(isinstance(e.value, ast.Call) for e in nodes.of(ast.Expr))
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        call = node.value
+        if not isinstance(call, cst.Call):
+            return
+        signature = self._callee(call.func)
+        if signature is not None and signature.is_async:
+            self.report(
+                call,
+                f"`{_name(call.func)}()` is a coroutine function: without `await` the call "
+                "does nothing",
+            )
+
+    def _callee(self, func: cst.BaseExpression) -> Signature | None:
+        if isinstance(func, cst.Name):
+            return None if self.is_local(func.value) else self.facts.function(func.value)
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return None
+        context = self.method_context()
+        if context is None or func.value.value != context.instance:
+            return None
+        line = lineage(self.facts, context.class_name)
+        if line is None or line.opaque:
+            return None
+        return line.method(func.attr.value)
+
+
+def _name(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        return f"{func.value.value}.{func.attr.value}"
+    return func.value if isinstance(func, cst.Name) else "..."
