@@ -84,6 +84,16 @@ def lineage(facts: ModuleFacts, name: str) -> Lineage | None:
     )
 
 
+# Names of classes meant to be completed elsewhere: a mixin's host or a base's subclasses.
+_PARTIAL_HINTS = ("mixin", "base", "abstract", "interface", "protocol")
+
+
+def completed_elsewhere(facts: ModuleFacts, name: str) -> bool:
+    """A subclass in the module, or the name (``JSONMixin``, ``BaseView``), says other classes
+    may supply members or override methods (the template method pattern)."""
+    return name in facts.subclassed or any(hint in name.lower() for hint in _PARTIAL_HINTS)
+
+
 def builtin_class(facts: ModuleFacts, name: str) -> type | None:
     """The builtin class ``name`` still names in this module (not rebound at its top level)."""
     if name in facts.bound:

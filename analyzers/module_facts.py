@@ -133,6 +133,8 @@ class PartSummary:
     star_import: bool = field(default=False)
     builtins_bound: frozenset[str] = frozenset()
     """Builtin names bound anywhere in the part, in any scope."""
+    bound_twice: frozenset[str] = frozenset()
+    """Names two module-level statements of the part bind (``import f`` or ``def f``)."""
     attributes_set: tuple[tuple[str, str], ...] = ()
     """``(name, attribute)`` for each ``name.attribute = ...`` or ``setattr(name, "attribute",
     ...)`` in the part (``"*"``: a ``setattr`` whose attribute is not a literal)."""
@@ -148,10 +150,13 @@ def summarise(text: str) -> PartSummary | None:
     index = AstIndex(tree)
     names = {n.id for n in index.of(ast.Name)}
     bound: set[str] = set()
+    bound_twice: set[str] = set()
     functions: list[tuple[str, Signature | None]] = []
     classes: list[tuple[str, ClassFacts | None]] = []
     for statement in _module_level(tree.body):
-        bound.update(_bound_by(statement))
+        binds = set(_bound_by(statement))
+        bound_twice |= bound & binds
+        bound |= binds
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             functions.append((statement.name, _signature(statement)))
         elif isinstance(statement, ast.ClassDef):
@@ -176,6 +181,7 @@ def summarise(text: str) -> PartSummary | None:
         star_import=star,
         builtins_bound=rebound,
         attributes_set=attributes_set,
+        bound_twice=frozenset(bound_twice),
     )
 
 
@@ -240,8 +246,9 @@ def _with_members(klass: ClassFacts, added: set[str]) -> ClassFacts:
 
 
 def _once(name: str, bindings: dict[str, int], parts: list[PartSummary]) -> bool:
-    """Bound in one part, by one statement there (not a def inside ``if``/``else`` twice)."""
-    if bindings[name] != 1:
+    """Bound in one part, by one statement there (not a def inside ``if``/``else`` twice, nor
+    an import in one branch and a def in the other)."""
+    if bindings[name] != 1 or any(name in p.bound_twice for p in parts):
         return False
     defs = [n for p in parts for n, _ in (*p.functions, *p.classes) if n == name]
     return len(defs) == 1

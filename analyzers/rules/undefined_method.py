@@ -10,14 +10,11 @@ import ast
 
 import libcst as cst
 
-from ..class_lookup import lineage
+from ..class_lookup import completed_elsewhere, lineage
 from ..cst_scope import ScopedRule
 from ..models import Severity
 from ..module_facts import AstIndex
 from ..rule import Invalid
-
-# Classes meant to be completed elsewhere: a mixin's host or a base's subclasses supply members.
-_PARTIAL_HINTS = ("mixin", "base", "abstract", "interface", "protocol")
 
 
 class UndefinedMethod(ScopedRule):
@@ -94,7 +91,7 @@ class UndefinedMethod(ScopedRule):
         if context is None or func.value.value != context.instance:
             return
         name = context.class_name
-        if name in self.facts.subclassed or any(h in name.lower() for h in _PARTIAL_HINTS):
+        if completed_elsewhere(self.facts, name):
             return
         line = lineage(self.facts, name)
         if line is None or not line.closed or line.opaque:

@@ -1,0 +1,105 @@
+"""DL128: ``x = f()`` where the module's ``f`` never returns a value, so ``x`` is always None.
+
+Nearest ruff rule: none, stable or preview. pylint: ``assignment-from-no-return`` (E1111) and
+``assignment-from-none`` (E1128).
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from ..class_lookup import completed_elsewhere, lineage
+from ..cst_scope import ScopedRule
+from ..models import Severity
+from ..module_facts import AstIndex, Signature
+from ..rule import Invalid
+
+
+class AssignmentFromNone(ScopedRule):
+    CODE = "DL128"
+    NAME = "assignment-from-none"
+    CATEGORY = "bug"
+    MESSAGE = "Assigning the result of a function that never returns a value"
+    RATIONALE = (
+        "The function defined in this module has no `return <value>` (and is not a generator, "
+        "a coroutine or a stub), so the call always gives None: the assignment is a mistake, "
+        "often a function that mutates in place (like `list.sort`) used as if it returned the "
+        "result, or a forgotten `return`. pylint reports assignment-from-no-return and "
+        "assignment-from-none; ruff has no equivalent."
+    )
+    SEVERITY = Severity.WARNING
+    CONFIDENCE = 0.85
+    VALID = (
+        "def f(x):\n    return x * 2\n\ny = f(1)\n",
+        "def f(x):\n    if x:\n        return x\n\ny = f(1)\n",
+        "def f(x):\n    yield x\n\ny = f(1)\n",
+        "async def f(x):\n    print(x)\n\ny = f(1)\n",
+        # stubs and functions that only raise are meant to be replaced
+        "def f(x):\n    '''Subclasses return the value.'''\n\ny = f(1)\n",
+        "def f(x):\n    raise NotImplementedError\n\ny = f(1)\n",
+        "@register\ndef f(x):\n    print(x)\n\ny = f(1)\n",
+        "def f(x):\n    print(x)\n\ndef g(f):\n    y = f(1)\n",
+        "def f(x):\n    print(x)\n\nf(1)\n",
+        # a platform stub beside a real import (click's _get_windows_console_stream)
+        "if WIN:\n    from ._winconsole import get_stream\nelse:\n\n    def get_stream(f):\n"
+        "        return None\n\ndef stdin():\n    rv = get_stream(sys.stdin)\n",
+        # a subclass may override a hook to return something
+        "class Base:\n    def hook(self):\n        log('base')\n\n    def run(self):\n"
+        "        result = self.hook()\n\nclass Impl(Base):\n    def hook(self):\n        return 1\n",
+    )
+    INVALID = (
+        Invalid(
+            code="def normalise(items):\n    items.sort()\n\nclean = normalise(data)\n",
+            line=4,
+        ),
+        Invalid(
+            code="def f(x):\n    if x:\n        return None\n    print(x)\n\n"
+            "def g():\n    value: int = f(2)\n",
+            line=7,
+        ),
+        Invalid(
+            code="class Cache:\n    def store(self, key, value):\n        self.data[key] = value\n\n"
+            "    async def get(self, key):\n        saved = self.store(key, 1)\n",
+            line=6,
+        ),
+    )
+
+    @classmethod
+    def may_report(cls, nodes: AstIndex) -> bool:
+        return any(isinstance(a.value, ast.Call) for a in nodes.of(ast.Assign)) or any(
+            isinstance(a.value, ast.Call) for a in nodes.of(ast.AnnAssign)
+        )
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._check(node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._check(node.value)
+
+    def _check(self, value: cst.BaseExpression) -> None:
+        if not isinstance(value, cst.Call):
+            return
+        name, signature = self._callee(value.func)
+        if signature is not None and signature.returns_none:
+            self.report(value, f"`{name}()` never returns a value: this assigns None")
+
+    def _callee(self, func: cst.BaseExpression) -> tuple[str, Signature | None]:
+        if isinstance(func, cst.Name):
+            if self.is_local(func.value):
+                return "", None
+            return func.value, self.facts.function(func.value)
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return "", None
+        context = self.method_context()
+        if context is None or func.value.value != context.instance:
+            return "", None
+        klass = context.class_name
+        if completed_elsewhere(self.facts, klass):
+            return "", None
+        line = lineage(self.facts, klass)
+        if line is None or line.opaque or not line.closed:
+            return "", None
+        return f"{func.value.value}.{func.attr.value}", line.method(func.attr.value)
