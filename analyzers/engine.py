@@ -26,10 +26,11 @@ from .models import (
     Severity,
     Span,
 )
-from .module_facts import NO_FACTS, ModuleFacts, module_facts, summarise
+from .module_facts import NO_FACTS, AstIndex, ModuleFacts, module_facts, summarise
 from .realign import realigned
 from .rule import Place, Replacement, Report, Rule
 from .rules import ALL_RULES
+from .skeleton import visible_part
 from .source import DEFAULT_MAX_CHARS, LineIndex
 from .statements import MAX_STATEMENT_NODES, Statement, StatementSplit, split_module
 from .suppression import is_suppressed
@@ -218,12 +219,17 @@ def _shift(finding: Finding, lines: int, first_line_cols: int) -> Finding:
     )
 
 
-def _may_report(statement_text: str, codes: tuple[str, ...]) -> tuple[str, ...]:
-    """The codes whose pre-check on the part's ``ast`` does not rule them out."""
+def _visible(statement_text: str, codes: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """What libcst must parse of the part, and the codes whose pre-check on the part's ``ast``
+    does not rule them out."""
     summary = summarise(statement_text)
     if summary is None:
-        return codes
-    return tuple(code for code in codes if ALL_RULES[code].may_report(summary.index))
+        return statement_text, codes
+
+    def may_report(nodes: AstIndex) -> tuple[str, ...]:
+        return tuple(code for code in codes if ALL_RULES[code].may_report(nodes))
+
+    return visible_part(statement_text, summary, may_report)
 
 
 @lru_cache(maxsize=8192)
@@ -231,11 +237,11 @@ def _statement_findings(
     statement_text: str, codes: tuple[str, ...], facts: ModuleFacts = NO_FACTS
 ) -> tuple[Finding, ...]:
     """Findings for one part with part-relative positions."""
-    codes = _may_report(statement_text, codes)
+    visible, codes = _visible(statement_text, codes)
     if not codes:
         return ()
     try:
-        module = cst.parse_module(statement_text)
+        module = cst.parse_module(visible)
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         rules = [ALL_RULES[code].for_part(facts) for code in codes]
         wrapper.visit_batched(rules)
@@ -268,8 +274,8 @@ def _statement_findings(
             fixable = report.replacement is not None and fix_work < MAX_FIX_WORK
             fix_work += len(code) if fixable else 0
             findings.append(_to_finding(rule, report, module, code, positions, anchor, fixable))
-    if code != statement_text:
-        return realigned(findings, code, statement_text)
+    if code != visible:
+        return realigned(findings, code, visible)
     return tuple(findings)
 
 

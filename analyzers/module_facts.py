@@ -122,6 +122,7 @@ class AstIndex:
 
 @dataclass(frozen=True, eq=False)
 class PartSummary:
+    tree: ast.Module
     index: AstIndex
     names: frozenset[str]
     """Every name the part mentions or defines: its key into the module's facts."""
@@ -171,6 +172,7 @@ def summarise(text: str) -> PartSummary | None:
     rebound = _BUILTINS & _bound_anywhere(index)
     attributes_set = tuple(sorted(set(_attributes_set(index))))
     return PartSummary(
+        tree=tree,
         index=index,
         names=frozenset(names),
         bound=frozenset(bound),

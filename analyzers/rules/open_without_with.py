@@ -207,7 +207,8 @@ class OpenWithoutWith(Rule):
         if any(isinstance(t, cst.Attribute | cst.Subscript) for t in targets):
             self._own(value)
         names = [t.value for t in targets if isinstance(t, cst.Name)]
-        if isinstance(value, cst.Call) and any(_handed_on(self._scopes[-1], n) for n in names):
+        opens = isinstance(value, cst.Call) and _opener(value, self.facts.imported)
+        if opens and any(_handed_on(self._scopes[-1], n) for n in names):
             self._own(value)
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -1,0 +1,75 @@
+"""What libcst must see of a part: only the methods of a big class some rule may report on.
+
+libcst's parse and visit cost about twenty times ``ast``'s, and a class is one part: one
+suspicious line in a 2,000-line class used to cost the whole class. Methods no rule may report
+on are blanked line for line, so every position in the skeleton is the same in the text and a
+finding or fix on it needs no mapping back. Class-level statements and the header stay.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+
+from .module_facts import AstIndex, PartSummary
+
+# Below this a class costs little enough to parse whole; above it, pruning pays for the walks.
+MIN_CHARS_TO_PRUNE = 4_000
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")  # how ast counts lines
+
+MayReport = Callable[[AstIndex], tuple[str, ...]]
+"""The codes whose pre-check passes on some ``ast`` nodes."""
+
+
+def visible_part(
+    text: str, summary: PartSummary, may_report: MayReport
+) -> tuple[str, tuple[str, ...]]:
+    """The text libcst should parse (``text`` or a skeleton of it) and the codes to run on it."""
+    codes = may_report(summary.index)
+    body = summary.tree.body
+    if not codes or len(text) < MIN_CHARS_TO_PRUNE or len(body) != 1:
+        return text, codes
+    klass = body[0]
+    if not isinstance(klass, ast.ClassDef):
+        return text, codes
+    methods = [s for s in klass.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+    rest = [s for s in klass.body if s not in methods] or [ast.Pass()]
+    shell = ast.ClassDef(
+        name=klass.name,
+        bases=klass.bases,
+        keywords=klass.keywords,
+        body=rest,
+        decorator_list=klass.decorator_list,
+        type_params=getattr(klass, "type_params", []),
+    )
+    kept = set(may_report(AstIndex(shell)))
+    dropped = []
+    for method in methods:
+        found = may_report(AstIndex(method))
+        if found:
+            kept.update(found)
+        else:
+            dropped.append(method)
+    if not dropped:
+        return text, codes
+    return _blanked(text, dropped, keeps_a_statement=len(dropped) < len(klass.body)), tuple(
+        c for c in codes if c in kept
+    )
+
+
+def _blanked(text: str, methods: list[ast.stmt], keeps_a_statement: bool) -> str:
+    lines = _LINES.findall(text)
+    for method in methods:
+        first = min([method.lineno, *(d.lineno for d in getattr(method, "decorator_list", ()))])
+        for number in range(first, (method.end_lineno or method.lineno) + 1):
+            lines[number - 1] = _ending(lines[number - 1])
+    if not keeps_a_statement:  # a class needs a body: `pass` where the first method was
+        first = methods[0]
+        where = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", ()))])
+        lines[where - 1] = " " * first.col_offset + "pass" + lines[where - 1]
+    return "".join(lines)
+
+
+def _ending(line: str) -> str:
+    return line[len(line.rstrip("\r\n")) :]
