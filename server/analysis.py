@@ -9,12 +9,9 @@ merge through ``merge``: the one order and the one de-duplication.
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,14 +21,12 @@ from ..analyzers.lm_findings import at_least
 from ..analyzers.models import Finding
 from ..analyzers.rules import ALL_RULES
 from ..analyzers.statements import StatementSplit
+from .python_files import iter_python_files as iter_python_files
 from .settings import ResolvedSettings, relative_path
-from .store.paths import inside
 
 if TYPE_CHECKING:
     from .lm.tier import LmTier
     from .verify.coverage_map import CoverageMap
-
-log = logging.getLogger(__name__)
 
 
 def codes_for(path: Path | None, resolved: ResolvedSettings) -> tuple[str, ...]:
@@ -133,62 +128,3 @@ def _rule_order(finding: Finding) -> tuple[int, int, str]:
 def _lm_order(finding: Finding) -> tuple[int, int, int, str]:
     start = finding.span.start
     return (finding.rank or sys.maxsize, start.line, start.column, finding.rule)
-
-
-_SKIP_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "__pycache__",
-        ".venv",
-        "venv",
-        "node_modules",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        "build",
-        "dist",
-        ".eggs",
-    }
-)
-
-
-def iter_python_files(paths: Sequence[Path], exclude: tuple[str, ...]) -> Iterator[Path]:
-    """Files named on the command line, and ``.py``/``.pyi`` files under directories.
-
-    Only regular files: reading a FIFO or a device named ``*.py`` would block forever. A link
-    that leads out of the tree being checked (a named file's directory, or the directory
-    walked) is skipped: a repository must not get a file outside it read, sent or rewritten.
-    """
-    for path in paths:
-        if path.is_file():
-            if _in_tree(path, path.parent):
-                yield path
-            continue
-        if not path.is_dir():
-            log.warning("dspy-lsp: skipping %s: not a regular file or directory", path)
-            continue
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(
-                d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
-            )
-            for name in sorted(filenames):
-                candidate = Path(dirpath) / name
-                if candidate.suffix not in (".py", ".pyi") or any(
-                    fnmatch(candidate.as_posix(), pattern) for pattern in exclude
-                ):
-                    continue
-                if not candidate.is_file():
-                    log.warning("dspy-lsp: skipping %s: not a regular file", candidate)
-                elif _in_tree(candidate, path):
-                    yield candidate
-
-
-def _in_tree(path: Path, root: Path) -> bool:
-    if inside(path, root):
-        return True
-    log.warning("dspy-lsp: skipping %s: a link to a file outside %s", path, root)
-    return False

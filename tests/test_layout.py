@@ -22,6 +22,7 @@ RANKS = (
     ("dspy_lsp.server.user_config", 2),
     ("dspy_lsp.server.children", 2),
     ("dspy_lsp.server.fix_formatter", 2),  # black in process, our own ruff binary
+    ("dspy_lsp.server.python_files", 2),  # the files a run covers
     ("dspy_lsp.server.verify", 2),  # tests run in a copy of the project
     ("dspy_lsp.server.lm", 3),
     ("dspy_lsp.server.analysis", 4),

@@ -14,19 +14,18 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import sys
 import tokenize
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
-from ...analyzers.engine import SKIPPED, Analysis, meta_finding
-from ...analyzers.fixes import fix_all
-from ...analyzers.models import AnalysisStatus, FixSafety, Severity, Span
+from ...analyzers.models import Finding, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
-from ..analysis import codes_for, iter_python_files, run, run_with_model, tests_findings
-from ..fix_formatter import format_fixed
 from ..lm.llama_loading import model_label
+from ..python_files import iter_python_files
 from ..settings import (
     LmSettings,
     ProjectConfig,
@@ -36,14 +35,13 @@ from ..settings import (
     resolve,
 )
 from ..store.safe_write import replace_content
-from .reporters import (
-    FileReport,
-    counts_as_failure,
-    printable_path,
-    render_json,
-    render_sarif,
-    render_text,
-)
+from .fixed_text import fixed_text
+from .progress_bar import ProgressBar
+from .reporters import FileReport, printable_path, render_json, render_sarif, render_text
+from .results_cache import ResultsCache
+from .rule_result import RuleResult
+from .rule_tier_run import open_caches, project_of, rule_results
+from .rule_workers import FileJob, Workers, worker_count
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -54,6 +52,8 @@ class Source:
 
     path: Path
     shown: str
+    root: int
+    """Which path of the command line it was found under: its index in the run's roots."""
     resolved: ResolvedSettings
     text: str | None = None
     fixed: int = 0
@@ -82,20 +82,28 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"dspy-lsp: error: {error}", file=sys.stderr)
     if unknown:
         return EXIT_ERROR
-    sources = _read_and_fix(args, roots)
-    lm = (
-        None
-        if args.no_lm
-        else next((s.resolved.settings.lm for s in sources if s.resolved.settings.lm.model), None)
-    )
-    if lm and (unrunnable := cannot_run(lm)):
-        print(f"dspy-lsp: error: {unrunnable}", file=sys.stderr)
-        return EXIT_ERROR
-    lm_error = None
-    if lm:
-        reports, lm_error = asyncio.run(_with_model(sources, lm))
-    else:
-        reports = [_rules_only(s) for s in sources]
+    workers = Workers([resolved for _, resolved in roots], worker_count(os.environ))
+    try:
+        sources = _read_and_fix(args, roots, workers)
+        lm = (
+            None
+            if args.no_lm
+            else next(
+                (s.resolved.settings.lm for s in sources if s.resolved.settings.lm.model), None
+            )
+        )
+        if lm and (unrunnable := cannot_run(lm)):
+            print(f"dspy-lsp: error: {unrunnable}", file=sys.stderr)
+            return EXIT_ERROR
+        lm_error = None
+        if lm:
+            reports, lm_error = asyncio.run(_with_model(sources, lm))
+        else:
+            uncached = args.no_cache or args.fix  # --fix changes the files it reads
+            caches = [None] * len(roots) if uncached else open_caches(roots, os.environ)
+            reports = _rules_only(sources, caches, workers)
+    finally:
+        workers.close()
     if args.tests:
         reports = asyncio.run(_with_tests(sources, reports, roots, lm))
     if args.format == "json":
@@ -121,8 +129,7 @@ def run_check(args: argparse.Namespace) -> int:
     if lm_error is not None:
         print(f"dspy-lsp: error: {lm_error}", file=sys.stderr)
         return EXIT_ERROR
-    failed = any(counts_as_failure(f) for r in reports for f in r.analysis.findings)
-    return EXIT_FINDINGS if failed else EXIT_CLEAN
+    return EXIT_FINDINGS if any(r.failing for r in reports) else EXIT_CLEAN
 
 
 def _cli_layer(args: argparse.Namespace) -> dict[str, object]:
@@ -173,59 +180,87 @@ def settings_per_root(args: argparse.Namespace) -> list[tuple[Path, ResolvedSett
 
 
 def _read_and_fix(
-    args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]]
+    args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]], workers: Workers
 ) -> list[Source]:
+    """Every file of the run, read; with ``--fix``, fixed (in ``workers``) and written back."""
+    sources = [
+        _read(path, index, resolved)
+        for index, (root_arg, resolved) in enumerate(roots)
+        for path in iter_python_files([root_arg], resolved.settings.exclude)
+    ]
+    if not args.fix:
+        return sources
     allowed = frozenset(
         {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
     )
-    out: list[Source] = []
+    readable = [s for s in sources if s.skipped is None]
+    jobs = [FileJob(s.root, s.path, s.text or "") for s in readable]
+    with ProgressBar(len(jobs), verb="fixing") as bar:
+        fixes = workers.map(partial(fixed_text, allowed=allowed), jobs, bar.advance)
+    in_order = iter(fixes)
     unformatted: set[str] = set()  # each reason told once
-    for root_arg, resolved in roots:
-        for path in iter_python_files([root_arg], resolved.settings.exclude):
-            shown = path.as_posix()
-            try:
-                text = decode_source(path.read_bytes())
-            except (OSError, UndecodableSource) as exc:
-                message = f"dspy-lsp skipped this file: {exc}"
-                skip = meta_finding(SKIPPED, Severity.INFO, message, Span.of(0, 0, 0, 0))
-                status = AnalysisStatus(kind="skipped", detail=str(exc))
-                report = FileReport(shown, Analysis(findings=(skip,), status=status))
-                out.append(Source(path, shown, resolved, skipped=report))
-                continue
-            if not args.fix:
-                out.append(Source(path, shown, resolved, text))
-                continue
-            new_text, fixed = fix_all(text, codes_for(path, resolved), allowed=allowed)
-            new_text, why = format_fixed(
-                text, new_text, resolved.formatter, stub=path.suffix == ".pyi"
+    out = []
+    for source in sources:
+        if source.skipped is not None:
+            out.append(source)
+            continue
+        done = next(in_order)
+        if done.unformatted and done.unformatted not in unformatted:
+            unformatted.add(done.unformatted)
+            print(
+                f"dspy-lsp: the lines fixes touched were not formatted: {done.unformatted}",
+                file=sys.stderr,
             )
-            if why and why not in unformatted:
-                unformatted.add(why)
-                print(
-                    f"dspy-lsp: the lines fixes touched were not formatted: {why}", file=sys.stderr
-                )
-            if new_text == text:
-                out.append(Source(path, shown, resolved, text, fixed))
-                continue
-            try:
-                _write_preserving_encoding(path, new_text)
-            except (OSError, UnicodeEncodeError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                print(
-                    f"dspy-lsp: could not write fixes to {printable_path(shown)}: {reason}",
-                    file=sys.stderr,
-                )
-                out.append(Source(path, shown, resolved, text, unwritten=True))
-                continue
-            out.append(Source(path, shown, resolved, new_text, fixed))
+        out.append(_written(source, done.text, done.fixed))
     return out
 
 
-def _rules_only(source: Source) -> FileReport:
-    if source.skipped is not None:
-        return source.skipped
-    analysis = run(source.text or "", source.path, source.resolved)
-    return FileReport(source.shown, analysis, source.fixed)
+def _read(path: Path, root: int, resolved: ResolvedSettings) -> Source:
+    shown = path.as_posix()
+    try:
+        text = decode_source(path.read_bytes())
+    except (OSError, UndecodableSource) as exc:
+        report = FileReport.of(shown, (_skipped(f"dspy-lsp skipped this file: {exc}"),))
+        return Source(path, shown, root, resolved, skipped=report)
+    return Source(path, shown, root, resolved, text)
+
+
+def _skipped(message: str) -> Finding:
+    from ...analyzers.engine import SKIPPED, meta_finding
+
+    return meta_finding(SKIPPED, Severity.INFO, message, Span.of(0, 0, 0, 0))
+
+
+def _written(source: Source, new_text: str, fixed: int) -> Source:
+    """``source`` after its fixes, written back; as it was if they could not be written."""
+    if new_text == source.text:
+        return replace(source, fixed=fixed)
+    try:
+        _write_preserving_encoding(source.path, new_text)
+    except (OSError, UnicodeEncodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(
+            f"dspy-lsp: could not write fixes to {printable_path(source.shown)}: {reason}",
+            file=sys.stderr,
+        )
+        return replace(source, unwritten=True)
+    return replace(source, text=new_text, fixed=fixed)
+
+
+def _rules_only(
+    sources: list[Source], caches: list[ResultsCache | None], workers: Workers
+) -> list[FileReport]:
+    readable = [s for s in sources if s.skipped is None]
+    jobs = [FileJob(s.root, s.path, s.text or "") for s in readable]
+    in_order = iter(rule_results(jobs, workers, caches))
+    return [
+        source.skipped if source.skipped is not None else _report(source, next(in_order))
+        for source in sources
+    ]
+
+
+def _report(source: Source, result: RuleResult) -> FileReport:
+    return FileReport(source.shown, result.findings, result.failing, source.fixed)
 
 
 def cannot_run(settings: LmSettings) -> str | None:
@@ -248,6 +283,7 @@ async def _with_model(
     fails on some files is told once as a warning; its files keep their rule findings."""
     from rich.progress import Progress
 
+    from ..analysis import run_with_model
     from ..lm.cache import LmCache, cache_path_of
     from ..lm.tier import LmTier
 
@@ -264,7 +300,7 @@ async def _with_model(
             else:
                 done = await run_with_model(source.text or "", source.path, source.resolved, tier)
                 first_error = first_error or done.lm_error
-                reports.append(FileReport(source.shown, done.analysis, source.fixed))
+                reports.append(FileReport.of(source.shown, done.analysis.findings, source.fixed))
             progress.advance(task)
     stats = tier.stats
     print(
@@ -296,6 +332,7 @@ async def _with_tests(
 ) -> list[FileReport]:
     """``reports`` with the lines each project's failing tests point at (one recorded run per
     project, cached by its files' hash), ranked with a local model's surprise if there is one."""
+    from ..analysis import tests_findings
     from ..lm.cache import LmCache, cache_path_of, coverage_dir
     from ..lm.tier import LmTier
     from ..verify.project_tests import ProjectTests
@@ -305,7 +342,7 @@ async def _with_tests(
     tier = LmTier(lm, LmCache(cache_path_of(lm))) if lm else None
     maps = {}
     for root_arg, resolved in roots:
-        project = (resolved.root or (root_arg if root_arg.is_dir() else root_arg.parent)).resolve()
+        project = project_of(root_arg, resolved)
         if project not in maps:
             tests = ProjectTests(project, resolved.settings.tests, coverage_dir(settings))
             maps[project] = await cancellable(tests.coverage)
@@ -323,9 +360,7 @@ async def _with_tests(
             continue
         relative = source.path.resolve().relative_to(where).as_posix()
         pointed = await tests_findings(source.text or "", relative, maps[where], tier)
-        findings = (*report.analysis.findings, *pointed)
-        analysis = report.analysis.model_copy(update={"findings": findings})
-        out.append(FileReport(report.path, analysis, report.fixed))
+        out.append(FileReport.of(report.path, (*report.findings, *pointed), report.fixed))
     if tier is not None:
         tier.cache.close()
     return out

@@ -69,6 +69,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--show-settings", action="store_true", help="print each setting and where it came from"
     )
     check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the results cache (.dspy-lsp-cache/, or $DSPY_LSP_CACHE_DIR)",
+    )
+    check.add_argument(
         "--tests",
         action="store_true",
         help="run the project's tests once under coverage (cached; the tests.* settings) and"

@@ -19,9 +19,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from ...analyzers.engine import SKIPPED, SYNTAX_ERROR, Analysis
 from ...analyzers.models import Finding, Fix, FixSafety, Position, Severity
-from ...analyzers.rules import ALL_RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {
@@ -30,27 +28,34 @@ _SARIF_LEVEL = {
     Severity.INFO: "note",
     Severity.HINT: "note",
 }
-_META_DOCS = {
-    SYNTAX_ERROR: ("syntax-error", "The file does not parse."),
-    SKIPPED: ("skipped-file", "The file could not be analysed (binary, too large or undecodable)."),
-}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
 class FileReport:
+    """One file's findings. Holding no ``Analysis`` keeps the engine (and libcst) unimported in a
+    run answered from the results cache."""
+
     path: str  # as given on the command line, with forward slashes; exact (see above)
-    analysis: Analysis
+    findings: tuple[Finding, ...]
+    failing: bool
+    """Whether a finding fails the run (``fails_the_run``)."""
     fixed: int = 0
+
+    @classmethod
+    def of(cls, path: str, findings: Sequence[Finding], fixed: int = 0) -> FileReport:
+        return cls(path, tuple(findings), fails_the_run(findings), fixed)
 
 
 def _safe(finding: Finding) -> bool:
     return finding.fix is not None and finding.fix.safety == FixSafety.SAFE
 
 
-def counts_as_failure(finding: Finding) -> bool:
-    """Skipped files are reported but do not fail a run; everything else does."""
-    return finding.rule != SKIPPED
+def fails_the_run(findings: Sequence[Finding]) -> bool:
+    """Skipped files are reported but do not fail a run; every other finding does."""
+    from ...analyzers.engine import SKIPPED
+
+    return any(finding.rule != SKIPPED for finding in findings)
 
 
 def printable_path(path: str) -> str:
@@ -71,16 +76,16 @@ def render_text(reports: Sequence[FileReport]) -> str:
     lines = []
     for report in reports:
         path = printable_path(report.path)
-        for f in report.analysis.findings:
+        for f in report.findings:
             fixable = " [*]" if _safe(f) else ""
             lines.append(
                 f"{path}:{f.span.start.line + 1}:{f.span.start.column + 1}: "
                 f"{f.rule}{fixable} {f.message}"
             )
-    total = sum(len(r.analysis.findings) for r in reports)
+    total = sum(len(r.findings) for r in reports)
     fixed = sum(r.fixed for r in reports)
-    fixable = sum(1 for r in reports for f in r.analysis.findings if _safe(f))
-    unsafe = sum(1 for r in reports for f in r.analysis.findings if f.fix and not _safe(f))
+    fixable = sum(1 for r in reports for f in r.findings if _safe(f))
+    unsafe = sum(1 for r in reports for f in r.findings if f.fix and not _safe(f))
     summary = f"Found {total} finding{'s' if total != 1 else ''} in {len(reports)} file{'s' if len(reports) != 1 else ''}."
     if fixed:
         summary += f" Fixed {fixed}."
@@ -149,7 +154,7 @@ def render_json(reports: Sequence[FileReport]) -> str:
     items = [
         JsonFinding.of(report.path, f).model_dump(mode="json")
         for report in reports
-        for f in report.analysis.findings
+        for f in report.findings
     ]
     return _dumps(items)
 
@@ -169,6 +174,16 @@ def _sarif_uri(path: str) -> dict[str, str]:
 
 
 def _sarif_rules() -> list[dict[str, Any]]:
+    from ...analyzers.engine import SKIPPED, SYNTAX_ERROR
+    from ...analyzers.rules import ALL_RULES
+
+    meta_docs = {
+        SYNTAX_ERROR: ("syntax-error", "The file does not parse."),
+        SKIPPED: (
+            "skipped-file",
+            "The file could not be analysed (binary, too large or undecodable).",
+        ),
+    }
     rules = [
         {
             "id": code,
@@ -177,7 +192,7 @@ def _sarif_rules() -> list[dict[str, Any]]:
             "fullDescription": {"text": text},
             "defaultConfiguration": {"level": "error" if code == SYNTAX_ERROR else "note"},
         }
-        for code, (name, text) in _META_DOCS.items()
+        for code, (name, text) in meta_docs.items()
     ]
     for code, rule in ALL_RULES.items():
         rules.append(
@@ -199,7 +214,7 @@ def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = []
     for report in reports:
-        for f in report.analysis.findings:
+        for f in report.findings:
             results.append(
                 {
                     "ruleId": f.rule,
