@@ -12,7 +12,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..analyzers.selection import PathOverride, RuleSelection, Selectors, one_or_many
+from ..analyzers.selection import (
+    DEFAULT_SELECT,
+    PathOverride,
+    RuleSelection,
+    Selectors,
+    one_or_many,
+)
 from ..analyzers.source import DEFAULT_MAX_CHARS
 
 PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
@@ -223,8 +229,10 @@ class Settings(_Strict):
     README's table (``settings_schema``)."""
 
     select: Selectors = Field(
-        default=("ALL",),
-        description='Rule codes or prefixes to run (`"DL1"` selects DL1xx).',
+        default=DEFAULT_SELECT,
+        description='Rule codes, prefixes or groups to run (`"DL1"` selects DL1xx). The default'
+        ' runs the rules that find bugs; add `"pedantic"` (or a category: `"maintainability"`,'
+        ' `"performance"`, `"design"`) for style rules, or select one by its code.',
     )
     ignore: Selectors = Field(
         default=(),

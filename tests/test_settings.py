@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dspy_lsp.analyzers.rules import ALL_RULES
 from dspy_lsp.analyzers.selection import PathOverride, RuleSelection
 from dspy_lsp.server.settings import ProjectConfig, editor_section, find_project_config, resolve
 
@@ -27,7 +28,7 @@ def test_each_broken_layer_is_named_and_skipped(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DSPY_LSP_DEBOUNCE_MS", "soon")
     project = ProjectConfig(root=Path("/proj"), values={"selct": ["DL1"]})
     resolved = resolve({"ignore": 3}, project)
-    assert resolved.settings.select == ("ALL",) and resolved.settings.debounce_ms == 150
+    assert resolved.settings.select == ("DL",) and resolved.settings.debounce_ms == 150
     environment, pyproject, editor = resolved.errors
     assert "DSPY_LSP_" in environment and "debounce_ms" in environment
     assert "/proj/pyproject.toml" in pyproject and "selct" in pyproject
@@ -69,7 +70,30 @@ def test_editor_settings_shapes(options: object, expected: dict) -> None:
 
 def test_longest_prefix_wins_between_select_and_ignore() -> None:
     selection = RuleSelection(select=("DL1", "DL104"), ignore=("DL10",))
-    assert selection.codes_for(CODES) == ("DL104", "DL110")
+    assert selection.codes_for(CODES) == ("DL104",)  # DL110 is pedantic: no prefix chooses it
+
+
+ALL = tuple(ALL_RULES)
+PEDANTIC = tuple(code for code, rule in ALL_RULES.items() if rule.PEDANTIC)
+
+
+def test_pedantic_rules_run_only_when_named_by_group_code_category_or_all() -> None:
+    assert {"DL110", "DL111", "DL112", "DL113", "DL114", "DL115", "DL117"} <= set(PEDANTIC)
+    default = RuleSelection().codes_for(ALL)
+    assert not set(default) & set(PEDANTIC)
+    assert {"DL101", "DL102", "DL105", "DL109", "DL116", "DL118", "DL119"} <= set(default)
+    assert RuleSelection(select=("DL", "pedantic")).codes_for(ALL) == ALL
+    assert RuleSelection(select=("ALL",)).codes_for(ALL) == ALL
+    assert set(RuleSelection(select=("DL", "DL115")).codes_for(ALL)) == {*default, "DL115"}
+    performance = RuleSelection(select=("performance",)).codes_for(ALL)
+    assert "DL113" in performance and "DL101" not in performance
+
+
+def test_a_code_beats_a_group_and_a_group_beats_all() -> None:
+    selection = RuleSelection(select=("pedantic",), ignore=("DL115",))
+    assert "DL115" not in selection.codes_for(ALL) and "DL110" in selection.codes_for(ALL)
+    selection = RuleSelection(select=("ALL", "DL115"), ignore=("pedantic",))
+    assert "DL115" in selection.codes_for(ALL) and "DL110" not in selection.codes_for(ALL)
 
 
 def test_overrides_apply_only_to_matching_paths() -> None:

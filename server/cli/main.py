@@ -294,6 +294,8 @@ def list_rules(fmt: str) -> int:
                 "message": rule.MESSAGE,
                 "rationale": rule.RATIONALE,
                 "severity": rule.SEVERITY.value,
+                "category": rule.CATEGORY,
+                "default": not rule.PEDANTIC,
                 "fix": rule.FIX_SAFETY.value if any(i.fixed for i in rule.INVALID) else None,
             }
             for code, rule in ALL_RULES.items()
@@ -302,17 +304,20 @@ def list_rules(fmt: str) -> int:
         return EXIT_CLEAN
     if fmt == "markdown":
         sys.stdout.write(
-            "| Code | Name | Severity | Fix | What it finds |\n|---|---|---|---|---|\n"
+            "| Code | Name | Runs | Severity | Fix | What it finds |\n|---|---|---|---|---|---|\n"
         )
         for code, rule in ALL_RULES.items():
             fix = rule.FIX_SAFETY.value if any(i.fixed for i in rule.INVALID) else "—"
+            runs = "pedantic" if rule.PEDANTIC else "default"
             sys.stdout.write(
-                f"| {code} | `{rule.NAME}` | {rule.SEVERITY.value} | {fix} | {rule.MESSAGE} |\n"
+                f"| {code} | `{rule.NAME}` | {runs} | {rule.SEVERITY.value} | {fix} |"
+                f" {rule.MESSAGE} |\n"
             )
         return EXIT_CLEAN
     for code, rule in ALL_RULES.items():
         fix = f"fix: {rule.FIX_SAFETY.value}" if any(i.fixed for i in rule.INVALID) else "no fix"
-        sys.stdout.write(f"{code}  {rule.NAME}  ({rule.SEVERITY.value}, {fix})\n")
+        runs = "pedantic: opt-in" if rule.PEDANTIC else "default"
+        sys.stdout.write(f"{code}  {rule.NAME}  ({runs}, {rule.SEVERITY.value}, {fix})\n")
         sys.stdout.write(f"    {rule.MESSAGE}\n    {rule.RATIONALE}\n\n")
     return EXIT_CLEAN
 
