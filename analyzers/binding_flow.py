@@ -3,15 +3,20 @@
 A forward pass over the statements carries the set of names bound on *every* path so far
 (``None`` once no path gets there: after ``return``, ``raise``, ``break``...). A use of a local
 outside that set, after a statement that binds it on *some* path, may raise
-``UnboundLocalError``. The pass leans towards silence where code is usually right:
+``UnboundLocalError``. Working code is full of paths that cannot happen for reasons a flow
+pass does not see, so the pass leans towards silence:
 
 - a loop's body counts as having run (as pylint assumes), and a name bound anywhere in a loop is
-  not checked inside it (an earlier iteration may have bound it);
-- a use under the same test that guarded the binding (``if debug: t = now()`` ... ``if debug:
-  log(t)``) is trusted, as is ``T and x`` / ``x if T else ...``, and so is a use under a test
-  that reads a name bound in the same block as the name (a flag: ``ok = True; v = f()`` ...
-  ``if ok: use(v)``);
-- assignments of literals that open a ``try`` block are taken to have run in its handlers;
+  not checked inside it (an earlier iteration may have bound it); ``match`` counts as
+  exhaustive (it usually dispatches on an enum or a ``Literal``);
+- a use under a test that implies the one that guarded the binding is trusted (``if debug:``
+  ... ``if debug:``; ``if a or b:`` ... ``if a:``; ``if x is not None:`` ... ``if x:``), and
+  ``assert T`` or ``if not T: return`` make ``T`` known for the rest of the block;
+- a use under a test that reads a *companion* of the name is trusted: a flag bound in the same
+  block (``ok = True; v = f()`` ... ``if ok: use(v)``) or in the branch that did not bind it
+  (``except E: ok = False``); a later ``if`` on a companion that binds the name on its other
+  side completes it;
+- the opening lines of a ``try`` that cannot fail are taken to have run in its handlers;
 - the names an ``except ... as e`` clause binds are ruff's F821 once the clause ends.
 """
 
@@ -20,21 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import libcst as cst
-import libcst.matchers as m
 
 from .cst_scope import Frame, bindings, code_of, parameters, target_names
+from .flow_exits import ends_in_raise, never_returns, opening_bindings, reraises, suppresses
+from .flow_tests import Known, known
 
 State = frozenset[str] | None
 """Names bound on every path to here; None: no path gets here."""
-Guard = tuple[str, bool]
-"""A test (its code) and whether it held."""
-
-# Calls that never return: sys.exit(), os._exit(), pytest.fail(), self.fail(), assert_never().
-_NO_RETURN_NAMES = frozenset({"exit", "quit", "assert_never"})
-_NO_RETURN_ATTRIBUTES = frozenset(
-    {"exit", "_exit", "abort", "fail", "skip", "skipTest", "assert_never"}
-)
-_SUPPRESSORS = frozenset({"suppress"})
 
 
 def _join(states: Iterable[State]) -> State:
@@ -44,70 +41,8 @@ def _join(states: Iterable[State]) -> State:
     return frozenset.intersection(*live)
 
 
-def _guards(test: cst.BaseExpression, held: bool) -> set[Guard]:
-    """The facts a test gives: ``a and b`` held means each held; ``a or b`` failed means each
-    failed; ``not a`` flips."""
-    keys = {(code_of(test), held)}
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        keys |= _guards(test.expression, not held)
-    elif isinstance(test, cst.BooleanOperation) and not test.lpar:
-        splits = cst.And if held else cst.Or
-        if isinstance(test.operator, splits):
-            keys |= _guards(test.left, held) | _guards(test.right, held)
-    return keys
-
-
-def _names_in(test: cst.BaseExpression) -> frozenset[str]:
-    return frozenset(n.value for n in m.findall(test, m.Name()) if isinstance(n, cst.Name))
-
-
-_LITERALS = cst.Integer | cst.Float | cst.Imaginary | cst.SimpleString
-
-
-def _literal(value: cst.BaseExpression) -> bool:
-    if isinstance(value, cst.Name):
-        return value.value in {"None", "True", "False"}
-    if isinstance(value, cst.List | cst.Tuple | cst.Set | cst.Dict):
-        return not value.elements
-    return isinstance(value, _LITERALS)
-
-
-def _safe_prefix(suite: cst.BaseSuite) -> tuple[frozenset[str], bool]:
-    """Names the opening ``name = <literal>`` lines of a block bind (they cannot raise), and
-    whether that is the whole block. A ``try`` of such lines counts as one."""
-    names: set[str] = set()
-    for line in suite.body:
-        if isinstance(line, cst.Try):
-            inner, whole = _safe_prefix(line.body)
-            names |= inner
-            if not whole:
-                return frozenset(names), False
-            continue
-        for statement in line.body if isinstance(line, cst.SimpleStatementLine) else [line]:
-            if not (isinstance(statement, cst.Assign) and _literal(statement.value)):
-                return frozenset(names), False
-            if not all(isinstance(t.target, cst.Name) for t in statement.targets):
-                return frozenset(names), False
-            names.update(t.target.value for t in statement.targets)  # type: ignore[attr-defined]
-    return frozenset(names), True
-
-
-def _no_return(call: cst.BaseExpression) -> bool:
-    if not isinstance(call, cst.Call):
-        return False
-    func = call.func
-    if isinstance(func, cst.Name):
-        return func.value in _NO_RETURN_NAMES
-    return isinstance(func, cst.Attribute) and func.attr.value in _NO_RETURN_ATTRIBUTES
-
-
-def _suppresses(item: cst.WithItem) -> bool:
-    call = item.item
-    if not isinstance(call, cst.Call):
-        return False
-    func = call.func
-    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-    return name in _SUPPRESSORS
+def _catches_attribute_errors(node: cst.Try | cst.TryStar) -> bool:
+    return any("AttributeError" in code_of(h.type) for h in node.handlers if h.type is not None)
 
 
 class _Uses(cst.CSTVisitor):
@@ -146,29 +81,18 @@ class _Uses(cst.CSTVisitor):
 
     def visit_BooleanOperation(self, node: cst.BooleanOperation) -> bool:
         node.left.visit(self)
-        with self.flow.guarded(node.left, isinstance(node.operator, cst.And)):
-            node.right.visit(self)
+        self.flow.guards.append(known(node.left, isinstance(node.operator, cst.And)))
+        node.right.visit(self)
+        self.flow.guards.pop()
         return False
 
     def visit_IfExp(self, node: cst.IfExp) -> bool:
         node.test.visit(self)
-        with self.flow.guarded(node.test, True):
-            node.body.visit(self)
-        with self.flow.guarded(node.test, False):
-            node.orelse.visit(self)
+        for held, branch in ((True, node.body), (False, node.orelse)):
+            self.flow.guards.append(known(node.test, held))
+            branch.visit(self)
+            self.flow.guards.pop()
         return False
-
-
-class _Guarded:
-    def __init__(self, flow: _Flow, test: cst.BaseExpression, held: bool) -> None:
-        self.flow = flow
-        self.frame = (_guards(test, held), _names_in(test))
-
-    def __enter__(self) -> None:
-        self.flow.guards.append(self.frame)
-
-    def __exit__(self, *exc: object) -> None:
-        self.flow.guards.pop()
 
 
 class _Flow:
@@ -177,14 +101,17 @@ class _Flow:
         self.locals = Frame(function).locals
         self.state: State = frozenset(p.name.value for p in parameters(function.params))
         self.maybe: set[str] = set()  # bound by some statement walked so far
-        self.bound_under: dict[str, set[Guard]] = {}
-        self.guards: list[tuple[set[Guard], frozenset[str]]] = []
-        self.blocks: list[int] = [id(function.body)]
-        self.sites: dict[str, set[int]] = {}  # the blocks each name is bound in
+        self.guards: list[Known] = []
+        self.bound_under: dict[str, list[Known]] = {}  # the tests around each binding
+        self.blocks: list[int] = []  # the blocks around the statement walked, outermost first
+        self.sites: dict[str, set[int]] = {}  # the blocks around each binding of a name
+        self.alternates: dict[str, set[str]] = {}  # names bound where the name was not
         self.loops: list[frozenset[str]] = []
         self.breaks: list[list[State]] = []
-        self.found: dict[str, cst.Name] = {}
+        self.continues: list[list[State]] = []
+        self.helpers_that_raise: set[str] = set()
         self.left: State = None  # the state before the last statement that jumped away
+        self.found: dict[str, cst.Name] = {}
         self._uses = _Uses(self)
 
     # -- names ---------------------------------------------------------------------------
@@ -196,22 +123,38 @@ class _Flow:
             return
         if value not in self.locals or any(value in loop for loop in self.loops):
             return
-        held = set().union(*(keys for keys, _ in self.guards))
-        if held & self.bound_under.get(value, set()):
-            return
-        sites = self.sites.get(value, set())
-        tested = {n for _, names in self.guards for n in names}
-        if any(sites & self.sites.get(flag, set()) for flag in tested):
-            return
-        self.found[value] = name
+        if not self._trusted(value):
+            self.found[value] = name
+
+    def _trusted(self, name: str) -> bool:
+        """Whether the tests around this use imply a path that bound ``name``. Tests around
+        both the binding and the use (an earlier `assert`, an enclosing `if`) tell nothing."""
+        then = self.bound_under.get(name, [])
+        shared = {id(k) for k in then} & {id(k) for k in self.guards}
+        now = [k for k in self.guards if id(k) not in shared]
+        then = [k for k in then if id(k) not in shared]
+        holds = {fact for k in now for fact in k.holds}
+        bound_under = {fact for k in then for fact in k.holds}
+        if holds & (bound_under | {fact for k in then for fact in k.either}):
+            return True
+        if any(k.either and k.either <= bound_under for k in now):
+            return True
+        tested = {n for k in now for n in k.names}
+        return bool(tested & (self.companions(name) | self.alternates.get(name, set())))
+
+    def companions(self, name: str) -> set[str]:
+        """Names bound in a block (other than the function's own) that also holds a binding
+        of ``name``."""
+        blocks = self.sites.get(name, set())
+        return {other for other, where in self.sites.items() if where & blocks} - {name}
 
     def bind(self, target: cst.BaseExpression, *, remember: bool = True) -> None:
         names = {n.value for n in target_names(target)}
         if remember:
             self.maybe |= names
             for name in names:
-                self.bound_under.setdefault(name, set()).update(*(k for k, _ in self.guards))
-                self.sites.setdefault(name, set()).add(self.blocks[-1])
+                self.bound_under.setdefault(name, []).extend(self.guards)
+                self.sites.setdefault(name, set()).update(self.blocks)
         if self.state is not None:
             self.state = self.state | names
 
@@ -219,26 +162,35 @@ class _Flow:
         if node is not None and self.state is not None:
             node.visit(self._uses)
 
-    def guarded(self, test: cst.BaseExpression, held: bool) -> _Guarded:
-        return _Guarded(self, test, held)
+    def _join_branches(self, start: State, ends: Sequence[State]) -> State:
+        """The names bound after branches that all began at ``start``; a name only some of
+        them bind gets the names the others bound as alternates."""
+        joined = _join(ends)
+        live = [end for end in ends if end is not None]
+        if joined is None or start is None:
+            return joined
+        for partly in frozenset().union(*live) - joined:
+            for end in live:
+                if partly not in end:
+                    self.alternates.setdefault(partly, set()).update(end - start)
+        return joined
 
     # -- statements ----------------------------------------------------------------------
 
-    def block(self, statements: Sequence[cst.CSTNode]) -> None:
-        for statement in statements:
+    def walk(self, suite: cst.BaseSuite, *, root: bool = False) -> None:
+        if not root:
+            self.blocks.append(id(suite))
+        guards = len(self.guards)
+        for statement in suite.body:
             if self.state is None:
-                return
+                break
             before = self.state
             self.statement(statement)
             if self.state is None:
                 self.left = before
-
-    def walk(self, suite: cst.BaseSuite) -> None:
-        self.blocks.append(id(suite))
-        guards = len(self.guards)
-        self.block(suite.body)
-        del self.guards[guards:]  # what an `if` that left early told the rest of the block
-        self.blocks.pop()
+        del self.guards[guards:]  # what `assert` or an `if` that left early told the block
+        if not root:
+            self.blocks.pop()
 
     def suite(self, suite: cst.BaseSuite | None, start: State) -> State:
         self.state = start
@@ -248,7 +200,10 @@ class _Flow:
 
     def statement(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.SimpleStatementLine):
-            self.block(node.body)
+            for small in node.body:
+                if self.state is None:
+                    return
+                self.small(small)
         elif isinstance(node, cst.If):
             self.if_(node)
         elif isinstance(node, cst.For | cst.While):
@@ -260,24 +215,25 @@ class _Flow:
         elif isinstance(node, cst.Match):
             self.match(node)
         elif isinstance(node, cst.FunctionDef | cst.ClassDef):
-            for decorator in node.decorators:
-                self.read(decorator.decorator)
-            if isinstance(node, cst.ClassDef):
-                for arg in (*node.bases, *node.keywords):
-                    self.read(arg.value)
-            else:
-                for param in parameters(node.params):
-                    self.read(param.default)
-            self.bind(node.name)
+            self.definition(node)
+
+    def definition(self, node: cst.FunctionDef | cst.ClassDef) -> None:
+        for decorator in node.decorators:
+            self.read(decorator.decorator)
+        if isinstance(node, cst.ClassDef):
+            for arg in (*node.bases, *node.keywords):
+                self.read(arg.value)
         else:
-            self.small(node)
+            for param in parameters(node.params):
+                self.read(param.default)
+            if ends_in_raise(node):
+                self.helpers_that_raise.add(node.name.value)
+        self.bind(node.name)
 
     def small(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.Expr):
             self.read(node.value)
-            if _no_return(node.value) or (
-                isinstance(node.value, cst.Call) and self.stops(node.value)
-            ):
+            if isinstance(node.value, cst.Call) and self._stops(node.value):
                 self.state = None
         elif isinstance(node, cst.Assign):
             self.read(node.value)
@@ -294,22 +250,28 @@ class _Flow:
         elif isinstance(node, cst.Return | cst.Raise):
             self.read(node.value if isinstance(node, cst.Return) else node.exc)
             self.state = None
-        elif isinstance(node, cst.Break):
-            if self.breaks:
-                self.breaks[-1].append(self.state)
-            self.state = None
-        elif isinstance(node, cst.Continue):
+        elif isinstance(node, cst.Break | cst.Continue):
+            jumps = self.breaks if isinstance(node, cst.Break) else self.continues
+            if jumps:
+                jumps[-1].append(self.state)
             self.state = None
         elif isinstance(node, cst.Assert):
             self.read(node.test)
             self.read(node.msg)
             if isinstance(node.test, cst.Name) and node.test.value == "False":
                 self.state = None
+            else:
+                self.guards.append(known(node.test, True))
         elif isinstance(node, cst.Del):
             self.delete(node.target)
         elif isinstance(node, cst.Import | cst.ImportFrom) and isinstance(node.names, Sequence):
             for alias in node.names:
                 self.bind(_imported_name(alias))
+
+    def _stops(self, call: cst.Call) -> bool:
+        func = call.func
+        helper = isinstance(func, cst.Name) and func.value in self.helpers_that_raise
+        return helper or never_returns(call) or self.stops(call)
 
     def target(self, target: cst.BaseExpression) -> None:
         """Bind what an assignment target binds, reading the names its subscripts use."""
@@ -336,40 +298,46 @@ class _Flow:
     def if_(self, node: cst.If, *, chained: bool = False) -> None:
         self.read(node.test)
         start = self.state
-        with self.guarded(node.test, True):
-            body = self.suite(node.body, start)
-        with self.guarded(node.test, False):
-            self.state = start
-            if isinstance(node.orelse, cst.If):
-                self.if_(node.orelse, chained=True)
-            elif isinstance(node.orelse, cst.Else):
-                self.walk(node.orelse.body)
-            otherwise = self.state
-        self.state = _join([body, otherwise])
+        self.guards.append(known(node.test, True))
+        body = self.suite(node.body, start)
+        self.guards[-1] = known(node.test, False)
+        self.state = start
+        if isinstance(node.orelse, cst.If):
+            self.if_(node.orelse, chained=True)
+        elif isinstance(node.orelse, cst.Else):
+            self.walk(node.orelse.body)
+        otherwise = self.state
+        self.guards.pop()
+        joined = self._join_branches(start, [body, otherwise])
+        if joined is not None and body is not None and otherwise is not None:
+            tested = known(node.test, True).names
+            partly = (body | otherwise) - joined
+            joined |= {name for name in partly if tested & self.companions(name)}
+        self.state = joined
         if not chained and (body is None) != (otherwise is None):
             # `if T: return` ... the rest of the block runs only where T failed.
-            self.guards.append(_Guarded(self, node.test, otherwise is None).frame)
+            self.guards.append(known(node.test, otherwise is None))
 
     def loop(self, node: cst.For | cst.While) -> None:
-        if isinstance(node, cst.For):
-            self.read(node.iter)
-        else:
-            self.read(node.test)
+        self.read(node.iter if isinstance(node, cst.For) else node.test)
         start = self.state
-        inside = _bound_in(node)
+        inside = frozenset(bindings(node.body)[0])
+        if isinstance(node, cst.For):
+            inside |= {n.value for n in target_names(node.target)}
         self.loops.append(inside)
         self.breaks.append([])
-        self.state = start
+        self.continues.append([])
         if isinstance(node, cst.For):
             self.bind(node.target)
         self.walk(node.body)
-        ran = self.state if self.state is not None else start
+        # Leaving normally, the body is taken to have run to its end at least once (pylint
+        # assumes as much); if it never gets there, to have ended in a `continue`.
+        continues = self.continues.pop()
+        ran = self.state if self.state is not None else _join(continues)
         breaks = self.breaks.pop()
         self.loops.pop()
-        # Leaving normally, the body is taken to have run to its end at least once (pylint
-        # assumes as much); paths that `continue` are not followed.
         endless = isinstance(node, cst.While) and _always_true(node.test)
-        finished = None if endless else ran
+        finished = None if endless else (ran if ran is not None else start)
         if node.orelse is not None:
             finished = self.suite(node.orelse.body, finished)
         self.state = _join([finished, *breaks])
@@ -380,7 +348,8 @@ class _Flow:
         self.left = None
         body = self.suite(node.body, start)
         exits = [body if body is not None else self.left]
-        start = start | _safe_prefix(node.body)[0]  # a handler may start after any line but these
+        opening = opening_bindings(node.body, not _catches_attribute_errors(node))[0]
+        start = start | opening  # a handler may start after any line of the body but these
         if node.orelse is not None:
             body = self.suite(node.orelse.body, body)
         ends = [body]
@@ -398,7 +367,7 @@ class _Flow:
                 ended = None if ended is None else ended - {name.value}
             ends.append(self.state)
             exits.append(ended)
-        after = _join(ends)
+        after = self._join_branches(start, ends)
         if node.finalbody is not None:
             # Without handlers, `finally` is taken to follow a failure; with them, pylint's
             # view: what the body or a handler bound on its way out.
@@ -413,16 +382,18 @@ class _Flow:
             if item.asname is not None:
                 self.target(item.asname.name)  # type: ignore[arg-type]
         start = self.state
+        assert start is not None
         body = self.suite(node.body, start)
-        if start is not None and any(_suppresses(item) for item in node.items):
-            body = _join([body, start | _safe_prefix(node.body)[0]])
+        if any(reraises(item) for item in node.items):
+            body = None
+        elif any(suppresses(item) for item in node.items):
+            body = self._join_branches(start, [body, start | opening_bindings(node.body)[0]])
         self.state = body
 
     def match(self, node: cst.Match) -> None:
         self.read(node.subject)
         start = self.state
         ends = []
-        exhaustive = False
         for case in node.cases:
             self.state = start
             for name in _pattern_names(case.pattern):
@@ -430,8 +401,7 @@ class _Flow:
             self.read(case.guard)
             self.walk(case.body)
             ends.append(self.state)
-            exhaustive |= case.guard is None and _irrefutable(case.pattern)
-        self.state = _join(ends if exhaustive else [*ends, start])
+        self.state = self._join_branches(start, ends)
 
 
 def _imported_name(alias: cst.ImportAlias) -> cst.BaseExpression:
@@ -447,12 +417,6 @@ def _always_true(test: cst.BaseExpression) -> bool:
     if isinstance(test, cst.Name):
         return test.value == "True"
     return isinstance(test, cst.Integer) and test.value not in {"0", "0x0", "0o0", "0b0"}
-
-
-def _bound_in(loop: cst.For | cst.While) -> frozenset[str]:
-    """Names a loop's target and body bind (its ``else`` runs once, after it)."""
-    names = {n.value for n in target_names(loop.target)} if isinstance(loop, cst.For) else set()
-    return frozenset(names) | bindings(loop.body)[0]
 
 
 def _pattern_names(pattern: cst.MatchPattern) -> list[cst.Name]:
@@ -475,19 +439,11 @@ def _pattern_names(pattern: cst.MatchPattern) -> list[cst.Name]:
     return names
 
 
-def _irrefutable(pattern: cst.MatchPattern) -> bool:
-    if isinstance(pattern, cst.MatchAs):
-        return pattern.pattern is None or _irrefutable(pattern.pattern)
-    if isinstance(pattern, cst.MatchOr):
-        return any(_irrefutable(p.pattern) for p in pattern.patterns)
-    return False
-
-
 def unbound_uses(
     function: cst.FunctionDef, stops: Callable[[cst.Call], bool] = lambda call: False
 ) -> list[cst.Name]:
     """The first use of each local that some path reaches without binding it. ``stops``: calls
     the caller knows never return (beyond ``sys.exit()`` and the like)."""
     flow = _Flow(function, stops)
-    flow.walk(function.body)
+    flow.walk(function.body, root=True)
     return list(flow.found.values())

@@ -50,6 +50,10 @@ class Lineage:
     def names(self) -> frozenset[str]:
         return frozenset(name for name, _ in self.classes)
 
+    def members(self) -> set[str]:
+        found = {name for _, klass in self.classes for name in klass.members}
+        return found.union(*(dir(base) for base in self.builtin_bases))
+
 
 def lineage(facts: ModuleFacts, name: str) -> Lineage | None:
     """None when ``name`` is not a class the module defines once."""
@@ -92,6 +96,12 @@ def completed_elsewhere(facts: ModuleFacts, name: str) -> bool:
     """A subclass in the module, or the name (``JSONMixin``, ``BaseView``), says other classes
     may supply members or override methods (the template method pattern)."""
     return name in facts.subclassed or any(hint in name.lower() for hint in _PARTIAL_HINTS)
+
+
+def stands_alone(facts: ModuleFacts, name: str) -> bool:
+    """The module instantiates the class, and nothing says it is completed elsewhere: a class
+    a library never instantiates itself is usually a base for its users' subclasses."""
+    return name in facts.called and not completed_elsewhere(facts, name)
 
 
 def builtin_class(facts: ModuleFacts, name: str) -> type | None:

@@ -36,7 +36,8 @@ class Signature:
     """Calling it can only give None: no ``return <value>``, no ``yield``, not async, and a body
     that is neither a stub (``pass``, ``...``, a docstring) nor one that only raises."""
     never_returns: bool = False
-    """Annotated ``NoReturn``/``Never``, or a body that ends in ``raise`` and never returns."""
+    """Annotated ``NoReturn``/``Never``, or a body that ends in ``raise`` or ``sys.exit()`` and
+    never returns."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class ModuleFacts:
     """Module-level classes defined once and never rebound."""
     subclassed: frozenset[str] = frozenset()
     """Names used as a base class somewhere in the module."""
+    called: frozenset[str] = frozenset()
+    """Names called somewhere in the module (``Name(...)``): a class called is instantiated
+    here, not only a base for others."""
     star_import: bool = False
     builtins_rebound: frozenset[str] = frozenset()
     """Builtin names (``isinstance``, ``type``) the part or the module binds to something else."""
@@ -95,6 +99,7 @@ class ModuleFacts:
             functions=tuple(f for f in self.functions if f[0] in names),
             classes=tuple(c for c in self.classes if c[0] in wanted),
             subclassed=self.subclassed & names,
+            called=self.called & names,
             star_import=self.star_import,
             builtins_rebound=part.builtins_bound | (self.bound & names & _BUILTINS),
         )
@@ -131,6 +136,7 @@ class PartSummary:
     functions: tuple[tuple[str, Signature | None], ...]
     classes: tuple[tuple[str, ClassFacts | None], ...]
     subclassed: frozenset[str]
+    called: frozenset[str]
     star_import: bool = field(default=False)
     builtins_bound: frozenset[str] = frozenset()
     """Builtin names bound anywhere in the part, in any scope."""
@@ -180,6 +186,7 @@ def summarise(text: str) -> PartSummary | None:
         functions=tuple(functions),
         classes=tuple(classes),
         subclassed=frozenset(subclassed),
+        called=frozenset(c.func.id for c in index.of(ast.Call) if isinstance(c.func, ast.Name)),
         star_import=star,
         builtins_bound=rebound,
         attributes_set=attributes_set,
@@ -236,6 +243,7 @@ def module_facts(summaries: Iterable[PartSummary | None]) -> ModuleFacts:
         functions=tuple(sorted((n, f) for n, f in functions if _once(n, bindings, parts))),
         classes=tuple(sorted(((n, c) for n, c in classes if _once(n, bindings, parts)))),
         subclassed=frozenset().union(*(p.subclassed for p in parts)),
+        called=frozenset().union(*(p.called for p in parts)),
         star_import=any(p.star_import for p in parts),
     )
 
@@ -364,11 +372,20 @@ def _never_returns(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         annotation = ast.Name(annotation.attr)
     if isinstance(annotation, ast.Name) and annotation.id in {"NoReturn", "Never"}:
         return True
-    if not isinstance(function.body[-1], ast.Raise):
+    if not (isinstance(function.body[-1], ast.Raise) or _exits(function.body[-1])):
         return False
     return not any(
         isinstance(n, ast.Return | ast.Yield | ast.YieldFrom) for n in _own_nodes(function)
     )
+
+
+def _exits(statement: ast.stmt) -> bool:
+    """``sys.exit(...)``, ``os._exit(...)``, ``exit()`` as a statement."""
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return False
+    func = statement.value.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in {"exit", "_exit", "quit"}
 
 
 def _is_none(value: ast.expr | None) -> bool:

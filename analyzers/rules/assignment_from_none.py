@@ -10,7 +10,7 @@ import ast
 
 import libcst as cst
 
-from ..class_lookup import completed_elsewhere, lineage
+from ..class_lookup import lineage, stands_alone
 from ..cst_scope import ScopedRule
 from ..models import Severity
 from ..module_facts import AstIndex, Signature
@@ -61,7 +61,7 @@ class AssignmentFromNone(ScopedRule):
         ),
         Invalid(
             code="class Cache:\n    def store(self, key, value):\n        self.data[key] = value\n\n"
-            "    async def get(self, key):\n        saved = self.store(key, 1)\n",
+            "    async def get(self, key):\n        saved = self.store(key, 1)\n\nCACHE = Cache()\n",
             line=6,
         ),
     )
@@ -97,7 +97,7 @@ class AssignmentFromNone(ScopedRule):
         if context is None or func.value.value != context.instance:
             return "", None
         klass = context.class_name
-        if completed_elsewhere(self.facts, klass):
+        if not stands_alone(self.facts, klass):
             return "", None
         line = lineage(self.facts, klass)
         if line is None or line.opaque or not line.closed:

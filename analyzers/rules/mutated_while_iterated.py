@@ -113,6 +113,8 @@ class _Mutations:
             return False
         key = target.slice[0].slice if len(target.slice) == 1 else None
         index = key.value if isinstance(key, cst.Index) else None
+        if isinstance(index, cst.SimpleString | cst.Integer):
+            return False  # often a key the loop tests for (pydantic: `if key == '$ref'`)
         return not (isinstance(index, cst.Name) and index.value in (self.keys or ()))
 
     def stops(self, levels: list[_Level]) -> bool:
@@ -208,6 +210,8 @@ class MutatedWhileIterated(Rule):
         "            return\n",
         "while xs:\n    xs.pop()\n",
         "for k, v in d.items():\n    d[k] = None\n    d[k] += 1\n",
+        "for key, value in schema.items():\n    if key == '$ref':\n"
+        "        schema['$ref'] = remap(value)\n",
         "for var in os.environ.keys():\n    if var.startswith('X_'):\n        del os.environ[var]\n",
     )
     INVALID = (

@@ -37,6 +37,8 @@ class PossiblyUnbound(ScopedRule):
     SEVERITY = Severity.WARNING
     CONFIDENCE = 0.8
     VALID = (
+        # a match is taken to cover its subject (an enum or a Literal, usually)
+        "def f(m):\n    match m:\n        case 1:\n            x = 'a'\n    return x\n",
         # bound in every branch, or the other branches leave
         "def f(c):\n    if c:\n        x = 1\n    else:\n        x = 2\n    return x\n",
         "def f(c):\n    if c:\n        x = 1\n    elif d:\n        x = 2\n    else:\n"
@@ -86,6 +88,45 @@ class PossiblyUnbound(ScopedRule):
         "class C:\n    def _bad(self, why):\n        raise ValueError(why)\n\n"
         "    def m(self, c):\n        if c:\n            x = 1\n        else:\n"
         "            self._bad(c)\n        return x\n",
+        # patterns from real code (coverage, fsspec, typing_extensions, jinja2, urllib3,
+        # SQLAlchemy, pytest, hypothesis, pip, more-itertools): each once flagged, each fine
+        "def read(path):\n    try:\n        status = load(path)\n    except OSError:\n"
+        "        usable = False\n    else:\n        usable = status['ok']\n    if usable:\n"
+        "        return status['files']\n",
+        "def f(mode):\n    if 'r' in mode or 'a' in mode:\n        fn = find()\n"
+        "    if 'r' in mode and '+' not in mode:\n        return open(fn)\n",
+        "def f(fields):\n    if fields is MARKER:\n        msg = 'a'\n    elif fields is None:\n"
+        "        msg = 'b'\n    if fields is MARKER or fields is None:\n        warn(msg)\n",
+        "def f(zip):\n    if zip is not None:\n        out = open_zip(zip)\n    write()\n"
+        "    if zip:\n        out.close()\n",
+        "def f(events):\n    status = None\n    for e in events:\n        if e.kind == 'head':\n"
+        "            headers = {}\n            status = e.status\n    assert status is not None\n"
+        "    return status, headers\n",
+        "def f(c, key):\n    if c:\n        key, wrap = c.key, c.wrap\n    if key is None:\n"
+        "        key, wrap = default()\n    return wrap\n",
+        "def pairs(it):\n    b = next(it)\n    try:\n        for i in count():\n"
+        "            a = b\n            b = next(it)\n            yield i, a\n"
+        "    except StopIteration:\n        yield i, a\n",
+        "def capped(self):\n    try:\n        was = self.capped\n        yield\n    finally:\n"
+        "        self.capped = was\n",
+        "def f(parser, value):\n    try:\n        algo, digest = value.split(':')\n"
+        "    except ValueError:\n        parser.error('bad hash')\n    return algo, digest\n",
+        "def f(p):\n    try:\n        r = get(p)\n    except OSError as e:\n"
+        "        six.raise_from(e, None)\n    return r\n",
+        "def f(p):\n    def timeout():\n        raise TimeoutError(p)\n    try:\n"
+        "        ret = wait(p)\n    except Timeout:\n        timeout()\n    return ret\n",
+        "def f(cursor):\n    try:\n        rows = fetch(cursor)\n    except Exception:\n"
+        "        with safe_reraise():\n            cursor.close()\n    return rows\n",
+        "def f(attempts):\n    for _ in attempts:\n        try:\n            return build()\n"
+        "        except Unsatisfied as err:\n            failed = err\n            continue\n"
+        "    raise failed\n",
+        "def f(registry):\n    enable = False\n    try:\n        if registry:\n"
+        "            import gc\n            if gc.isenabled():\n                enable = True\n"
+        "                gc.disable()\n        run()\n    finally:\n        if enable:\n"
+        "            gc.enable()\n",
+        "def _exit():\n    sys.stderr.write('error')\n    sys.exit(1)\n\n"
+        "def f(path):\n    try:\n        t = load(path)\n    except Exception:\n"
+        "        _exit()\n    return t.render()\n",
         "def f(c):\n    assert c, 'needed'\n    if c:\n        x = 1\n    else:\n"
         "        assert False\n    return x\n",
     )
@@ -113,13 +154,25 @@ class PossiblyUnbound(ScopedRule):
             line=7,
         ),
         Invalid(
-            code="def f(m):\n    match m:\n        case 1:\n            x = 'a'\n    return x\n",
-            line=5,
-        ),
-        Invalid(
             code="def f(p):\n    try:\n        fh = open(p)\n    except OSError:\n"
             "        log(p)\n    finally:\n        fh.close()\n",
             line=7,
+        ),
+        # tqdm: the AttributeError the handler turns into TypeError leaves `orig` unbound,
+        # and `finally` then raises UnboundLocalError instead
+        Invalid(
+            code="def rev(self):\n    try:\n        orig = self.iterable\n"
+            "    except AttributeError:\n        raise TypeError('not reversible')\n"
+            "    else:\n        return reversed(orig)\n    finally:\n"
+            "        self.iterable = orig\n",
+            line=9,
+        ),
+        # huggingface_hub: the lookup that fails is the one that binds `operation`
+        Invalid(
+            code="def upload(action):\n    try:\n        operation = ops[action['oid']]\n"
+            "        send(operation)\n    except Exception as exc:\n"
+            "        raise RuntimeError(operation.path) from exc\n",
+            line=6,
         ),
         Invalid(
             code="def f(c):\n    with suppress(KeyError):\n        v = c['k']\n    return v\n",

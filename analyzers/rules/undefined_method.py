@@ -7,10 +7,11 @@ Nearest ruff rule: none, stable or preview (ruff does not resolve attributes). p
 from __future__ import annotations
 
 import ast
+import difflib
 
 import libcst as cst
 
-from ..class_lookup import completed_elsewhere, lineage
+from ..class_lookup import completed_elsewhere, lineage, stands_alone
 from ..cst_scope import ScopedRule
 from ..models import Severity
 from ..module_facts import AstIndex
@@ -51,6 +52,13 @@ class UndefinedMethod(ScopedRule):
         "            setattr(self, k, v)\n\n    def run(self):\n        return self.hook()\n",
         "class A:\n    def run(self):\n        return self.extra()\n\nA.extra = lambda self: 1\n",
         "@attr.s\nclass A:\n    def run(self):\n        return self.evolve()\n",
+        # a class the module never instantiates is a base for other modules' subclasses
+        # (pygments' Formatter.format_unencoded, SQLAlchemy's AssertsExecutionResults)
+        "class Formatter:\n    def format(self, tokens, out):\n"
+        "        return self.format_unencoded(tokens, out)\n",
+        # a metaclass's instances are classes: their members are not the metaclass's
+        "class Meta(type):\n    def __setattr__(cls, key, value):\n"
+        "        cls._update_proxies(key)\n\nclass A(metaclass=Meta):\n    pass\n",
         # not the instance
         "class A:\n    @staticmethod\n    def run(self):\n        return self.anything()\n\n"
         "    def go(self, other):\n        self = other\n        return self.anything()\n",
@@ -64,23 +72,21 @@ class UndefinedMethod(ScopedRule):
         Invalid(
             code="class Base:\n    def a(self):\n        pass\n\nclass Impl(Base):\n"
             "    async def run(self):\n        def inner():\n            return self.b()\n"
-            "        return inner\n",
+            "        return inner\n\nIMPL = Impl()\n",
             line=8,
         ),
         Invalid(
             code="class Error(ValueError):\n    def describe(self):\n"
-            "        return self.message()\n",
+            "        return self.message()\n\ndef fail():\n    raise Error('bad')\n",
             line=3,
         ),
     )
 
     @classmethod
     def may_report(cls, nodes: AstIndex) -> bool:
-        if not nodes.has(ast.ClassDef):
-            return False
-        calls = nodes.of(ast.Call)
         return any(
-            isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name) for c in calls
+            isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name)
+            for c in nodes.of(ast.Call)
         )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -90,15 +96,18 @@ class UndefinedMethod(ScopedRule):
         context = self.method_context()
         if context is None or func.value.value != context.instance:
             return
-        name = context.class_name
-        if completed_elsewhere(self.facts, name):
-            return
+        name, attribute = context.class_name, func.attr.value
         line = lineage(self.facts, name)
-        if line is None or not line.closed or line.opaque:
+        if line is None or not line.closed or line.opaque or type in line.builtin_bases:
+            return  # unknown bases, dynamic members, or a metaclass (its instances are classes)
+        if completed_elsewhere(self.facts, name) or line.has_member(attribute):
             return
-        if not line.has_member(func.attr.value):
-            self.report(
-                node,
-                f"`{func.value.value}.{func.attr.value}()`: `{name}` and its bases define no "
-                f"`{func.attr.value}`",
-            )
+        close = difflib.get_close_matches(attribute, sorted(line.members()), n=1, cutoff=0.8)
+        if not close and not stands_alone(self.facts, name):
+            return  # a base the module never instantiates: subclasses elsewhere may define it
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        self.report(
+            node,
+            f"`{func.value.value}.{attribute}()`: `{name}` and its bases define no "
+            f"`{attribute}`{hint}",
+        )

@@ -1,0 +1,82 @@
+"""What a branch knows from the test that chose it, for the binding flow (libcst).
+
+``if a and b:`` tells its body that ``a`` and ``b`` held; ``if a or b:`` only that one of them
+did; ``if x:`` that ``x is None`` failed. Facts are keyed by the code of a test, so two tests
+agree when they read the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+
+from .cst_scope import code_of
+
+Fact = tuple[str, bool]
+"""A test (its code) and whether it held."""
+
+
+@dataclass(frozen=True)
+class Known:
+    holds: frozenset[Fact]
+    """Facts that hold here."""
+    either: frozenset[Fact]
+    """At least one of these holds (the disjuncts of an ``or`` that held)."""
+    names: frozenset[str]
+    """The names the test reads."""
+
+
+def _none_test(test: cst.BaseExpression) -> tuple[str, bool] | None:
+    """(``x``'s code, whether it says "is None") for ``x is None``, ``x != None``..."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    if not (isinstance(target.comparator, cst.Name) and target.comparator.value == "None"):
+        return None
+    if isinstance(target.operator, cst.Is | cst.Equal):
+        return code_of(test.left), True
+    if isinstance(target.operator, cst.IsNot | cst.NotEqual):
+        return code_of(test.left), False
+    return None
+
+
+def _operands(test: cst.BooleanOperation) -> list[cst.BaseExpression]:
+    found = []
+    for side in (test.left, test.right):
+        same = isinstance(side, cst.BooleanOperation) and type(side.operator) is type(test.operator)
+        found.extend(_operands(side) if same and not side.lpar else [side])  # type: ignore[arg-type]
+    return found
+
+
+def _holds(test: cst.BaseExpression, held: bool) -> set[Fact]:
+    none_test = _none_test(test)
+    if none_test is not None:
+        return {(f"{none_test[0]} is None", none_test[1] == held)}
+    facts = {(code_of(test), held)}
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        facts |= _holds(test.expression, not held)
+    elif isinstance(test, cst.BooleanOperation) and not test.lpar:
+        if isinstance(test.operator, cst.And if held else cst.Or):
+            for operand in _operands(test):
+                facts |= _holds(operand, held)
+    elif held and isinstance(test, cst.Name | cst.Attribute):
+        facts.add((f"{code_of(test)} is None", False))  # truthy: not None
+    return facts
+
+
+def _either(test: cst.BaseExpression, held: bool) -> set[Fact]:
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _either(test.expression, not held)
+    splits = cst.Or if held else cst.And
+    if not isinstance(test, cst.BooleanOperation) or test.lpar:
+        return set()
+    if not isinstance(test.operator, splits):
+        return set()
+    return {fact for operand in _operands(test) for fact in _holds(operand, held)}
+
+
+def known(test: cst.BaseExpression, held: bool) -> Known:
+    names = frozenset(n.value for n in m.findall(test, m.Name()) if isinstance(n, cst.Name))
+    return Known(frozenset(_holds(test, held)), frozenset(_either(test, held)), names)
