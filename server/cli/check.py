@@ -82,8 +82,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"dspy-lsp: error: {error}", file=sys.stderr)
     if unknown:
         return EXIT_ERROR
-    workers = Workers([resolved for _, resolved in roots], worker_count(os.environ))
-    try:
+    with Workers([resolved for _, resolved in roots], worker_count(os.environ)) as workers:
         sources = _read_and_fix(args, roots, workers)
         lm = (
             None
@@ -102,8 +101,6 @@ def run_check(args: argparse.Namespace) -> int:
             uncached = args.no_cache or args.fix  # --fix changes the files it reads
             caches = [None] * len(roots) if uncached else open_caches(roots, os.environ)
             reports = _rules_only(sources, caches, workers)
-    finally:
-        workers.close()
     if args.tests:
         reports = asyncio.run(_with_tests(sources, reports, roots, lm))
     if args.format == "json":

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import TypeVar
 
 from ..settings import ResolvedSettings
@@ -75,10 +77,23 @@ class Workers:
             done()
         return [out[i] for i in range(len(jobs))]
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._pool is None:
+            return
+        if error is not None:  # Ctrl-C or a failure: what still runs is not waited for
+            # The executor has no public way to stop its workers before Python 3.14.
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+        self._pool.shutdown(wait=error is None, cancel_futures=True)
+        self._pool = None
 
     def _started(self, jobs: int) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -97,6 +112,9 @@ _settings: tuple[ResolvedSettings, ...] = ()
 def _initialise(settings: tuple[ResolvedSettings, ...]) -> None:
     global _settings
     _settings = settings
+    # Ctrl-C is the parent's to handle: it cancels what is queued and waits for what runs, so
+    # no worker prints a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
