@@ -26,12 +26,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 import libcst as cst
 
-from .cst_scope import Frame, bindings, code_of, parameters, target_names
+from .cst_scope import Frame, bindings, code_of, names_in, parameters, target_names
 from .flow_exits import ends_in_raise, never_returns, opening_bindings, reraises, suppresses
 from .flow_tests import Known, known
 
 State = frozenset[str] | None
 """Names bound on every path to here; None: no path gets here."""
+Branch = tuple[State, frozenset[str]]
+"""Where a branch ends, and the names it assigned on the way."""
 
 
 def _join(states: Iterable[State]) -> State:
@@ -101,6 +103,7 @@ class _Flow:
         self.locals = Frame(function).locals
         self.state: State = frozenset(p.name.value for p in parameters(function.params))
         self.maybe: set[str] = set()  # bound by some statement walked so far
+        self.writes: list[str] = []  # every binding walked, in order
         self.guards: list[Known] = []
         self.bound_under: dict[str, list[Known]] = {}  # the tests around each binding
         self.blocks: list[int] = []  # the blocks around the statement walked, outermost first
@@ -135,10 +138,11 @@ class _Flow:
         then = [k for k in then if id(k) not in shared]
         holds = {fact for k in now for fact in k.holds}
         bound_under = {fact for k in then for fact in k.holds}
-        if holds & (bound_under | {fact for k in then for fact in k.either}):
+        implied = bound_under | {fact for k in then for fact in k.either}
+        if holds & implied:
             return True
-        if any(k.either and k.either <= bound_under for k in now):
-            return True
+        if any(k.either and k.either <= implied for k in self.guards):
+            return True  # `if a or b:` where `a` and `b` each imply the binding
         tested = {n for k in now for n in k.names}
         return bool(tested & (self.companions(name) | self.alternates.get(name, set())))
 
@@ -152,6 +156,7 @@ class _Flow:
         names = {n.value for n in target_names(target)}
         if remember:
             self.maybe |= names
+            self.writes.extend(names)
             for name in names:
                 self.bound_under.setdefault(name, []).extend(self.guards)
                 self.sites.setdefault(name, set()).update(self.blocks)
@@ -162,17 +167,17 @@ class _Flow:
         if node is not None and self.state is not None:
             node.visit(self._uses)
 
-    def _join_branches(self, start: State, ends: Sequence[State]) -> State:
-        """The names bound after branches that all began at ``start``; a name only some of
-        them bind gets the names the others bound as alternates."""
-        joined = _join(ends)
-        live = [end for end in ends if end is not None]
-        if joined is None or start is None:
+    def _join_branches(self, branches: Sequence[Branch]) -> State:
+        """The names bound after all of ``branches``; a name only some of them bind gets the
+        names the others assigned as alternates (flags that tell the paths apart)."""
+        joined = _join(end for end, _ in branches)
+        if joined is None:
             return joined
-        for partly in frozenset().union(*live) - joined:
-            for end in live:
+        live = [(end, written) for end, written in branches if end is not None]
+        for partly in frozenset().union(*(end for end, _ in live)) - joined:
+            for end, written in live:
                 if partly not in end:
-                    self.alternates.setdefault(partly, set()).update(end - start)
+                    self.alternates.setdefault(partly, set()).update(written - {partly})
         return joined
 
     # -- statements ----------------------------------------------------------------------
@@ -197,6 +202,11 @@ class _Flow:
         if suite is not None:
             self.walk(suite)
         return self.state
+
+    def branch(self, suite: cst.BaseSuite | None, start: State) -> Branch:
+        mark = len(self.writes)
+        end = self.suite(suite, start)
+        return end, frozenset(self.writes[mark:])
 
     def statement(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.SimpleStatementLine):
@@ -298,17 +308,20 @@ class _Flow:
     def if_(self, node: cst.If, *, chained: bool = False) -> None:
         self.read(node.test)
         start = self.state
+        constant = _constant(node.test)
         self.guards.append(known(node.test, True))
-        body = self.suite(node.body, start)
+        body, body_writes = self.branch(node.body, None if constant is False else start)
         self.guards[-1] = known(node.test, False)
-        self.state = start
-        if isinstance(node.orelse, cst.If):
+        mark = len(self.writes)
+        self.state = None if constant is True else start
+        if isinstance(node.orelse, cst.If) and self.state is not None:
             self.if_(node.orelse, chained=True)
-        elif isinstance(node.orelse, cst.Else):
+        elif isinstance(node.orelse, cst.Else) and self.state is not None:
             self.walk(node.orelse.body)
         otherwise = self.state
         self.guards.pop()
-        joined = self._join_branches(start, [body, otherwise])
+        else_writes = frozenset(self.writes[mark:])
+        joined = self._join_branches([(body, body_writes), (otherwise, else_writes)])
         if joined is not None and body is not None and otherwise is not None:
             tested = known(node.test, True).names
             partly = (body | otherwise) - joined
@@ -329,7 +342,10 @@ class _Flow:
         self.continues.append([])
         if isinstance(node, cst.For):
             self.bind(node.target)
+        # A body that runs had a non-empty iterable (or a true test).
+        self.guards.append(known(node.iter if isinstance(node, cst.For) else node.test, True))
         self.walk(node.body)
+        self.guards.pop()
         # Leaving normally, the body is taken to have run to its end at least once (pylint
         # assumes as much); if it never gets there, to have ended in a `continue`.
         continues = self.continues.pop()
@@ -346,13 +362,14 @@ class _Flow:
         start = self.state
         assert start is not None
         self.left = None
+        mark = len(self.writes)
         body = self.suite(node.body, start)
         exits = [body if body is not None else self.left]
         opening = opening_bindings(node.body, not _catches_attribute_errors(node))[0]
         start = start | opening  # a handler may start after any line of the body but these
         if node.orelse is not None:
             body = self.suite(node.orelse.body, body)
-        ends = [body]
+        ends: list[Branch] = [(body, frozenset(self.writes[mark:]))]
         for handler in node.handlers:
             self.state = start
             self.read(handler.type)
@@ -360,14 +377,17 @@ class _Flow:
             if isinstance(name, cst.Name):
                 self.bind(name, remember=False)
             self.left = None
+            mark = len(self.writes)
             self.walk(handler.body)
+            if _converts(handler):
+                self.state = None
             ended = self.state if self.state is not None else self.left
             if isinstance(name, cst.Name):
                 self.state = None if self.state is None else self.state - {name.value}
                 ended = None if ended is None else ended - {name.value}
-            ends.append(self.state)
+            ends.append((self.state, frozenset(self.writes[mark:])))
             exits.append(ended)
-        after = self._join_branches(start, ends)
+        after = self._join_branches(ends)
         if node.finalbody is not None:
             # Without handlers, `finally` is taken to follow a failure; with them, pylint's
             # view: what the body or a handler bound on its way out.
@@ -383,25 +403,56 @@ class _Flow:
                 self.target(item.asname.name)  # type: ignore[arg-type]
         start = self.state
         assert start is not None
-        body = self.suite(node.body, start)
+        body, written = self.branch(node.body, start)
         if any(reraises(item) for item in node.items):
             body = None
         elif any(suppresses(item) for item in node.items):
-            body = self._join_branches(start, [body, start | opening_bindings(node.body)[0]])
+            stopped = start | opening_bindings(node.body)[0]
+            body = self._join_branches([(body, written), (stopped, frozenset())])
         self.state = body
 
     def match(self, node: cst.Match) -> None:
         self.read(node.subject)
         start = self.state
-        ends = []
+        ends: list[Branch] = []
         for case in node.cases:
+            mark = len(self.writes)
             self.state = start
             for name in _pattern_names(case.pattern):
                 self.bind(name)
             self.read(case.guard)
             self.walk(case.body)
-            ends.append(self.state)
-        self.state = self._join_branches(start, ends)
+            ends.append((self.state, frozenset(self.writes[mark:])))
+        self.state = self._join_branches(ends)
+
+
+def _converts(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+    """A handler that ends by passing the exception to a helper (``self._convert_error(exc)``,
+    ``fallback(ke.args[0], ke)``): such a helper re-raises it in another form."""
+    name = handler.name.name if handler.name is not None else None
+    body = handler.body.body
+    if not isinstance(name, cst.Name) or not body:
+        return False
+    last = body[-1]
+    small = last.body[-1] if isinstance(last, cst.SimpleStatementLine) else None
+    if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+        return False
+    call = small.value
+    if _logs(call.func):
+        return False
+    return any(name.value in names_in(arg.value) for arg in call.args)
+
+
+def _logs(func: cst.BaseExpression) -> bool:
+    if not isinstance(func, cst.Attribute):
+        return isinstance(func, cst.Name) and func.value in {"print", "warn"}
+    receiver = code_of(func.value).lower()
+    return "log" in receiver or func.attr.value in _LOGGING
+
+
+_LOGGING = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "append"}
+)
 
 
 def _imported_name(alias: cst.ImportAlias) -> cst.BaseExpression:
@@ -411,6 +462,15 @@ def _imported_name(alias: cst.ImportAlias) -> cst.BaseExpression:
     while isinstance(first, cst.Attribute):
         first = first.value
     return first
+
+
+def _constant(test: cst.BaseExpression) -> bool | None:
+    """``TYPE_CHECKING`` is False when the code runs (``not TYPE_CHECKING``: True)."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _constant(test.expression)
+        return None if inner is None else not inner
+    name = test.attr.value if isinstance(test, cst.Attribute) else getattr(test, "value", None)
+    return False if name == "TYPE_CHECKING" else None
 
 
 def _always_true(test: cst.BaseExpression) -> bool:

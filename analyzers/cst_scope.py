@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import libcst as cst
+import libcst.matchers as m
 
 from .rule import Rule
 
@@ -19,6 +20,11 @@ _NOT_INSTANCE = frozenset({"staticmethod", "classmethod"})
 
 def code_of(node: cst.CSTNode) -> str:
     return _EMPTY.code_for_node(node)
+
+
+def names_in(node: cst.CSTNode) -> frozenset[str]:
+    """Every name in the code (attributes' ``.attr`` parts excepted)."""
+    return frozenset(n.value for n in m.findall(node, m.Name()) if isinstance(n, cst.Name))
 
 
 def target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:

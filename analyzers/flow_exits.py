@@ -11,7 +11,9 @@ import libcst as cst
 from .cst_scope import target_names
 
 # sys.exit(), os._exit(), pytest.fail()/skip(), self.fail(), typing.assert_never().
-_NO_RETURN_NAMES = frozenset({"exit", "quit", "assert_never", "fail", "skip"})
+_NO_RETURN_NAMES = frozenset(
+    {"exit", "quit", "assert_never", "assert_unreachable", "unreachable", "fail", "skip"}
+)
 _NO_RETURN_ATTRIBUTES = frozenset(
     {"exit", "_exit", "abort", "fail", "skip", "skipTest", "assert_never"}
 )
@@ -72,9 +74,13 @@ def ends_in_raise(function: cst.FunctionDef) -> bool:
 
 
 def _cannot_fail(value: cst.BaseExpression, attributes: bool) -> bool:
-    """A literal, a name, or (``attributes``) a dotted name: evaluating it does not raise."""
+    """A literal, a name, an f-string of those, or (``attributes``) a dotted name: evaluating
+    it does not raise."""
     if isinstance(value, cst.List | cst.Tuple | cst.Set | cst.Dict):
         return not value.elements
+    if isinstance(value, cst.FormattedString):
+        parts = [p.expression for p in value.parts if isinstance(p, cst.FormattedStringExpression)]
+        return all(_cannot_fail(part, attributes) for part in parts)
     if isinstance(value, cst.Attribute) and attributes:
         return _cannot_fail(value.value, attributes)
     return isinstance(value, _LITERALS | cst.Name)

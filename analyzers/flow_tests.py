@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 
-from .cst_scope import code_of
+from .cst_scope import code_of, names_in
 
 Fact = tuple[str, bool]
 """A test (its code) and whether it held."""
@@ -42,6 +41,29 @@ def _none_test(test: cst.BaseExpression) -> tuple[str, bool] | None:
     return None
 
 
+# Each comparison and its negation share one key: `a <= b` failing is `a > b` holding.
+_NEGATED: dict[type[cst.BaseCompOp], tuple[str, bool]] = {
+    cst.LessThan: ("<", True),
+    cst.GreaterThanEqual: ("<", False),
+    cst.GreaterThan: (">", True),
+    cst.LessThanEqual: (">", False),
+    cst.Equal: ("==", True),
+    cst.NotEqual: ("==", False),
+    cst.In: ("in", True),
+    cst.NotIn: ("in", False),
+    cst.Is: ("is", True),
+    cst.IsNot: ("is", False),
+}
+
+
+def _comparison(test: cst.BaseExpression, held: bool) -> Fact | None:
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    operator, positive = _NEGATED[type(target.operator)]
+    return f"{code_of(test.left)} {operator} {code_of(target.comparator)}", held == positive
+
+
 def _operands(test: cst.BooleanOperation) -> list[cst.BaseExpression]:
     found = []
     for side in (test.left, test.right):
@@ -54,7 +76,8 @@ def _holds(test: cst.BaseExpression, held: bool) -> set[Fact]:
     none_test = _none_test(test)
     if none_test is not None:
         return {(f"{none_test[0]} is None", none_test[1] == held)}
-    facts = {(code_of(test), held)}
+    comparison = _comparison(test, held)
+    facts = {comparison if comparison is not None else (code_of(test), held)}
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         facts |= _holds(test.expression, not held)
     elif isinstance(test, cst.BooleanOperation) and not test.lpar:
@@ -78,5 +101,4 @@ def _either(test: cst.BaseExpression, held: bool) -> set[Fact]:
 
 
 def known(test: cst.BaseExpression, held: bool) -> Known:
-    names = frozenset(n.value for n in m.findall(test, m.Name()) if isinstance(n, cst.Name))
-    return Known(frozenset(_holds(test, held)), frozenset(_either(test, held)), names)
+    return Known(frozenset(_holds(test, held)), frozenset(_either(test, held)), names_in(test))

@@ -127,6 +127,27 @@ class PossiblyUnbound(ScopedRule):
         "def _exit():\n    sys.stderr.write('error')\n    sys.exit(1)\n\n"
         "def f(path):\n    try:\n        t = load(path)\n    except Exception:\n"
         "        _exit()\n    return t.render()\n",
+        # ...and SQLAlchemy, pathspec, distlib, dspy, setuptools, anyio
+        "def f(database, service):\n    if database or service:\n        if database:\n"
+        "            kw = {'sid': database}\n        if service:\n"
+        "            kw = {'service': service}\n        return dsn(**kw)\n",
+        "def f(failed, matches):\n    if failed:\n        rev = invert(matches)\n"
+        "    for i in failed:\n        show(rev[i])\n",
+        "def f(version):\n    if version > (3, 2):\n        start = glob()\n"
+        "    if version <= (3, 2):\n        return old()\n    else:\n        return start\n",
+        "def f(self, n):\n    try:\n        data = self.sock.recv(n)\n"
+        "    except OSError as exc:\n        self._convert_socket_error(exc)\n    return data\n",
+        "def f(override, segs):\n    if override is not None:\n        regex = override\n"
+        "    elif segs is not None:\n        regex = join(segs)\n    else:\n"
+        "        assert_unreachable('both None')\n    return regex\n",
+        "def f(target):\n    if not typing.TYPE_CHECKING:\n        Engine = load_engine()\n"
+        "    return issubclass(target, Engine)\n",
+        "def f(w, catalog, volume):\n    try:\n        path = f'{catalog}.{volume}'\n"
+        "        w.read(path)\n    except Exception:\n        raise ValueError(path)\n",
+        "def f(self):\n    workers = self.parallel\n    try:\n"
+        "        from concurrent.futures import ThreadPoolExecutor\n    except ImportError:\n"
+        "        workers = None\n    if workers is None:\n        return self.serial()\n"
+        "    with ThreadPoolExecutor(workers) as pool:\n        pool.run()\n",
         "def f(c):\n    assert c, 'needed'\n    if c:\n        x = 1\n    else:\n"
         "        assert False\n    return x\n",
     )
@@ -173,6 +194,22 @@ class PossiblyUnbound(ScopedRule):
             "        send(operation)\n    except Exception as exc:\n"
             "        raise RuntimeError(operation.path) from exc\n",
             line=6,
+        ),
+        # tqdm's Discord and Telegram helpers: a failed post leaves `req` unbound
+        Invalid(
+            code="def message_id(self):\n    try:\n        req = self.session.post(self.url)\n"
+            "        req.raise_for_status()\n    except Exception as e:\n"
+            "        if req.status_code == 429:\n            warn(e)\n",
+            line=6,
+        ),
+        # distlib's byte_compile: an up-to-date file leaves `diagpath` unbound
+        Invalid(
+            code="def byte_compile(self, path, force, prefix):\n    if not self.dry_run:\n"
+            "        if force or self.newer(path):\n            if not prefix:\n"
+            "                diagpath = None\n            else:\n"
+            "                diagpath = path[len(prefix):]\n"
+            "        compile(path, diagpath)\n",
+            line=8,
         ),
         Invalid(
             code="def f(c):\n    with suppress(KeyError):\n        v = c['k']\n    return v\n",

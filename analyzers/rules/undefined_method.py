@@ -56,6 +56,9 @@ class UndefinedMethod(ScopedRule):
         # (pygments' Formatter.format_unencoded, SQLAlchemy's AssertsExecutionResults)
         "class Formatter:\n    def format(self, tokens, out):\n"
         "        return self.format_unencoded(tokens, out)\n",
+        # a short name near a longer one is no typo (SQLAlchemy's assert_ beside assert_sql)
+        "class Checks:\n    def assert_sql(self, db, stmt):\n        pass\n\n"
+        "    def run(self, rows):\n        self.assert_(rows)\n",
         # a metaclass's instances are classes: their members are not the metaclass's
         "class Meta(type):\n    def __setattr__(cls, key, value):\n"
         "        cls._update_proxies(key)\n\nclass A(metaclass=Meta):\n    pass\n",
@@ -102,7 +105,8 @@ class UndefinedMethod(ScopedRule):
             return  # unknown bases, dynamic members, or a metaclass (its instances are classes)
         if completed_elsewhere(self.facts, name) or line.has_member(attribute):
             return
-        close = difflib.get_close_matches(attribute, sorted(line.members()), n=1, cutoff=0.8)
+        near = [m for m in line.members() if abs(len(m) - len(attribute)) <= 2]
+        close = difflib.get_close_matches(attribute, sorted(near), n=1, cutoff=0.85)
         if not close and not stands_alone(self.facts, name):
             return  # a base the module never instantiates: subclasses elsewhere may define it
         hint = f"; did you mean `{close[0]}`?" if close else ""
