@@ -9,6 +9,9 @@ runs it in a shell (wall time, the median of ``--repeat`` runs):
 - ``dspy-lsp check`` cold: one worker per core, an empty results cache (which the run fills);
 - ``dspy-lsp check`` warm: the same again, answered from that cache.
 
+CPU seconds (the command's and its workers') sit beside: on a shared machine wall time shows
+what a user waits for, CPU time the work done.
+
     python benchmarks/check_speed.py [--root DIR] [--repeat N] [--out DIR]
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,6 +44,9 @@ TARGETS = {"cold": 15.0, "warm": 2.0}
 class Timed:
     label: str
     seconds: float
+    """Wall time, what a user waits for."""
+    cpu: float
+    """User + system time of the command and its workers: the work, whatever else runs."""
     target: float | None = None
 
 
@@ -52,18 +59,34 @@ def default_ruff_codes() -> list[str]:
     return sorted({code for rule in ours for code in EQUIVALENTS.get(rule, ())})
 
 
-def wall(command: Sequence[str], env: dict[str, str], repeat: int, fresh_cache: bool) -> float:
-    """The median wall time of ``command``; with ``fresh_cache``, each run gets an empty cache."""
-    times = []
+def timed(
+    label: str,
+    command: Sequence[str],
+    env: dict[str, str],
+    repeat: int,
+    fresh_cache: bool = False,
+    target: float | None = None,
+) -> Timed:
+    """The median wall and CPU time of ``command``; with ``fresh_cache``, each run gets an
+    empty cache."""
+    walls, cpus = [], []
     for _ in range(repeat):
         if fresh_cache:
             shutil.rmtree(env["DSPY_LSP_CACHE_DIR"], ignore_errors=True)
+        before = _children_cpu()
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
+        walls.append(time.perf_counter() - started)
+        cpus.append(_children_cpu() - before)
         if done.returncode not in (0, 1):
             raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
-    return statistics.median(times)
+    return Timed(label, statistics.median(walls), statistics.median(cpus), target)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every finished child and grandchild (the workers) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(root: Path, repeat: int, cache: Path) -> list[Timed]:
@@ -73,24 +96,28 @@ def measure(root: Path, repeat: int, cache: Path) -> list[Timed]:
     one_process = {**env, "DSPY_LSP_WORKERS": "1"}
     codes = ",".join(default_ruff_codes())
     return [
-        Timed("ruff --select ALL", wall([*ruff, "--select", "ALL", str(root)], env, repeat, False)),
-        Timed(
-            "ruff, equivalent codes",
-            wall([*ruff, "--select", codes, str(root)], env, repeat, False),
-        ),
-        Timed(
+        timed("ruff --select ALL", [*ruff, "--select", "ALL", str(root)], env, repeat),
+        timed("ruff, equivalent codes", [*ruff, "--select", codes, str(root)], env, repeat),
+        timed(
             "dspy-lsp check, one process, no cache",
-            wall([*CHECK, "--no-cache", str(root)], one_process, repeat, False),
+            [*CHECK, "--no-cache", str(root)],
+            one_process,
+            repeat,
         ),
-        Timed(
+        timed(
             "dspy-lsp check, cold (empty cache)",
-            wall([*CHECK, str(root)], env, repeat, True),
-            TARGETS["cold"],
+            [*CHECK, str(root)],
+            env,
+            repeat,
+            fresh_cache=True,
+            target=TARGETS["cold"],
         ),
-        Timed(
+        timed(
             "dspy-lsp check, warm (second run)",
-            wall([*CHECK, str(root)], env, repeat, False),
-            TARGETS["warm"],
+            [*CHECK, str(root)],
+            env,
+            repeat,
+            target=TARGETS["warm"],
         ),
     ]
 
@@ -106,12 +133,13 @@ def report(root: Path, repeat: int, rows: list[Timed], load: float) -> str:
         f" dspy-lsp {version()}, {ruff_version().strip()}; median of {repeat} runs each"
     )
     body = table(
-        ["run", "seconds", "x ruff ALL", "target"],
+        ["run", "seconds", "x ruff ALL", "cpu s", "target"],
         [
             [
                 r.label,
                 round(r.seconds, 2),
                 round(r.seconds / anchor, 1),
+                round(r.cpu, 2),
                 _verdict(r.seconds / anchor, r.target),
             ]
             for r in rows
