@@ -144,6 +144,23 @@ def test_a_planted_link_as_cache_entry_is_not_followed(tree: Path, tmp_path: Pat
     assert not entry.is_symlink() and "read through a link" in elsewhere.read_text()
 
 
+def test_a_new_build_drops_the_entries_of_older_ones_and_nothing_outside(
+    tree: Path, tmp_path: Path
+) -> None:
+    old = tree / CACHE_DIR / "rules-0123456789abcdef"
+    old.mkdir(parents=True)
+    (old / "entry.json").write_text("{}")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.json").write_text("{}")
+    (tree / CACHE_DIR / "rules-planted").symlink_to(outside)
+    run("check", str(tree))
+    assert not old.exists()
+    assert (outside / "keep.json").read_text() == "{}"
+    builds = [p for p in (tree / CACHE_DIR).glob("rules-*") if not p.is_symlink()]
+    assert len(builds) == 1 and len(list(builds[0].iterdir())) == PARALLEL_MIN_FILES + 4
+
+
 def test_no_cache_writes_nothing(tree: Path) -> None:
     result = run("check", "--no-cache", str(tree))
     assert result.returncode == 1

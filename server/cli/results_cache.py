@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ _TAG = (
     "# This file is a cache directory tag created by dspy-lsp.\n"
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
+_BUILD_PREFIX = "rules-"
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
@@ -59,8 +61,9 @@ class ResultsCache:
             for name, text in ((".gitignore", "*\n"), ("CACHEDIR.TAG", _TAG)):
                 if not os.path.lexists(base / name):
                     _write(base / name, text.encode())
-            directory = base / f"rules-{build[:16]}"
-            _own_folder(directory)
+            directory = base / f"{_BUILD_PREFIX}{build[:16]}"
+            if _own_folder(directory):
+                _remove_other_builds(base, keep=directory)
         except CacheRefused:
             raise
         except OSError as exc:
@@ -88,10 +91,13 @@ class ResultsCache:
             log.debug("could not cache %s: %s", key, exc)
 
 
-def _own_folder(path: Path) -> None:
-    """Create ``path`` or accept it as it is: a real folder of this user, not a link."""
-    with contextlib.suppress(FileExistsError):
+def _own_folder(path: Path) -> bool:
+    """Create ``path`` (True) or accept it as it is: a real folder of this user, not a link."""
+    try:
         path.mkdir()
+        created = True
+    except FileExistsError:
+        created = False
     info = path.lstat()
     if stat.S_ISLNK(info.st_mode):
         raise CacheRefused(f"{path} is a symbolic link")
@@ -99,6 +105,15 @@ def _own_folder(path: Path) -> None:
         raise CacheRefused(f"{path} is not a directory")
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise CacheRefused(f"{path} belongs to another user")
+    return created
+
+
+def _remove_other_builds(base: Path, keep: Path) -> None:
+    """A new build's first run drops the entries of the others, which nothing will read again
+    (each edit of a rule is a build, during development). rmtree never follows a link."""
+    for old in base.glob(f"{_BUILD_PREFIX}*"):
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _write(path: Path, data: bytes) -> None:
