@@ -112,8 +112,7 @@ _settings: tuple[ResolvedSettings, ...] = ()
 def _initialise(settings: tuple[ResolvedSettings, ...]) -> None:
     global _settings
     _settings = settings
-    # Ctrl-C is the parent's to handle: it cancels what is queued and waits for what runs, so
-    # no worker prints a traceback of its own.
+    # Ctrl-C is the parent's to handle (it stops the workers), so no worker prints a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
