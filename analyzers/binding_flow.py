@@ -137,6 +137,8 @@ class _Flow:
         now = [k for k in self.guards if id(k) not in shared]
         then = [k for k in then if id(k) not in shared]
         holds = {fact for k in now for fact in k.holds}
+        if {(f"'{name}' in locals()", True), (f'"{name}" in locals()', True)} & holds:
+            return True
         bound_under = {fact for k in then for fact in k.holds}
         implied = bound_under | {fact for k in then for fact in k.either}
         if holds & implied:
@@ -145,6 +147,23 @@ class _Flow:
             return True  # `if a or b:` where `a` and `b` each imply the binding
         tested = {n for k in now for n in k.names}
         return bool(tested & (self.companions(name) | self.alternates.get(name, set())))
+
+    def decided(self, test: cst.BaseExpression) -> bool | None:
+        """What the tests around here already say about ``test`` (None: nothing). One of an
+        `or` of facts holds when the others are known to fail (`not (a and b)` and `a`: not b)."""
+        constant = _constant(test)
+        if constant is not None:
+            return constant
+        holds = {fact for k in self.guards for fact in k.holds}
+        for k in self.guards:
+            open_ = [f for f in k.either if (f[0], not f[1]) not in holds]
+            if len(open_) == 1:
+                holds.add(open_[0])
+        for held in (True, False):
+            facts = known(test, held).holds
+            if facts and facts <= holds:
+                return held
+        return None
 
     def companions(self, name: str) -> set[str]:
         """Names bound in a block (other than the function's own) that also holds a binding
@@ -268,7 +287,7 @@ class _Flow:
         elif isinstance(node, cst.Assert):
             self.read(node.test)
             self.read(node.msg)
-            if isinstance(node.test, cst.Name) and node.test.value == "False":
+            if _false(node.test):
                 self.state = None
             else:
                 self.guards.append(known(node.test, True))
@@ -308,7 +327,7 @@ class _Flow:
     def if_(self, node: cst.If, *, chained: bool = False) -> None:
         self.read(node.test)
         start = self.state
-        constant = _constant(node.test)
+        constant = self.decided(node.test)
         self.guards.append(known(node.test, True))
         body, body_writes = self.branch(node.body, None if constant is False else start)
         self.guards[-1] = known(node.test, False)
@@ -367,6 +386,8 @@ class _Flow:
         exits = [body if body is not None else self.left]
         opening = opening_bindings(node.body, not _catches_attribute_errors(node))[0]
         start = start | opening  # a handler may start after any line of the body but these
+        if body is None and self.left is not None and _ends_in_raise(node.body):
+            start = start | self.left  # the handlers are there for the body's own `raise`
         if node.orelse is not None:
             body = self.suite(node.orelse.body, body)
         ends: list[Branch] = [(body, frozenset(self.writes[mark:]))]
@@ -426,6 +447,12 @@ class _Flow:
         self.state = self._join_branches(ends)
 
 
+def _ends_in_raise(suite: cst.BaseSuite) -> bool:
+    last = suite.body[-1] if suite.body else None
+    small = last.body if isinstance(last, cst.SimpleStatementLine) else [last]
+    return isinstance(small[-1], cst.Raise)
+
+
 def _converts(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
     """A handler that ends by passing the exception to a helper (``self._convert_error(exc)``,
     ``fallback(ke.args[0], ke)``): such a helper re-raises it in another form."""
@@ -471,6 +498,13 @@ def _constant(test: cst.BaseExpression) -> bool | None:
         return None if inner is None else not inner
     name = test.attr.value if isinstance(test, cst.Attribute) else getattr(test, "value", None)
     return False if name == "TYPE_CHECKING" else None
+
+
+def _false(test: cst.BaseExpression) -> bool:
+    """``False``, ``0`` or ``None``: ``assert False`` always fails."""
+    if isinstance(test, cst.Name):
+        return test.value in {"False", "None"}
+    return isinstance(test, cst.Integer) and test.value == "0"
 
 
 def _always_true(test: cst.BaseExpression) -> bool:

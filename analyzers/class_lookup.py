@@ -36,15 +36,16 @@ class Lineage:
             return True
         return any(hasattr(base, name) for base in (*self.builtin_bases, object))
 
-    def method(self, name: str) -> Signature | None:
-        """The plain method ``name`` that Python's method resolution surely picks: the class's
-        own, or the first along a line of single inheritance (None: anything else)."""
+    def method(self, name: str, on_class: bool = False) -> Signature | None:
+        """The method ``name`` that Python's method resolution surely picks: the class's own,
+        or the first along a line of single inheritance (None: anything else). ``on_class``:
+        called on the class (``cls.name()``), so only class and static methods."""
         own = self.classes[0][1]
         if name not in own.members and any(len(k.bases) > 1 for _, k in self.classes):
             return None
         for _, klass in self.classes:
             if name in klass.members:
-                return klass.method(name)
+                return klass.method(name, on_class)
         return None
 
     def names(self) -> frozenset[str]:

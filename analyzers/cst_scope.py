@@ -15,7 +15,6 @@ import libcst.matchers as m
 from .rule import Rule
 
 _EMPTY = cst.Module([])
-_NOT_INSTANCE = frozenset({"staticmethod", "classmethod"})
 
 
 def code_of(node: cst.CSTNode) -> str:
@@ -165,11 +164,13 @@ class Frame:
 
 @dataclass(frozen=True)
 class MethodContext:
-    """Inside a method (or a function nested in one) of ``klass``, whose instance is ``instance``."""
+    """Inside a method (or a function nested in one) of ``klass``, whose first parameter
+    ``instance`` names the instance (``on_class``: the class, in a ``@classmethod``)."""
 
     klass: cst.ClassDef
     method: cst.FunctionDef
     instance: str
+    on_class: bool = False
 
     @property
     def class_name(self) -> str:
@@ -222,11 +223,13 @@ class ScopedRule(Rule):
                 continue
             method = frame.node
             params = [*method.params.posonly_params, *method.params.params]
-            if not params or decorator_names(method) & _NOT_INSTANCE:
+            decorators = decorator_names(method)
+            if not params or "staticmethod" in decorators:
                 return None
             instance = params[0].name.value
             inner = self.frames[i + 1 :]
             if any(instance in f.locals for f in inner) or instance in frame.body_bindings:
                 return None
-            return MethodContext(klass=parent.node, method=method, instance=instance)
+            on_class = "classmethod" in decorators
+            return MethodContext(parent.node, method, instance, on_class)
         return None

@@ -83,6 +83,8 @@ def _cannot_fail(value: cst.BaseExpression, attributes: bool) -> bool:
         return all(_cannot_fail(part, attributes) for part in parts)
     if isinstance(value, cst.Attribute) and attributes:
         return _cannot_fail(value.value, attributes)
+    if isinstance(value, cst.UnaryOperation):  # -1
+        return isinstance(value.expression, cst.Integer | cst.Float)
     return isinstance(value, _LITERALS | cst.Name)
 
 
@@ -102,6 +104,11 @@ def opening_bindings(suite: cst.BaseSuite, attributes: bool = True) -> tuple[fro
         if isinstance(line, cst.For):
             names.update(n.value for n in target_names(line.target))
             return frozenset(names | opening_bindings(line.body, attributes)[0]), False
+        if isinstance(line, cst.If) and isinstance(line.orelse, cst.Else):
+            # both sides open with safe lines (a cheap test): what both bind
+            both = opening_bindings(line.body, attributes)[0]
+            both &= opening_bindings(line.orelse.body, attributes)[0]
+            return frozenset(names | both), False
         for statement in line.body if isinstance(line, cst.SimpleStatementLine) else [line]:
             safe = isinstance(statement, cst.Assign) and _cannot_fail(statement.value, attributes)
             if not safe or not all(isinstance(t.target, cst.Name) for t in statement.targets):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,8 @@ class Signature:
     is_async: bool = False
     returns_none: bool = False
     """Calling it can only give None: no ``return <value>``, no ``yield``, not async, and a body
-    that is neither a stub (``pass``, ``...``, a docstring) nor one that only raises."""
+    that is neither a stub (``pass``, ``...``, a docstring, a lone ``return None``) nor one that
+    only raises."""
     never_returns: bool = False
     """Annotated ``NoReturn``/``Never``, or a body that ends in ``raise`` or ``sys.exit()`` and
     never returns."""
@@ -51,9 +53,15 @@ class ClassFacts:
     methods: tuple[tuple[str, Signature], ...] = ()
     """Undecorated methods defined once in the class body, as called on an instance (the first
     parameter dropped)."""
+    class_methods: tuple[tuple[str, Signature], ...] = ()
+    """``@classmethod``/``@staticmethod`` ones, as called on the class or an instance."""
 
-    def method(self, name: str) -> Signature | None:
-        return dict(self.methods).get(name)
+    def method(self, name: str, on_class: bool = False) -> Signature | None:
+        """How ``name`` is called on an instance (``on_class``: on the class itself)."""
+        found = dict(self.class_methods).get(name)
+        if found is None and not on_class:
+            found = dict(self.methods).get(name)
+        return found
 
 
 @dataclass(frozen=True)
@@ -356,6 +364,7 @@ def _returns_none(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
         for s in body
     )
+    stub |= len(body) == 1 and isinstance(body[0], ast.Return)  # a hook's default: `return None`
     if stub or isinstance(body[-1], ast.Raise):
         return False
     for node in _own_nodes(function):
@@ -409,11 +418,13 @@ def _class_facts(klass: ast.ClassDef) -> ClassFacts:
     opaque = bool(klass.decorator_list or klass.keywords or members & _DYNAMIC_MEMBERS)
     opaque |= any(isinstance(s, ast.Expr) for s in klass.body[1:])  # calls that may add members
     opaque |= any(_adds_members_dynamically(node) for node in ast.walk(klass))
+    methods, class_methods = _methods(klass)
     return ClassFacts(
         bases=tuple(ast.unparse(b) for b in klass.bases),
         members=frozenset(members),
         opaque=opaque,
-        methods=_methods(klass),
+        methods=methods,
+        class_methods=class_methods,
     )
 
 
@@ -424,17 +435,37 @@ def _adds_members_dynamically(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "__dict__"
 
 
-def _methods(klass: ast.ClassDef) -> tuple[tuple[str, Signature], ...]:
-    """The class body's plain methods; a name bound twice there (``if``/``else`` defs, a later
-    ``name = ...``) is left out."""
+_BINDERS = {"classmethod": True, "staticmethod": False}
+
+
+def _methods(
+    klass: ast.ClassDef,
+) -> tuple[tuple[tuple[str, Signature], ...], tuple[tuple[str, Signature], ...]]:
+    """The class body's plain methods, and its class and static methods. A name bound twice
+    there (``if``/``else`` defs, a later ``name = ...``) or also set on instances
+    (``self.name = ...``, a per-instance override) is left out."""
     counts: defaultdict[str, int] = defaultdict(int)
     for statement in _module_level(klass.body):
         for name in _bound_by(statement):
             counts[name] += 1
-    methods = []
+    for node in ast.walk(klass):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            counts[node.attr] += 1
+    plain, on_class = [], []
     for statement in klass.body:
-        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+        if not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if counts[statement.name] != 1:
+            continue
+        decorators = [d.id for d in statement.decorator_list if isinstance(d, ast.Name)]
+        if not statement.decorator_list:
             signature = _signature(statement, bound=True)
-            if signature is not None and counts[statement.name] == 1:
-                methods.append((statement.name, signature))
-    return tuple(sorted(methods, key=lambda m: m[0]))
+            if signature is not None:
+                plain.append((statement.name, signature))
+        elif len(decorators) == len(statement.decorator_list) == 1 and decorators[0] in _BINDERS:
+            bare = copy.copy(statement)
+            bare.decorator_list = []
+            signature = _signature(bare, bound=_BINDERS[decorators[0]])
+            if signature is not None:
+                on_class.append((statement.name, signature))
+    return tuple(sorted(plain)), tuple(sorted(on_class))

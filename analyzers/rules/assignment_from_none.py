@@ -39,6 +39,13 @@ class AssignmentFromNone(ScopedRule):
         # stubs and functions that only raise are meant to be replaced
         "def f(x):\n    '''Subclasses return the value.'''\n\ny = f(1)\n",
         "def f(x):\n    raise NotImplementedError\n\ny = f(1)\n",
+        # a hook's default (pickle's persistent_id), and a method an instance may replace
+        "class Pickler:\n    def persistent_id(self, obj):\n        return None\n\n"
+        "    def save(self, obj):\n        pid = self.persistent_id(obj)\n\nP = Pickler()\n",
+        "class Condition:\n    def __init__(self, lock):\n        try:\n"
+        "            self._release_save = lock._release_save\n        except AttributeError:\n"
+        "            pass\n\n    def _release_save(self):\n        self._lock.release()\n\n"
+        "    def wait(self):\n        saved = self._release_save()\n\nC = Condition(lock)\n",
         "@register\ndef f(x):\n    print(x)\n\ny = f(1)\n",
         "def f(x):\n    print(x)\n\ndef g(f):\n    y = f(1)\n",
         "def f(x):\n    print(x)\n\nf(1)\n",
@@ -102,4 +109,6 @@ class AssignmentFromNone(ScopedRule):
         line = lineage(self.facts, klass)
         if line is None or line.opaque or not line.closed:
             return "", None
-        return f"{func.value.value}.{func.attr.value}", line.method(func.attr.value)
+        return f"{func.value.value}.{func.attr.value}", line.method(
+            func.attr.value, context.on_class
+        )

@@ -12,7 +12,7 @@ import ast
 import libcst as cst
 
 from ..call_arguments import call_mismatch
-from ..class_lookup import Lineage, lineage
+from ..class_lookup import Lineage, completed_elsewhere, lineage
 from ..cst_scope import ScopedRule
 from ..models import Severity
 from ..module_facts import AstIndex, Signature
@@ -63,6 +63,9 @@ class CallSignatureMismatch(ScopedRule):
         "@dataclass\nclass D:\n    x: int\n\nD(1)\n",
         "class B:\n    def __init__(self, a):\n        pass\n\nclass C(dict, B):\n    pass\n\nC()\n",
         "class C:\n    pass\n\nC()\n",
+        # a base's placeholder may differ from what its subclasses define (multiprocessing)
+        "class BaseProcess:\n    def _Popen(self):\n        raise NotImplementedError\n\n"
+        "    def start(self):\n        self._popen = self._Popen(self)\n",
     )
     INVALID = (
         Invalid(code="def f(a, b):\n    pass\n\nf(1)\n", line=4),
@@ -75,6 +78,11 @@ class CallSignatureMismatch(ScopedRule):
             code="class C:\n    def m(self, a, b=1):\n        pass\n\n"
             "    async def n(self):\n        return self.m()\n",
             line=6,
+        ),
+        Invalid(
+            code="class Net:\n    @staticmethod\n    def parse(text, strict):\n        pass\n\n"
+            "    @classmethod\n    def make(cls, text):\n        return cls.parse(text)\n",
+            line=8,
         ),
         Invalid(
             code="class Base:\n    def __init__(self, name):\n        self.name = name\n\n"
@@ -104,10 +112,13 @@ class CallSignatureMismatch(ScopedRule):
         elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
             context = self.method_context()
             if context is not None and func.value.value == context.instance:
+                # a base (subclassed here, or named so) is called with its overrides' arguments
+                if completed_elsewhere(self.facts, context.class_name):
+                    return
                 name = f"{func.value.value}.{func.attr.value}"
                 line = lineage(self.facts, context.class_name)
                 if line is not None and not line.opaque:
-                    signature = line.method(func.attr.value)
+                    signature = line.method(func.attr.value, context.on_class)
         if signature is not None:
             problem = call_mismatch(signature, node, name)
             if problem is not None:

@@ -39,8 +39,9 @@ _MUTATORS = frozenset(
     }
 )
 _DICT_VIEWS = frozenset({"keys", "values", "items"})
-# Mappings that iterate over a copy of their keys.
-_COPYING = frozenset({"os.environ"})
+# Mappings that iterate over a copy of their keys; `self` iterates by its own class's rules
+# (mailbox and CookieJar iterate over copies).
+_COPYING = frozenset({"os.environ", "self", "cls"})
 _SCOPES = cst.FunctionDef | cst.ClassDef | cst.Lambda
 
 
@@ -210,6 +211,8 @@ class MutatedWhileIterated(Rule):
         "            return\n",
         "while xs:\n    xs.pop()\n",
         "for k, v in d.items():\n    d[k] = None\n    d[k] += 1\n",
+        "class Jar:\n    def clear_expired(self):\n        for cookie in self:\n"
+        "            if cookie.expired:\n                self.clear(cookie.name)\n",
         "for key, value in schema.items():\n    if key == '$ref':\n"
         "        schema['$ref'] = remap(value)\n",
         "for var in os.environ.keys():\n    if var.startswith('X_'):\n        del os.environ[var]\n",

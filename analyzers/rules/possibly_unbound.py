@@ -148,6 +148,28 @@ class PossiblyUnbound(ScopedRule):
         "        from concurrent.futures import ThreadPoolExecutor\n    except ImportError:\n"
         "        workers = None\n    if workers is None:\n        return self.serial()\n"
         "    with ThreadPoolExecutor(workers) as pool:\n        pool.run()\n",
+        # ...and the standard library (ipaddress, curses, dataclasses, doctest, tokenize,
+        # multiprocessing, contextlib)
+        "class Net:\n    @classmethod\n    def _bad(cls, text):\n        raise ValueError(text)\n"
+        "\n    @classmethod\n    def parse(cls, text):\n        try:\n            n = int(text)\n"
+        "        except ValueError:\n            cls._bad(text)\n        return n\n",
+        "def wrapper(func):\n    try:\n        scr = initscr()\n        return func(scr)\n"
+        "    finally:\n        if 'scr' in locals():\n            scr.close()\n",
+        "def f(field):\n    if field.default is MISSING:\n        value = field.name\n"
+        "    elif field.default is not MISSING:\n        value = DEFAULT\n    return value\n",
+        "def f(a, b):\n    if a is MISSING and b is MISSING:\n        d = ''\n"
+        "    elif a is not MISSING:\n        d = '=a'\n    elif b is not MISSING:\n"
+        "        d = '=b'\n    return d\n",
+        "def f(flags):\n    if flags & UDIFF:\n        kind = 'u'\n    else:\n"
+        "        assert 0, 'bad option'\n    return kind\n",
+        "def f(args):\n    try:\n        if args.name:\n            name = args.name\n"
+        "        else:\n            name = '<stdin>'\n        run(name)\n"
+        "    except IndentationError as err:\n        error(err, name)\n",
+        "def tasks(it):\n    try:\n        i = -1\n        for i, x in enumerate(it):\n"
+        "            yield i, x\n    except Exception as e:\n        yield i + 1, e\n",
+        "def f(details):\n    try:\n        fixed = details[1].__context__\n"
+        "        raise details[1]\n    except BaseException:\n"
+        "        details[1].__context__ = fixed\n        raise\n",
         "def f(c):\n    assert c, 'needed'\n    if c:\n        x = 1\n    else:\n"
         "        assert False\n    return x\n",
     )
@@ -245,7 +267,7 @@ class PossiblyUnbound(ScopedRule):
                 return False
             if not (isinstance(func.value, cst.Name) and func.value.value == context.instance):
                 return False
-            method = line.method(func.attr.value)
+            method = line.method(func.attr.value, context.on_class)
             return method is not None and method.never_returns
 
         return stops

@@ -97,7 +97,7 @@ class UndefinedMethod(ScopedRule):
         if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name):
             return
         context = self.method_context()
-        if context is None or func.value.value != context.instance:
+        if context is None or context.on_class or func.value.value != context.instance:
             return
         name, attribute = context.class_name, func.attr.value
         line = lineage(self.facts, name)
