@@ -23,10 +23,12 @@ pass does not see, so the pass leans towards silence:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 import libcst as cst
 
 from .cst_scope import Frame, bindings, code_of, names_in, parameters, target_names
+from .cst_walk import children, everywhere, walk
 from .flow_exits import ends_in_raise, never_returns, opening_bindings, reraises, suppresses
 from .flow_tests import Known, known
 
@@ -34,6 +36,9 @@ State = frozenset[str] | None
 """Names bound on every path to here; None: no path gets here."""
 Branch = tuple[State, frozenset[str]]
 """Where a branch ends, and the names it assigned on the way."""
+
+
+_COMPREHENSIONS = cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp
 
 
 def _join(states: Iterable[State]) -> State:
@@ -47,60 +52,10 @@ def _catches_attribute_errors(node: cst.Try | cst.TryStar) -> bool:
     return any("AttributeError" in code_of(h.type) for h in node.handlers if h.type is not None)
 
 
-class _Uses(cst.CSTVisitor):
-    """Walks one expression in evaluation order, reporting each name it reads."""
-
-    def __init__(self, flow: _Flow) -> None:
-        super().__init__()
-        self.flow = flow
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.flow.use(node)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def _comprehension(
-        self, node: cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp
-    ) -> bool:
-        node.for_in.iter.visit(self)  # the rest runs in the comprehension's own scope
-        return False
-
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> bool:
-        node.value.visit(self)
-        self.flow.bind(node.target)
-        return False
-
-    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> bool:
-        node.left.visit(self)
-        self.flow.guards.append(known(node.left, isinstance(node.operator, cst.And)))
-        node.right.visit(self)
-        self.flow.guards.pop()
-        return False
-
-    def visit_IfExp(self, node: cst.IfExp) -> bool:
-        node.test.visit(self)
-        for held, branch in ((True, node.body), (False, node.orelse)):
-            self.flow.guards.append(known(node.test, held))
-            branch.visit(self)
-            self.flow.guards.pop()
-        return False
-
-
 class _Flow:
     def __init__(self, function: cst.FunctionDef, stops: Callable[[cst.Call], bool]) -> None:
         self.stops = stops
-        self.locals = Frame(function).locals
+        self.frame = Frame(function)  # its locals are worked out only if a use needs them
         self.state: State = frozenset(p.name.value for p in parameters(function.params))
         self.maybe: set[str] = set()  # bound by some statement walked so far
         self.writes: list[str] = []  # every binding walked, in order
@@ -109,13 +64,13 @@ class _Flow:
         self.blocks: list[int] = []  # the blocks around the statement walked, outermost first
         self.sites: dict[str, set[int]] = {}  # the blocks around each binding of a name
         self.alternates: dict[str, set[str]] = {}  # names bound where the name was not
-        self.loops: list[frozenset[str]] = []
+        self.loops: list[cst.For | cst.While] = []
         self.breaks: list[list[State]] = []
         self.continues: list[list[State]] = []
         self.helpers_that_raise: set[str] = set()
         self.left: State = None  # the state before the last statement that jumped away
         self.found: dict[str, cst.Name] = {}
-        self._uses = _Uses(self)
+        self.walrus = any(type(n) is cst.NamedExpr for n in walk(function.body, everywhere))
 
     # -- names ---------------------------------------------------------------------------
 
@@ -124,7 +79,7 @@ class _Flow:
         state = self.state
         if state is None or value in state or value not in self.maybe or value in self.found:
             return
-        if value not in self.locals or any(value in loop for loop in self.loops):
+        if value not in self.frame.locals or any(value in _bound_in(loop) for loop in self.loops):
             return
         if not self._trusted(value):
             self.found[value] = name
@@ -152,7 +107,7 @@ class _Flow:
         """What the tests around here already say about ``test`` (None: nothing). One of an
         `or` of facts holds when the others are known to fail (`not (a and b)` and `a`: not b)."""
         constant = _constant(test)
-        if constant is not None:
+        if constant is not None or not self.guards:
             return constant
         holds = {fact for k in self.guards for fact in k.holds}
         for k in self.guards:
@@ -183,8 +138,38 @@ class _Flow:
             self.state = self.state | names
 
     def read(self, node: cst.CSTNode | None) -> None:
-        if node is not None and self.state is not None:
-            node.visit(self._uses)
+        """Walk an expression in evaluation order, checking each name it reads."""
+        state = self.state
+        if node is None or state is None or (self.maybe <= state and not self.walrus):
+            return  # nothing read here can be unbound, and nothing here binds
+        self._read(node)
+
+    def _read(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Name):
+            self.use(node)
+        elif isinstance(node, cst.Attribute | cst.Arg):
+            self._read(node.value)
+        elif isinstance(node, cst.Lambda):
+            return
+        elif isinstance(node, _COMPREHENSIONS):
+            self._read(node.for_in.iter)  # the rest runs in the comprehension's own scope
+        elif isinstance(node, cst.NamedExpr):
+            self._read(node.value)
+            self.bind(node.target)
+        elif isinstance(node, cst.BooleanOperation):
+            self._read(node.left)
+            self.guards.append(known(node.left, isinstance(node.operator, cst.And)))
+            self._read(node.right)
+            self.guards.pop()
+        elif isinstance(node, cst.IfExp):
+            self._read(node.test)
+            for held, branch in ((True, node.body), (False, node.orelse)):
+                self.guards.append(known(node.test, held))
+                self._read(branch)
+                self.guards.pop()
+        else:
+            for child in children(node):
+                self._read(child)
 
     def _join_branches(self, branches: Sequence[Branch]) -> State:
         """The names bound after all of ``branches``; a name only some of them bind gets the
@@ -353,10 +338,7 @@ class _Flow:
     def loop(self, node: cst.For | cst.While) -> None:
         self.read(node.iter if isinstance(node, cst.For) else node.test)
         start = self.state
-        inside = frozenset(bindings(node.body)[0])
-        if isinstance(node, cst.For):
-            inside |= {n.value for n in target_names(node.target)}
-        self.loops.append(inside)
+        self.loops.append(node)
         self.breaks.append([])
         self.continues.append([])
         if isinstance(node, cst.For):
@@ -482,6 +464,15 @@ _LOGGING = frozenset(
 )
 
 
+@lru_cache(maxsize=256)
+def _bound_in(loop: cst.For | cst.While) -> frozenset[str]:
+    """Names a loop's target and body bind (an earlier iteration may have bound them)."""
+    inside = bindings(loop.body)[0]
+    if isinstance(loop, cst.For):
+        inside |= {n.value for n in target_names(loop.target)}
+    return inside
+
+
 def _imported_name(alias: cst.ImportAlias) -> cst.BaseExpression:
     if alias.asname is not None:
         return alias.asname.name  # type: ignore[return-value]
@@ -514,22 +505,12 @@ def _always_true(test: cst.BaseExpression) -> bool:
 
 
 def _pattern_names(pattern: cst.MatchPattern) -> list[cst.Name]:
-    names: list[cst.Name] = []
-
-    class _Collect(cst.CSTVisitor):
-        def visit_MatchAs(self, node: cst.MatchAs) -> None:
-            if node.name is not None:
-                names.append(node.name)
-
-        def visit_MatchStar(self, node: cst.MatchStar) -> None:
-            if node.name is not None:
-                names.append(node.name)
-
-        def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
-            if node.rest is not None:
-                names.append(node.rest)
-
-    pattern.visit(_Collect())
+    names = []
+    for node in walk(pattern, everywhere):
+        if isinstance(node, cst.MatchAs | cst.MatchStar) and node.name is not None:
+            names.append(node.name)
+        elif isinstance(node, cst.MatchMapping) and node.rest is not None:
+            names.append(node.rest)
     return names
 
 

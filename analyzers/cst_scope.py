@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import libcst as cst
-import libcst.matchers as m
 
+from .cst_walk import children, walk
 from .rule import Rule
 
 _EMPTY = cst.Module([])
@@ -22,8 +22,12 @@ def code_of(node: cst.CSTNode) -> str:
 
 
 def names_in(node: cst.CSTNode) -> frozenset[str]:
-    """Every name in the code (attributes' ``.attr`` parts excepted)."""
-    return frozenset(n.value for n in m.findall(node, m.Name()) if isinstance(n, cst.Name))
+    """Every name the code reads (attributes' ``.attr`` parts and keywords excepted)."""
+    return frozenset(n.value for n in walk(node, _not_a_name_holder) if isinstance(n, cst.Name))
+
+
+def _not_a_name_holder(node: cst.CSTNode) -> bool:
+    return not isinstance(node, cst.Attribute | cst.Arg)
 
 
 def target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:
@@ -37,79 +41,40 @@ def target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:
         yield from target_names(target.value)
 
 
-class _Binder(cst.CSTVisitor):
-    """Collects the names one scope binds, without entering nested scopes."""
+_NESTED_SCOPES = frozenset(
+    {cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp}
+    | {cst.GeneratorExp}
+)
+_TARGETED = frozenset(
+    {cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr, cst.Del}
+)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.bound: set[str] = set()
-        self.declared: set[str] = set()
 
-    def _add(self, target: cst.BaseExpression) -> None:
-        self.bound.update(n.value for n in target_names(target))
+def _binds(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    """The targets one node binds in the scope it sits in (dispatch on the exact class: libcst's
+    classes are ABCs, slow to ``isinstance`` against)."""
+    kind = type(node)
+    if kind is cst.FunctionDef or kind is cst.ClassDef:
+        yield node.name  # type: ignore[attr-defined]
+    elif kind in _TARGETED:
+        yield node.target  # type: ignore[attr-defined]
+    elif kind is cst.AsName:  # with ... as x, except E as x, import ... as x
+        if isinstance(node.name, cst.BaseExpression):  # type: ignore[attr-defined]
+            yield node.name  # type: ignore[attr-defined]
+    elif kind is cst.ImportAlias and node.asname is None:  # type: ignore[attr-defined]
+        first = node.name  # type: ignore[attr-defined]
+        while isinstance(first, cst.Attribute):
+            first = first.value
+        yield first
+    elif (kind is cst.MatchAs or kind is cst.MatchStar) and node.name is not None:  # type: ignore[attr-defined]
+        yield node.name  # type: ignore[attr-defined]
+    elif kind is cst.MatchMapping and node.rest is not None:  # type: ignore[attr-defined]
+        yield node.rest  # type: ignore[attr-defined]
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.bound.add(node.name.value)
-        return False
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.bound.add(node.name.value)
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def _comprehension(self, node: cst.CSTNode) -> bool:
-        return False
-
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._add(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._add(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._add(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._add(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:  # with ... as x, except E as x, import
-        if isinstance(node.name, cst.BaseExpression):
-            self._add(node.name)
-
-    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
-        if node.asname is None:
-            first = node.name
-            while isinstance(first, cst.Attribute):
-                first = first.value
-            self._add(first)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._add(node.target)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._add(node.target)
-
-    def visit_MatchAs(self, node: cst.MatchAs) -> None:
-        if node.name is not None:
-            self.bound.add(node.name.value)
-
-    def visit_MatchStar(self, node: cst.MatchStar) -> None:
-        if node.name is not None:
-            self.bound.add(node.name.value)
-
-    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
-        if node.rest is not None:
-            self.bound.add(node.rest.value)
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self.declared.update(item.name.value for item in node.names)
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        self.declared.update(item.name.value for item in node.names)
+def _scope_nodes(node: cst.CSTNode) -> bool:
+    """Enter everything but nested scopes (their names are theirs)."""
+    return type(node) not in _NESTED_SCOPES
 
 
 def parameters(params: cst.Parameters) -> list[cst.Param]:
@@ -122,9 +87,15 @@ def parameters(params: cst.Parameters) -> list[cst.Param]:
 
 def bindings(node: cst.CSTNode) -> tuple[frozenset[str], frozenset[str]]:
     """(names the code binds in its own scope; names it declares global or nonlocal)."""
-    binder = _Binder()
-    node.visit(binder)
-    return frozenset(binder.bound - binder.declared), frozenset(binder.declared)
+    bound: set[str] = set()
+    declared: set[str] = set()
+    for child in children(node):
+        for inner in walk(child, _scope_nodes):
+            if type(inner) is cst.Global or type(inner) is cst.Nonlocal:
+                declared.update(item.name.value for item in inner.names)  # type: ignore[attr-defined]
+            for target in _binds(inner):
+                bound.update(n.value for n in target_names(target))
+    return frozenset(bound - declared), frozenset(declared)
 
 
 def decorator_names(node: cst.FunctionDef | cst.ClassDef) -> set[str]:

@@ -9,6 +9,7 @@ import re
 import libcst as cst
 
 from .cst_scope import target_names
+from .cst_walk import walk
 
 # sys.exit(), os._exit(), pytest.fail()/skip(), self.fail(), typing.assert_never().
 _NO_RETURN_NAMES = frozenset(
@@ -58,19 +59,8 @@ def ends_in_raise(function: cst.FunctionDef) -> bool:
         return False
     if not any(isinstance(s, cst.Raise) for s in body[-1].body):
         return False
-
-    class _Returns(cst.CSTVisitor):
-        found = False
-
-        def visit_Return(self, node: cst.Return) -> None:
-            self.found = True
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
-
-    finder = _Returns()
-    function.body.visit(finder)
-    return not finder.found
+    own = walk(function.body, lambda node: not isinstance(node, cst.FunctionDef | cst.Lambda))
+    return not any(isinstance(node, cst.Return) for node in own)
 
 
 def _cannot_fail(value: cst.BaseExpression, attributes: bool) -> bool:

@@ -7,7 +7,7 @@ agree when they read the same.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 import libcst as cst
 
@@ -17,14 +17,27 @@ Fact = tuple[str, bool]
 """A test (its code) and whether it held."""
 
 
-@dataclass(frozen=True)
 class Known:
-    holds: frozenset[Fact]
-    """Facts that hold here."""
-    either: frozenset[Fact]
-    """At least one of these holds (the disjuncts of an ``or`` that held)."""
-    names: frozenset[str]
-    """The names the test reads."""
+    """What a test that held (or failed) says where it guards, worked out when first asked:
+    most tests guard code where nothing needs them."""
+
+    def __init__(self, test: cst.BaseExpression, held: bool) -> None:
+        self.test, self.held = test, held
+
+    @cached_property
+    def holds(self) -> frozenset[Fact]:
+        """Facts that hold here."""
+        return frozenset(_holds(self.test, self.held))
+
+    @cached_property
+    def either(self) -> frozenset[Fact]:
+        """At least one of these holds (the disjuncts of an ``or`` that held)."""
+        return frozenset(_either(self.test, self.held))
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """The names the test reads."""
+        return names_in(self.test)
 
 
 def _none_test(test: cst.BaseExpression) -> tuple[str, bool] | None:
@@ -101,4 +114,4 @@ def _either(test: cst.BaseExpression, held: bool) -> set[Fact]:
 
 
 def known(test: cst.BaseExpression, held: bool) -> Known:
-    return Known(frozenset(_holds(test, held)), frozenset(_either(test, held)), names_in(test))
+    return Known(test, held)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -405,52 +405,39 @@ _DYNAMIC_MEMBERS = frozenset({"__getattr__", "__getattribute__", "__slots__", "_
 
 
 def _class_facts(klass: ast.ClassDef) -> ClassFacts:
-    members: set[str] = set()
+    counts: Counter[str] = Counter()  # how often each member is bound (an override counts)
     for statement in _module_level(klass.body):
-        members.update(_bound_by(statement))
+        counts.update(_bound_by(statement))
+    dynamic = False
     for node in ast.walk(klass):  # self.x = ... in any method makes x a member
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.ctx, ast.Store)
-            and isinstance(node.value, ast.Name)
-        ):
-            members.add(node.attr)
-    opaque = bool(klass.decorator_list or klass.keywords or members & _DYNAMIC_MEMBERS)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+                counts[node.attr] += 1
+            dynamic |= node.attr == "__dict__"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            dynamic |= node.func.id in {"setattr", "vars"}  # members by computed names
+    members = frozenset(counts)
+    opaque = bool(klass.decorator_list or klass.keywords or members & _DYNAMIC_MEMBERS) or dynamic
     opaque |= any(isinstance(s, ast.Expr) for s in klass.body[1:])  # calls that may add members
-    opaque |= any(_adds_members_dynamically(node) for node in ast.walk(klass))
-    methods, class_methods = _methods(klass)
+    methods, class_methods = _methods(klass, counts)
     return ClassFacts(
         bases=tuple(ast.unparse(b) for b in klass.bases),
-        members=frozenset(members),
+        members=members,
         opaque=opaque,
         methods=methods,
         class_methods=class_methods,
     )
 
 
-def _adds_members_dynamically(node: ast.AST) -> bool:
-    """``setattr(...)``, ``vars(self)``, ``self.__dict__``: members by computed names."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        return node.func.id in {"setattr", "vars"}
-    return isinstance(node, ast.Attribute) and node.attr == "__dict__"
-
-
 _BINDERS = {"classmethod": True, "staticmethod": False}
 
 
 def _methods(
-    klass: ast.ClassDef,
+    klass: ast.ClassDef, counts: Counter[str]
 ) -> tuple[tuple[tuple[str, Signature], ...], tuple[tuple[str, Signature], ...]]:
     """The class body's plain methods, and its class and static methods. A name bound twice
-    there (``if``/``else`` defs, a later ``name = ...``) or also set on instances
-    (``self.name = ...``, a per-instance override) is left out."""
-    counts: defaultdict[str, int] = defaultdict(int)
-    for statement in _module_level(klass.body):
-        for name in _bound_by(statement):
-            counts[name] += 1
-    for node in ast.walk(klass):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-            counts[node.attr] += 1
+    (``if``/``else`` defs, a later ``name = ...``, or ``self.name = ...``: a per-instance
+    override) is left out."""
     plain, on_class = [], []
     for statement in klass.body:
         if not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -10,10 +10,11 @@ import ast
 
 import libcst as cst
 
+from ..call_precheck import may_call_into
 from ..class_lookup import lineage, stands_alone
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex, Signature
+from ..module_facts import AstIndex, ModuleFacts, Signature
 from ..rule import Invalid
 
 
@@ -74,10 +75,11 @@ class AssignmentFromNone(ScopedRule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
-        return any(isinstance(a.value, ast.Call) for a in nodes.of(ast.Assign)) or any(
-            isinstance(a.value, ast.Call) for a in nodes.of(ast.AnnAssign)
-        )
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts | None = None) -> bool:
+        assigned = [*nodes.of(ast.Assign), *nodes.of(ast.AnnAssign)]
+        if not any(isinstance(a.value, ast.Call) for a in assigned):
+            return False
+        return may_call_into(nodes, facts, lambda signature: signature.returns_none)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._check(node.value)

@@ -7,15 +7,14 @@ Nearest ruff rule: none, stable or preview (ruff does not resolve calls). pylint
 
 from __future__ import annotations
 
-import ast
-
 import libcst as cst
 
 from ..call_arguments import call_mismatch
+from ..call_precheck import may_call_into
 from ..class_lookup import Lineage, completed_elsewhere, lineage
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex, Signature
+from ..module_facts import AstIndex, ModuleFacts, Signature
 from ..rule import Invalid
 
 
@@ -97,8 +96,8 @@ class CallSignatureMismatch(ScopedRule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
-        return any(isinstance(c.func, ast.Name | ast.Attribute) for c in nodes.of(ast.Call))
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts | None = None) -> bool:
+        return may_call_into(nodes, facts, classes=True)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

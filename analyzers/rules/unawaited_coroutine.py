@@ -11,10 +11,11 @@ import ast
 
 import libcst as cst
 
+from ..call_precheck import may_call_into
 from ..class_lookup import completed_elsewhere, lineage
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex, Signature
+from ..module_facts import AstIndex, ModuleFacts, Signature
 from ..rule import Invalid
 
 
@@ -54,8 +55,10 @@ class UnawaitedCoroutine(ScopedRule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
-        return any(isinstance(e.value, ast.Call) for e in nodes.of(ast.Expr))
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts | None = None) -> bool:
+        if not any(isinstance(e.value, ast.Call) for e in nodes.of(ast.Expr)):
+            return False
+        return may_call_into(nodes, facts, lambda signature: signature.is_async)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value

@@ -14,7 +14,7 @@ import libcst as cst
 from ..class_lookup import completed_elsewhere, lineage, stands_alone
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid
 
 
@@ -86,10 +86,12 @@ class UndefinedMethod(ScopedRule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts | None = None) -> bool:
+        if facts is not None and not facts.classes:
+            return False
+        calls = nodes.of(ast.Call)
         return any(
-            isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name)
-            for c in nodes.of(ast.Call)
+            isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name) for c in calls
         )
 
     def visit_Call(self, node: cst.Call) -> None:
