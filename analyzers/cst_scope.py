@@ -23,11 +23,17 @@ def code_of(node: cst.CSTNode) -> str:
 
 def names_in(node: cst.CSTNode) -> frozenset[str]:
     """Every name the code reads (attributes' ``.attr`` parts and keywords excepted)."""
-    return frozenset(n.value for n in walk(node, _not_a_name_holder) if isinstance(n, cst.Name))
-
-
-def _not_a_name_holder(node: cst.CSTNode) -> bool:
-    return not isinstance(node, cst.Attribute | cst.Arg)
+    found: set[str] = set()
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if type(current) is cst.Name:
+            found.add(current.value)  # type: ignore[attr-defined]
+        elif type(current) is cst.Attribute or type(current) is cst.Arg:
+            todo.append(current.value)  # type: ignore[attr-defined]
+        else:
+            todo.extend(children(current))
+    return frozenset(found)
 
 
 def target_names(target: cst.BaseExpression) -> Iterator[cst.Name]:

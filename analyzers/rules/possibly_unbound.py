@@ -189,6 +189,10 @@ class PossiblyUnbound(ScopedRule):
         "def f(details):\n    try:\n        fixed = details[1].__context__\n"
         "        raise details[1]\n    except BaseException:\n"
         "        details[1].__context__ = fixed\n        raise\n",
+        # http.client: the path that leaves `status` unbound also empties `version`
+        "def read_status(line):\n    try:\n        version, status = line.split(None, 1)\n"
+        "    except ValueError:\n        version = ''\n    if not version.startswith('HTTP/'):\n"
+        "        raise BadStatusLine(line)\n    return int(status)\n",
         "def f(c):\n    assert c, 'needed'\n    if c:\n        x = 1\n    else:\n"
         "        assert False\n    return x\n",
     )
