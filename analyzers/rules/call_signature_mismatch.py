@@ -11,6 +11,7 @@ import libcst as cst
 
 from ..call_arguments import call_mismatch
 from ..call_precheck import may_call_into
+from ..callee import Callee, callee
 from ..class_lookup import Lineage, completed_elsewhere, lineage
 from ..cst_scope import ScopedRule
 from ..models import Severity
@@ -101,24 +102,15 @@ class CallSignatureMismatch(ScopedRule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        signature, name = None, ""
-        if isinstance(func, cst.Name) and not self.is_local(func.value):
-            name = func.value
-            signature = self.facts.function(name)
-            if signature is None:
-                line = lineage(self.facts, name)
-                signature = _constructor(line) if line is not None else None
-        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            context = self.method_context()
-            if context is not None and func.value.value == context.instance:
-                # a base (subclassed here, or named so) is called with its overrides' arguments
-                if completed_elsewhere(self.facts, context.class_name):
-                    return
-                name = f"{func.value.value}.{func.attr.value}"
-                line = lineage(self.facts, context.class_name)
-                if line is not None and not line.opaque:
-                    signature = line.method(func.attr.value, context.on_class)
-        if signature is not None:
-            problem = call_mismatch(signature, node, name)
-            if problem is not None:
-                self.report(node, problem)
+        target = callee(self, func)
+        if target is None and isinstance(func, cst.Name):
+            line = lineage(self.facts, func.value)
+            if line is not None and not self.is_local(func.value):
+                target = Callee(func.value, _constructor(line))
+        if target is None or target.signature is None:
+            return
+        if target.line is not None and completed_elsewhere(self.facts, target.line.name):
+            return  # a base (subclassed here, or named so) is called with its overrides' arguments
+        problem = call_mismatch(target.signature, node, target.name)
+        if problem is not None:
+            self.report(node, problem)

@@ -8,12 +8,11 @@ on some paths only. pylint: ``possibly-used-before-assignment`` (E0606),
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 
 import libcst as cst
 
 from ..binding_flow import unbound_uses
-from ..class_lookup import lineage
+from ..callee import callee
 from ..cst_scope import ScopedRule
 from ..models import Severity
 from ..module_facts import AstIndex
@@ -271,28 +270,16 @@ class PossiblyUnbound(ScopedRule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
-        for name in unbound_uses(node, self._never_returns()):
+        for name in unbound_uses(node, self._stops):
             self.report(
                 name,
                 f"`{name.value}` may be unbound here: some path reaches this line without "
                 "assigning it",
             )
 
-    def _never_returns(self) -> Callable[[cst.Call], bool]:
-        """Calls to the module's functions and this class's methods that only raise."""
-        context = self.method_context()
-        line = lineage(self.facts, context.class_name) if context is not None else None
-
-        def stops(call: cst.Call) -> bool:
-            func = call.func
-            if isinstance(func, cst.Name):
-                signature = self.facts.function(func.value)
-                return signature is not None and signature.never_returns
-            if line is None or context is None or not isinstance(func, cst.Attribute):
-                return False
-            if not (isinstance(func.value, cst.Name) and func.value.value == context.instance):
-                return False
-            method = line.method(func.attr.value, context.on_class)
-            return method is not None and method.never_returns
-
-        return stops
+    def _stops(self, call: cst.Call) -> bool:
+        """A call to a module function or a method of this class that only raises."""
+        target = callee(self, call.func, opaque_ok=True)
+        return (
+            target is not None and target.signature is not None and target.signature.never_returns
+        )

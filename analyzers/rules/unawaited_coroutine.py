@@ -12,10 +12,11 @@ import ast
 import libcst as cst
 
 from ..call_precheck import may_call_into
-from ..class_lookup import completed_elsewhere, lineage
+from ..callee import callee
+from ..class_lookup import completed_elsewhere
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex, ModuleFacts, Signature
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid
 
 
@@ -64,31 +65,12 @@ class UnawaitedCoroutine(ScopedRule):
         call = node.value
         if not isinstance(call, cst.Call):
             return
-        signature = self._callee(call.func)
-        if signature is not None and signature.is_async:
-            self.report(
-                call,
-                f"`{_name(call.func)}()` is a coroutine function: without `await` the call "
-                "does nothing",
-            )
-
-    def _callee(self, func: cst.BaseExpression) -> Signature | None:
-        if isinstance(func, cst.Name):
-            return None if self.is_local(func.value) else self.facts.function(func.value)
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
-            return None
-        context = self.method_context()
-        if context is None or func.value.value != context.instance:
-            return None
-        if completed_elsewhere(self.facts, context.class_name):
-            return None  # a subclass may override it with a plain method
-        line = lineage(self.facts, context.class_name)
-        if line is None or line.opaque:
-            return None
-        return line.method(func.attr.value, context.on_class)
-
-
-def _name(func: cst.BaseExpression) -> str:
-    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-        return f"{func.value.value}.{func.attr.value}"
-    return func.value if isinstance(func, cst.Name) else "..."
+        target = callee(self, call.func)
+        if target is None or target.signature is None or not target.signature.is_async:
+            return
+        if target.line is not None and completed_elsewhere(self.facts, target.line.name):
+            return  # a subclass may override it with a plain method
+        self.report(
+            call,
+            f"`{target.name}()` is a coroutine function: without `await` the call does nothing",
+        )
