@@ -219,7 +219,9 @@ def _shift(finding: Finding, lines: int, first_line_cols: int) -> Finding:
     )
 
 
-def _visible(statement_text: str, codes: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+def _visible(
+    statement_text: str, codes: tuple[str, ...], facts: ModuleFacts
+) -> tuple[str, tuple[str, ...]]:
     """What libcst must parse of the part, and the codes whose pre-check on the part's ``ast``
     does not rule them out."""
     summary = summarise(statement_text)
@@ -227,7 +229,7 @@ def _visible(statement_text: str, codes: tuple[str, ...]) -> tuple[str, tuple[st
         return statement_text, codes
 
     def may_report(nodes: AstIndex) -> tuple[str, ...]:
-        return tuple(code for code in codes if ALL_RULES[code].may_report(nodes))
+        return tuple(code for code in codes if ALL_RULES[code].may_report(nodes, facts))
 
     return visible_part(statement_text, summary, may_report)
 
@@ -237,7 +239,7 @@ def _statement_findings(
     statement_text: str, codes: tuple[str, ...], facts: ModuleFacts = NO_FACTS
 ) -> tuple[Finding, ...]:
     """Findings for one part with part-relative positions."""
-    visible, codes = _visible(statement_text, codes)
+    visible, codes = _visible(statement_text, codes, facts)
     if not codes:
         return ()
     try:

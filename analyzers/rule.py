@@ -84,8 +84,9 @@ class Rule(cst.BatchableCSTVisitor):
         return rule
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
-        """False only when the rule cannot report on a part with these ``ast`` nodes.
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
+        """False only when the rule cannot report on a part with these ``ast`` nodes, in a
+        module with these ``facts``.
 
         libcst's parse and visit cost about twenty times ``ast``'s; a part no rule may report on
         is never built as a CST. Must be conservative: a wrong False hides a finding.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dspy_lsp.analyzers.engine import _visible, analyze_source
 from dspy_lsp.analyzers.fixes import apply_edits
+from dspy_lsp.analyzers.module_facts import NO_FACTS
 from dspy_lsp.analyzers.rules import ALL_RULES
 from dspy_lsp.analyzers.skeleton import MIN_CHARS_TO_PRUNE
 
@@ -42,7 +43,7 @@ BUGGY = (
 
 def test_a_finding_in_one_method_of_a_big_class_lands_on_its_line_with_its_fix() -> None:
     text = _big_class(BUGGY)
-    visible, codes = _visible(text, CODES)
+    visible, codes = _visible(text, CODES, NO_FACTS)
     assert "DL102" in codes
     assert "def m0" not in visible and "def m79" not in visible  # never parsed by libcst
     assert visible.count("\n") == text.count("\n")
@@ -63,20 +64,20 @@ def test_crlf_text_keeps_its_positions_and_line_endings() -> None:
 
 def test_a_class_whose_methods_are_all_clean_still_reports_its_own_statements() -> None:
     text = _big_class("").replace("    limit = 3\n", "    assert (limit, 'msg')\n")
-    visible, _ = _visible(text, CODES)
+    visible, _ = _visible(text, CODES, NO_FACTS)
     assert "def m" not in visible
     assert [f.rule for f in analyze_source(text).findings] == ["DL106"]
 
 
 def test_a_clean_big_class_is_not_parsed_at_all() -> None:
     text = _big_class("")
-    assert _visible(text, CODES)[1] == ()
+    assert _visible(text, CODES, NO_FACTS)[1] == ()
     assert analyze_source(text).findings == ()
 
 
 def test_a_class_of_only_clean_methods_gets_a_pass_where_its_first_method_was() -> None:
     text = "@tag(flag == None)\nclass Big:\n" + "".join(_clean_method(i) for i in range(80))
-    visible, _ = _visible(text, CODES)
+    visible, _ = _visible(text, CODES, NO_FACTS)
     assert visible.splitlines()[2] == "    pass"
     [finding] = analyze_source(text).findings
     assert finding.rule == "DL104" and finding.span.start.line == 0

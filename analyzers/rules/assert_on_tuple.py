@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _EMPTY = cst.Module([])
@@ -102,7 +102,7 @@ class AssertOnTuple(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(isinstance(a.test, ast.Tuple) for a in nodes.of(ast.Assert))
 
     def visit_Assert(self, node: cst.Assert) -> None:

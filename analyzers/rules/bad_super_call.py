@@ -13,7 +13,7 @@ import libcst as cst
 from ..class_lookup import lineage
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid
 
 
@@ -82,7 +82,7 @@ class BadSuperCall(ScopedRule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             isinstance(c.func, ast.Name) and c.func.id == "super" and c.args
             for c in nodes.of(ast.Call)

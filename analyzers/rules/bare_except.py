@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Place, Rule
 
 
@@ -68,7 +68,7 @@ class BareExcept(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(h.type is None for h in nodes.of(ast.ExceptHandler))
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:

@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Place, Rule
 
 # Operands that bind looser than ``and`` and so need parentheses inside ``a and b``.
@@ -85,7 +85,7 @@ class CollapsibleIf(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             not n.orelse and len(n.body) == 1 and isinstance(n.body[0], ast.If)
             for n in nodes.of(ast.If)

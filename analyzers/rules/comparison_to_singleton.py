@@ -13,7 +13,7 @@ import libcst as cst
 
 from ..comparison_operators import as_identity
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 from ..truth_tests import TruthTestedContexts
 
@@ -67,7 +67,7 @@ class ComparisonToSingleton(TruthTestedContexts, Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             isinstance(side, ast.Constant)
             and (side.value is None or side.value is True or side.value is False)

@@ -8,7 +8,7 @@ from collections.abc import Hashable
 import libcst as cst
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _EMPTY = cst.Module([])
@@ -88,7 +88,7 @@ class DuplicateDictKey(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(_repeats(d.keys) for d in nodes.of(ast.Dict) if len(d.keys) > 1)
 
     def visit_Dict(self, node: cst.Dict) -> None:

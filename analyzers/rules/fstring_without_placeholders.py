@@ -7,7 +7,7 @@ import ast
 import libcst as cst
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 
@@ -76,7 +76,7 @@ class FstringWithoutPlaceholders(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             not any(isinstance(v, ast.FormattedValue) for v in s.values)
             for s in nodes.of(ast.JoinedStr)

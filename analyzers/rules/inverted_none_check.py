@@ -15,7 +15,7 @@ import libcst as cst
 
 from ..cst_scope import code_of
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _ORDERING = cst.LessThan | cst.LessThanEqual | cst.GreaterThan | cst.GreaterThanEqual
@@ -136,7 +136,7 @@ class InvertedNoneCheck(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         if not nodes.has(ast.BoolOp, ast.IfExp):
             return False
         return any(

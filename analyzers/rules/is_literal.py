@@ -8,7 +8,7 @@ import libcst as cst
 
 from ..comparison_operators import as_equality
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 
@@ -58,7 +58,7 @@ class IsLiteral(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         literal = (ast.Constant, ast.Tuple, ast.UnaryOp)
         return any(
             isinstance(side, literal)

@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _KEYS = m.Call(func=m.Attribute(attr=m.Name("keys")), args=[])
@@ -113,7 +113,7 @@ class IterateDictKeys(Rule):
         self._pending: list[tuple[cst.Call, cst.BaseExpression]] = []
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             isinstance(c.func, ast.Attribute) and c.func.attr == "keys" and not c.args
             for c in nodes.of(ast.Call)

@@ -8,7 +8,7 @@ from typing import Literal
 import libcst as cst
 
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _Frame = Literal["finally", "loop", "scope"]
@@ -68,7 +68,7 @@ class JumpInFinally(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         jumps = (ast.Return, ast.Break, ast.Continue)
         tries = (*nodes.of(ast.Try), *nodes.of(ast.TryStar))
         return any(isinstance(n, jumps) for t in tries for s in t.finalbody for n in ast.walk(s))

@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 from ..truth_tests import TruthTestedContexts
 
@@ -129,7 +129,7 @@ class LenComparison(TruthTestedContexts, Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             isinstance(side, ast.Call) and isinstance(side.func, ast.Name) and side.func.id == "len"
             for c in nodes.of(ast.Compare)

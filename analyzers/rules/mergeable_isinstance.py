@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _ISINSTANCE = m.Call(
@@ -165,7 +165,7 @@ class MergeableIsinstance(Rule):
         self._inner: set[int] = set()
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             sum(
                 isinstance(v, ast.Call)

@@ -7,7 +7,7 @@ import ast
 import libcst as cst
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Place, Rule
 
 _MUTABLE_CALLS = frozenset(
@@ -105,7 +105,7 @@ class MutableDefaultArgument(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             _may_be_mutable(default)
             for kind in (ast.FunctionDef, ast.AsyncFunctionDef)

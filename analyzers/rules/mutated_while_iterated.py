@@ -16,7 +16,7 @@ import libcst as cst
 
 from ..cst_scope import code_of, target_names
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 # Methods that remove items, or add keys to a dict or set: a list skips items, a dict or set
@@ -236,7 +236,7 @@ class MutatedWhileIterated(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         if not nodes.has(ast.For, ast.AsyncFor):
             return False
         if nodes.has(ast.Delete):

@@ -9,7 +9,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _BUILTIN_KEYWORDS = frozenset(
@@ -158,7 +158,7 @@ class OpenWithoutWith(Rule):
         self._scopes: list[_Scope] = []
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         for call in nodes.of(ast.Call):
             func = call.func
             if isinstance(func, ast.Name) and (func.id == "open" or func.id in _IMPORTED_OPENERS):

@@ -15,7 +15,7 @@ from ..binding_flow import unbound_uses
 from ..callee import callee
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid
 
 _BRANCHES = (ast.If, ast.Try, ast.TryStar, ast.Match, ast.For, ast.AsyncFor, ast.While)
@@ -262,7 +262,7 @@ class PossiblyUnbound(ScopedRule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         if not nodes.has(ast.FunctionDef, ast.AsyncFunctionDef):
             return False
         loads = {n.id for n in nodes.of(ast.Name) if isinstance(n.ctx, ast.Load)}

@@ -7,7 +7,7 @@ import ast
 import libcst as cst
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _Handler = cst.ExceptHandler | cst.ExceptStarHandler
@@ -83,7 +83,7 @@ class RaiseWithoutFrom(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             isinstance(n, ast.Raise) and n.exc is not None and n.cause is None
             for h in nodes.of(ast.ExceptHandler)

@@ -10,7 +10,7 @@ import ast
 import libcst as cst
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Place, Rule
 
 
@@ -138,7 +138,7 @@ class RedundantElseAfterReturn(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             node.orelse and isinstance(node.body[-1], ast.Return | ast.Raise)
             for node in nodes.of(ast.If)

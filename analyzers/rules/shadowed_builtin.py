@@ -8,7 +8,7 @@ import builtins
 import libcst as cst
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 # Builtins that code calls often enough for a local of the same name to break it (not `help`,
@@ -78,7 +78,7 @@ class ShadowedBuiltin(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         bound = [n.id for n in nodes.of(ast.Name) if isinstance(n.ctx, ast.Store)]
         bound += [a.arg for a in nodes.of(ast.arg)]
         bound += [h.name for h in nodes.of(ast.ExceptHandler) if h.name]

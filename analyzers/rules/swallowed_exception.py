@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Place, Rule
 
 _BROAD = frozenset({"Exception", "BaseException"})
@@ -80,7 +80,7 @@ class SwallowedException(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         handlers = nodes.of(ast.ExceptHandler)
         return any(all(isinstance(s, ast.Pass | ast.Expr) for s in h.body) for h in handlers)
 

@@ -8,7 +8,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _TYPE_CALL = m.Call(func=m.Name("type"), args=[m.Arg(keyword=None, star="")])
@@ -51,7 +51,7 @@ class TypeComparison(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             isinstance(side, ast.Call)
             and isinstance(side.func, ast.Name)

@@ -7,7 +7,7 @@ import ast
 import libcst as cst
 
 from ..models import FixSafety, Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
 _JUMPS = cst.Return | cst.Raise | cst.Continue | cst.Break
@@ -116,7 +116,7 @@ class UnreachableCode(Rule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(
             _jump_before_end(getattr(node, field, []))
             for kind in _BLOCK_HOLDERS

@@ -15,7 +15,7 @@ import libcst as cst
 from ..class_lookup import builtin_class, lineage
 from ..cst_scope import ScopedRule
 from ..models import Severity
-from ..module_facts import AstIndex
+from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid
 
 _Handler = cst.ExceptHandler | cst.ExceptStarHandler
@@ -90,7 +90,7 @@ class UnreachableExcept(ScopedRule):
     )
 
     @classmethod
-    def may_report(cls, nodes: AstIndex) -> bool:
+    def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
         return any(len(t.handlers) > 1 for t in (*nodes.of(ast.Try), *nodes.of(ast.TryStar)))
 
     def visit_Try(self, node: cst.Try) -> None:
