@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
+from ..cst_match import comments_in
 from ..models import FixSafety, Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
@@ -26,9 +26,9 @@ def _split(node: cst.Assert, tup: cst.Tuple) -> cst.Assert | None:
     if flat and not isinstance(tup.lpar[0].whitespace_after, cst.ParenthesizedWhitespace):
         space = cst.SimpleWhitespace(" ")
         candidates.insert(0, split.with_changes(test=first.value, whitespace_after_assert=space))
-    comments = len(m.findall(node, m.Comment()))
+    comments = comments_in(node)
     for fixed in candidates:
-        if len(m.findall(fixed, m.Comment())) == comments and _parses(fixed):
+        if comments_in(fixed) == comments and _parses(fixed):
             return fixed
     return None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
 from ..models import FixSafety, Severity
 from ..module_facts import AstIndex, ModuleFacts
@@ -87,4 +86,4 @@ def _reraises(body: cst.BaseSuite) -> bool:
     else:
         line = body.body[-1] if body.body else None
         last = line.body[-1] if isinstance(line, cst.SimpleStatementLine) and line.body else None
-    return last is not None and m.matches(last, m.Raise(exc=None))
+    return isinstance(last, cst.Raise) and last.exc is None

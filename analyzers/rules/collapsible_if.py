@@ -5,34 +5,40 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
+from ..cst_match import comments_in
 from ..models import FixSafety, Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Place, Rule
 
-# Operands that bind looser than ``and`` and so need parentheses inside ``a and b``.
-_LOOSE = m.BooleanOperation(operator=m.Or()) | m.IfExp() | m.Lambda() | m.NamedExpr()
+
+def _loose(test: cst.BaseExpression) -> bool:
+    """Binds looser than ``and``, so it needs parentheses inside ``a and b``."""
+    if isinstance(test, cst.BooleanOperation):
+        return isinstance(test.operator, cst.Or)
+    return isinstance(test, cst.IfExp | cst.Lambda | cst.NamedExpr)
 
 
 def _operand(test: cst.BaseExpression) -> cst.BaseExpression:
-    if not test.lpar and m.matches(test, _LOOSE):
+    if not test.lpar and _loose(test):
         return test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return test
 
 
 def _has_comment(nodes: list[cst.CSTNode]) -> bool:
-    return any(m.findall(n, m.Comment()) for n in nodes)
+    return any(comments_in(n) for n in nodes)
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
     """``if __name__ == "__main__":`` stays a block of its own by convention, as ruff allows."""
-    return m.matches(
-        test,
-        m.Comparison(
-            left=m.Name("__name__"),
-            comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.SimpleString())],
-        ),
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    [target] = test.comparisons
+    return (
+        isinstance(test.left, cst.Name)
+        and test.left.value == "__name__"
+        and isinstance(target.operator, cst.Equal)
+        and isinstance(target.comparator, cst.SimpleString)
     )
 
 

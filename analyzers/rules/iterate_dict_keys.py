@@ -5,13 +5,11 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
 from ..models import FixSafety, Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
-_KEYS = m.Call(func=m.Attribute(attr=m.Name("keys")), args=[])
 _DICT_TYPES = frozenset({"dict", "Dict", "defaultdict", "DefaultDict", "OrderedDict", "Counter"})
 
 
@@ -145,7 +143,12 @@ class IterateDictKeys(Rule):
         return False
 
     def _check(self, call: cst.BaseExpression) -> None:
-        if not m.matches(call, _KEYS):
+        if not (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "keys"
+            and not call.args
+        ):
             return
         assert isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
         owner = call.func.value

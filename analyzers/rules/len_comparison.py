@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
+from ..cst_match import plain_call
 from ..models import FixSafety, Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
@@ -15,7 +15,6 @@ from ..truth_tests import TruthTestedContexts
 _ARRAY_LIBRARIES = frozenset(
     {"numpy", "pandas", "polars", "torch", "tensorflow", "jax", "xarray", "dask", "cupy", "scipy"}
 )
-_LEN = m.Call(func=m.Name("len"), args=[m.Arg(keyword=None, star="")])
 # (operator, constant) with len(x) on the left -> whether the comparison means "empty".
 _MEANING = {
     (cst.Equal, "0"): True,
@@ -57,7 +56,7 @@ def _emptiness(node: cst.Comparison) -> tuple[bool, cst.BaseExpression] | None:
     left, op, right = node.left, type(target.operator), target.comparator
     if isinstance(left, cst.Integer) and op in _MIRROR:
         left, op, right = right, _MIRROR[op], left
-    if not isinstance(right, cst.Integer) or right.lpar or not m.matches(left, _LEN):
+    if not isinstance(right, cst.Integer) or right.lpar or not plain_call(left, "len", 1):
         return None
     meaning = _MEANING.get((op, right.value))
     if meaning is None:

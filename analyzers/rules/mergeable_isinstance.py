@@ -5,16 +5,12 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
+from ..cst_match import comments_in, plain_call
 from ..models import FixSafety, Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
 
-_ISINSTANCE = m.Call(
-    func=m.Name("isinstance"),
-    args=[m.Arg(keyword=None, star=""), m.Arg(keyword=None, star="")],
-)
 _EMPTY = cst.Module([])
 
 
@@ -36,7 +32,7 @@ def _simple_index(subscript: cst.Subscript) -> bool:
 
 def _subject(operand: cst.BaseExpression) -> str | None:
     """The code of ``x`` when ``operand`` is ``isinstance(x, ...)`` on a simple ``x``."""
-    if not m.matches(operand, _ISINSTANCE) or operand.lpar:
+    if not plain_call(operand, "isinstance", 2) or operand.lpar:
         return None
     assert isinstance(operand, cst.Call)
     subject = operand.args[0].value
@@ -203,7 +199,7 @@ class MergeableIsinstance(Rule):
         touched += [ops[j - 1] for j in dropped]
         names = ", ".join(f"`{subjects[g[0]]}`" for g in groups)
         message = f"isinstance calls on {names} can be merged into one call with a tuple"
-        if any(m.findall(n, m.Comment()) for n in touched):
+        if any(comments_in(n) for n in touched):
             self.report(node, message)
             return
         result: cst.BaseExpression = changed.get(keep[0], operands[keep[0]])

@@ -6,8 +6,9 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
+from ..cst_match import names_in
+from ..cst_walk import everywhere, walk
 from ..models import Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
@@ -15,8 +16,6 @@ from ..rule import Invalid, Rule
 _BUILTIN_KEYWORDS = frozenset(
     {"file", "mode", "buffering", "encoding", "errors", "newline", "closefd", "opener"}
 )
-_OS_FLAG = m.Name(m.MatchIfTrue(lambda v: v.startswith("O_")))  # `open(p, O_RDONLY)`: os.open
-_OPEN = m.Call(func=m.Name("open"))
 # module -> its functions and classes that return an open file or archive.
 _OPENERS = {
     "io": frozenset({"open"}),
@@ -34,27 +33,35 @@ _IMPORTED_OPENERS = frozenset(
 _PATH_CLASSES = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
 _Scope = cst.Module | cst.FunctionDef
 # Calls that take over a file passed to them: it is closed with the stack, list or wrapper.
-_KEEPERS = m.Call(
-    func=m.Attribute(attr=m.OneOf(*map(m.Name, ("enter_context", "callback", "append", "add"))))
-    | m.Name("closing")
-)
-_STORED = m.AssignTarget(target=m.Attribute() | m.Subscript())
-_HOLDERS = (
-    m.Return()
-    | m.Yield()
-    | m.WithItem()
-    | m.Finally()
-    | _KEEPERS
-    | m.Assign(targets=[m.ZeroOrMore(), _STORED, m.ZeroOrMore()])
-)
+_KEEPER_METHODS = frozenset({"enter_context", "callback", "append", "add"})
+_HOLDERS = (cst.Return, cst.Yield, cst.WithItem, cst.Finally)
+
+
+def _keeper(call: cst.Call) -> bool:
+    """A call that takes over a file passed to it: closed with the stack, list or wrapper."""
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value in _KEEPER_METHODS
+    return isinstance(func, cst.Name) and func.value == "closing"
+
+
+def _holder(node: cst.CSTNode) -> bool:
+    """Where a name handed to it is closed or kept: a return, yield, with, finally, an owner,
+    or an attribute or container it is stored in."""
+    if isinstance(node, _HOLDERS):
+        return True
+    if isinstance(node, cst.Call):
+        return _keeper(node)
+    return isinstance(node, cst.Assign) and any(
+        isinstance(t.target, cst.Attribute | cst.Subscript) for t in node.targets
+    )
 
 
 def _is_builtin_open(call: cst.Call) -> bool:
     """Other ``open`` functions (``os.open`` star-imported, ``tarfile.open``) differ in args."""
     keywords = {a.keyword.value for a in call.args if a.keyword is not None}
-    return keywords <= _BUILTIN_KEYWORDS and not any(
-        m.findall(a.value, _OS_FLAG) for a in call.args
-    )
+    flags = (n.value.startswith("O_") for a in call.args for n in names_in(a.value))
+    return keywords <= _BUILTIN_KEYWORDS and not any(flags)  # `open(p, O_RDONLY)`: os.open
 
 
 def _path_like(value: cst.BaseExpression) -> bool:
@@ -88,8 +95,8 @@ def _opener(call: cst.Call, imported: frozenset[str]) -> bool:
 
 def _handed_on(scope: cst.CSTNode, name: str) -> bool:
     """``f = open(p)`` is fine when a ``finally`` closes ``f``, or an owner takes it over."""
-    ref = m.Name(name)
-    return any(m.findall(holder, ref) for holder in m.findall(scope, _HOLDERS))
+    holders = (n for n in walk(scope, everywhere) if _holder(n))
+    return any(ref.value == name for holder in holders for ref in names_in(holder))
 
 
 def _parts(value: cst.BaseExpression) -> list[cst.BaseExpression]:
@@ -213,7 +220,7 @@ class OpenWithoutWith(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if m.matches(node, _KEEPERS):
+        if _keeper(node):
             self._owned.update(id(a.value) for a in node.args)
         elif isinstance(func, cst.Attribute) and func.attr.value == "close":
             self._own(func.value)  # `open(p, "a").close()` touches a file and closes it

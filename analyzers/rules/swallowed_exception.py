@@ -5,14 +5,12 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
 from ..models import Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Place, Rule
 
 _BROAD = frozenset({"Exception", "BaseException"})
-_NOTHING = m.Pass() | m.Expr(m.Ellipsis())
 
 
 def _is_broad(node: cst.BaseExpression | None) -> bool:
@@ -20,7 +18,11 @@ def _is_broad(node: cst.BaseExpression | None) -> bool:
         return True
     if isinstance(node, cst.Tuple):
         return any(_is_broad(e.value) for e in node.elements)
-    if isinstance(node, cst.Attribute) and m.matches(node.value, m.Name("builtins")):
+    if (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == "builtins"
+    ):
         node = node.attr
     return isinstance(node, cst.Name) and node.value in _BROAD
 
@@ -34,7 +36,10 @@ def _does_nothing(body: cst.BaseSuite) -> bool:
             if not isinstance(line, cst.SimpleStatementLine):
                 return False
             small.extend(line.body)
-    return all(m.matches(s, _NOTHING) for s in small)
+    return all(
+        isinstance(s, cst.Pass) or (isinstance(s, cst.Expr) and isinstance(s.value, cst.Ellipsis))
+        for s in small
+    )
 
 
 class SwallowedException(Rule):

@@ -5,14 +5,11 @@ from __future__ import annotations
 import ast
 
 import libcst as cst
-import libcst.matchers as m
 
+from ..cst_match import plain_call
 from ..models import FixSafety, Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid, Rule
-
-_TYPE_CALL = m.Call(func=m.Name("type"), args=[m.Arg(keyword=None, star="")])
-_CLASS_REF = m.Name() | m.Attribute()
 
 
 class TypeComparison(Rule):
@@ -68,11 +65,13 @@ class TypeComparison(Rule):
         if not isinstance(target.operator, cst.Equal | cst.NotEqual):
             return
         left, right = node.left, target.comparator
-        if not m.matches(left, _TYPE_CALL):
+        if not plain_call(left, "type", 1):
             left, right = right, left
-        if not m.matches(left, _TYPE_CALL):
+        if not plain_call(left, "type", 1):
             return
-        if not m.matches(right, _CLASS_REF):  # another type() call, a tuple, a string...
+        if not isinstance(
+            right, cst.Name | cst.Attribute
+        ):  # another type() call, a tuple, a string...
             self.report(node)
             return
         assert isinstance(left, cst.Call)
