@@ -245,11 +245,12 @@ def module_facts(summaries: Iterable[PartSummary | None]) -> ModuleFacts:
         for name, attribute in part.attributes_set:
             set_outside[name].add(attribute)
     classes = [(n, _with_members(c, set_outside.get(n, set()))) for n, c in classes]
+    once = _defined_once(bindings, parts)
     return ModuleFacts(
         bound=frozenset(bindings),
         imported=frozenset().union(*(p.imported for p in parts)),
-        functions=tuple(sorted((n, f) for n, f in functions if _once(n, bindings, parts))),
-        classes=tuple(sorted(((n, c) for n, c in classes if _once(n, bindings, parts)))),
+        functions=tuple(sorted((n, f) for n, f in functions if n in once)),
+        classes=tuple(sorted((n, c) for n, c in classes if n in once)),
         subclassed=frozenset().union(*(p.subclassed for p in parts)),
         called=frozenset().union(*(p.called for p in parts)),
         star_import=any(p.star_import for p in parts),
@@ -263,13 +264,12 @@ def _with_members(klass: ClassFacts, added: set[str]) -> ClassFacts:
     return klass
 
 
-def _once(name: str, bindings: dict[str, int], parts: list[PartSummary]) -> bool:
-    """Bound in one part, by one statement there (not a def inside ``if``/``else`` twice, nor
-    an import in one branch and a def in the other)."""
-    if bindings[name] != 1 or any(name in p.bound_twice for p in parts):
-        return False
-    defs = [n for p in parts for n, _ in (*p.functions, *p.classes) if n == name]
-    return len(defs) == 1
+def _defined_once(bindings: dict[str, int], parts: list[PartSummary]) -> set[str]:
+    """Names bound in one part, by one statement there (not a def inside ``if``/``else`` twice,
+    nor an import in one branch and a def in the other)."""
+    twice = set().union(*(p.bound_twice for p in parts))
+    defs = Counter(n for p in parts for n, _ in (*p.functions, *p.classes))
+    return {n for n, count in defs.items() if count == 1 and bindings[n] == 1 and n not in twice}
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -60,6 +60,8 @@ class RunResult:
     initialize_ms: float | None = None
     first_diagnostics_ms: float | None = None
     first_diagnostics_count: int | None = None
+    warm_open_ms: float | None = None
+    """First diagnostics for a second file of the same size, once the server has warmed up."""
     latencies_ms: list[float] = field(default_factory=list)
     publishes: int = 0
     unversioned_publishes: int = 0
@@ -168,6 +170,13 @@ async def run_one(spec: ServerSpec, lines: int, edits: int, timeout: float) -> R
             result.first_diagnostics_ms = (first.received - sent) * 1000
             result.first_diagnostics_count = first.diagnostics
             await edit_loop(client, uri, text, edits, timeout, result)
+            other = root / f"other_{lines}.py"
+            other.write_text(other_text := generate_source(lines, seed=1))
+            doc = {"uri": other.as_uri(), "languageId": "python", "version": 1, "text": other_text}
+            after = client.last_seq()
+            sent = await client.notify("textDocument/didOpen", {"textDocument": doc})
+            opened = await client.wait_publish(other.as_uri(), 1, after, timeout)
+            result.warm_open_ms = (opened.received - sent) * 1000
             result.peak_rss_mb = peak_rss_mb(client.proc.pid)
         except (TimeoutError, RuntimeError, ConnectionError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
@@ -287,6 +296,7 @@ def print_table(rows: list[RunResult]) -> None:
         "cold start ms",
         "init ms",
         "1st diag ms",
+        "warm open ms",
         "diags",
         "peak RSS MB",
     )
@@ -302,6 +312,7 @@ def print_table(rows: list[RunResult]) -> None:
                 fmt(r.cold_start_ms, 0),
                 fmt(r.initialize_ms, 0),
                 fmt(r.first_diagnostics_ms, 0),
+                fmt(r.warm_open_ms, 0),
                 "-" if r.first_diagnostics_count is None else str(r.first_diagnostics_count),
                 fmt(r.peak_rss_mb),
             )
