@@ -6,7 +6,6 @@ one parse of the statement that changed. Everything here is pure: text in, findi
 
 from __future__ import annotations
 
-import ast
 import logging
 import re
 from collections import Counter
@@ -17,6 +16,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from pydantic import Field, SkipValidation
 
+from . import quiet_ast
 from .models import (
     AnalysisStatus,
     Edit,
@@ -375,7 +375,7 @@ def _build_fix(
 def _check_parses(text: str) -> None:
     """CPython's parser is fast; libcst's decides for grammar newer than the running Python."""
     try:
-        ast.parse(text)
+        quiet_ast.parse(text)
     except SyntaxError:
         cst.parse_module(text)
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TypeVar
 
+from . import quiet_ast
+
 Node = TypeVar("Node", bound=ast.AST)
 
 
@@ -159,7 +161,7 @@ class PartSummary:
 def summarise(text: str) -> PartSummary | None:
     """None when ``ast`` cannot read the part (grammar only libcst knows): no pre-checks."""
     try:
-        tree = ast.parse(text)
+        tree = quiet_ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     index = AstIndex(tree)

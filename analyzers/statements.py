@@ -13,6 +13,7 @@ import itertools
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from . import quiet_ast
 from .source import LineIndex
 
 
@@ -91,7 +92,7 @@ def split_module(text: str, previous: StatementSplit | None = None) -> Statement
         reused = _resplit(previous, text)
         if reused is not None:
             return reused
-    return StatementSplit(text, tuple(split_statements(text, ast.parse(text))))
+    return StatementSplit(text, tuple(split_statements(text, quiet_ast.parse(text))))
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -140,7 +141,7 @@ def _resplit(previous: StatementSplit, text: str) -> StatementSplit | None:
     new_end = old_end + len(text) - len(old)
     region = text[start:new_end]
     try:
-        tree = ast.parse(region)
+        tree = quiet_ast.parse(region)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     base = parts[first].start_line

@@ -106,3 +106,20 @@ def test_undecodable_bytes_explain_themselves(data: bytes, reason: str) -> None:
 def test_declared_latin1_and_utf8_bom_decode() -> None:
     assert decode_source("# -*- coding: latin-1 -*-\ns = 'é'\n".encode("latin-1")).endswith("'é'\n")
     assert decode_source(b"\xef\xbb\xbfx = 1\n") == "x = 1\n"
+
+
+def test_compile_time_warnings_of_the_analysed_text_stay_off_stderr(tmp_path) -> None:
+    """Outside pytest (whose warning capture would hide them), as the CLI and server run."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "warns.py"
+    target.write_text('import re\npattern = re.compile("\\d+")\nvalue = 1if pattern else 2\n')
+    code = (
+        "import sys, pathlib; from dspy_lsp.analyzers.engine import analyze_source;"
+        "analyze_source(pathlib.Path(sys.argv[1]).read_text())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(target)], capture_output=True, text=True, check=True
+    )
+    assert "SyntaxWarning" not in done.stderr, done.stderr
