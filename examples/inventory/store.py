@@ -6,7 +6,7 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def load(path, cache={}):
+def load(path, cache: dict = {}):
     if path in cache.keys():
         return cache[path]
     f = open(path)
@@ -26,7 +26,7 @@ def save(path, data):
         pass
 
 
-def find(data, sku):
+def find(data: dict, sku):
     for key in data.keys():
         if key == sku:
             return data[key]

@@ -23,8 +23,9 @@ from editor_run import SAMPLE, prepare
 HERE = Path(__file__).resolve().parent
 WAIT_MS = 30_000  # each wait inside Neovim
 RUN_TIMEOUT_S = 180  # the whole Neovim run
-# Sent as the "dspy-lsp" initializationOptions: DL101 (store.py line 9) must then be absent.
-SETTINGS = {"ignore": ["DL101"]}
+# Sent as the "dspy-lsp" initializationOptions: DL101 (store.py line 9) must then be absent,
+# and the pedantic rules run, so :DspyLspFixAll has DL113's safe fixes (the dicts are annotated).
+SETTINGS = {"ignore": ["DL101"], "select": ["DL", "pedantic"]}
 
 
 @pytest.fixture(scope="module")
