@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import pytest
 from benchmark_scripts import load_benchmark
 
 from dspy_lsp.analyzers.rules import ALL_RULES
 
 
-def test_each_rule_is_counted_per_project_and_checked_against_ruff(tmp_path: Path) -> None:
+def test_each_rule_is_counted_per_project_and_checked_against_ruff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With one job the benchmark quiets dspy-lsp's loggers in this process: undo it afterwards.
+    engine_log = logging.getLogger("dspy_lsp")
+    monkeypatch.setattr(engine_log, "level", engine_log.level)
     tree = tmp_path / "tree"
     (tree / "alpha").mkdir(parents=True)
     (tree / "beta").mkdir()
