@@ -35,18 +35,10 @@ def visible_part(
         return text, codes
     methods = [s for s in klass.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
     rest = [s for s in klass.body if s not in methods] or [ast.Pass()]
-    shell = ast.ClassDef(
-        name=klass.name,
-        bases=klass.bases,
-        keywords=klass.keywords,
-        body=rest,
-        decorator_list=klass.decorator_list,
-        type_params=getattr(klass, "type_params", []),
-    )
-    kept = set(may_report(AstIndex(shell)))
+    kept = set(may_report(AstIndex(_class_holding(klass, rest, header=True))))
     dropped = []
     for method in methods:
-        found = may_report(AstIndex(method))
+        found = may_report(AstIndex(_class_holding(klass, [method], header=False)))
         if found:
             kept.update(found)
         else:
@@ -55,6 +47,19 @@ def visible_part(
         return text, codes
     return _blanked(text, dropped, keeps_a_statement=len(dropped) < len(klass.body)), tuple(
         c for c in codes if c in kept
+    )
+
+
+def _class_holding(klass: ast.ClassDef, body: list[ast.stmt], *, header: bool) -> ast.ClassDef:
+    """``klass`` with only ``body``: a method's pre-checks still see which class it is in;
+    the header (bases, decorators) is checked once, with the class-level statements."""
+    return ast.ClassDef(
+        name=klass.name,
+        bases=klass.bases if header else [],
+        keywords=klass.keywords if header else [],
+        body=body,
+        decorator_list=klass.decorator_list if header else [],
+        type_params=getattr(klass, "type_params", []) if header else [],
     )
 
 

@@ -10,7 +10,6 @@ import ast
 
 import libcst as cst
 
-from ..call_precheck import may_call_into
 from ..callee import callee
 from ..class_lookup import stands_alone
 from ..cst_scope import ScopedRule
@@ -78,9 +77,21 @@ class AssignmentFromNone(ScopedRule):
     @classmethod
     def may_report(cls, nodes: AstIndex, facts: ModuleFacts | None = None) -> bool:
         assigned = [*nodes.of(ast.Assign), *nodes.of(ast.AnnAssign)]
-        if not any(isinstance(a.value, ast.Call) for a in assigned):
-            return False
-        return may_call_into(nodes, facts, lambda signature: signature.returns_none)
+        calls = [a.value for a in assigned if isinstance(a.value, ast.Call)]
+        if not calls or facts is None:
+            return bool(calls)
+        functions = {name for name, s in facts.functions if s.returns_none}
+        methods = {
+            name
+            for _, klass in facts.classes
+            for name, s in (*klass.methods, *klass.class_methods)
+            if s.returns_none
+        }
+        return any(
+            (isinstance(f, ast.Name) and f.id in functions)
+            or (isinstance(f, ast.Attribute) and f.attr in methods)
+            for f in (call.func for call in calls)
+        )
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._check(node.value)

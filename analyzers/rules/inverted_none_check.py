@@ -97,6 +97,18 @@ def _walrus(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.NamedExpr) or any(_walrus(c) for c in node.children)
 
 
+def _none_compare(node: ast.expr, ops: tuple[type[ast.cmpop], ...]) -> bool:
+    """``x is None`` (or another of ``ops``) on ``ast``: the shape ``_none_test`` reads."""
+    if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+        return False
+    [comparator] = node.comparators
+    return (
+        isinstance(node.ops[0], ops)
+        and isinstance(comparator, ast.Constant)
+        and comparator.value is None
+    )
+
+
 class InvertedNoneCheck(Rule):
     CODE = "DL125"
     NAME = "inverted-none-check"
@@ -137,13 +149,13 @@ class InvertedNoneCheck(Rule):
 
     @classmethod
     def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
-        if not nodes.has(ast.BoolOp, ast.IfExp):
-            return False
-        return any(
-            isinstance(c, ast.Constant) and c.value is None
-            for node in nodes.of(ast.Compare)
-            for c in node.comparators
-        )
+        tests_when_none = {ast.And: (ast.Is, ast.Eq), ast.Or: (ast.IsNot, ast.NotEq)}
+        for node in nodes.of(ast.BoolOp):
+            wanted = tests_when_none[type(node.op)]
+            if any(_none_compare(v, wanted) for v in node.values):
+                return True
+        either = (ast.Is, ast.Eq, ast.IsNot, ast.NotEq)
+        return any(_none_compare(node.test, either) for node in nodes.of(ast.IfExp))
 
     def __init__(self) -> None:
         super().__init__()

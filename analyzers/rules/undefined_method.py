@@ -18,6 +18,28 @@ from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid
 
 
+def _calls_outside_own_members(klass: ast.ClassDef, facts: ModuleFacts) -> bool:
+    """Whether a method calls ``self.name()`` for a name the class itself does not define
+    (its bases are left to the rule)."""
+    known = facts.klass(klass.name)
+    if known is None or known.opaque:
+        return False
+    for method in klass.body:
+        if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) or not method.args.args:
+            continue
+        instance = method.args.args[0].arg
+        for node in ast.walk(method):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == instance
+                and node.func.attr not in known.members
+            ):
+                return True
+    return False
+
+
 class UndefinedMethod(ScopedRule):
     CODE = "DL123"
     NAME = "undefined-method"
@@ -87,12 +109,13 @@ class UndefinedMethod(ScopedRule):
 
     @classmethod
     def may_report(cls, nodes: AstIndex, facts: ModuleFacts | None = None) -> bool:
-        if facts is not None and not facts.classes:
-            return False
-        calls = nodes.of(ast.Call)
-        return any(
-            isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name) for c in calls
-        )
+        if facts is None:
+            calls = nodes.of(ast.Call)
+            return any(
+                isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name)
+                for c in calls
+            )
+        return any(_calls_outside_own_members(k, facts) for k in nodes.of(ast.ClassDef))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
