@@ -86,6 +86,10 @@ def test_a_class_of_only_clean_methods_gets_a_pass_where_its_first_method_was() 
 def test_a_method_keeps_its_class_for_the_pre_checks_that_need_it() -> None:
     """DL123 asks which class a `self.x()` call is in; the skeleton must not hide it."""
     body = "".join(_clean_method(i) for i in range(80))
-    text = f"class Big:\n{body}    def use(self):\n        return self.lookup_missing()\n\n\nBig()\n"
+    text = (
+        f"class Big:\n{body}    def use(self):\n        return self.lookup_missing()\n\n\nBig()\n"
+    )
     findings = [f for f in analyze_source(text).findings if f.rule == "DL123"]
-    assert [f.span.start.line for f in findings] == [text.splitlines().index("    def use(self):") + 1]
+    assert [f.span.start.line for f in findings] == [
+        text.splitlines().index("    def use(self):") + 1
+    ]
