@@ -7,9 +7,11 @@ Nearest ruff rule: none, stable or preview (ruff does not resolve calls). pylint
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
-from ..call_arguments import call_mismatch
+from ..call_arguments import CallShape, call_mismatch
 from ..call_precheck import may_call_into
 from ..callee import Callee, callee
 from ..class_lookup import Lineage, completed_elsewhere, lineage
@@ -27,6 +29,28 @@ def _constructor(line: Lineage) -> Signature | None:
     if any("__new__" in klass.members for _, klass in line.classes):
         return None
     return line.method("__init__")
+
+
+def _may_mismatch(call: ast.Call, facts: ModuleFacts) -> bool:
+    """Whether some signature the call may reach cannot bind its arguments: the module
+    function or class it names, or any module method of the name it calls on an object."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        signature = facts.function(func.id)
+        if signature is None and (line := lineage(facts, func.id)) is not None:
+            signature = _constructor(line)
+        candidates = [signature] if signature is not None else []
+    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        candidates = [
+            s
+            for _, klass in facts.classes
+            for name, s in (*klass.methods, *klass.class_methods)
+            if name == func.attr
+        ]
+    else:
+        return False
+    shape = CallShape.of_ast(call)
+    return any(call_mismatch(s, shape, "") is not None for s in candidates)
 
 
 class CallSignatureMismatch(ScopedRule):
@@ -98,7 +122,9 @@ class CallSignatureMismatch(ScopedRule):
 
     @classmethod
     def may_report(cls, nodes: AstIndex, facts: ModuleFacts | None = None) -> bool:
-        return may_call_into(nodes, facts, classes=True)
+        if facts is None:
+            return may_call_into(nodes, facts, classes=True)
+        return any(_may_mismatch(call, facts) for call in nodes.of(ast.Call))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -111,6 +137,6 @@ class CallSignatureMismatch(ScopedRule):
             return
         if target.line is not None and completed_elsewhere(self.facts, target.line.name):
             return  # a base (subclassed here, or named so) is called with its overrides' arguments
-        problem = call_mismatch(target.signature, node, target.name)
+        problem = call_mismatch(target.signature, CallShape.of_cst(node), target.name)
         if problem is not None:
             self.report(node, problem)
