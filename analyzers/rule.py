@@ -61,9 +61,10 @@ class Rule(cst.BatchableCSTVisitor):
     CATEGORY: ClassVar[str] = "bug"
     """One of the LM tier's categories (bug, design, performance, security, maintainability),
     so rule and program findings are counted and learned from on one scale."""
-    PEDANTIC: ClassVar[bool] = False
-    """Correct but rarely acted on (measured on real code: benchmarks/real_code.py); runs only
-    when selected by code, by the ``pedantic`` group, its category or ``ALL``."""
+    PEDANTIC: ClassVar[str] = ""
+    """Why the rule is pedantic, if it is: correct but rarely acted on (measured on real code:
+    benchmarks/real_code.py). A pedantic rule runs only when selected by code, by the
+    ``pedantic`` group, its category or ``ALL``."""
     SEVERITY: ClassVar[Severity] = Severity.WARNING
     FIX_SAFETY: ClassVar[FixSafety] = FixSafety.SAFE
     CONFIDENCE: ClassVar[float] = 0.95

@@ -52,8 +52,7 @@ class CollapsibleIf(Rule):
         "condition split over two levels of nesting. Joining the tests with `and` says that "
         "directly and removes one indentation level."
     )
-    # Pedantic: 37 findings on real code, readability only; ruff's SIM102 reports 97% of them.
-    PEDANTIC = True
+    PEDANTIC = "37 findings on real code, readability only; ruff's SIM102 reports 97% of them."
     SEVERITY = Severity.INFO
     FIX_SAFETY = FixSafety.SAFE
     FIX_TITLE = "Combine the conditions with `and`"

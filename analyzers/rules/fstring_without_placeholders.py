@@ -43,8 +43,7 @@ class FstringWithoutPlaceholders(Rule):
         "value that was meant to be interpolated was forgotten. If it was not, the `f` prefix "
         "only misleads the reader and turns `{{`/`}}` into needless escapes."
     )
-    # Pedantic: 2 findings on real code, both harmless (an SVG template, a message).
-    PEDANTIC = True
+    PEDANTIC = "2 findings on real code, both harmless (an SVG template, a message)."
     SEVERITY = Severity.WARNING
     FIX_SAFETY = FixSafety.SAFE
     FIX_TITLE = "Remove the f prefix"

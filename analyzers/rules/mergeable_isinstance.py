@@ -104,8 +104,7 @@ class MergeableIsinstance(Rule):
         "repeats the subject and hides the set of accepted types. One call is shorter, lists "
         "the types in one place and checks them in a single pass."
     )
-    # Pedantic: 1 finding on real code, style only.
-    PEDANTIC = True
+    PEDANTIC = "1 finding on real code, style only."
     SEVERITY = Severity.INFO
     FIX_SAFETY = FixSafety.SAFE
     FIX_TITLE = "Merge into one isinstance call"

@@ -43,9 +43,10 @@ class ShadowedBuiltin(Rule):
         "scope, so a later `list(x)` or `id(obj)` calls the wrong object and fails far from the "
         "cause. A different name avoids the trap and keeps the code readable."
     )
-    # Pedantic: 100 findings on real code, none a bug: public parameters named `type` or `id`
-    # that cannot be renamed; attrs and others ignore ruff's A001-A003 for this reason.
-    PEDANTIC = True
+    PEDANTIC = (
+        "100 findings on real code, none a bug: public parameters named `type` or `id` that"
+        " cannot be renamed; attrs and others ignore ruff's A001-A003 for this reason."
+    )
     SEVERITY = Severity.WARNING
     FIX_SAFETY = FixSafety.SUGGESTION
     CONFIDENCE = 0.8

@@ -296,6 +296,7 @@ def list_rules(fmt: str) -> int:
                 "severity": rule.SEVERITY.value,
                 "category": rule.CATEGORY,
                 "default": not rule.PEDANTIC,
+                "pedantic_because": rule.PEDANTIC or None,
                 "fix": rule.FIX_SAFETY.value if any(i.fixed for i in rule.INVALID) else None,
             }
             for code, rule in ALL_RULES.items()
@@ -318,7 +319,10 @@ def list_rules(fmt: str) -> int:
         fix = f"fix: {rule.FIX_SAFETY.value}" if any(i.fixed for i in rule.INVALID) else "no fix"
         runs = "pedantic: opt-in" if rule.PEDANTIC else "default"
         sys.stdout.write(f"{code}  {rule.NAME}  ({runs}, {rule.SEVERITY.value}, {fix})\n")
-        sys.stdout.write(f"    {rule.MESSAGE}\n    {rule.RATIONALE}\n\n")
+        sys.stdout.write(f"    {rule.MESSAGE}\n    {rule.RATIONALE}\n")
+        if rule.PEDANTIC:
+            sys.stdout.write(f"    Pedantic: {rule.PEDANTIC}\n")
+        sys.stdout.write("\n")
     return EXIT_CLEAN
 
 
