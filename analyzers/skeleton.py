@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from .module_facts import AstIndex, PartSummary
+from .statements import first_line
 
 # Below this a class costs little enough to parse whole; above it, pruning pays for the walks.
 MIN_CHARS_TO_PRUNE = 4_000
@@ -66,13 +67,11 @@ def _class_holding(klass: ast.ClassDef, body: list[ast.stmt], *, header: bool) -
 def _blanked(text: str, methods: list[ast.stmt], keeps_a_statement: bool) -> str:
     lines = _LINES.findall(text)
     for method in methods:
-        first = min([method.lineno, *(d.lineno for d in getattr(method, "decorator_list", ()))])
-        for number in range(first, (method.end_lineno or method.lineno) + 1):
-            lines[number - 1] = _ending(lines[number - 1])
+        for number in range(first_line(method), method.end_lineno or method.lineno):
+            lines[number] = _ending(lines[number])
     if not keeps_a_statement:  # a class needs a body: `pass` where the first method was
-        first = methods[0]
-        where = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", ()))])
-        lines[where - 1] = " " * first.col_offset + "pass" + lines[where - 1]
+        where = first_line(methods[0])
+        lines[where] = " " * methods[0].col_offset + "pass" + lines[where]
     return "".join(lines)
 
 
