@@ -166,8 +166,12 @@ class OpenWithoutWith(Rule):
 
     @classmethod
     def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
+        held = {id(item.context_expr) for item in nodes.of(ast.withitem)}
+        held.update(id(r.value) for r in nodes.of(ast.Return))
         for call in nodes.of(ast.Call):
             func = call.func
+            if id(call) in held:
+                continue
             if isinstance(func, ast.Name) and (func.id == "open" or func.id in _IMPORTED_OPENERS):
                 return True
             if isinstance(func, ast.Attribute) and (

@@ -7,8 +7,6 @@ on some paths only. pylint: ``possibly-used-before-assignment`` (E0606),
 
 from __future__ import annotations
 
-import ast
-
 import libcst as cst
 
 from ..binding_flow import unbound_uses
@@ -17,27 +15,7 @@ from ..cst_scope import ScopedRule
 from ..models import Severity
 from ..module_facts import AstIndex, ModuleFacts
 from ..rule import Invalid
-
-_BRANCHES = (ast.If, ast.Try, ast.TryStar, ast.Match, ast.For, ast.AsyncFor, ast.While)
-_BRANCHES += (ast.With, ast.AsyncWith)
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
-_NAMED = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.MatchAs | ast.MatchStar
-
-
-def _bound_in_branches(nodes: AstIndex) -> set[str]:
-    """Names bound inside the blocks of compound statements: only those may be unbound."""
-    bound: set[str] = set()
-    for kind in _BRANCHES:
-        for branch in nodes.of(kind):
-            blocks = (getattr(branch, block, None) or [] for block in _BLOCKS)
-            for node in (n for block in blocks for stmt in block for n in ast.walk(stmt)):
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                    bound.add(node.id)
-                elif isinstance(node, ast.alias):
-                    bound.add((node.asname or node.name).split(".")[0])
-                elif isinstance(node, _NAMED) and node.name:
-                    bound.add(node.name)
-    return bound
+from ..unbound_candidates import may_be_unbound
 
 
 class PossiblyUnbound(ScopedRule):
@@ -262,11 +240,9 @@ class PossiblyUnbound(ScopedRule):
     )
 
     @classmethod
+    @classmethod
     def may_report(cls, nodes: AstIndex, facts: ModuleFacts) -> bool:
-        if not nodes.has(ast.FunctionDef, ast.AsyncFunctionDef):
-            return False
-        loads = {n.id for n in nodes.of(ast.Name) if isinstance(n.ctx, ast.Load)}
-        return bool(loads) and not loads.isdisjoint(_bound_in_branches(nodes))
+        return bool(may_be_unbound(nodes))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
