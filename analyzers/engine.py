@@ -266,7 +266,7 @@ def _statement_findings(
     header = statement_text.lstrip().split("\n", 1)[0][:120]
     seen: Counter[str] = Counter()
     findings = []
-    code = module.code  # positions and fixes refer to this text
+    code = visible if _round_trips(visible) else module.code  # positions refer to this text
     fix_work = 0
     for rule in rules:
         for report in rule.reports:
@@ -279,6 +279,15 @@ def _statement_findings(
     if code != visible:
         return realigned(findings, code, visible)
     return tuple(findings)
+
+
+_DROPPED_BY_LIBCST = re.compile(r"\f|\r(?!\n)")
+
+
+def _round_trips(text: str) -> bool:
+    """libcst gives back exactly the text it parsed unless the text holds the whitespace it drops
+    (``realign``); checking for that is cheaper than regenerating the code."""
+    return _DROPPED_BY_LIBCST.search(text) is None
 
 
 def _to_finding(
