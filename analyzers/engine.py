@@ -240,8 +240,15 @@ def _statement_findings(
 ) -> tuple[Finding, ...]:
     """Findings for one part with part-relative positions."""
     visible, codes = _visible(statement_text, codes, facts)
-    if not codes:
-        return ()
+    return _visible_findings(visible, codes, facts) if codes else ()
+
+
+@lru_cache(maxsize=8192)
+def _visible_findings(
+    visible: str, codes: tuple[str, ...], facts: ModuleFacts
+) -> tuple[Finding, ...]:
+    """Findings on what libcst sees of a part. An edit inside a method no rule may report on
+    leaves a class's skeleton as it was, so its findings come from here without a parse."""
     try:
         module = cst.parse_module(visible)
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
@@ -263,7 +270,7 @@ def _statement_findings(
         log.exception("internal error analysing a statement")
         message = f"dspy-lsp hit an internal error on this statement: {type(exc).__name__}: {exc}"
         return (meta_finding(INTERNAL_ERROR, Severity.INFO, message, _TOP),)
-    header = statement_text.lstrip().split("\n", 1)[0][:120]
+    header = visible.lstrip().split("\n", 1)[0][:120]
     seen: Counter[str] = Counter()
     findings = []
     code = visible if _round_trips(visible) else module.code  # positions refer to this text

@@ -1,7 +1,8 @@
 """What libcst must see of a part: only the methods of a big class some rule may report on.
 
 libcst's parse and visit cost about twenty times ``ast``'s, and a class is one part: one
-suspicious line in a 2,000-line class used to cost the whole class. Methods no rule may report
+suspicious line in a 2,000-line class used to cost the whole class, and an edit anywhere in a
+class re-parsed all of it. Methods no rule may report
 on are blanked line for line, so every position in the skeleton is the same in the text and a
 finding or fix on it needs no mapping back. Class-level statements and the header stay.
 """
@@ -15,8 +16,10 @@ from collections.abc import Callable
 from .module_facts import AstIndex, PartSummary
 from .statements import first_line
 
-# Below this a class costs little enough to parse whole; above it, pruning pays for the walks.
-MIN_CHARS_TO_PRUNE = 4_000
+# Pruning costs an ``ast`` walk per method, a small share of one libcst parse, and it keeps a
+# class's skeleton the same while its other methods are edited; only a class too small to hold
+# two methods is not worth it.
+MIN_CHARS_TO_PRUNE = 200
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")  # how ast counts lines
 
 MayReport = Callable[[AstIndex], tuple[str, ...]]

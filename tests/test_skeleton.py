@@ -3,7 +3,7 @@ on the whole text, and methods no rule may report on must not reach libcst."""
 
 from __future__ import annotations
 
-from dspy_lsp.analyzers.engine import _visible, analyze_source
+from dspy_lsp.analyzers.engine import _visible, _visible_findings, analyze_source
 from dspy_lsp.analyzers.fixes import apply_edits
 from dspy_lsp.analyzers.module_facts import NO_FACTS
 from dspy_lsp.analyzers.rules import ALL_RULES
@@ -93,3 +93,21 @@ def test_a_method_keeps_its_class_for_the_pre_checks_that_need_it() -> None:
     assert [f.span.start.line for f in findings] == [
         text.splitlines().index("    def use(self):") + 1
     ]
+
+
+def test_an_edit_in_a_clean_method_of_a_small_class_reuses_the_skeletons_findings() -> None:
+    """Typing in one method must not re-parse the class: its skeleton is the same text."""
+    text = (
+        'class Small:\n    """A record small enough to read at a glance."""\n\n'
+        '    def clean(self):\n        """Sum nothing, twice."""\n        acc = 0\n'
+        "        return acc\n\n"
+        "    def flagged(self):\n        if self.label == None:\n            return 1\n"
+        "        return 2\n"
+    )
+    assert MIN_CHARS_TO_PRUNE < len(text) < 4 * MIN_CHARS_TO_PRUNE
+    before = analyze_source(text, CODES).findings
+    parsed = _visible_findings.cache_info().misses
+    edited = analyze_source(text.replace("acc = 0", "acc = 1"), CODES).findings
+    assert _visible_findings.cache_info().misses == parsed
+    assert [f.rule for f in edited] == [f.rule for f in before] == ["DL104"]
+    assert edited[0].span == before[0].span
