@@ -74,6 +74,20 @@ def untrust(root: Path) -> bool:
     return True
 
 
+def stamp() -> tuple[tuple[int, int] | None, ...]:
+    """What the user's files look like now (mtime and size): settings resolved under one stamp
+    hold until it changes."""
+    return tuple(_stat(path) for path in (config_path(), trust_path()))
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
 def _read_cached(path: Path, parse: Callable[[str], T]) -> T | None:
     try:
         st = path.stat()

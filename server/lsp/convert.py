@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ...analyzers.engine import Analysis
 from ...analyzers.models import Edit, Finding, Position, Severity, Span
 from ...analyzers.source import LineIndex
 from .constants import SOURCE
@@ -78,13 +77,6 @@ def to_diagnostic(
         source=SOURCE,
         data=DiagnosticData.of(finding, document_version).encode(),
     )
-
-
-def to_diagnostics(
-    analysis: Analysis, text: str, encoding: str, document_version: int | None
-) -> list[types.Diagnostic]:
-    codec = PositionCodec(text, encoding)
-    return [to_diagnostic(f, codec, document_version) for f in analysis.findings]
 
 
 def text_document_edit(

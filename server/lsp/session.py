@@ -11,6 +11,7 @@ import asyncio
 import logging
 import platform
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +29,12 @@ from .scheduler import Scheduler, Snapshot
 
 if TYPE_CHECKING:
     from ...analyzers.engine import Analysis
+    from ...analyzers.models import Finding
     from ...analyzers.statements import StatementSplit
     from ..lm.jobs import LmJobs
     from ..lm.tier import LmTier
     from ..settings import ProjectConfig, ResolvedSettings, Settings
+    from .diagnostics_wire import DiagnosticsWire
     from .feedback import FeedbackPayload, FeedbackRecorder
     from .fix_cache import FixCache
     from .learn_launcher import LearnLauncher
@@ -52,6 +55,8 @@ class Session(GuardedServer):
         self.restricted = False
         self._trust_notices: set[str] = set()
         self._projects: dict[Path, ProjectConfig] = {}
+        self._resolved: dict[Path, tuple[object, ResolvedSettings]] = {}
+        self._wire: DiagnosticsWire | None = None
         self._shown_errors: set[str] = set()
         # The last split of each open document, so an edit re-parses only the statements it
         # touched. Any earlier split is a valid starting point, so staleness costs speed only.
@@ -90,9 +95,9 @@ class Session(GuardedServer):
         self.signals.forget(uri)
         if self._lm_jobs is not None:
             self._lm_jobs.cancel(uri)
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
-        )
+        self.notify_json(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, {"uri": uri, "diagnostics": []})
+        if self._wire is not None:
+            self._wire.forget(uri)
 
     @property
     def running_tier(self) -> LmTier | None:
@@ -105,16 +110,24 @@ class Session(GuardedServer):
         return self.settings_in(path.parent if path is not None else Path.cwd())
 
     def settings_in(self, directory: Path) -> ResolvedSettings:
+        """Resolved once per directory until a layer may have changed: resolving (pydantic,
+        the environment) cost more than analysing an edit."""
         from ..settings import find_project_config, resolve
+        from ..user_config import stamp
 
         if directory not in self._projects:
             self._projects[directory] = find_project_config(directory)
+        inputs = (dict(self.editor_settings), self.trust_project, self.restricted, stamp())
+        cached = self._resolved.get(directory)
+        if cached is not None and cached[0] == inputs:
+            return cached[1]
         resolved = resolve(
             self.editor_settings,
             self._projects[directory],
             trust_project=self.trust_project,
             restricted=self.restricted,
         )
+        self._resolved[directory] = (inputs, resolved)
         for error in resolved.errors:
             self.report_config_error(error)
         if resolved.trust_notice and resolved.trust_notice not in self._trust_notices:
@@ -137,6 +150,7 @@ class Session(GuardedServer):
 
     def reload_settings(self) -> None:
         self._projects.clear()
+        self._resolved.clear()
         self._shown_errors.clear()
         for uri in list(self.workspace.text_documents):
             self.schedule(uri, delay_s=0.0)
@@ -170,8 +184,6 @@ class Session(GuardedServer):
         return doc.version if doc is not None else -1
 
     def _publish(self, snapshot: Snapshot, analysis: Analysis) -> None:
-        from .convert import to_diagnostics
-
         hidden = self.hidden.get(snapshot.uri)
         if hidden:
             kept = tuple(f for f in analysis.findings if f.id not in hidden)
@@ -179,14 +191,23 @@ class Session(GuardedServer):
         self.signals.published(
             snapshot.uri, snapshot.text, analysis.findings, analysis.status.kind == "analyzed"
         )
-        diagnostics = to_diagnostics(
-            analysis, snapshot.text, self.encoding, snapshot.document_version
+        self.publish_findings(
+            snapshot.uri, snapshot.text, analysis.findings, snapshot.document_version
         )
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=snapshot.uri, version=snapshot.document_version, diagnostics=diagnostics
-            )
-        )
+
+    @property
+    def wire(self) -> DiagnosticsWire:
+        if self._wire is None:
+            from .diagnostics_wire import DiagnosticsWire
+
+            self._wire = DiagnosticsWire()
+        return self._wire
+
+    def publish_findings(
+        self, uri: str, text: str, findings: Sequence[Finding], document_version: int | None
+    ) -> None:
+        params = self.wire.params(uri, findings, text, self.encoding, document_version)
+        self.notify_json(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
 
     # -- feedback -------------------------------------------------------------------------
     @property

@@ -12,12 +12,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lsprotocol import types
 from pygls.uris import from_fs_path
 
 from ...analyzers.source import UndecodableSource, decode_source
 from ..analysis import iter_python_files, run_with_model
-from .convert import to_diagnostics
 from .progress import Progress
 from .results import WorkspaceAnalysed
 
@@ -56,16 +54,7 @@ async def analyze_workspace(ls: Session) -> WorkspaceAnalysed:
             run.lm_failures += done.lm_error is not None
             run.files += 1
             run.findings += len(done.analysis.findings)
-            merged = done.analysis
-            ls.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(
-                    uri=uri,
-                    version=doc.version if doc else None,
-                    diagnostics=to_diagnostics(
-                        merged, text, ls.encoding, doc.version if doc else None
-                    ),
-                )
-            )
+            ls.publish_findings(uri, text, done.analysis.findings, doc.version if doc else None)
             finished = run.files + run.skipped
             progress.report(
                 f"{finished}/{len(files)} {path.name}",
