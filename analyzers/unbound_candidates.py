@@ -12,6 +12,7 @@ flow pass too, so skipping the functions it clears loses no finding.
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterable, Sequence
 
 from .module_facts import AstIndex
@@ -144,13 +145,26 @@ class _Scan:
                 return None if isinstance(node, _LEAVES) else sure | _bound_in([node])
 
 
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+# Per function node: a class's pre-checks ask about each method twice (the class, then the
+# method alone), and a part's tree lives as long as its text is cached.
+_SCANNED: weakref.WeakKeyDictionary[_Function, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
 def may_be_unbound(nodes: AstIndex) -> set[str]:
     """Locals some function reads where an earlier line bound them but not on every path."""
     found: set[str] = set()
     for function in (*nodes.of(ast.FunctionDef), *nodes.of(ast.AsyncFunctionDef)):
-        args = function.args
-        every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
-        scan = _Scan(function)
-        scan.block(function.body, frozenset(a.arg for a in every if a is not None))
-        found |= scan.found
+        names = _SCANNED.get(function)
+        if names is None:
+            names = _SCANNED[function] = _scan(function)
+        found |= names
     return found
+
+
+def _scan(function: _Function) -> frozenset[str]:
+    args = function.args
+    every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+    scan = _Scan(function)
+    scan.block(function.body, frozenset(a.arg for a in every if a is not None))
+    return frozenset(scan.found)
