@@ -26,7 +26,7 @@ def expected(text: str, version: int | None) -> list[dict]:
 
 
 def test_the_wire_form_is_the_converters_at_each_version() -> None:
-    wire = DiagnosticsWire()
+    wire = DiagnosticsWire(get_converter())
     findings = analyze_source(TEXT).findings
     assert len(findings) == 2
     first = wire.params(URI, findings, TEXT, UTF16, 3)
@@ -43,7 +43,7 @@ def test_the_wire_form_is_the_converters_at_each_version() -> None:
 
 
 def test_a_changed_finding_is_converted_again_and_a_gone_one_is_dropped() -> None:
-    wire = DiagnosticsWire()
+    wire = DiagnosticsWire(get_converter())
     wire.params(URI, analyze_source(TEXT).findings, TEXT, UTF16, 1)
     edited = "\n\n" + TEXT.replace("seen=[]", "seen=None")
     after = wire.params(URI, analyze_source(edited).findings, edited, UTF16, 2)
@@ -53,5 +53,5 @@ def test_a_changed_finding_is_converted_again_and_a_gone_one_is_dropped() -> Non
 
 
 def test_an_unversioned_publish_leaves_version_out() -> None:
-    params = DiagnosticsWire().params(URI, (), "", UTF16, None)
+    params = DiagnosticsWire(get_converter()).params(URI, (), "", UTF16, None)
     assert params == {"uri": URI, "diagnostics": []}

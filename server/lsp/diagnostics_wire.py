@@ -12,21 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lsprotocol.converters import get_converter
+from cattrs import Converter
 
 from ...analyzers.models import Finding
 from .convert import PositionCodec, to_diagnostic
 
 Wire = dict[str, Any]
 
-_CONVERTER = get_converter()
-
 
 class DiagnosticsWire:
     """Per document, the wire form of each finding it last published. Entries hold their
     finding, so an ``id`` is never reused while it is a key."""
 
-    def __init__(self) -> None:
+    def __init__(self, converter: Converter) -> None:
+        self._converter = converter
         self._published: dict[str, dict[int, tuple[Finding, Wire]]] = {}
 
     def params(
@@ -46,7 +45,7 @@ class DiagnosticsWire:
             entry = previous.get(id(finding))
             if entry is None or entry[0] is not finding:
                 codec = codec or PositionCodec(text, encoding)
-                entry = (finding, _CONVERTER.unstructure(to_diagnostic(finding, codec, None)))
+                entry = (finding, self._converter.unstructure(to_diagnostic(finding, codec, None)))
             current[id(finding)] = entry
             wire = entry[1]
             diagnostics.append(

@@ -14,7 +14,7 @@ import logging
 import queue
 import sys
 import threading
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
@@ -55,11 +55,6 @@ class GuardedServer(LanguageServer):
         finally:
             self.shutdown()
         return 0
-
-    def notify_json(self, method: str, params: dict[str, Any]) -> None:
-        """Send a notification whose params are JSON already (``diagnostics_wire``): pygls
-        serialises a plain dict as it is, past lsprotocol's converter."""
-        self.protocol._send_data({"jsonrpc": "2.0", "method": method, "params": params})
 
 
 class StdinChunks:

@@ -95,7 +95,9 @@ class Session(GuardedServer):
         self.signals.forget(uri)
         if self._lm_jobs is not None:
             self._lm_jobs.cancel(uri)
-        self.notify_json(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, {"uri": uri, "diagnostics": []})
+        self.protocol.notify_json(
+            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, {"uri": uri, "diagnostics": []}
+        )
         if self._wire is not None:
             self._wire.forget(uri)
 
@@ -200,14 +202,14 @@ class Session(GuardedServer):
         if self._wire is None:
             from .diagnostics_wire import DiagnosticsWire
 
-            self._wire = DiagnosticsWire()
+            self._wire = DiagnosticsWire(self.protocol.converter)
         return self._wire
 
     def publish_findings(
         self, uri: str, text: str, findings: Sequence[Finding], document_version: int | None
     ) -> None:
         params = self.wire.params(uri, findings, text, self.encoding, document_version)
-        self.notify_json(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
+        self.protocol.notify_json(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
 
     # -- feedback -------------------------------------------------------------------------
     @property
