@@ -232,22 +232,12 @@ def serve(tcp: str | None, log_level: str, token_file: Path | None, max_mb: int 
 
 
 def _import_server() -> GuardedServer:
-    """The language server, imported without a full garbage collection on the way.
+    """The language server, imported without a full garbage collection on the way: most of
+    what separated our answer to ``initialize`` from a bare pygls server's (``long_lived``)."""
+    from ..long_lived import long_lived
 
-    pygls and lsprotocol build a few hundred thousand objects that live as long as the process;
-    a full collection among them (about 20 ms) was most of what separated our answer to
-    ``initialize`` from a bare pygls server's. Full collections wait until the import is done
-    (young ones still run), and what it built is then frozen, so no later collection walks it.
-    """
-    import gc
-
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, 1_000_000)
-    try:
+    with long_lived():
         from ..lsp.handlers import server
-    finally:
-        gc.freeze()
-        gc.set_threshold(young, middle, old)
     return server
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
 from lsprotocol import types
@@ -50,19 +49,24 @@ server = Session()
 @server.feature(types.INITIALIZE)
 def on_initialize(ls: Session, params: types.InitializeParams) -> None:
     ls.start(params)
-    threading.Thread(target=_warm_up, name="dspy-lsp-warm-up", daemon=True).start()
 
 
 def _warm_up() -> None:
-    """Import the analysis stack off the request path so the first didOpen is fast too."""
-    from .. import analysis, settings  # noqa: F401
-    from . import actions, convert  # noqa: F401
+    """Import the analysis stack once ``initialize`` is answered, before the didOpen that
+    usually follows it. On the loop, not a thread: a thread fought the loop for the GIL and
+    made the first diagnostics 80 ms later."""
+    from ..long_lived import long_lived
+
+    with long_lived():
+        from .. import analysis, settings  # noqa: F401
+        from . import actions, diagnostics_wire  # noqa: F401
 
 
 @server.feature(types.INITIALIZED)
 async def on_initialized(ls: Session, _: types.InitializedParams) -> None:
     from ..settings import editor_section
 
+    _warm_up()
     ls.editor_settings = editor_section(ls.initialization_options)
     ls.programs_watch = asyncio.ensure_future(ls.watch_programs())
     caps = ls.client_capabilities.workspace
@@ -92,8 +96,15 @@ def shutdown(ls: Session, *args: Any) -> None:
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: Session, params: types.DidOpenTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri, delay_s=0.0)
-    ls.request_lm(params.text_document.uri, "open")
+    uri = params.text_document.uri
+    # The rules first: starting the LM tier (its imports, its cache) beside them delayed the
+    # first diagnostics, and a model takes seconds anyway.
+    ls.schedule(uri, delay_s=0.0).add_done_callback(lambda _: _lm_on_open(ls, uri))
+
+
+def _lm_on_open(ls: Session, uri: str) -> None:
+    if uri in ls.workspace.text_documents:  # not closed while the rules ran
+        ls.request_lm(uri, "open")
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)

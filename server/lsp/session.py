@@ -162,10 +162,10 @@ class Session(GuardedServer):
         doc = self.workspace.get_text_document(uri)
         return Snapshot(uri=uri, document_version=doc.version, text=doc.source)
 
-    def schedule(self, uri: str, delay_s: float | None = None) -> None:
+    def schedule(self, uri: str, delay_s: float | None = None) -> asyncio.Task[None]:
         if delay_s is None:
             delay_s = self.settings_for(uri).settings.debounce_ms / 1000
-        self.scheduler.schedule(self.snapshot(uri), delay_s)
+        return self.scheduler.schedule(self.snapshot(uri), delay_s)
 
     def analyze_now(self, uri: str) -> Analysis:
         """The document as it is now, both tiers (code actions need it at once)."""
