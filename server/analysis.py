@@ -107,13 +107,15 @@ def merge(rules: Analysis, lm_findings: Sequence[Finding], min_confidence: float
     """The one order of findings: the rules' by position (then rule id), then the model's by
     rank, best first: each reply's first finding before any second one, by position among
     equals. Confidence does not order (a few-shot program often gives every finding the same
-    one); LM findings under ``min_confidence`` are left out. A finding whose id came earlier is
-    dropped; LM findings that repeat a rule's finding were already left out by the LM tier
-    (``without_rule_duplicates``)."""
+    one); LM findings under ``min_confidence`` are left out. An LM finding whose id came
+    earlier is dropped; LM findings that repeat a rule's finding were already left out by the LM
+    tier (``without_rule_duplicates``). The rules' findings all stay: two identical statements
+    give findings with one id (ids survive moves), and both are real."""
     ranked = sorted(at_least(lm_findings, min_confidence), key=_lm_order)
-    seen: set[str] = set()
-    merged = []
-    for finding in (*sorted(rules.findings, key=_rule_order), *ranked):
+    ordered = sorted(rules.findings, key=_rule_order)
+    seen = {finding.id for finding in ordered}
+    merged = list(ordered)
+    for finding in ranked:
         if finding.id not in seen:
             seen.add(finding.id)
             merged.append(finding)

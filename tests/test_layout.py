@@ -24,6 +24,7 @@ RANKS = (
     ("dspy_lsp.server.fix_formatter", 2),  # black in process, our own ruff binary
     ("dspy_lsp.server.python_files", 2),  # the files a run covers
     ("dspy_lsp.server.verify", 2),  # tests run in a copy of the project
+    ("dspy_lsp.server.long_lived", 2),  # imports without full collections
     ("dspy_lsp.server.lm", 3),
     ("dspy_lsp.server.analysis", 4),
     ("dspy_lsp.server.lsp", 5),

@@ -80,6 +80,10 @@ class LmJobs:
         if task is not None:
             task.cancel()
 
+    def has_request(self, uri: str) -> bool:
+        """A job for ``uri`` runs, waits for room or waits to retry."""
+        return uri in self._tasks or uri in self._waiting or uri in self._retries
+
     @property
     def pending(self) -> int:
         return len(self._tasks)

@@ -166,9 +166,11 @@ def _fix_and_line(
 
 
 def _lookup(analysis: Analysis, finding_id: str | None, rule: str, span: Span) -> Finding | None:
-    for finding in analysis.findings:
-        if finding_id is not None and finding.id == finding_id:
-            return finding
+    """The finding a stale diagnostic stands for: by id, the nearest one (identical statements
+    share ids), else by rule and place."""
+    same_id = [f for f in analysis.findings if finding_id is not None and f.id == finding_id]
+    if same_id:
+        return min(same_id, key=lambda f: abs(f.span.start.line - span.start.line))
     for finding in analysis.findings:
         if finding.rule == rule and finding.span == span:
             return finding

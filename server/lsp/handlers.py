@@ -103,7 +103,9 @@ def did_open(ls: Session, params: types.DidOpenTextDocumentParams) -> None:
 
 
 def _lm_on_open(ls: Session, uri: str) -> None:
-    if uri in ls.workspace.text_documents:  # not closed while the rules ran
+    # Not if it was closed while the rules ran, and not over a request made since (a command
+    # or a save): a new request replaces the running one, and its caller waits for that one.
+    if uri in ls.workspace.text_documents and not ls.lm_jobs.has_request(uri):
         ls.request_lm(uri, "open")
 
 
