@@ -53,6 +53,8 @@ class Session(GuardedServer):
         # The client's word on trust, from initializationOptions only (see settings.resolve).
         self.trust_project = False
         self.restricted = False
+        self._lm_offered = False  # the no-LM hint or the local Ollama offer, once a session
+        self._lm_offer: asyncio.Future[None] | None = None
         self._trust_notices: set[str] = set()
         self._projects: dict[Path, ProjectConfig] = {}
         self._resolved: dict[Path, tuple[object, ResolvedSettings]] = {}
@@ -135,7 +137,7 @@ class Session(GuardedServer):
         if resolved.trust_notice and resolved.trust_notice not in self._trust_notices:
             # Once per project and set of keys, for the whole session: not at every reload.
             self._trust_notices.add(resolved.trust_notice)
-            self._tell(f"dspy-lsp: {resolved.trust_notice}", True)
+            self.tell(f"dspy-lsp: {resolved.trust_notice}", True)
         return resolved
 
     def report_config_error(self, error: str) -> None:
@@ -226,7 +228,7 @@ class Session(GuardedServer):
         from .feedback import FeedbackRecorder
 
         if self._feedback is None:
-            self._feedback = FeedbackRecorder(self._tell)
+            self._feedback = FeedbackRecorder(self.tell)
         resolved = self.root_settings()
         root = resolved.root or Path(self.workspace.root_path or Path.cwd())
 
@@ -278,10 +280,10 @@ class Session(GuardedServer):
         if self._lm_jobs is None:
             from ..lm.jobs import LmJobs
 
-            self._lm_jobs = LmJobs(self._tell)
+            self._lm_jobs = LmJobs(self.tell)
         return self._lm_jobs
 
-    def _tell(self, message: str, warning: bool) -> None:
+    def tell(self, message: str, warning: bool) -> None:
         if warning:
             self.window_show_message(
                 types.ShowMessageParams(type=types.MessageType.Warning, message=message)
@@ -310,8 +312,15 @@ class Session(GuardedServer):
     def lm_tier(self) -> LmTier:
         return self.lm_jobs.configure(self.root_settings().settings.lm)
 
+    def open_documents(self) -> list[str]:
+        return list(self.workspace.text_documents)
+
     def request_lm(self, uri: str, trigger: str) -> asyncio.Task[None] | None:
-        self.lm_tier()
+        if not self.lm_tier().configured and not self._lm_offered:
+            from .lm_offer import offer_local_lm
+
+            self._lm_offered = True
+            self._lm_offer = asyncio.ensure_future(offer_local_lm(self))
         if not self.lm_jobs.wants(trigger) or not self._may_send(uri):
             return None
 
@@ -338,7 +347,7 @@ class Session(GuardedServer):
         notice = f"dspy-lsp: not sending {path} to the LM: it is outside the workspace"
         if notice not in self._trust_notices:
             self._trust_notices.add(notice)
-            self._tell(notice, False)
+            self.tell(notice, False)
         return False
 
     # -- program versions -------------------------------------------------------------------
@@ -364,7 +373,7 @@ class Session(GuardedServer):
         versions = tier.reload_programs()
         if versions is None:
             return None
-        self._tell(f"dspy-lsp: now running {', '.join(sorted(versions.values()))}", False)
+        self.tell(f"dspy-lsp: now running {', '.join(sorted(versions.values()))}", False)
         for uri in list(self.workspace.text_documents):
             self.schedule(uri, delay_s=0.0)  # the old version's LM findings are gone
             self.request_lm(uri, "open")

@@ -123,6 +123,8 @@ class FakeOpenAI:
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.ollama_models: list[str] | None = None
+        """Set: ``GET /api/tags`` lists these, as a local Ollama does; None: 404."""
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -353,6 +355,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr logging; tests assert on recorded requests instead."""
+
+    def do_GET(self) -> None:
+        """Ollama's model list (``ollama_models``), recorded like any request."""
+        fake = self.server.fake
+        path = self.path.split("?", 1)[0]
+        fake._record_rejected(f"GET {path}", dict(self.headers.items()), {})
+        if path != "/api/tags" or fake.ollama_models is None:
+            self._send_json(404, {"error": f"no route {path}"})
+            return
+        self._send_json(200, {"models": [{"name": name} for name in fake.ollama_models]})
 
     def do_POST(self) -> None:
         fake = self.server.fake
