@@ -1,19 +1,27 @@
 -- Drives a real Neovim session against dspy-lsp, then writes what happened as JSON and quits.
 --
--- Steps: open the file, wait for dspy-lsp diagnostics, list the code actions on the DL104
--- line, apply the DL104 quick fix through vim.lsp.buf.code_action() (the menu answered with
--- its title), which applies the edit and then sends the action's command (dspy-lsp.feedback),
--- write the buffer, wait for the republished diagnostics, then run :DspyLspFixAll on the buffer
--- (not written). After each action it waits until no request to the server is in flight, so
--- the feedback command is answered before Neovim quits.
+-- Two scenarios ($NVIM_DSPY_LSP_TEST_SCENARIO):
+-- "actions" (the default): open the file, wait for dspy-lsp diagnostics, list the code actions
+-- on the DL104 line, apply the DL104 quick fix through vim.lsp.buf.code_action() (the menu
+-- answered with its title), which applies the edit and then sends the action's command
+-- (dspy-lsp.feedback), write the buffer, wait for the republished diagnostics, then run
+-- :DspyLspFixAll on the buffer (not written), then :DspyLspStatus. After each action it waits
+-- until no request to the server is in flight, so the feedback command is answered before
+-- Neovim quits.
+-- "commands": open the file, run :DspyLspAnalyzeFile, :DspyLspStatus and
+-- :DspyLspAnalyzeWorkspace and keep what they show (vim.notify), run two of them from a buffer
+-- the server is not attached to, then open the code action menu on the DL104 line and keep its
+-- titles without choosing one.
 -- Every wait is bounded; any failure is recorded in the result's "error" and exits non-zero.
 --
 -- Environment: NVIM_DSPY_LSP_TEST_FILE (the copy to edit), NVIM_DSPY_LSP_TEST_RESULT (the JSON
--- to write), NVIM_DSPY_LSP_TEST_TIMEOUT_MS (each wait's bound).
+-- to write), NVIM_DSPY_LSP_TEST_TIMEOUT_MS (each wait's bound), NVIM_DSPY_LSP_TEST_SCENARIO,
+-- NVIM_DSPY_LSP_TEST_OTHER_FILE ("commands": a file of the project left unopened).
 
 local file = assert(vim.env.NVIM_DSPY_LSP_TEST_FILE, "NVIM_DSPY_LSP_TEST_FILE is not set")
 local out = assert(vim.env.NVIM_DSPY_LSP_TEST_RESULT, "NVIM_DSPY_LSP_TEST_RESULT is not set")
 local timeout = tonumber(vim.env.NVIM_DSPY_LSP_TEST_TIMEOUT_MS or "") or 30000
+local scenario = vim.env.NVIM_DSPY_LSP_TEST_SCENARIO or "actions"
 local SOURCE = "dspy-lsp"
 
 local result = {
@@ -22,6 +30,7 @@ local result = {
   titles = {},
   preferred = {},
   codes_after_fix = {},
+  scenario = scenario,
 }
 
 local function wait_for(what, condition)
@@ -81,7 +90,8 @@ local function buffer_text(bufnr)
   return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n") .. "\n"
 end
 
-local function run()
+-- Opens the file and waits for its diagnostics; the DL104 one and the LSP diagnostics on its line.
+local function open_file()
   vim.cmd("edit " .. vim.fn.fnameescape(file))
   local bufnr = vim.api.nvim_get_current_buf()
   result.filetype = vim.bo[bufnr].filetype
@@ -97,6 +107,7 @@ local function run()
   end)
   local diagnostics = dspy_diagnostics(bufnr)
   result.codes = codes_of(diagnostics)
+  result.diagnostic_count = #diagnostics
 
   local target
   for _, d in ipairs(diagnostics) do
@@ -116,6 +127,11 @@ local function run()
       table.insert(on_line, to_lsp(d))
     end
   end
+  return bufnr, client, target, on_line
+end
+
+-- textDocument/codeAction on the target's line, asked directly (no menu); records the titles.
+local function code_actions(bufnr, client, target, on_line)
   local params = {
     textDocument = { uri = vim.uri_from_bufnr(bufnr) },
     range = {
@@ -137,12 +153,74 @@ local function run()
     error("textDocument/codeAction failed: " .. (err.message or vim.inspect(err)), 0)
   end
 
-  local quick_fix
   for _, action in ipairs(response.result or {}) do
     table.insert(result.titles, action.title)
     if action.isPreferred then
       table.insert(result.preferred, action.title)
     end
+  end
+  return response.result or {}
+end
+
+-- Opens the code action menu at the cursor, as a user does; answer(titles) picks a title or nil.
+local function code_action_menu(on_line, answer)
+  vim.ui.select = function(items, _, on_choice)
+    local chosen
+    local titles = {}
+    for _, item in ipairs(items) do
+      local action = item.action or item[2] -- 0.10+: { action, ctx }; before: { client_id, action }
+      table.insert(titles, action.title)
+    end
+    result.menu = titles
+    local pick = answer(titles)
+    for i, title in ipairs(titles) do
+      if title == pick then
+        chosen = items[i]
+      end
+    end
+    on_choice(chosen)
+  end
+  local context = { diagnostics = on_line }
+  if vim.fn.has("nvim-0.8") == 1 then
+    vim.lsp.buf.code_action({ context = context })
+  else
+    vim.lsp.buf.code_action(context)
+  end
+end
+
+-- From now on vim.notify records each message (text and level) in the list returned.
+local function record_notes()
+  local notes = {}
+  vim.notify = function(text, level)
+    table.insert(notes, { text = text, level = level or vim.log.levels.INFO })
+  end
+  return notes
+end
+
+-- Runs an Ex command and returns what it showed with vim.notify once it has answered: every
+-- message, the last one being the answer ("analysing …" notes come before it).
+local function shown_by(command, notes)
+  local from = #notes
+  vim.cmd(command)
+  wait_for(command .. " to show its answer", function()
+    for i = from + 1, #notes do
+      if not vim.endswith(notes[i].text, "…") then
+        return true
+      end
+    end
+    return false
+  end)
+  local shown = {}
+  for i = from + 1, #notes do
+    table.insert(shown, notes[i])
+  end
+  return shown
+end
+
+local function run_actions()
+  local bufnr, client, target, on_line = open_file()
+  local quick_fix
+  for _, action in ipairs(code_actions(bufnr, client, target, on_line)) do
     if not quick_fix and action.edit and action.isPreferred and vim.startswith(action.title, "DL104:") then
       quick_fix = action
     end
@@ -154,26 +232,11 @@ local function run()
 
   -- As a user applies it: the code action menu on the line, the fix picked by its title.
   -- Neovim applies the chosen action's edit, then sends its command to the server.
-  vim.ui.select = function(items, _, on_choice)
-    local chosen
-    result.menu = {}
-    for _, item in ipairs(items) do
-      local action = item.action or item[2] -- 0.10+: { action, ctx }; before: { client_id, action }
-      table.insert(result.menu, action.title)
-      if action.title == quick_fix.title then
-        chosen = item
-      end
-    end
-    on_choice(chosen)
-  end
   local tick = vim.api.nvim_buf_get_changedtick(bufnr)
   vim.api.nvim_win_set_cursor(0, { target.lnum + 1, target.col })
-  local context = { diagnostics = on_line }
-  if vim.fn.has("nvim-0.8") == 1 then
-    vim.lsp.buf.code_action({ context = context })
-  else
-    vim.lsp.buf.code_action(context)
-  end
+  code_action_menu(on_line, function()
+    return quick_fix.title
+  end)
   wait_for("the DL104 quick fix to edit the buffer", function()
     return vim.api.nvim_buf_get_changedtick(bufnr) ~= tick
   end)
@@ -199,6 +262,56 @@ local function run()
     return idle(client)
   end)
   result.fix_all_text = buffer_text(bufnr)
+
+  -- No LM configured in this run.
+  local notes = record_notes()
+  result.status = shown_by("DspyLspStatus", notes)
+end
+
+local function run_commands()
+  local notes = record_notes()
+  local bufnr, client, target, on_line = open_file()
+
+  result.analyze_file = shown_by("DspyLspAnalyzeFile", notes)
+  result.codes_after_analyze_file = codes_of(dspy_diagnostics(bufnr))
+  result.status = shown_by("DspyLspStatus", notes)
+  result.analyze_workspace = shown_by("DspyLspAnalyzeWorkspace", notes)
+
+  -- The unopened file's diagnostics, published by the workspace run.
+  local other = vim.uri_to_bufnr(vim.uri_from_fname(assert(vim.env.NVIM_DSPY_LSP_TEST_OTHER_FILE)))
+  wait_for("diagnostics of the unopened file", function()
+    return #dspy_diagnostics(other) > 0
+  end)
+  result.other_codes = codes_of(dspy_diagnostics(other))
+  result.other_count = #dspy_diagnostics(other)
+
+  -- From a buffer the server is not attached to: the status still has one project to ask.
+  vim.cmd("enew")
+  result.status_elsewhere = shown_by("DspyLspStatus", notes)
+  result.analyze_file_elsewhere = shown_by("DspyLspAnalyzeFile", notes)
+  vim.api.nvim_set_current_buf(bufnr)
+
+  code_actions(bufnr, client, target, on_line)
+  vim.api.nvim_win_set_cursor(0, { target.lnum + 1, target.col })
+  code_action_menu(on_line, function()
+    return nil
+  end)
+  wait_for("the code action menu", function()
+    return result.menu ~= nil
+  end)
+  wait_for("the server to answer every request", function()
+    return idle(client)
+  end)
+end
+
+local SCENARIOS = { actions = run_actions, commands = run_commands }
+
+local function run()
+  local scenario_run = SCENARIOS[scenario]
+  if not scenario_run then
+    error("unknown NVIM_DSPY_LSP_TEST_SCENARIO " .. scenario, 0)
+  end
+  scenario_run()
 end
 
 local function finish(err)
