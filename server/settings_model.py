@@ -224,6 +224,19 @@ class TestsSettings(_Strict):
     )
 
 
+class ActionsSettings(_Strict):
+    """What the code actions offer beside each finding's fix."""
+
+    dismiss: Literal["all", "menu", "none"] = Field(
+        default="menu",
+        description='How dismissing a finding is offered. `menu`: one "Dismiss DLxxx…" action'
+        " per finding, listed after the fixes, which asks (a question with buttons, in any LSP"
+        " client) whether it is a false positive (a suppression comment on its line) or"
+        " dismissed for now (hidden this session). `all`: both as actions of their own, two"
+        " per finding. `none`: no dismiss actions (`# dspy-lsp: ignore[...]` still works).",
+    )
+
+
 class Settings(_Strict):
     """Everything one file is analysed under; the source of the editor's settings and the
     README's table (``settings_schema``)."""
@@ -262,6 +275,7 @@ class Settings(_Strict):
     feedback: FeedbackSettings = FeedbackSettings()
     learn: LearnSettings = LearnSettings()
     tests: TestsSettings = TestsSettings()
+    actions: ActionsSettings = ActionsSettings()
 
     def selection(self) -> RuleSelection:
         return RuleSelection(select=self.select, ignore=self.ignore, overrides=self.overrides)

@@ -113,6 +113,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="list the rules with their documentation")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    rules.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --format markdown: write one page per rule and an index there (docs/rules)",
+    )
+    rule = sub.add_parser("rule", help="print one rule's documentation page")
+    rule.add_argument("code", help="a rule code such as DL104 (or DL000, LM-bug, TESTS-failing)")
 
     invoked = None if argv is None else next((a for a in argv if not a.startswith("-")), None)
     for verb, help_text in VERB_MODULES.items():
@@ -155,7 +163,9 @@ def _run(argv: Sequence[str]) -> int:
     if args.command == "serve":
         return serve(args.tcp, args.log_level, args.token_file, args.max_message_mb)
     if args.command == "rules":
-        return list_rules(args.format)
+        return list_rules(args.format, args.output_dir)
+    if args.command == "rule":
+        return show_rule(args.code)
     if args.command == "trust":
         return trust(args)
     if args.command == "dataset":
@@ -271,11 +281,16 @@ def check(args: argparse.Namespace) -> int:
     return run_check(args)
 
 
-def list_rules(fmt: str) -> int:
+def list_rules(fmt: str, output_dir: Path | None = None) -> int:
     import json
 
     from ...analyzers.rules import ALL_RULES
 
+    if output_dir is not None:
+        if fmt != "markdown":
+            print("dspy-lsp: --output-dir needs --format markdown", file=sys.stderr)
+            return EXIT_ERROR
+        return write_rule_pages(output_dir)
     if fmt == "json":
         payload = [
             {
@@ -313,6 +328,42 @@ def list_rules(fmt: str) -> int:
         if rule.PEDANTIC:
             sys.stdout.write(f"    Pedantic: {rule.PEDANTIC}\n")
         sys.stdout.write("\n")
+    return EXIT_CLEAN
+
+
+def write_rule_pages(output_dir: Path) -> int:
+    """One Markdown page per rule and other code, and an index: ``docs/rules/``. Pages of rules
+    that no longer exist are removed; other files there are left alone."""
+    from ...analyzers.rule_docs import PAGE_NAME, render_pages
+    from ...analyzers.rules import ALL_RULES
+
+    pages = render_pages(ALL_RULES)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for stale in output_dir.iterdir():
+            if PAGE_NAME.match(stale.name) and stale.name not in pages:
+                stale.unlink()
+        for name, text in pages.items():
+            (output_dir / name).write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        print(f"dspy-lsp: cannot write the rule pages: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(f"wrote {len(pages)} pages to {output_dir}\n")
+    return EXIT_CLEAN
+
+
+def show_rule(code: str) -> int:
+    """One rule's page (``dspy-lsp rule DL104``): the same Markdown as ``docs/rules/``."""
+    from ...analyzers.rule_docs import page_for
+    from ...analyzers.rules import ALL_RULES
+
+    page = page_for(code, ALL_RULES)
+    if page is None:
+        print(
+            f"dspy-lsp: unknown rule code {code!r} (`dspy-lsp rules` lists them)", file=sys.stderr
+        )
+        return EXIT_ERROR
+    sys.stdout.write(page)
     return EXIT_CLEAN
 
 

@@ -33,6 +33,7 @@ from .constants import (
 )
 from .convert import PositionCodec, text_document_edit
 from .diagnostic_data import DiagnosticData, PlanRequest
+from .dismiss_menu import DismissMenu
 from .feedback import FeedbackPayload, payload_for
 
 _SAFETY_LABEL = {
@@ -55,6 +56,8 @@ class ActionRequest:
     resolve_edits: bool = False  # the client resolves edits lazily (codeAction/resolve)
     selection: types.Range | None = None  # the request's range, when it selects something
     formatter: FormatStyle | None = None  # the project's: fixes format the lines they touch
+    dismiss: str = "all"  # actions.dismiss: "all", "menu" (one "Dismiss…" each) or "none"
+    apply_edit: bool = True  # the client applies edits the server sends (the menu needs it)
 
     @property
     def stub(self) -> bool:
@@ -76,6 +79,8 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
 
     feedback = _Feedback(request)
     result: list[types.CodeAction | types.Command] = []
+    menus: list[types.CodeAction] = []  # listed after every fix, so fixes come first
+    menu = request.dismiss == "menu" and request.apply_edit
     if _wanted(types.CodeActionKind.QuickFix, request.only):
         for diagnostic in request.diagnostics:
             rule = str(diagnostic.code or "")
@@ -92,7 +97,11 @@ def code_actions(request: ActionRequest, analyze: Callable[[], Analysis]) -> lis
             if plannable and request.plans and _wanted(PLAN_KIND, request.only):
                 planned = finding.model_copy(update={"fix": fix})
                 result.append(_plan_action(request, diagnostic, planned))
-            result.extend(_dismissals(request, diagnostic, finding, line, codec, feedback))
+            if menu:
+                menus.append(_dismiss_menu(request, diagnostic, finding, line, feedback))
+            elif request.dismiss != "none":
+                result.extend(_dismissals(request, diagnostic, finding, line, codec, feedback))
+    result.extend(menus)
     if request.plans and request.selection is not None and _wanted(MISSED_KIND, request.only):
         result.append(_report_missed(request, request.selection, codec, feedback))
     if request.only and _wanted(FIX_ALL_KIND, request.only):
@@ -249,6 +258,27 @@ def _dismissals(
         )
     actions.append(dismiss(FeedbackKind.DISMISSED_LATER, "not now (hide this session)", None))
     return actions
+
+
+def _dismiss_menu(
+    request: ActionRequest,
+    diagnostic: types.Diagnostic,
+    finding: Finding,
+    line: int,
+    feedback: _Feedback,
+) -> types.CodeAction:
+    """The two dismissals of ``_dismissals`` behind one action, whose command asks which."""
+    suppress = suppression_edit(request.text, line, finding.rule)
+    false_positive = FeedbackKind.DISMISSED_FALSE_POSITIVE
+    return DismissMenu(
+        uri=request.uri,
+        document_version=request.document_version,
+        rule=finding.rule,
+        message=finding.message,
+        suppress=suppress,
+        false_positive=feedback.payload(finding, false_positive, "dismiss") if suppress else None,
+        later=feedback.payload(finding, FeedbackKind.DISMISSED_LATER, "dismiss"),
+    ).action(diagnostic)
 
 
 def _report_missed(

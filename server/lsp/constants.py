@@ -15,3 +15,13 @@ MISSED_RULE = "missed"
 """The rule name of a missed-bug report: no rule or program reported these lines."""
 CMD_FEEDBACK = "dspy-lsp.feedback"
 CMD_RELOAD_PROGRAMS = "dspy-lsp.reloadPrograms"
+CMD_DISMISS = "dspy-lsp.dismiss"
+"""The "Dismiss…" action's command: asks the client which dismissal (``dismiss_menu.py``)."""
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[
+        types.NotebookDocumentFilterWithCells(
+            notebook="*", cells=[types.NotebookCellLanguage(language="python")]
+        )
+    ]
+)
+"""Notebooks of any type ("*") are synced for their Python cells, as ruff's server asks."""

@@ -9,11 +9,10 @@ from __future__ import annotations
 from lsprotocol import types
 
 from ...analyzers.models import Edit, Finding, Position, Severity, Span
+from ...analyzers.rule_docs import rule_doc_url
 from ...analyzers.source import LineIndex
 from .constants import SOURCE
 from .diagnostic_data import DiagnosticData
-
-DOCS_URL = "https://github.com/dspy-lsp/dspy-lsp/blob/main/README.md#rules"
 
 _SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,
@@ -73,7 +72,7 @@ def to_diagnostic(
         message=finding.message,
         severity=_SEVERITY[finding.severity],
         code=finding.rule,
-        code_description=types.CodeDescription(href=f"{DOCS_URL}-{finding.rule.lower()}"),
+        code_description=types.CodeDescription(href=rule_doc_url(finding.rule)),
         source=SOURCE,
         data=DiagnosticData.of(finding, document_version).encode(),
     )

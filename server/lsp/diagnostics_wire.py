@@ -57,5 +57,9 @@ class DiagnosticsWire:
             params["version"] = document_version
         return params
 
+    def published(self, uri: str) -> list[Wire]:
+        """The diagnostics last published for ``uri``, in their wire form (hover reads them)."""
+        return [wire for _, wire in self._published.get(uri, {}).values()]
+
     def forget(self, uri: str) -> None:
         self._published.pop(uri, None)

@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import BinaryIO
 
+from lsprotocol import types
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
@@ -30,8 +31,18 @@ class GuardedServer(LanguageServer):
 
     protocol: GuardedProtocol
 
-    def __init__(self, name: str, version: str) -> None:
-        super().__init__(name, version, protocol_cls=GuardedProtocol)
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        notebook_document_sync: types.NotebookDocumentSyncOptions | None = None,
+    ) -> None:
+        super().__init__(
+            name,
+            version,
+            protocol_cls=GuardedProtocol,
+            notebook_document_sync=notebook_document_sync,
+        )
 
     def start_io(
         self,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -16,6 +17,7 @@ from .constants import (
     CMD_ANALYZE_FILE,
     CMD_ANALYZE_WORKSPACE,
     CMD_DEBUG_INFO,
+    CMD_DISMISS,
     CMD_FEEDBACK,
     CMD_PLAN_REFACTOR,
     CMD_RELOAD_PROGRAMS,
@@ -27,6 +29,7 @@ from .constants import (
 )
 from .results import (
     DebugInfo,
+    Dismissed,
     FeedbackRecorded,
     FileAnalysed,
     LmReport,
@@ -35,6 +38,9 @@ from .results import (
     WorkspaceAnalysed,
 )
 from .session import Session
+
+if TYPE_CHECKING:
+    from .feedback import FeedbackPayload
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +134,35 @@ def did_close(ls: Session, params: types.DidCloseTextDocumentParams) -> None:
     ls.close(params.text_document.uri)
 
 
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+def did_open_notebook(ls: Session, params: types.DidOpenNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri, delay_s=0.0)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+def did_change_notebook(ls: Session, params: types.DidChangeNotebookDocumentParams) -> None:
+    structure = params.change.cells.structure if params.change.cells else None
+    for cell in (structure.did_close or []) if structure else []:
+        ls.clear(cell.uri)
+    ls.schedule(params.notebook_document.uri)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+def did_close_notebook(ls: Session, params: types.DidCloseNotebookDocumentParams) -> None:
+    ls.close_notebook(params.notebook_document.uri, [c.uri for c in params.cell_text_documents])
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+def hover(ls: Session, params: types.HoverParams) -> types.Hover | None:
+    """The published diagnostics under the cursor, explained; never an analysis."""
+    from .hover import hover_for
+
+    caps = ls.client_capabilities.text_document
+    formats = caps.hover.content_format if caps and caps.hover else None
+    markdown = formats is None or types.MarkupKind.Markdown in formats
+    return hover_for(ls.published(params.text_document.uri), params.position, markdown)
+
+
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 async def did_change_configuration(ls: Session, params: types.DidChangeConfigurationParams) -> None:
     from ..settings import editor_section
@@ -173,13 +208,13 @@ def code_action(
         encoding=ls.encoding,
         diagnostics=[d for d in params.context.diagnostics if d.source == SOURCE],
         only=list(params.context.only or []),
-        document_changes=bool(
-            caps and caps.workspace_edit and caps.workspace_edit.document_changes
-        ),
+        document_changes=_document_changes(ls.client_capabilities),
         plans=ls.lm_tier().configured,
         resolve_edits=_resolves_edits(ls.client_capabilities),
         selection=_selection(params),
         formatter=ls.settings_for(uri).formatter,
+        dismiss=ls.settings_for(uri).settings.actions.dismiss,
+        apply_edit=bool(caps and caps.apply_edit),
     )
     return actions.code_actions(request, lambda: ls.analyze_now(uri)) or None
 
@@ -208,15 +243,50 @@ async def feedback(ls: Session, *args: Any) -> FeedbackRecorded:
     """Run by the client after it applied a code action (or for a dismissal, instead of an edit)."""
     from .feedback import payloads_from_args
 
-    payloads = payloads_from_args(args)
+    ids = await _settle(ls, payloads_from_args(args))
+    return FeedbackRecorded(recorded=len(ids), ids=tuple(ids))
+
+
+async def _settle(ls: Session, payloads: list[FeedbackPayload]) -> list[int]:
+    """What a verdict does besides being recorded: "not now" hides the finding."""
     for payload in payloads:
         ls.signals.claim(payload.uri, [payload.finding_id])
         if payload.kind == "dismissed_later":
             ls.hidden.setdefault(payload.uri, set()).add(payload.finding_id)
-            if payload.uri in ls.workspace.text_documents:
+            if unquote(payload.uri) in ls.workspace.text_documents:  # pygls keys: unquoted
                 ls.schedule(payload.uri, delay_s=0.0)
-    ids = await ls.record_feedback(payloads)
-    return FeedbackRecorded(recorded=len(ids), ids=tuple(ids))
+    return await ls.record_feedback(payloads)
+
+
+@server.command(CMD_DISMISS)
+async def dismiss(ls: Session, *args: Any) -> Dismissed:
+    """The "Dismiss…" action: ask the client which dismissal, then do it (``dismiss_menu``)."""
+    from .dismiss_menu import FALSE_POSITIVE, NOT_NOW, DismissMenu
+
+    menu = DismissMenu.from_args(args)
+    picked = await ls.window_show_message_request_async(menu.question())
+    if picked is None or picked.title not in (FALSE_POSITIVE, NOT_NOW):
+        return Dismissed(choice=None)
+    if picked.title == NOT_NOW or menu.false_positive is None:
+        ids = await _settle(ls, [menu.later])
+        return Dismissed(choice="later", recorded=len(ids))
+    doc = ls.workspace.text_documents.get(menu.uri)
+    edit = menu.suppression(
+        doc.source if doc else "",
+        doc.version if doc else None,
+        ls.encoding,
+        _document_changes(ls.client_capabilities),
+    )
+    if edit is None:
+        reason = "the document changed since the actions were listed: ask for them again"
+        return Dismissed(choice="false_positive", reason=reason)
+    result = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=edit, label=f"Dismiss {menu.rule}")
+    )
+    if not result.applied:
+        return Dismissed(choice="false_positive", reason=result.failure_reason or "not applied")
+    ids = await _settle(ls, [menu.false_positive])
+    return Dismissed(choice="false_positive", applied=True, recorded=len(ids))
 
 
 @server.command(CMD_RELOAD_PROGRAMS)
@@ -285,6 +355,13 @@ def _selection(params: types.CodeActionParams) -> types.Range | None:
     if chosen.start == chosen.end or any(d.range == chosen for d in params.context.diagnostics):
         return None
     return chosen
+
+
+def _document_changes(caps: types.ClientCapabilities) -> bool:
+    workspace = caps.workspace
+    return bool(
+        workspace and workspace.workspace_edit and workspace.workspace_edit.document_changes
+    )
 
 
 def _resolves_edits(caps: types.ClientCapabilities) -> bool:

@@ -29,6 +29,17 @@ class FeedbackRecorded:
 
 
 @dataclass(frozen=True)
+class Dismissed:
+    """``dspy-lsp.dismiss``: what the user picked ("false_positive", "later", or None when the
+    question was closed), whether the suppression comment was applied, and why not."""
+
+    choice: str | None
+    applied: bool = False
+    recorded: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ProgramsReloaded:
     changed: bool
     versions: dict[str, str]

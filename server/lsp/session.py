@@ -14,12 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from .. import version
 from .constants import (
+    NOTEBOOK_SYNC,
     SOURCE,
 )
 from .documents import LspWorkspace, fingerprint
@@ -47,7 +49,7 @@ PROGRAMS_POLL_S = 1.0
 
 class Session(GuardedServer):
     def __init__(self) -> None:
-        super().__init__(SOURCE, version())
+        super().__init__(SOURCE, version(), NOTEBOOK_SYNC)
         self.editor_settings: dict[str, Any] = {}
         self.initialization_options: Any = None
         # The client's word on trust, from initializationOptions only (see settings.resolve).
@@ -110,7 +112,7 @@ class Session(GuardedServer):
 
     # -- settings -------------------------------------------------------------------------
     def settings_for(self, uri: str) -> ResolvedSettings:
-        path = _path(uri)
+        path = _path(self._notebook_of(uri) or uri)  # a cell: its notebook's directory
         return self.settings_in(path.parent if path is not None else Path.cwd())
 
     def settings_in(self, directory: Path) -> ResolvedSettings:
@@ -161,8 +163,38 @@ class Session(GuardedServer):
 
     # -- analysis -------------------------------------------------------------------------
     def snapshot(self, uri: str) -> Snapshot:
+        """The document to analyse for ``uri``: a notebook (or one of its cells) is analysed as
+        one module (``notebooks.py``)."""
+        notebook = self._notebook_of(uri)
+        if notebook is not None:
+            from .notebooks import notebook_module
+
+            version = self.workspace.get_notebook_document(notebook_uri=notebook).version
+            text = notebook_module(self._code_cells(notebook)).text
+            return Snapshot(uri=notebook, document_version=version, text=text)
+        return self._text_snapshot(uri)
+
+    def _text_snapshot(self, uri: str) -> Snapshot:
         doc = self.workspace.get_text_document(uri)
         return Snapshot(uri=uri, document_version=doc.version, text=doc.source)
+
+    def _notebook_of(self, uri: str) -> str | None:
+        """The notebook ``uri`` names or holds as a cell; None for a text document."""
+        notebook = self.workspace.get_notebook_document(
+            notebook_uri=uri
+        ) or self.workspace.get_notebook_document(cell_uri=uri)
+        return notebook.uri if notebook is not None else None
+
+    def _code_cells(self, notebook_uri: str) -> list[tuple[str, int | None, str]]:
+        """A notebook's Python code cells, in order: ``(uri, version, text)``."""
+        notebook = self.workspace.get_notebook_document(notebook_uri=notebook_uri)
+        cells = []
+        for cell in notebook.cells if notebook is not None else ():
+            doc = self.workspace.text_documents.get(unquote(cell.document))
+            code = cell.kind == types.NotebookCellKind.Code
+            if code and doc is not None and doc.language_id in (None, "python"):
+                cells.append((cell.document, doc.version, doc.source))
+        return cells
 
     def schedule(self, uri: str, delay_s: float | None = None) -> asyncio.Task[None]:
         if delay_s is None:
@@ -170,8 +202,9 @@ class Session(GuardedServer):
         return self.scheduler.schedule(self.snapshot(uri), delay_s)
 
     def analyze_now(self, uri: str) -> Analysis:
-        """The document as it is now, both tiers (code actions need it at once)."""
-        return self._analyze_snapshot(self.snapshot(uri))
+        """The document as it is now, both tiers (code actions need it at once); a notebook's
+        cell alone, since its actions edit that cell."""
+        return self._analyze_snapshot(self._text_snapshot(uri))
 
     def _analyze_snapshot(self, snapshot: Snapshot) -> Analysis:
         from ..analysis import run
@@ -184,10 +217,16 @@ class Session(GuardedServer):
         return analysis
 
     def _current_version(self, uri: str) -> int | None:
+        notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+        if notebook is not None:
+            return notebook.version
         doc = self.workspace.text_documents.get(uri)
         return doc.version if doc is not None else -1
 
     def _publish(self, snapshot: Snapshot, analysis: Analysis) -> None:
+        if self.workspace.get_notebook_document(notebook_uri=snapshot.uri) is not None:
+            self._publish_notebook(snapshot.uri, analysis)
+            return
         hidden = self.hidden.get(snapshot.uri)
         if hidden:
             kept = tuple(f for f in analysis.findings if f.id not in hidden)
@@ -198,6 +237,33 @@ class Session(GuardedServer):
         self.publish_findings(
             snapshot.uri, snapshot.text, analysis.findings, snapshot.document_version
         )
+
+    def _publish_notebook(self, uri: str, analysis: Analysis) -> None:
+        """Each code cell's findings on that cell, in its own lines."""
+        from .notebooks import findings_by_cell, notebook_module
+
+        module = notebook_module(self._code_cells(uri))
+        for cell, findings in findings_by_cell(module, analysis.findings):
+            hidden = self.hidden.get(cell.uri, set())
+            kept = [f for f in findings if f.id not in hidden]
+            self.publish_findings(cell.uri, cell.text, kept, cell.version)
+
+    def close_notebook(self, uri: str, cells: Sequence[str]) -> None:
+        self.scheduler.cancel(uri)
+        for cell in cells:
+            self.clear(cell)
+
+    def clear(self, uri: str) -> None:
+        """Clear the diagnostics of ``uri`` (a closed document, a removed cell)."""
+        self.protocol.notify_json(
+            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, {"uri": uri, "diagnostics": []}
+        )
+        if self._wire is not None:
+            self._wire.forget(uri)
+
+    def published(self, uri: str) -> list[dict[str, Any]]:
+        """The diagnostics last published for ``uri``, as sent (hover reads them)."""
+        return self._wire.published(uri) if self._wire is not None else []
 
     @property
     def wire(self) -> DiagnosticsWire:

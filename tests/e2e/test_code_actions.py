@@ -77,7 +77,9 @@ async def test_unsafe_fix_is_offered_but_not_preferred(client: LanguageClient) -
 async def test_suppress_action_adds_a_comment_that_silences_only_that_rule(
     client: LanguageClient,
 ) -> None:
-    uri = workspace_file("actions/suppress.py")
+    # The dismissals as actions of their own (the default, "menu", asks which: test_dismiss.py).
+    workspace_file("actions_all/pyproject.toml", '[tool.dspy-lsp]\nactions = {dismiss = "all"}\n')
+    uri = workspace_file("actions_all/suppress.py")
     params = await open_and_wait(client, uri, SOURCE)
     diag = _by_code(params, "DL104")
     actions = await _actions(client, uri, [diag])

@@ -35,7 +35,12 @@ SOURCE = (
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient):
-    options = {"dspy-lsp": {"feedback": {"path": str(STORE), "ignore_after_saves": 2}}}
+    options = {
+        "dspy-lsp": {
+            "feedback": {"path": str(STORE), "ignore_after_saves": 2},
+            "actions": {"dismiss": "all"},  # the dismissals as actions of their own
+        }
+    }
     await _start(lsp_client, _capabilities("visual-studio-code", None), options)
     yield
     await lsp_client.shutdown_session()
@@ -197,7 +202,12 @@ async def test_a_malformed_feedback_call_is_an_error_and_stores_nothing(
 async def test_with_capture_turned_off_nothing_is_stored_but_dismissing_still_hides(
     client: LanguageClient,
 ) -> None:
-    off = {"dspy-lsp": {"feedback": {"path": str(STORE), "enabled": False}}}
+    off = {
+        "dspy-lsp": {
+            "feedback": {"path": str(STORE), "enabled": False},
+            "actions": {"dismiss": "all"},
+        }
+    }
     uri = workspace_file("feedback/off.py")
     await open_and_wait(client, uri, SOURCE)
     await change_and_wait(

@@ -65,6 +65,7 @@ async def client(lsp_client: LanguageClient):
             "finder": "analyze",  # the learner reviews; the repair finder has its own test
         },
         "feedback": {"path": str(STORE)},
+        "actions": {"dismiss": "all"},  # the dismissals as actions of their own
     }
     await _start(lsp_client, pytest_lsp.client_capabilities("visual-studio-code"), options)
     yield
