@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["out/", "node_modules/", "*.vsix"] },
+    { ignores: ["out/", "dist/", "bundled/", "node_modules/", "*.vsix"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
@@ -23,7 +23,10 @@ export default tseslint.config(
     },
     {
         // Pure modules must run under node's test runner, without VS Code.
-        files: ["src/settings.ts", "src/interpreter.ts", "src/restartPolicy.ts", "src/status.ts", "src/process.ts", "src/test/**"],
+        files: [
+            "src/settings.ts", "src/scopedSettings.ts", "src/interpreter.ts", "src/bundled.ts", "src/install.ts", "src/cli.ts",
+            "src/restartPolicy.ts", "src/status.ts", "src/process.ts", "src/test/**",
+        ],
         rules: {
             "no-restricted-imports": ["error", { paths: [{ name: "vscode", message: "Keep vscode out of the pure, unit-tested modules." }] }],
         },
@@ -31,5 +34,10 @@ export default tseslint.config(
     {
         files: ["**/*.mjs"],
         ...tseslint.configs.disableTypeChecked,
+    },
+    {
+        // The build scripts run under node.
+        files: ["**/*.mjs"],
+        languageOptions: { globals: { process: "readonly" } },
     },
 );

@@ -1,12 +1,13 @@
-/** Reading the extension's settings from VS Code (the only settings code that imports vscode). */
-import * as vscode from "vscode";
-import { RESTRICTED_SETTINGS, SECTION, SERVER_KEYS, type SessionTrust } from "./settings";
-
 /**
- * Settings that a workspace may not set while it is untrusted (they choose an endpoint, a model,
- * a key variable, a path, a process or a budget). package.json marks them `"restricted": true`.
+ * Reading the extension's settings from VS Code (the only settings code that imports vscode),
+ * each for a resource: a workspace folder or a document, so a multi-root workspace's folders
+ * can differ (see scopedSettings.ts for the layering).
  */
-export const RESTRICTED_KEYS: ReadonlySet<string> = new Set(RESTRICTED_SETTINGS);
+import * as vscode from "vscode";
+import { type ClientSettings, clientSettings, explicitSettings } from "./scopedSettings";
+import { SECTION, type SessionTrust } from "./settings";
+
+export type { ClientSettings } from "./scopedSettings";
 
 /** False in Restricted Mode (an untrusted workspace). */
 export function workspaceTrusted(): boolean {
@@ -28,47 +29,40 @@ export function readUserPythonSetting(): string | undefined {
 }
 
 /**
- * The server settings the user set explicitly (user, workspace or folder level), keyed as
- * under `dspy-lsp.`. Defaults are left out so pyproject.toml keeps its say.
+ * The server settings the user set explicitly for `resource` (user, workspace or that
+ * folder's level), keyed as under `dspy-lsp.`. Defaults are left out so pyproject.toml keeps
+ * its say.
  */
 export function readExplicitSettings(resource?: vscode.Uri): Record<string, unknown> {
-    const config = vscode.workspace.getConfiguration(SECTION, resource);
-    const result: Record<string, unknown> = {};
-    for (const key of SERVER_KEYS) {
-        const value = explicitValue(config, key);
-        if (value !== undefined) {
-            result[key] = value;
-        }
-    }
-    return result;
-}
-
-export interface ClientSettings {
-    readonly interpreter: string | undefined;
-    readonly logLevel: string;
-    readonly pollSeconds: number;
-    readonly maxRestarts: number;
+    return explicitSettings(vscode.workspace.getConfiguration(SECTION, resource), workspaceTrusted());
 }
 
 export function readClientSettings(resource?: vscode.Uri): ClientSettings {
-    const config = vscode.workspace.getConfiguration(SECTION, resource);
-    const interpreter = explicitValue(config, "interpreter");
-    return {
-        interpreter: typeof interpreter === "string" ? interpreter : undefined,
-        logLevel: config.get<string>("server.logLevel", "warning"),
-        pollSeconds: Math.max(0, config.get<number>("status.pollSeconds", 10)),
-        maxRestarts: Math.max(0, Math.floor(config.get<number>("restart.maxAttempts", 5))),
-    };
+    return clientSettings(vscode.workspace.getConfiguration(SECTION, resource), workspaceTrusted());
 }
 
-function explicitValue(config: vscode.WorkspaceConfiguration, key: string): unknown {
-    const inspected = config.inspect(key);
-    if (inspected === undefined) {
-        return undefined;
+/**
+ * The folder one server serves the window for: its settings and interpreter start the server.
+ * The first workspace folder, as before multi-root support, so a restart never depends on which
+ * editor happens to be active.
+ */
+export function serverFolder(): vscode.WorkspaceFolder | undefined {
+    return vscode.workspace.workspaceFolders?.[0];
+}
+
+/**
+ * The folder a command about "this project" acts on: the active editor's folder, else the only
+ * folder, else one the user picks; `undefined` when there is none or the pick was dismissed.
+ */
+export async function activeFolder(): Promise<vscode.WorkspaceFolder | undefined> {
+    const document = vscode.window.activeTextEditor?.document;
+    const owner = document === undefined ? undefined : vscode.workspace.getWorkspaceFolder(document.uri);
+    if (owner !== undefined) {
+        return owner;
     }
-    const user = inspected.globalValue;
-    if (RESTRICTED_KEYS.has(key) && !workspaceTrusted()) {
-        return user;
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (folders.length <= 1) {
+        return folders[0];
     }
-    return inspected.workspaceFolderValue ?? inspected.workspaceValue ?? user;
+    return vscode.window.showWorkspaceFolderPick({ placeHolder: "The workspace folder to run dspy-lsp on" });
 }

@@ -1,24 +1,20 @@
-/** Entry point: wires the server manager, the status bar, settings and the commands. */
+/** Entry point: wires the server manager, the language status, settings and the commands. */
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { readClientSettings, workspaceTrusted } from "./config";
-import {
-    cliArgs,
-    cliContextFromDebugInfo,
-    type ImportCheck,
-    INSTALL_ARGS,
-    type ResolvedInterpreter,
-} from "./interpreter";
-import { runProcess } from "./process";
+import type { InstallTarget } from "./bundled";
+import { cliArgs, cliContext, type CliSubcommand } from "./cli";
+import { activeFolder, readClientSettings, readExplicitSettings, serverFolder, workspaceTrusted } from "./config";
+import type { InstallOutcome } from "./install";
+import type { ImportCheck, ResolvedInterpreter } from "./interpreter";
+import { LanguageStatus, MANAGE_TRUST_COMMAND, RESTART_COMMAND, SHOW_STATUS_COMMAND } from "./languageStatus";
 import { onActiveEnvironmentChanged, pythonExtensionInstalled } from "./python";
 import { ServerManager, ServerNotRunningError } from "./server";
 import { RESTART_SETTINGS, SECTION } from "./settings";
-import { MANAGE_TRUST_COMMAND, RESTART_COMMAND, SHOW_STATUS_COMMAND, StatusBar } from "./statusBar";
 import {
-    formatStatus,
     parseStatus,
     RESTRICTED_TEXT,
+    statusLines,
     summarizeFileAnalysis,
     summarizeWorkspaceAnalysis,
 } from "./status";
@@ -63,11 +59,11 @@ export function activate(context: vscode.ExtensionContext): void {
             showCrash: (message, willRestart) =>
                 void (willRestart ? offer(message, "warning", SHOW_OUTPUT) : offer(message, "error", RESTART, SHOW_OUTPUT)),
         },
-        storageDirectory(context, output),
+        { storageDir: storageDirectory(context, output), bundledDir: path.join(context.extensionPath, "bundled") },
     );
     manager = server;
-    const statusBar = new StatusBar(server, () => readClientSettings().pollSeconds, () => !workspaceTrusted());
-    context.subscriptions.push(output, server, statusBar);
+    const statusItem = new LanguageStatus(server, () => readClientSettings(serverFolder()?.uri).pollSeconds, () => !workspaceTrusted());
+    context.subscriptions.push(output, server, statusItem);
 
     const manageTrust = async (): Promise<void> => {
         await vscode.commands.executeCommand(MANAGE_TRUST_COMMAND);
@@ -110,11 +106,12 @@ export function activate(context: vscode.ExtensionContext): void {
             }
             return;
         }
-        const items = check.kind === "failed" ? [SHOW_OUTPUT, docs, RESTART] : [install, docs, RESTART];
-        const hint = check.kind === "failed" ? "" : ` Install it with "${interpreter.python} ${INSTALL_ARGS.join(" ")}".`;
+        const canInstall = check.kind !== "failed" && server.bundle() !== undefined;
+        const items = canInstall ? [install, docs, RESTART] : [SHOW_OUTPUT, docs, RESTART];
+        const hint = canInstall ? " Install the dspy-lsp bundled with the extension?" : "";
         const choice = await vscode.window.showErrorMessage(`${check.message}${hint}`, ...items);
         if (choice === install) {
-            await installPackage(interpreter.python);
+            await installPackage(interpreter);
         } else if (choice === docs) {
             await vscode.env.openExternal(docsUrl);
         } else if (choice === RESTART) {
@@ -124,23 +121,71 @@ export function activate(context: vscode.ExtensionContext): void {
         }
     }
 
-    async function installPackage(python: string): Promise<void> {
-        output.appendLine(`[client] Running: ${python} ${INSTALL_ARGS.join(" ")}`);
-        const outcome = await vscode.window.withProgress(
-            { location: vscode.ProgressLocation.Notification, title: `Installing dspy-lsp into ${python}…` },
-            () =>
-                runProcess(python, INSTALL_ARGS, {
-                    cwd: server.workingDirectory(),
-                    timeoutMs: 15 * 60_000,
-                    onOutput: (chunk) => output.append(chunk),
-                }),
-        );
-        if (outcome.exitCode === 0) {
+    /**
+     * "Install dspy-lsp": the wheel bundled in the .vsix (there is no PyPI release), with its
+     * dependencies from the index, into the interpreter or into a private environment under the
+     * extension's global storage, as the user picks. The interpreter is the one resolved under
+     * the trust rules, so nothing inside an untrusted workspace is run.
+     */
+    async function installPackage(interpreter: ResolvedInterpreter): Promise<void> {
+        const bundle = server.bundle();
+        if (bundle === undefined) {
+            await offer("This build of the extension has no bundled dspy-lsp wheel (npm run package builds it).", "error", SHOW_OUTPUT);
+            return;
+        }
+        // A failed import check of the private environment itself offers the environment only.
+        const base = interpreter.source === "private-env" ? server.interpreter : interpreter;
+        const targets: (vscode.QuickPickItem & { target: InstallTarget })[] = [];
+        if (interpreter.source !== "private-env") {
+            targets.push({
+                label: `Into ${interpreter.python}`,
+                description: "pip install the bundled wheel",
+                target: { kind: "interpreter", python: interpreter.python },
+            });
+        }
+        if (bundle.env !== undefined && base !== undefined) {
+            targets.push({
+                label: "Into a private environment",
+                description: `a venv made by ${base.python}`,
+                detail: bundle.env.dir,
+                target: { kind: "private-env", basePython: base.python, env: bundle.env },
+            });
+        }
+        const picked = targets.length === 1 ? targets[0] : await vscode.window.showQuickPick(targets, { title: `Install ${path.basename(bundle.wheel)}` });
+        if (picked === undefined) {
+            return;
+        }
+        // A private environment that failed its import check is made again.
+        const outcome = await runInstall(picked.target, bundle.wheel, interpreter.source === "private-env");
+        if (outcome.ok) {
             void vscode.window.showInformationMessage("dspy-lsp installed; starting the server.");
             await server.restart("dspy-lsp was installed");
-        } else {
-            await offer(`Installing dspy-lsp failed (exit code ${String(outcome.exitCode ?? outcome.spawnError)}).`, "error", SHOW_OUTPUT, RESTART);
+            return;
         }
+        output.appendLine(`[client] ${outcome.message}`);
+        const privateEnv = targets.find((t) => t.target.kind === "private-env");
+        const usePrivate = "Install into a Private Environment";
+        const items = picked.target.kind === "interpreter" && privateEnv !== undefined ? [usePrivate, SHOW_OUTPUT] : [SHOW_OUTPUT, RESTART];
+        const choice = await vscode.window.showErrorMessage(`Installing dspy-lsp failed: ${outcome.message}`, ...items);
+        if (choice === usePrivate && privateEnv !== undefined) {
+            const retried = await runInstall(privateEnv.target, bundle.wheel, false);
+            if (retried.ok) {
+                await server.restart("dspy-lsp was installed");
+            } else {
+                await offer(`Installing dspy-lsp failed: ${retried.message}`, "error", SHOW_OUTPUT, RESTART);
+            }
+        } else if (choice === SHOW_OUTPUT) {
+            showOutput();
+        } else if (choice === RESTART) {
+            await server.restart("requested by the user");
+        }
+    }
+
+    function runInstall(target: InstallTarget, wheel: string, reinstall: boolean): Thenable<InstallOutcome> {
+        const title = target.kind === "interpreter" ? `Installing dspy-lsp into ${target.python}…` : "Installing dspy-lsp into its private environment…";
+        return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, () =>
+            server.installBundled(target, wheel, reinstall),
+        );
     }
 
     /** Runs a server command; a stopped server gets a message with a Restart action instead. */
@@ -159,20 +204,40 @@ export function activate(context: vscode.ExtensionContext): void {
 
     /**
      * Runs a CLI subcommand in a terminal, with `-P` and from the extension's working directory
-     * (outside the workspace); the workspace and the server's registry and feedback store are
-     * passed as options.
+     * (outside the workspace), through the Python that runs the server. The folder, its LM
+     * settings and the server's resolved settings and paths are passed as options (see `cliContext`).
      */
-    async function runInTerminal(name: string, subcommand: "programs-list" | "optimize"): Promise<void> {
-        const python = server.interpreter?.python;
+    async function runInTerminal(name: string, subcommand: CliSubcommand): Promise<void> {
+        const python = server.serverPython;
         if (python === undefined) {
-            void offer("dspy-lsp has not found a Python interpreter yet.", "error", RESTART, SHOW_OUTPUT);
+            void offer("dspy-lsp has not started a server yet, so there is no Python to run the command with.", "error", RESTART, SHOW_OUTPUT);
             return;
         }
-        const folder = vscode.workspace.workspaceFolders?.[0];
+        const folder = subcommand === "optimize" ? await activeFolder() : serverFolder();
+        if (subcommand === "optimize" && folder === undefined && (vscode.workspace.workspaceFolders?.length ?? 0) > 0) {
+            return; // the folder pick was dismissed
+        }
         const debugInfo: unknown = await server.executeServerCommand("dspy-lsp.debugInfo").catch(() => undefined);
-        const args = cliArgs(subcommand, cliContextFromDebugInfo(debugInfo, folder?.uri.scheme === "file" ? folder.uri.fsPath : undefined));
+        const context = cliContext({
+            workspace: folder?.uri.scheme === "file" ? folder.uri.fsPath : undefined,
+            editor: readExplicitSettings(folder?.uri),
+            debugInfo,
+        });
+        if (subcommand === "optimize" && context.lm === undefined) {
+            const settings = "Open Settings";
+            const choice = await vscode.window.showErrorMessage(
+                "dspy-lsp: Optimize Programs needs an LM: set dspy-lsp.lm.model (and lm.apiBase / lm.apiKeyEnv for its endpoint).",
+                settings,
+            );
+            if (choice === settings) {
+                await vscode.commands.executeCommand("workbench.action.openSettings", `${SECTION}.lm.`);
+            }
+            return;
+        }
+        const args = cliArgs(subcommand, context);
         const cwd = server.workingDirectory();
-        output.appendLine(`[client] Terminal (in ${cwd}): ${python} ${args.join(" ")}`);
+        const shown = args.map((a, i) => (args[i - 1] === "--settings-json" ? "'<the server's settings>'" : a));
+        output.appendLine(`[client] Terminal (in ${cwd}): ${python} ${shown.join(" ")}`);
         const terminal = vscode.window.createTerminal({ name, shellPath: python, shellArgs: args, cwd: vscode.Uri.file(cwd) });
         terminal.show();
     }
@@ -191,7 +256,7 @@ export function activate(context: vscode.ExtensionContext): void {
             );
             if (result !== undefined) {
                 void vscode.window.showInformationMessage(summarizeFileAnalysis(result, path.basename(document.fileName)));
-                void statusBar.refresh();
+                void statusItem.refresh();
             }
         }),
         vscode.commands.registerCommand(COMMANDS.analyzeWorkspace, async () => {
@@ -199,7 +264,7 @@ export function activate(context: vscode.ExtensionContext): void {
             const result = await runServerCommand("dspy-lsp.analyzeWorkspace");
             if (result !== undefined) {
                 void vscode.window.showInformationMessage(summarizeWorkspaceAnalysis(result));
-                void statusBar.refresh();
+                void statusItem.refresh();
             }
         }),
         vscode.commands.registerCommand(COMMANDS.showStatus, async () => {
@@ -211,13 +276,18 @@ export function activate(context: vscode.ExtensionContext): void {
             output.appendLine(`[client] dspy-lsp.status:\n${JSON.stringify(raw, null, 2)}`);
             output.appendLine(`[client] dspy-lsp.debugInfo:\n${JSON.stringify(debug, null, 2)}`);
             const status = parseStatus(raw);
-            const view = status ? formatStatus(status, { restricted: !workspaceTrusted() }) : undefined;
-            const summary = view ? view.tooltip.split("\n").slice(0, -1).join(" · ") : "unexpected answer";
-            const choice = await vscode.window.showInformationMessage(`dspy-lsp: ${summary}`, SHOW_OUTPUT);
+            const summary = status ? statusLines(status).join(" · ") : "unexpected answer";
+            const restricted = !workspaceTrusted();
+            const choice = await vscode.window.showInformationMessage(
+                restricted ? `${RESTRICTED_TEXT}. ${summary}` : `dspy-lsp: ${summary}`,
+                ...(restricted ? [MANAGE_TRUST, SHOW_OUTPUT] : [SHOW_OUTPUT]),
+            );
             if (choice === SHOW_OUTPUT) {
                 showOutput();
+            } else if (choice === MANAGE_TRUST) {
+                await manageTrust();
             }
-            void statusBar.refresh();
+            void statusItem.refresh();
         }),
         vscode.commands.registerCommand(COMMANDS.showProgramVersions, () => runInTerminal("dspy-lsp programs", "programs-list")),
         vscode.commands.registerCommand(COMMANDS.optimizePrograms, async () => {
@@ -241,11 +311,11 @@ export function activate(context: vscode.ExtensionContext): void {
                 return;
             }
             if (RESTART_SETTINGS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) {
-                void server.restart("the interpreter, log level or trustProjectSettings setting changed");
+                void server.restart("the interpreter, importStrategy, log level or trustProjectSettings setting changed");
                 return;
             }
             if (event.affectsConfiguration(`${SECTION}.status.pollSeconds`)) {
-                statusBar.reschedule();
+                statusItem.reschedule();
             }
             void server.pushSettings().catch((error: unknown) => output.appendLine(`[client] Sending settings failed: ${String(error)}`));
         }),
@@ -255,7 +325,7 @@ export function activate(context: vscode.ExtensionContext): void {
     // Neither waits for the other: activation returns at once, the server starts in the background.
     void onActiveEnvironmentChanged(() => {
         // Restricted Mode does not use the Python extension's environment (see resolveInterpreter).
-        if (workspaceTrusted() && !readClientSettings().interpreter?.trim()) {
+        if (workspaceTrusted() && !readClientSettings(serverFolder()?.uri).interpreter?.trim()) {
             void server.restart("the Python extension's active environment changed");
         }
     }).then((subscription) => context.subscriptions.push(subscription));

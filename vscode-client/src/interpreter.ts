@@ -7,7 +7,8 @@
  */
 import { isInside, pathApi } from "./process";
 
-export type InterpreterSource = "setting" | "python-extension" | "python-setting" | "default";
+/** Where the interpreter came from; `private-env`: the bundled wheel's environment under the global storage. */
+export type InterpreterSource = "setting" | "python-extension" | "python-setting" | "default" | "private-env";
 
 export interface InterpreterProbes {
     /**
@@ -159,59 +160,6 @@ export function serverArgs(logLevel: string): string[] {
 }
 
 export const IMPORT_CHECK_ARGS: readonly string[] = [...PYTHON_FLAGS, "-c", "import dspy_lsp.server"];
-
-/** `python -P -m pip install dspy-lsp`, as an argument list for `python`. */
-export const INSTALL_ARGS: readonly string[] = [...PYTHON_FLAGS, "-m", "pip", "install", "dspy-lsp"];
-
-/** Where the CLI works, since it does not run in the workspace; from the running server when known. */
-export interface CliContext {
-    /** The workspace folder `optimize` reads feedback and `[tool.dspy-lsp]` of. */
-    readonly workspace?: string;
-    /** The program registry the server uses (`lm.programs_dir`). */
-    readonly programsDir?: string;
-    /** The feedback store the server writes (`feedback.path`). */
-    readonly store?: string;
-}
-
-/**
- * The CLI subcommands run in a terminal, as `python -P -m dspy_lsp.server.cli ...`. The
- * terminal's directory is outside the workspace, so the workspace and the server's paths are
- * passed as options instead of being found from the current directory.
- */
-export function cliArgs(subcommand: "programs-list" | "optimize", context: CliContext = {}): string[] {
-    const options: string[] = [];
-    if (subcommand === "optimize" && context.workspace) {
-        options.push("--workspace", context.workspace);
-    }
-    if (context.programsDir) {
-        options.push("--programs-dir", context.programsDir);
-    }
-    if (subcommand === "optimize" && context.store) {
-        options.push("--store", context.store);
-    }
-    const rest = subcommand === "programs-list" ? ["programs", "list"] : ["optimize"];
-    return [...PYTHON_FLAGS, "-m", "dspy_lsp.server.cli", ...rest, ...options];
-}
-
-/**
- * The `CliContext` from the server's `dspy-lsp.debugInfo` answer (its resolved settings), so
- * the terminal commands use the registry and feedback store the server uses. Only absolute
- * paths are taken: a relative one would mean something else outside the workspace.
- */
-export function cliContextFromDebugInfo(raw: unknown, workspace: string | undefined, platform?: string): CliContext {
-    const settings = field(raw, "settings");
-    const absolute = (value: unknown): string | undefined =>
-        typeof value === "string" && value !== "" && pathApi(platform).isAbsolute(value) ? value : undefined;
-    return {
-        workspace,
-        programsDir: absolute(field(field(settings, "lm"), "programs_dir")),
-        store: absolute(field(field(settings, "feedback"), "path")),
-    };
-}
-
-function field(value: unknown, key: string): unknown {
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
-}
 
 export interface ProcessOutcome {
     /** The spawn error's `code` (e.g. `ENOENT`) when the process could not start. */

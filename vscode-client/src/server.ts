@@ -1,6 +1,8 @@
 /**
- * The server's lifecycle: pick the interpreter, check the package, start the language client,
- * restart with backoff when the server dies, and push settings changes without a restart.
+ * The server's lifecycle: pick the interpreter and, by `dspy-lsp.importStrategy`, the Python
+ * that runs the server (the interpreter's dspy-lsp or the bundled wheel's private environment),
+ * start the language client, restart with backoff when the server dies, and push settings
+ * changes without a restart.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
@@ -15,7 +17,9 @@ import {
     type LanguageClientOptions,
     type ServerOptions,
 } from "vscode-languageclient/node";
-import { readClientSettings, readExplicitSettings, readSessionTrust, readUserPythonSetting } from "./config";
+import { type ImportStrategy, type InstallTarget, planServer } from "./bundled";
+import { readClientSettings, readExplicitSettings, readSessionTrust, readUserPythonSetting, serverFolder } from "./config";
+import { type Bundle, envReady, findBundle, installBundle, type InstallOutcome } from "./install";
 import {
     classifyImportCheck,
     defaultPython,
@@ -35,6 +39,7 @@ import {
     TailBuffer,
 } from "./restartPolicy";
 import {
+    answerConfiguration,
     buildInitializationOptions,
     SECTION,
     sameSettings,
@@ -48,7 +53,7 @@ const START_TIMEOUT_MS = 60_000;
 const IMPORT_CHECK_TIMEOUT_MS = 60_000;
 
 export type ManagerState =
-    | { readonly kind: "starting" }
+    | { readonly kind: "starting"; readonly detail?: string }
     | { readonly kind: "running" }
     | { readonly kind: "restarting"; readonly inMs: number; readonly attempt: number; readonly of: number }
     | { readonly kind: "stopped"; readonly reason: string };
@@ -61,6 +66,7 @@ export class ServerNotRunningError extends Error {
 
 /** What the user can do about a problem; the extension wires these to commands. */
 export interface SetupActions {
+    /** `interpreter` is the one whose import check failed (the private environment's, under useBundled). */
     showSetupProblem(check: ImportCheck, interpreter: ResolvedInterpreter): void;
     showCrash(message: string, willRestart: boolean): void;
 }
@@ -80,25 +86,53 @@ export class ServerManager implements vscode.Disposable {
     private queue: Promise<void> = Promise.resolve();
     private disposed = false;
     private readonly stateEmitter = new vscode.EventEmitter<ManagerState>();
+    private readonly diagnosticsEmitter = new vscode.EventEmitter<void>();
     private current: ManagerState = { kind: "starting" };
-    /** The interpreter of the last start attempt, for the CLI commands. */
+    /** The interpreter resolved at the last start attempt (the base of the private environment). */
     interpreter: ResolvedInterpreter | undefined;
+    /** The Python the server was last started with, for the CLI commands. */
+    serverPython: string | undefined;
 
     readonly onDidChangeState = this.stateEmitter.event;
+    /** The server published diagnostics (LM findings arrive this way). */
+    readonly onDidPublishDiagnostics = this.diagnosticsEmitter.event;
 
     constructor(
         private readonly output: vscode.OutputChannel,
         private readonly actions: SetupActions,
-        /** The extension's global storage directory (created by the caller), if it has one on disk. */
-        private readonly storageDir?: string,
+        private readonly paths: {
+            /** The extension's global storage directory (created by the caller), if it has one on disk. */
+            readonly storageDir?: string;
+            /** `<extension>/bundled`, where `npm run package` puts the wheel. */
+            readonly bundledDir: string;
+        },
     ) {}
+
+    /** The bundled wheel and its private environment, or `undefined` in a build without a wheel. */
+    bundle(): Bundle | undefined {
+        return findBundle(this.paths.bundledDir, this.paths.storageDir);
+    }
+
+    /**
+     * Installs the bundled wheel into `target` (its dependencies from the index), with the
+     * output in the channel. Runs beside a running server; restart it afterwards.
+     */
+    installBundled(target: InstallTarget, wheel: string, reinstall = false): Promise<InstallOutcome> {
+        this.log(target.kind === "interpreter" ? `Installing ${wheel} into ${target.python}.` : `Installing ${wheel} into ${target.env.dir}.`);
+        return installBundle(target, wheel, {
+            run: runProcess,
+            cwd: this.workingDirectory(),
+            onOutput: (chunk) => this.output.append(chunk),
+            reinstall,
+        });
+    }
 
     /**
      * Where every Python process of the extension runs: the global storage directory, else the
      * temporary directory, never inside a workspace folder (see `safeWorkingDirectory`).
      */
     workingDirectory(): string {
-        return safeWorkingDirectory([this.storageDir, os.tmpdir()], workspaceFolderPaths(), {
+        return safeWorkingDirectory([this.paths.storageDir, os.tmpdir()], workspaceFolderPaths(), {
             isDirectory: (candidate) => {
                 try {
                     return statSync(candidate).isDirectory();
@@ -176,6 +210,7 @@ export class ServerManager implements vscode.Disposable {
     dispose(): void {
         this.disposed = true;
         this.clearRestartTimer();
+        this.diagnosticsEmitter.dispose();
         void this.stop().finally(() => this.stateEmitter.dispose());
     }
 
@@ -191,12 +226,13 @@ export class ServerManager implements vscode.Disposable {
     }
 
     private resetPolicy(): void {
-        const { maxRestarts } = readClientSettings();
+        const { maxRestarts } = readClientSettings(serverFolder()?.uri);
         this.policy = new RestartPolicy({ ...DEFAULT_RESTART_POLICY, maxRestarts });
     }
 
-    private currentSettings(): ServerSettings {
-        const translation = toServerSettings(readExplicitSettings());
+    /** The translated settings of `scope` (a folder or document URI), by default the server's folder. */
+    private currentSettings(scope?: vscode.Uri): ServerSettings {
+        const translation = toServerSettings(readExplicitSettings(scope ?? serverFolder()?.uri));
         const problems = translation.problems.join("\n");
         if (problems !== "" && problems !== this.lastProblems) {
             this.log(`Settings not sent to the server:\n${problems}`);
@@ -229,8 +265,8 @@ export class ServerManager implements vscode.Disposable {
         // Read once per start: granting trust restarts the server (extension.ts).
         const trust = readSessionTrust();
         const restricted = !trust.workspaceTrusted;
-        const clientSettings = readClientSettings();
-        const folder = vscode.workspace.workspaceFolders?.[0];
+        const folder = serverFolder();
+        const clientSettings = readClientSettings(folder?.uri);
         const interpreter = await resolveInterpreter(
             {
                 // In Restricted Mode readClientSettings() holds the user-level value only.
@@ -255,31 +291,23 @@ export class ServerManager implements vscode.Disposable {
 
         const cwd = this.workingDirectory();
         this.log(`Working directory of the Python processes: ${cwd}`);
-        const check = classifyImportCheck(
-            interpreter.python,
-            await runProcess(interpreter.python, IMPORT_CHECK_ARGS, { cwd, timeoutMs: IMPORT_CHECK_TIMEOUT_MS }),
-        );
-        if (session !== this.session) {
+        const python = await this.choosePython(session, interpreter, clientSettings.importStrategy, restricted, cwd);
+        if (python === undefined || session !== this.session) {
             return;
         }
-        if (check.kind !== "ok") {
-            this.log(check.message);
-            this.setState({ kind: "stopped", reason: check.message });
-            this.actions.showSetupProblem(check, interpreter);
-            return;
-        }
+        this.serverPython = python;
 
         const settings = this.currentSettings();
         const initializationOptions = buildInitializationOptions(settings, trust);
         this.stderr = new TailBuffer();
         const args = serverArgs(clientSettings.logLevel);
-        this.log(`Starting: ${interpreter.python} ${args.join(" ")}`);
+        this.log(`Starting: ${python} ${args.join(" ")}`);
         if (restricted) {
             this.log("Restricted Mode: the server runs without the LM tier and learning (restrictedMode: true).");
         } else if (initializationOptions.trustProject === true) {
             this.log("dspy-lsp.trustProjectSettings is on: the project's [tool.dspy-lsp] may choose the LM and data paths (trustProject: true).");
         }
-        const serverOptions: ServerOptions = () => this.spawnServer(interpreter.python, args, cwd);
+        const serverOptions: ServerOptions = () => this.spawnServer(python, args, cwd);
         const clientOptions: LanguageClientOptions = {
             documentSelector: [
                 { scheme: "file", language: "python" },
@@ -291,16 +319,21 @@ export class ServerManager implements vscode.Disposable {
             middleware: {
                 workspace: {
                     // The server pulls `dspy-lsp` when a didChangeConfiguration carries no
-                    // settings; answer with the translated settings, never the raw VS Code ones.
+                    // settings; answer with the translated settings of the item's scope (a
+                    // folder or document), never the raw VS Code ones.
                     configuration: async (params, token, next) => {
                         const defaults: unknown = await next(params, token);
                         if (!Array.isArray(defaults)) {
                             return defaults as never;
                         }
-                        return params.items.map((item, index) =>
-                            item.section === SECTION ? this.currentSettings() : (defaults[index] as unknown),
+                        return answerConfiguration(params.items, defaults, (scopeUri) =>
+                            this.currentSettings(scopeUri === undefined ? undefined : vscode.Uri.parse(scopeUri)),
                         );
                     },
+                },
+                handleDiagnostics: (uri, diagnostics, next) => {
+                    next(uri, diagnostics);
+                    this.diagnosticsEmitter.fire();
                 },
             },
             errorHandler: {
@@ -349,6 +382,88 @@ export class ServerManager implements vscode.Disposable {
         this.policy.started(Date.now());
         this.setState({ kind: "running" });
         await this.pushSettings(); // anything changed while the server was starting
+    }
+
+    /**
+     * The Python that runs the server (see `planServer`), installing the bundled wheel into the
+     * private environment first when useBundled needs it; `undefined` after reporting a setup
+     * problem.
+     */
+    private async choosePython(
+        session: number,
+        interpreter: ResolvedInterpreter,
+        strategy: ImportStrategy,
+        restricted: boolean,
+        cwd: string,
+    ): Promise<string | undefined> {
+        const bundle = this.bundle();
+        const env = bundle?.env;
+        const importCheck = async (python: string): Promise<ImportCheck> =>
+            classifyImportCheck(python, await runProcess(python, IMPORT_CHECK_ARGS, { cwd, timeoutMs: IMPORT_CHECK_TIMEOUT_MS }));
+        const plan = await planServer(strategy, () => importCheck(interpreter.python), {
+            wheel: bundle !== undefined,
+            envReady: env !== undefined && envReady(env),
+            envDir: env?.dir,
+            restricted,
+            workspaceFolders: workspaceFolderPaths(),
+        });
+        for (const note of plan.notes) {
+            this.log(`${note}.`);
+        }
+        if (session !== this.session) {
+            return undefined;
+        }
+        if (plan.kind === "setup-problem") {
+            this.log(plan.check.message);
+            this.setState({ kind: "stopped", reason: plan.check.message });
+            this.actions.showSetupProblem(plan.check, interpreter);
+            return undefined;
+        }
+        if (plan.kind === "environment" || bundle === undefined || env === undefined) {
+            return interpreter.python;
+        }
+        const install = async (reinstall: boolean): Promise<boolean> => {
+            this.setState({ kind: "starting", detail: `installing the bundled dspy-lsp into ${env.dir}` });
+            const installed = await vscode.window.withProgress(
+                { location: vscode.ProgressLocation.Notification, title: "dspy-lsp: installing the bundled server into its private environment…" },
+                () => this.installBundled({ kind: "private-env", basePython: interpreter.python, env }, bundle.wheel, reinstall),
+            );
+            if (session !== this.session) {
+                return false;
+            }
+            if (!installed.ok) {
+                const message = `Installing the bundled dspy-lsp failed: ${installed.message}`;
+                this.log(message);
+                this.setState({ kind: "stopped", reason: message });
+                this.actions.showCrash(message, false);
+                return false;
+            }
+            this.setState({ kind: "starting" });
+            return true;
+        };
+        if (plan.install && !(await install(false))) {
+            return undefined;
+        }
+        let check = await importCheck(env.python);
+        if (check.kind !== "ok" && !plan.install && session === this.session) {
+            // Made earlier, broken since (its base Python removed, a package deleted): once more.
+            this.log(`${check.message} Making the private environment again.`);
+            if (!(await install(true))) {
+                return undefined;
+            }
+            check = await importCheck(env.python);
+        }
+        if (session !== this.session) {
+            return undefined;
+        }
+        if (check.kind !== "ok") {
+            this.log(check.message);
+            this.setState({ kind: "stopped", reason: check.message });
+            this.actions.showSetupProblem(check, { python: env.python, source: "private-env", notes: [] });
+            return undefined;
+        }
+        this.log(`Using the bundled dspy-lsp in ${env.dir}.`);
+        return env.python;
     }
 
     private async spawnServer(python: string, args: string[], cwd: string): Promise<ChildProcess> {

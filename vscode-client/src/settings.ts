@@ -71,6 +71,7 @@ export const SERVER_SETTINGS: readonly ServerSetting[] = serverSettingsOf(CATEGO
 /** Settings read by the extension itself, never sent to the server. */
 export const CLIENT_SETTINGS = [
     "interpreter",
+    "importStrategy",
     "server.logLevel",
     "status.pollSeconds",
     "restart.maxAttempts",
@@ -96,7 +97,7 @@ export function isRestrictedSetting(key: string): boolean {
 }
 
 /** Client settings whose change needs a new server process (trust goes in initializationOptions only). */
-export const RESTART_SETTINGS: readonly string[] = ["interpreter", "server.logLevel", "trustProjectSettings"];
+export const RESTART_SETTINGS: readonly string[] = ["interpreter", "importStrategy", "server.logLevel", "trustProjectSettings"];
 
 /** Every key the extension reads under `dspy-lsp.` for the server. */
 export const SERVER_KEYS: readonly string[] = SERVER_SETTINGS.map((s) => s.key);
@@ -138,6 +139,26 @@ export function toServerSettings(explicit: Readonly<Record<string, unknown>>): T
 /** The payload for `initializationOptions` and `workspace/didChangeConfiguration`. */
 export function wrapSection(settings: ServerSettings): Record<string, ServerSettings> {
     return { [SECTION]: settings };
+}
+
+/** One item of the server's `workspace/configuration` pull. */
+export interface ConfigurationItem {
+    readonly section?: string;
+    /** The folder or document the settings are asked for; none: the window's. */
+    readonly scopeUri?: string;
+}
+
+/**
+ * The answer to a `workspace/configuration` pull: each `dspy-lsp` item gets the translated
+ * settings of its own scope (never the raw VS Code ones), every other item what VS Code
+ * answered (`defaults`, in the same order).
+ */
+export function answerConfiguration(
+    items: readonly ConfigurationItem[],
+    defaults: readonly unknown[],
+    settingsFor: (scopeUri: string | undefined) => ServerSettings,
+): unknown[] {
+    return items.map((item, index) => (item.section === SECTION ? settingsFor(item.scopeUri) : defaults[index]));
 }
 
 /** What the window's trust allows, read at each server start. */

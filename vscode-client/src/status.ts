@@ -1,6 +1,7 @@
 /**
- * What the status bar item says. Pure: it turns the result of the server's `dspy-lsp.status`
- * command (or the client's own state) into text, tooltip and a severity.
+ * What the language status item says. Pure: it turns the result of the server's
+ * `dspy-lsp.status` command (`LmReport`, server/lsp/results.py) or the client's own state into
+ * a text, a detail line and a severity.
  */
 
 export interface LmStats {
@@ -20,18 +21,28 @@ export interface LmStatus {
     readonly detail: string;
     readonly stats: LmStats;
     readonly pendingJobs: number;
+    /** The active program per kind (`analyze` -> `analyze@3fa2c0e1d2b4`), once the LM tier loaded them. */
+    readonly versions: Readonly<Record<string, string>>;
+    /** Program artifacts the server refused (it serves another version of that kind instead). */
+    readonly artifactProblems: readonly string[];
+    /** Why the LM tier is off whatever the settings say (Restricted Mode), or `null`. */
+    readonly offReason: string | null;
 }
 
-export type Severity = "ok" | "warning" | "error" | "inactive";
+export type Severity = "information" | "warning" | "error";
 
 export interface StatusView {
+    /** Short: the item's text, with a codicon. */
     readonly text: string;
-    readonly tooltip: string;
+    /** One line under it: the model, the program versions, the queue, or what went wrong. */
+    readonly detail: string;
     readonly severity: Severity;
+    /** Shown as busy (the server is starting or installing). */
+    readonly busy: boolean;
 }
 
 export type ClientState =
-    | { readonly kind: "starting" }
+    | { readonly kind: "starting"; readonly detail?: string }
     | { readonly kind: "restarting"; readonly inMs: number; readonly attempt: number; readonly of: number }
     | { readonly kind: "stopped"; readonly reason: string }
     | { readonly kind: "unavailable"; readonly reason: string };
@@ -42,6 +53,7 @@ export function parseStatus(raw: unknown): LmStatus | undefined {
         return undefined;
     }
     const stats = isRecord(raw.stats) ? raw.stats : {};
+    const versions = isRecord(stats.versions) ? stats.versions : {};
     return {
         state: raw.state,
         model: typeof raw.model === "string" ? raw.model : null,
@@ -57,18 +69,16 @@ export function parseStatus(raw: unknown): LmStatus | undefined {
             costUsd: num(stats.cost_usd),
             cacheHitRate: num(stats.cache_hit_rate),
         },
+        versions: Object.fromEntries(Object.entries(versions).filter((e): e is [string, string] => typeof e[1] === "string")),
+        artifactProblems: Array.isArray(stats.artifact_problems)
+            ? stats.artifact_problems.filter((p): p is string => typeof p === "string")
+            : [],
+        offReason: typeof raw.off_reason === "string" ? raw.off_reason : null,
     };
 }
 
-/** The status bar text of a window in Restricted Mode, where the server has no LM tier. */
+/** What the window says in Restricted Mode, where the server has no LM tier. */
 export const RESTRICTED_TEXT = "dspy-lsp: LM tier off in Restricted Mode — trust this workspace to enable it";
-
-export const RESTRICTED_TOOLTIP = [
-    "LM tier: off, because this workspace is not trusted (Restricted Mode)",
-    "The rules run; learning is off, and the workspace's LM, path and interpreter settings are ignored",
-    "Trust the workspace to enable the LM tier (the server then restarts)",
-    "Click to manage workspace trust.",
-].join("\n");
 
 export interface FormatOptions {
     /** The window is in Restricted Mode (the client sent `restrictedMode: true`). */
@@ -77,55 +87,78 @@ export interface FormatOptions {
 
 export function formatStatus(status: LmStatus, options: FormatOptions = {}): StatusView {
     if (options.restricted && status.state === "none") {
-        return { text: `$(shield) ${RESTRICTED_TEXT}`, tooltip: RESTRICTED_TOOLTIP, severity: "inactive" };
+        return {
+            text: "$(shield) Rules only (Restricted Mode)",
+            detail: "the LM tier is off until you trust this workspace",
+            severity: "information",
+            busy: false,
+        };
     }
     const usage = formatUsage(status.stats);
-    const queued = status.pendingJobs > 0 ? ` · ${status.pendingJobs} queued` : "";
-    const tooltip = tooltipLines(status).join("\n");
+    const withUsage = (text: string): string => (usage ? `${text} · ${usage}` : text);
+    const refused = status.artifactProblems.length > 0;
     switch (status.state) {
         case "ready":
-            return {
-                text: `$(check) dspy-lsp: LM ready${usage ? ` · ${usage}` : ""}${queued}`,
-                tooltip,
-                severity: "ok",
-            };
+            return { text: withUsage("$(check) LM ready"), detail: detailLine(status), severity: refused ? "warning" : "information", busy: false };
         case "none":
-            return { text: "$(circle-slash) dspy-lsp: rules only", tooltip, severity: "inactive" };
+            return { text: "$(circle-slash) Rules only", detail: detailLine(status), severity: "information", busy: false };
         case "circuit_open":
-            return {
-                text: `$(warning) dspy-lsp: LM circuit open${usage ? ` · ${usage}` : ""}`,
-                tooltip,
-                severity: "warning",
-            };
+            return { text: withUsage("$(warning) LM circuit open"), detail: detailLine(status), severity: "warning", busy: false };
         default:
-            return { text: `$(error) dspy-lsp: LM ${status.state}`, tooltip, severity: "error" };
+            return { text: `$(error) LM ${status.state}`, detail: detailLine(status), severity: "error", busy: false };
     }
+}
+
+/** The model (or why there is none), the active program versions, the queue and any trouble. */
+function detailLine(status: LmStatus): string {
+    const parts: string[] = [];
+    if (status.state === "none") {
+        parts.push(status.offReason ?? "no LM configured (set dspy-lsp.lm.model)");
+    } else {
+        parts.push(status.model ?? "LM");
+    }
+    const versions = Object.values(status.versions);
+    if (versions.length > 0) {
+        parts.push(versions.join(", "));
+    }
+    if (status.pendingJobs > 0) {
+        parts.push(`${status.pendingJobs} queued`);
+    }
+    if (status.state === "circuit_open" && status.detail) {
+        parts.push(status.detail);
+    }
+    if (status.artifactProblems.length > 0) {
+        parts.push(`${plural(status.artifactProblems.length, "program artifact")} refused`);
+    }
+    return parts.join(" · ");
 }
 
 export function formatClientState(state: ClientState): StatusView {
     switch (state.kind) {
         case "starting":
-            return { text: "$(sync~spin) dspy-lsp: starting", tooltip: "Starting the dspy-lsp server", severity: "inactive" };
+            return { text: "$(sync~spin) Starting", detail: state.detail ?? "starting the dspy-lsp server", severity: "information", busy: true };
         case "restarting":
             return {
-                text: `$(sync~spin) dspy-lsp: restarting (${state.attempt}/${state.of})`,
-                tooltip: `The server stopped; restarting in ${formatSeconds(state.inMs)}. Click for details.`,
+                text: `$(sync~spin) Restarting (${state.attempt}/${state.of})`,
+                detail: `the server stopped; restarting in ${formatSeconds(state.inMs)}`,
                 severity: "warning",
+                busy: true,
             };
         case "stopped":
-            return { text: "$(error) dspy-lsp: stopped", tooltip: `${state.reason}\nClick to restart.`, severity: "error" };
+            return { text: "$(error) Stopped", detail: state.reason, severity: "error", busy: false };
         case "unavailable":
-            return { text: "$(question) dspy-lsp: status unavailable", tooltip: state.reason, severity: "warning" };
+            return { text: "$(question) Status unavailable", detail: state.reason, severity: "warning", busy: false };
     }
 }
 
-/** Cost when the model reports one, otherwise tokens; empty before the first call. */
+/** Tokens, and the cost once the model reports one; empty before the first call. */
 export function formatUsage(stats: LmStats): string {
-    if (stats.costUsd > 0) {
-        return formatCost(stats.costUsd);
-    }
     const tokens = stats.promptTokens + stats.completionTokens;
-    return tokens > 0 ? `${formatCount(tokens)} tok` : "";
+    const parts = tokens > 0 ? [`${formatCount(tokens)} tok`] : [];
+    if (stats.costUsd > 0) {
+        parts.push(formatCost(stats.costUsd));
+    }
+    return parts.join(" · ");
 }
 
 export function formatCount(n: number): string {
@@ -148,12 +181,16 @@ export function formatCost(usd: number): string {
     return `$${usd.toFixed(2)}`;
 }
 
-function tooltipLines(status: LmStatus): string[] {
+/** Every field a person asks about, one line each (Show Status prints them). */
+export function statusLines(status: LmStatus): string[] {
     const s = status.stats;
     const lines = [
         `LM: ${status.model ?? "none configured (set dspy-lsp.lm.model or lm.model in pyproject.toml)"}`,
         `State: ${status.state}${status.detail && status.detail !== status.state ? ` — ${status.detail}` : ""}`,
     ];
+    if (status.offReason) {
+        lines.push(`Off: ${status.offReason}`);
+    }
     if (status.state !== "none") {
         lines.push(
             `Calls: ${s.calls} (${s.failures} failed)`,
@@ -163,7 +200,11 @@ function tooltipLines(status: LmStatus): string[] {
             `Queued documents: ${status.pendingJobs}`,
         );
     }
-    lines.push("Click for details.");
+    const versions = Object.values(status.versions);
+    if (versions.length > 0) {
+        lines.push(`Programs: ${versions.join(", ")}`);
+    }
+    lines.push(...status.artifactProblems.map((p) => `Refused artifact: ${p}`));
     return lines;
 }
 

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { installCommands, privateEnv } from "../bundled";
+import { cliArgs } from "../cli";
 import {
     classifyImportCheck,
-    cliArgs,
-    cliContextFromDebugInfo,
     defaultPython,
     expandVariables,
     IMPORT_CHECK_ARGS,
-    INSTALL_ARGS,
     type InterpreterProbes,
     PYTHON_FLAGS,
     resolveInterpreter,
@@ -189,44 +188,17 @@ describe("command lines", () => {
         assert.deepEqual(serverArgs("info"), ["-P", "-m", "dspy_lsp.server", "--log-level", "INFO"]);
     });
 
-    it("run the CLI subcommands through the same interpreter", () => {
-        assert.deepEqual(cliArgs("programs-list"), ["-P", "-m", "dspy_lsp.server.cli", "programs", "list"]);
-        assert.deepEqual(cliArgs("optimize"), ["-P", "-m", "dspy_lsp.server.cli", "optimize"]);
-    });
-
-    it("tell the CLI the workspace and the server's paths, since it runs elsewhere", () => {
-        const context = { workspace: "/ws", programsDir: "/data/programs", store: "/data/feedback.sqlite3" };
-        assert.deepEqual(cliArgs("optimize", context), [
-            "-P", "-m", "dspy_lsp.server.cli", "optimize",
-            "--workspace", "/ws", "--programs-dir", "/data/programs", "--store", "/data/feedback.sqlite3",
-        ]);
-        assert.deepEqual(cliArgs("programs-list", context), [
-            "-P", "-m", "dspy_lsp.server.cli", "programs", "list", "--programs-dir", "/data/programs",
-        ]);
-    });
-
     it("every Python command line starts with -P, never -I (the user site-packages stays) and never a bare -c/-m", () => {
         assert.deepEqual(PYTHON_FLAGS, ["-P"]);
-        for (const args of [serverArgs("warning"), IMPORT_CHECK_ARGS, INSTALL_ARGS, cliArgs("optimize"), cliArgs("programs-list")]) {
+        const env = privateEnv("/storage", "ab".repeat(32), "linux");
+        const installs = [
+            ...installCommands({ kind: "interpreter", python: "python3" }, "/ext/bundled/dspy_lsp-0.1.0-py3-none-any.whl"),
+            ...installCommands({ kind: "private-env", basePython: "python3", env }, "/ext/bundled/dspy_lsp-0.1.0-py3-none-any.whl"),
+        ].map((line) => line.args);
+        for (const args of [serverArgs("warning"), IMPORT_CHECK_ARGS, cliArgs("optimize"), cliArgs("programs-list"), ...installs]) {
             assert.equal(args[0], "-P", args.join(" "));
             assert.ok(!args.includes("-I"), args.join(" "));
         }
         assert.deepEqual(IMPORT_CHECK_ARGS, ["-P", "-c", "import dspy_lsp.server"]);
-        assert.deepEqual(INSTALL_ARGS, ["-P", "-m", "pip", "install", "dspy-lsp"]);
-    });
-
-    it("take the CLI paths from the server's debugInfo, absolute ones only", () => {
-        const debugInfo = { settings: { lm: { programs_dir: "/data/programs" }, feedback: { path: "relative.sqlite3" } } };
-        assert.deepEqual(cliContextFromDebugInfo(debugInfo, "/ws", "linux"), {
-            workspace: "/ws",
-            programsDir: "/data/programs",
-            store: undefined,
-        });
-        assert.deepEqual(cliContextFromDebugInfo(undefined, undefined, "linux"), {
-            workspace: undefined,
-            programsDir: undefined,
-            store: undefined,
-        });
-        assert.deepEqual(cliContextFromDebugInfo({ settings: { lm: { programs_dir: null }, feedback: "x" } }, "/ws", "linux").programsDir, undefined);
     });
 });

@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { it } from "node:test";
 
-const PURE = ["settings.ts", "interpreter.ts", "restartPolicy.ts", "status.ts", "process.ts"];
+const PURE = [
+    "settings.ts", "scopedSettings.ts", "interpreter.ts", "bundled.ts", "install.ts", "cli.ts", "restartPolicy.ts", "status.ts", "process.ts",
+];
 
 it("keeps vscode out of the unit-tested modules", () => {
     const src = path.join(__dirname, "..", "..", "src");

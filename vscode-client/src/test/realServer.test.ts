@@ -6,8 +6,8 @@
  * The server runs as the extension runs it: `-P`, from a directory outside the workspace.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,6 +16,7 @@ import {
     ConfigurationRequest,
     createProtocolConnection,
     DidChangeConfigurationNotification,
+    DidOpenTextDocumentNotification,
     ExecuteCommandRequest,
     ExitNotification,
     InitializedNotification,
@@ -25,10 +26,11 @@ import {
     StreamMessageReader,
     StreamMessageWriter,
 } from "vscode-languageserver-protocol/node";
+import { cliArgs, cliContext } from "../cli";
 import { classifyImportCheck, IMPORT_CHECK_ARGS, serverArgs } from "../interpreter";
 import { runProcess, safeWorkingDirectory } from "../process";
 import { buildInitializationOptions, SERVER_KEYS, type ServerSettings, type SessionTrust, toServerSettings, wrapSection } from "../settings";
-import { formatStatus, parseStatus, RESTRICTED_TEXT } from "../status";
+import { formatCount, formatStatus, parseStatus } from "../status";
 
 const python = process.env.DSPY_LSP_PYTHON ?? "python3";
 const TRUSTED: SessionTrust = { workspaceTrusted: true, trustProjectSettings: false };
@@ -132,7 +134,7 @@ describe("the real dspy-lsp server", () => {
             "learn.auto": false, "learn.window": 10, "learn.minNewLabels": 3, "learn.optimizer": "mipro", "learn.budget": 2,
             "learn.maxRequests": 50, "learn.maxTokens": 10_000,
             "tests.enabled": false, "tests.python": "/usr/bin/python3", "tests.command": "python3 -m pytest -q",
-            "tests.coverage": false, "tests.timeoutS": 60,
+            "tests.coverage": false, "tests.timeoutS": 60, "actions.dismiss": "all",
         };
         assert.deepEqual(Object.keys(every).sort(), [...SERVER_KEYS].sort());
         await send(every);
@@ -147,7 +149,35 @@ describe("the real dspy-lsp server", () => {
         assert.equal(info.settings.tests.command, "python3 -m pytest -q");
         const status = parseStatus(await command("dspy-lsp.status"));
         assert.ok(status);
-        assert.equal(formatStatus(status).text, "$(check) dspy-lsp: LM ready");
+        assert.equal(formatStatus(status).text, "$(check) LM ready");
+    });
+
+    it("gives optimize a command line the real CLI parses into the editor's LM over the server's settings", async (t) => {
+        if (skip) return t.skip(skip);
+        // The server now holds every setting of the test above (lm.model openai/test-model, ...).
+        const editor = { "lm.model": "openai/editor-model", "lm.apiBase": "http://127.0.0.1:8/v1", "learn.budget": 2 };
+        const args = cliArgs("optimize", cliContext({ workspace: root, editor, debugInfo: await debugInfo() }));
+        const script = [
+            "import json, sys",
+            "from dspy_lsp.server.cli.main import build_parser",
+            "from dspy_lsp.server.cli.run_settings import run_settings",
+            "argv = sys.argv[1:]",
+            "setup = run_settings(build_parser(argv).parse_args(argv))",
+            "lm = setup.settings.lm",
+            "print(json.dumps({'model': lm.model, 'api_base': lm.api_base, 'api_key_env': lm.api_key_env,",
+            "    'max_tokens': lm.max_tokens, 'budget': setup.settings.learn.budget, 'store': str(setup.store)}))",
+        ].join("\n");
+        const cwd = safeWorkingDirectory([os.tmpdir()], [root]);
+        const parsed = spawnSync(python, ["-P", "-c", script, ...args.slice(3)], { cwd, env: serverEnv(root), encoding: "utf8" });
+        assert.equal(parsed.status, 0, parsed.stderr);
+        assert.deepEqual(JSON.parse(parsed.stdout), {
+            model: "openai/editor-model",
+            api_base: "http://127.0.0.1:8/v1",
+            api_key_env: null, // the connection travels whole: not the server's NO_SUCH_KEY
+            max_tokens: 100, // the server's (sent as lm.maxTokens), through --settings-json
+            budget: 2,
+            store: path.join(root, "feedback.sqlite3"),
+        });
     });
 
     it("answers the configuration pull with the translated settings when a change carries none", async (t) => {
@@ -163,7 +193,7 @@ describe("the real dspy-lsp server", () => {
         assert.equal(info.settings.lm.model, null);
         const status = parseStatus(await command("dspy-lsp.status"));
         assert.ok(status);
-        assert.equal(formatStatus(status).text, "$(circle-slash) dspy-lsp: rules only");
+        assert.equal(formatStatus(status).text, "$(circle-slash) Rules only");
     });
 });
 
@@ -171,8 +201,15 @@ describe("the real dspy-lsp server", () => {
 async function startServer(
     root: string,
     initializationOptions: Record<string, unknown>,
-): Promise<{ command: (name: string) => Promise<unknown>; stderr: () => string; close: () => Promise<void> }> {
-    const child = spawn(python, serverArgs("warning"), { cwd: safeWorkingDirectory([os.tmpdir()], [root]), env: serverEnv(root) });
+    extraEnv: Record<string, string> = {},
+): Promise<{
+    command: (name: string, args?: unknown[]) => Promise<unknown>;
+    open: (uri: string, text: string) => Promise<void>;
+    stderr: () => string;
+    close: () => Promise<void>;
+}> {
+    const env = { ...serverEnv(root), ...extraEnv };
+    const child = spawn(python, serverArgs("warning"), { cwd: safeWorkingDirectory([os.tmpdir()], [root]), env });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     const connection = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
@@ -187,7 +224,9 @@ async function startServer(
     });
     await connection.sendNotification(InitializedNotification.type, {});
     return {
-        command: (name) => connection.sendRequest(ExecuteCommandRequest.type, { command: name, arguments: [] }),
+        command: (name, args = []) => connection.sendRequest(ExecuteCommandRequest.type, { command: name, arguments: args }),
+        open: (uri, text) =>
+            connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: "python", version: 1, text } }),
         stderr: () => stderr,
         close: async () => {
             await connection.sendRequest(ShutdownRequest.type).catch(() => undefined);
@@ -227,7 +266,8 @@ describe("the real dspy-lsp server and workspace trust", () => {
             const status = parseStatus(await server.command("dspy-lsp.status"));
             assert.ok(status);
             assert.equal(status.state, "none");
-            assert.equal(formatStatus(status, { restricted: true }).text, `$(shield) ${RESTRICTED_TEXT}`);
+            assert.equal(formatStatus(status, { restricted: true }).text, "$(shield) Rules only (Restricted Mode)");
+            assert.equal(status.offReason, "the editor window is in Restricted Mode (an untrusted workspace)");
         } finally {
             await server.close();
         }
@@ -254,6 +294,78 @@ describe("the real dspy-lsp server and workspace trust", () => {
             assert.equal(info.settings.lm.model, "openai/project-model");
         } finally {
             await trusted.close();
+        }
+    });
+});
+
+/**
+ * The repository's fake OpenAI endpoint (tests/fakes) answering as a model would, in a python
+ * child; `undefined` outside a checkout.
+ */
+async function startFakeModel(): Promise<{ baseUrl: string; close: () => void } | undefined> {
+    const tests = path.resolve(__dirname, "..", "..", "..", "tests");
+    if (!existsSync(path.join(tests, "fakes", "openai_server.py"))) {
+        return undefined;
+    }
+    const script = [
+        "import sys",
+        `sys.path.insert(0, ${JSON.stringify(tests)})`,
+        "from fakes.openai_server import FakeOpenAI",
+        "from fakes.reviewer import Reviewer",
+        "fake = FakeOpenAI(responder=Reviewer()).start()",
+        "print(fake.base_url, flush=True)",
+        "sys.stdin.read()",
+    ].join("\n");
+    const child = spawn(python, ["-c", script], { cwd: os.tmpdir(), stdio: ["pipe", "pipe", "inherit"] });
+    const baseUrl = await new Promise<string>((resolve, reject) => {
+        child.stdout.setEncoding("utf8").once("data", (line: string) => resolve(line.trim()));
+        child.once("exit", (code) => reject(new Error(`the fake model exited (${String(code)})`)));
+    });
+    return { baseUrl, close: () => child.kill() };
+}
+
+describe("the language status of a real LM that answered", () => {
+    let skip: string | undefined;
+    const root = mkdtempSync(path.join(os.tmpdir(), "dspy-lsp-lm-status-"));
+
+    before(async () => {
+        skip = await skipReason();
+    });
+
+    after(() => rmSync(root, { recursive: true, force: true }));
+
+    it("shows the tokens the server counted, its model and the active program versions", async (t) => {
+        if (skip) return t.skip(skip);
+        const fake = await startFakeModel();
+        if (fake === undefined) return t.skip("tests/fakes is not here (not a checkout)");
+        const settings = toServerSettings({
+            "lm.model": "openai/fake-model",
+            "lm.apiBase": fake.baseUrl,
+            "lm.apiKeyEnv": "DSPY_LSP_FAKE_KEY",
+            "lm.maxAttempts": 1,
+            "lm.runOn": ["command"],
+            "lm.cachePath": path.join(root, "lm.sqlite3"),
+            "lm.programsDir": path.join(root, "programs"),
+        });
+        assert.deepEqual(settings.problems, []);
+        const server = await startServer(root, buildInitializationOptions(settings.settings, TRUSTED), { DSPY_LSP_FAKE_KEY: "test" });
+        try {
+            const uri = pathToFileURL(path.join(root, "parse.py")).href;
+            await server.open(uri, "import ast\n\n\ndef parse(text):\n    return eval(text)\n");
+            const analysed = (await server.command("dspy-lsp.analyzeFile", [uri])) as { lm: string; lm_findings: number };
+            assert.equal(analysed.lm, "ready", server.stderr());
+            const raw = await server.command("dspy-lsp.status");
+            const status = parseStatus(raw);
+            assert.ok(status, JSON.stringify(raw));
+            assert.ok(status.stats.promptTokens > 0, JSON.stringify(raw));
+            const view = formatStatus(status);
+            const tokens = status.stats.promptTokens + status.stats.completionTokens;
+            assert.equal(view.text, `$(check) LM ready · ${formatCount(tokens)} tok`);
+            assert.match(view.detail, /^openai\/fake-model · .*\banalyze@[0-9a-f]{12}\b/);
+            assert.equal(view.severity, "information");
+        } finally {
+            await server.close();
+            fake.close();
         }
     });
 });

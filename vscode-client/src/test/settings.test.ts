@@ -171,6 +171,7 @@ describe("setting tables", () => {
             "learn.auto", "learn.window", "learn.min_new_labels", "learn.optimizer", "learn.budget",
             "learn.max_requests", "learn.max_tokens",
             "tests.enabled", "tests.python", "tests.command", "tests.coverage", "tests.timeout_s",
+            "actions.dismiss",
         ]);
         assert.deepEqual(SERVER_KEYS, SERVER_SETTINGS.map((s) => s.key));
     });

@@ -7,11 +7,15 @@ import {
     formatStatus,
     parseStatus,
     RESTRICTED_TEXT,
+    statusLines,
     summarizeFileAnalysis,
     summarizeWorkspaceAnalysis,
 } from "../status";
 
-/** The shape `dspy-lsp.status` returns (server/lsp.py lm_status). */
+/**
+ * `dspy-lsp.status` as the server answers it (`LmReport` in server/lsp/results.py, its `stats`
+ * from `LmTier.status`): every field, as lsprotocol's converter puts it on the wire.
+ */
 function serverStatus(state: string, stats: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): unknown {
     return {
         state,
@@ -19,77 +23,108 @@ function serverStatus(state: string, stats: Record<string, unknown> = {}, extra:
         detail: state === "none" ? "no LM configured (set lm.model)" : state === "ready" ? "ready" : "circuit open after 3 failures: timeout",
         stats: {
             calls: 0, failures: 0, cache_hits: 0, cache_misses: 0, prompt_tokens: 0, completion_tokens: 0,
-            cost_usd: 0, dropped_claims: 0, last_error: "", cache_hit_rate: 0, versions: {}, artifact_problems: [],
+            cost_usd: 0, dropped_claims: 0, unparsable_replies: 0, truncated_replies: 0, too_long_to_repair: 0,
+            last_error: "", cache_hit_rate: 0, versions: {}, artifact_problems: [],
             ...stats,
         },
         pending_jobs: 0,
         refused_jobs: 0,
-        cache: { entries: 0 },
+        waiting_jobs: 0,
+        cache: { hits: 0, misses: 0, entries: 0, path: "/home/me/.cache/dspy-lsp/lm-cache.sqlite3", degraded_reason: null },
+        off_reason: null,
         ...extra,
     };
 }
 
-function format(raw: unknown): ReturnType<typeof formatStatus> {
+function format(raw: unknown, restricted = false): ReturnType<typeof formatStatus> {
     const status = parseStatus(raw);
     assert.ok(status);
-    return formatStatus(status);
+    return formatStatus(status, { restricted });
 }
 
-describe("formatStatus", () => {
-    it("shows rules only when no LM is configured", () => {
-        const view = format(serverStatus("none"));
-        assert.equal(view.text, "$(circle-slash) dspy-lsp: rules only");
-        assert.equal(view.severity, "inactive");
-        assert.match(view.tooltip, /none configured/);
-        assert.doesNotMatch(view.tooltip, /Calls:/);
+describe("the language status", () => {
+    it("shows the LM state, tokens, cost and the active program versions of a working LM", () => {
+        const view = format(
+            serverStatus(
+                "ready",
+                {
+                    calls: 14, prompt_tokens: 9_000, completion_tokens: 3_400, cost_usd: 0.0312, cache_hits: 3, cache_misses: 14,
+                    cache_hit_rate: 0.176, versions: { analyze: "analyze@3fa2c0e1d2b4", plan: "plan@9b1e07c4d2aa" },
+                },
+                { pending_jobs: 2 },
+            ),
+        );
+        assert.equal(view.text, "$(check) LM ready · 12.4k tok · $0.03");
+        assert.equal(view.detail, "openai/gpt-4o-mini · analyze@3fa2c0e1d2b4, plan@9b1e07c4d2aa · 2 queued");
+        assert.equal(view.severity, "information");
+        assert.equal(view.busy, false);
     });
 
-    it("shows a ready LM with its tokens before any cost is known", () => {
-        const view = format(serverStatus("ready", { calls: 3, prompt_tokens: 9_000, completion_tokens: 3_400 }));
-        assert.equal(view.text, "$(check) dspy-lsp: LM ready · 12.4k tok");
-        assert.equal(view.severity, "ok");
-        assert.match(view.tooltip, /LM: openai\/gpt-4o-mini/);
-        assert.match(view.tooltip, /Tokens: 9k prompt, 3.4k completion/);
-    });
-
-    it("prefers the cost when the model reports one, and shows queued work", () => {
-        const view = format(serverStatus("ready", { prompt_tokens: 10, cost_usd: 0.1234, cache_hits: 3, cache_misses: 1, cache_hit_rate: 0.75 }, { pending_jobs: 2 }));
-        assert.equal(view.text, "$(check) dspy-lsp: LM ready · $0.12 · 2 queued");
-        assert.match(view.tooltip, /Cache: 3 hits, 1 misses \(75%\)/);
+    it("shows tokens alone while the endpoint reports no cost (a local model)", () => {
+        assert.equal(format(serverStatus("ready", { prompt_tokens: 900, completion_tokens: 100 })).text, "$(check) LM ready · 1k tok");
     });
 
     it("shows nothing about usage before the first call", () => {
-        assert.equal(format(serverStatus("ready")).text, "$(check) dspy-lsp: LM ready");
+        const view = format(serverStatus("ready"));
+        assert.equal(view.text, "$(check) LM ready");
+        assert.equal(view.detail, "openai/gpt-4o-mini");
     });
 
-    it("warns when the circuit is open", () => {
-        const view = format(serverStatus("circuit_open", { failures: 3 }));
-        assert.equal(view.text, "$(warning) dspy-lsp: LM circuit open");
+    it("says rules only, and how to get an LM, when none is configured", () => {
+        const view = format(serverStatus("none"));
+        assert.equal(view.text, "$(circle-slash) Rules only");
+        assert.equal(view.detail, "no LM configured (set dspy-lsp.lm.model)");
+        assert.equal(view.severity, "information");
+    });
+
+    it("warns while the circuit is open, with the server's reason", () => {
+        const view = format(serverStatus("circuit_open", { failures: 3, prompt_tokens: 2_000 }));
+        assert.equal(view.text, "$(warning) LM circuit open · 2k tok");
         assert.equal(view.severity, "warning");
-        assert.match(view.tooltip, /State: circuit_open — circuit open after 3 failures/);
+        assert.match(view.detail, /circuit open after 3 failures: timeout/);
+    });
+
+    it("warns when the server refused a program artifact", () => {
+        const view = format(serverStatus("ready", { artifact_problems: ["analyze@3fa2: refused: bad state; using analyze@0000"] }));
+        assert.equal(view.severity, "warning");
+        assert.match(view.detail, /1 program artifact refused/);
     });
 
     it("says why the LM tier is off in Restricted Mode, and how to turn it on", () => {
-        const status = parseStatus(serverStatus("none"));
-        assert.ok(status);
-        const view = formatStatus(status, { restricted: true });
+        const view = format(serverStatus("none", {}, { off_reason: "the editor window is in Restricted Mode (an untrusted workspace)" }), true);
+        assert.equal(view.text, "$(shield) Rules only (Restricted Mode)");
+        assert.match(view.detail, /trust this workspace/);
         assert.equal(RESTRICTED_TEXT, "dspy-lsp: LM tier off in Restricted Mode — trust this workspace to enable it");
-        assert.equal(view.text, `$(shield) ${RESTRICTED_TEXT}`);
-        assert.equal(view.severity, "inactive");
-        assert.match(view.tooltip, /not trusted/);
-        assert.match(view.tooltip, /Trust the workspace/);
+    });
+
+    it("gives the server's reason the LM is off when the window does not know it", () => {
+        const view = format(serverStatus("none", {}, { off_reason: "the editor window is in Restricted Mode (an untrusted workspace)" }));
+        assert.equal(view.detail, "the editor window is in Restricted Mode (an untrusted workspace)");
     });
 
     it("does not hide a running LM behind the Restricted Mode text", () => {
-        const status = parseStatus(serverStatus("ready"));
-        assert.ok(status);
-        assert.equal(formatStatus(status, { restricted: true }).text, "$(check) dspy-lsp: LM ready");
+        assert.equal(format(serverStatus("ready"), true).text, "$(check) LM ready");
     });
 
     it("shows an unknown state as an error rather than hiding it", () => {
         const view = format(serverStatus("error"));
-        assert.equal(view.text, "$(error) dspy-lsp: LM error");
+        assert.equal(view.text, "$(error) LM error");
         assert.equal(view.severity, "error");
+    });
+
+    it("lists every field for Show Status", () => {
+        const status = parseStatus(serverStatus("ready", { calls: 3, failures: 1, prompt_tokens: 9_000, completion_tokens: 3_400, cache_hits: 3, cache_misses: 1, cache_hit_rate: 0.75, versions: { analyze: "analyze@3fa2c0e1d2b4" } }));
+        assert.ok(status);
+        assert.deepEqual(statusLines(status), [
+            "LM: openai/gpt-4o-mini",
+            "State: ready",
+            "Calls: 3 (1 failed)",
+            "Tokens: 9k prompt, 3.4k completion",
+            "Cost: $0",
+            "Cache: 3 hits, 1 misses (75%)",
+            "Queued documents: 0",
+            "Programs: analyze@3fa2c0e1d2b4",
+        ]);
     });
 });
 
@@ -125,14 +160,17 @@ describe("number formatting", () => {
 });
 
 describe("formatClientState", () => {
-    it("describes starting, restarting, stopped and unavailable", () => {
-        assert.equal(formatClientState({ kind: "starting" }).text, "$(sync~spin) dspy-lsp: starting");
+    it("describes starting (busy), restarting, stopped and unavailable", () => {
+        const starting = formatClientState({ kind: "starting" });
+        assert.equal(starting.text, "$(sync~spin) Starting");
+        assert.equal(starting.busy, true);
+        assert.match(formatClientState({ kind: "starting", detail: "installing the bundled dspy-lsp" }).detail, /installing/);
         const restarting = formatClientState({ kind: "restarting", inMs: 2000, attempt: 2, of: 5 });
-        assert.equal(restarting.text, "$(sync~spin) dspy-lsp: restarting (2/5)");
-        assert.match(restarting.tooltip, /restarting in 2 s/);
+        assert.equal(restarting.text, "$(sync~spin) Restarting (2/5)");
+        assert.match(restarting.detail, /restarting in 2 s/);
         const stopped = formatClientState({ kind: "stopped", reason: "exit code 1" });
         assert.equal(stopped.severity, "error");
-        assert.match(stopped.tooltip, /exit code 1\nClick to restart/);
+        assert.equal(stopped.detail, "exit code 1");
         assert.equal(formatClientState({ kind: "unavailable", reason: "timeout" }).severity, "warning");
     });
 });

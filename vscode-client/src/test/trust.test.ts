@@ -43,7 +43,7 @@ describe("package.json and workspace trust", () => {
         assert.match(capability.description ?? "", /Restricted Mode/);
     });
 
-    it("marks every lm.* setting but lm.runOn, lm.minConfidence and lm.finder, every learn.* and tests.*, feedback.path and the interpreter restricted", () => {
+    it("marks every lm.* setting but lm.runOn, lm.minConfidence and lm.finder, every learn.* and tests.*, feedback.path, the interpreter and importStrategy restricted", () => {
         const expected = keys.filter(
             (k) =>
                 (k.startsWith("lm.") && !["lm.runOn", "lm.minConfidence", "lm.finder"].includes(k)) ||
@@ -51,6 +51,7 @@ describe("package.json and workspace trust", () => {
                 k.startsWith("tests.") ||
                 k === "feedback.path" ||
                 k === "interpreter" ||
+                k === "importStrategy" ||
                 k === "trustProjectSettings",
         );
         assert.ok(expected.includes("lm.model") && expected.includes("lm.apiKeyEnv") && expected.includes("learn.auto"));

@@ -1,4 +1,8 @@
-/** The status bar item: the client's state, and the LM state polled from `dspy-lsp.status` while the server runs. */
+/**
+ * The Python language status item: the server's state, and the LM state, tokens, cost and active
+ * program versions from `dspy-lsp.status`, asked again when diagnostics arrive (the LM tier's
+ * results come as diagnostics), after commands, and every `dspy-lsp.status.pollSeconds`.
+ */
 import * as vscode from "vscode";
 import type { ManagerState, ServerManager } from "./server";
 import { formatClientState, formatStatus, parseStatus, type StatusView } from "./status";
@@ -8,11 +12,22 @@ export const RESTART_COMMAND = "dspy-lsp.client.restartServer";
 /** VS Code's "Workspaces: Manage Workspace Trust". */
 export const MANAGE_TRUST_COMMAND = "workbench.trust.manage";
 
-export class StatusBar implements vscode.Disposable {
-    private readonly item = vscode.window.createStatusBarItem("dspy-lsp.status", vscode.StatusBarAlignment.Right, 100);
+/** Diagnostics come per keystroke: the status is asked once they settle. */
+const SETTLE_MS = 1_500;
+
+const SEVERITY: Record<StatusView["severity"], vscode.LanguageStatusSeverity> = {
+    information: vscode.LanguageStatusSeverity.Information,
+    warning: vscode.LanguageStatusSeverity.Warning,
+    error: vscode.LanguageStatusSeverity.Error,
+};
+
+export class LanguageStatus implements vscode.Disposable {
+    private readonly item = vscode.languages.createLanguageStatusItem("dspy-lsp.status", { language: "python" });
     private timer: NodeJS.Timeout | undefined;
+    private settle: NodeJS.Timeout | undefined;
     private polling = false;
-    private readonly subscription: vscode.Disposable;
+    private shown = "";
+    private readonly subscriptions: vscode.Disposable[];
 
     constructor(
         private readonly manager: ServerManager,
@@ -21,9 +36,11 @@ export class StatusBar implements vscode.Disposable {
         private readonly restricted: () => boolean = () => false,
     ) {
         this.item.name = "dspy-lsp";
-        this.subscription = manager.onDidChangeState((state) => this.onState(state));
+        this.subscriptions = [
+            manager.onDidChangeState((state) => this.onState(state)),
+            manager.onDidPublishDiagnostics(() => this.refreshSoon()),
+        ];
         this.onState(manager.state);
-        this.item.show();
     }
 
     /** Re-reads the poll interval (after a settings change). */
@@ -31,21 +48,19 @@ export class StatusBar implements vscode.Disposable {
         this.onState(this.manager.state);
     }
 
-    /** Polls now, e.g. after a command that used the LM. */
+    /** Asks the server now, e.g. after a command that used the LM. */
     async refresh(): Promise<void> {
         if (this.manager.state.kind !== "running" || this.polling) {
             return;
         }
         this.polling = true;
         try {
-            const raw = await this.manager.executeServerCommand("dspy-lsp.status");
-            const status = parseStatus(raw);
-            const restricted = this.restricted();
+            const status = parseStatus(await this.manager.executeServerCommand("dspy-lsp.status"));
             this.show(
                 status
-                    ? formatStatus(status, { restricted })
-                    : formatClientState({ kind: "unavailable", reason: "The server's status answer was not understood." }),
-                restricted && status?.state === "none" ? MANAGE_TRUST_COMMAND : SHOW_STATUS_COMMAND,
+                    ? formatStatus(status, { restricted: this.restricted() })
+                    : formatClientState({ kind: "unavailable", reason: "the server's status answer was not understood" }),
+                SHOW_STATUS_COMMAND,
             );
         } catch (error) {
             if (this.manager.state.kind === "running") {
@@ -58,8 +73,16 @@ export class StatusBar implements vscode.Disposable {
 
     dispose(): void {
         this.stopPolling();
-        this.subscription.dispose();
+        clearTimeout(this.settle);
+        for (const subscription of this.subscriptions) {
+            subscription.dispose();
+        }
         this.item.dispose();
+    }
+
+    private refreshSoon(): void {
+        clearTimeout(this.settle);
+        this.settle = setTimeout(() => void this.refresh(), SETTLE_MS);
     }
 
     private onState(state: ManagerState): void {
@@ -74,7 +97,7 @@ export class StatusBar implements vscode.Disposable {
                 return;
             }
             case "starting":
-                this.show(formatClientState({ kind: "starting" }), SHOW_STATUS_COMMAND);
+                this.show(formatClientState(state), "dspy-lsp.client.showOutput");
                 return;
             case "restarting":
                 this.show(formatClientState(state), "dspy-lsp.client.showOutput");
@@ -93,14 +116,21 @@ export class StatusBar implements vscode.Disposable {
     }
 
     private show(view: StatusView, command: string): void {
+        const key = JSON.stringify([view, command]);
+        if (key === this.shown) {
+            return; // unchanged: no repaint
+        }
+        this.shown = key;
         this.item.text = view.text;
-        this.item.tooltip = view.tooltip;
-        this.item.command = command;
-        this.item.backgroundColor =
-            view.severity === "error"
-                ? new vscode.ThemeColor("statusBarItem.errorBackground")
-                : view.severity === "warning"
-                  ? new vscode.ThemeColor("statusBarItem.warningBackground")
-                  : undefined;
+        this.item.detail = view.detail;
+        this.item.severity = SEVERITY[view.severity];
+        this.item.busy = view.busy;
+        this.item.command = { title: COMMAND_TITLES[command] ?? "Show", command };
     }
 }
+
+const COMMAND_TITLES: Record<string, string> = {
+    [SHOW_STATUS_COMMAND]: "Show Status",
+    [RESTART_COMMAND]: "Restart",
+    "dspy-lsp.client.showOutput": "Show Output",
+};
