@@ -111,7 +111,9 @@ def did_open(ls: Session, params: types.DidOpenTextDocumentParams) -> None:
 def _lm_on_open(ls: Session, uri: str) -> None:
     # Not if it was closed while the rules ran, and not over a request made since (a command
     # or a save): a new request replaces the running one, and its caller waits for that one.
-    if uri in ls.workspace.text_documents and not ls.lm_jobs.has_request(uri):
+    notebook = ls.workspace.get_notebook_document(notebook_uri=uri)
+    still_open = uri in ls.workspace.text_documents or notebook is not None
+    if still_open and not ls.lm_jobs.has_request(uri):
         ls.request_lm(uri, "open")
 
 
@@ -136,7 +138,8 @@ def did_close(ls: Session, params: types.DidCloseTextDocumentParams) -> None:
 
 @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
 def did_open_notebook(ls: Session, params: types.DidOpenNotebookDocumentParams) -> None:
-    ls.schedule(params.notebook_document.uri, delay_s=0.0)
+    uri = params.notebook_document.uri  # the cells are analysed as one module: the notebook's
+    ls.schedule(uri, delay_s=0.0).add_done_callback(lambda _: _lm_on_open(ls, uri))
 
 
 @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)

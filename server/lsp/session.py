@@ -250,6 +250,8 @@ class Session(GuardedServer):
 
     def close_notebook(self, uri: str, cells: Sequence[str]) -> None:
         self.scheduler.cancel(uri)
+        if self._lm_jobs is not None:
+            self._lm_jobs.cancel(uri)
         for cell in cells:
             self.clear(cell)
 
@@ -395,7 +397,7 @@ class Session(GuardedServer):
             analysis = await self.scheduler.run_now(snapshot)
             rules = [f for f in analysis.findings if f.origin == "rule"]
             await tier.analyze(snapshot.text, rules)
-            if uri in self.workspace.text_documents:
+            if uri in self.workspace.text_documents or self._notebook_of(uri) is not None:
                 self.schedule(uri, delay_s=0.0)
 
         return self.lm_jobs.request(uri, work)

@@ -5,13 +5,18 @@ each cell gets its own diagnostics, in its own lines; a change updates them, clo
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Callable
 
 import pytest
 import pytest_lsp
-from lsp_client import WAIT_S
+from fakes.openai_server import FakeOpenAI
+from fakes.reviewer import Reviewer
+from lsp_client import WAIT_S, apply_text_edits, edits_for
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient
+from scratch_dirs import scratch_dir
 
 from .conftest import SERVER, _start, workspace_file
 
@@ -23,14 +28,37 @@ CALLS = "%matplotlib inline\nresult = load('a.json')\nif result == None:\n    pr
 Cells = dict[str, types.PublishDiagnosticsParams]
 
 
-@pytest_lsp.fixture(config=SERVER, scope="module")
-async def client(lsp_client: LanguageClient):
+FAKE = FakeOpenAI(responder=Reviewer()).start()
+LM_CACHE = str(scratch_dir("dspy-lsp-notebook-lm-"))
+
+
+def _notebook_capabilities() -> types.ClientCapabilities:
     """VS Code's capabilities, with notebook sync (VS Code has it since 1.67)."""
     caps = pytest_lsp.client_capabilities("visual-studio-code")
     caps.notebook_document = types.NotebookDocumentClientCapabilities(
         synchronization=types.NotebookDocumentSyncClientCapabilities()
     )
-    await _start(lsp_client, caps)
+    return caps
+
+
+@pytest_lsp.fixture(config=SERVER, scope="module")
+async def client(lsp_client: LanguageClient):
+    await _start(lsp_client, _notebook_capabilities())
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-m", "dspy_lsp.server"],
+        server_env={**os.environ, "DSPY_LSP_DEBOUNCE_MS": "30", "XDG_DATA_HOME": LM_CACHE},
+    ),
+    scope="module",
+)
+async def lm_client(lsp_client: LanguageClient):
+    lm = {"model": "openai/fake-model", "api_base": FAKE.base_url, "max_attempts": 1}
+    lm["cache_path"] = f"{LM_CACHE}/lm.sqlite3"
+    await _start(lsp_client, _notebook_capabilities(), {"lm": lm})
     yield
     await lsp_client.shutdown_session()
 
@@ -59,7 +87,9 @@ def _codes(params: types.PublishDiagnosticsParams) -> list[tuple[str, int]]:
     return sorted((str(d.code), d.range.start.line) for d in params.diagnostics)
 
 
-async def _open(client: LanguageClient, name: str) -> tuple[str, list[str], Cells]:
+async def _open(
+    client: LanguageClient, name: str, last: str = CALLS
+) -> tuple[str, list[str], Cells]:
     notebook = workspace_file(name)
     cells = [_cell_uri(notebook, n) for n in range(3)]
     kinds = [
@@ -67,7 +97,7 @@ async def _open(client: LanguageClient, name: str) -> tuple[str, list[str], Cell
         types.NotebookCellKind.Markup,
         types.NotebookCellKind.Code,
     ]
-    texts = [(DEFINES, "python"), (NOTES, "markdown"), (CALLS, "python")]
+    texts = [(DEFINES, "python"), (NOTES, "markdown"), (last, "python")]
     params = types.DidOpenNotebookDocumentParams(
         notebook_document=types.NotebookDocument(
             uri=notebook,
@@ -179,3 +209,38 @@ async def test_hovering_a_cell_explains_its_finding(client: LanguageClient) -> N
     )
     assert hover is not None and hover.range == dl104.range
     assert hover.contents.value.startswith(f"**DL104**: {dl104.message}")
+
+
+async def test_a_cells_quick_fix_edits_that_cell(client: LanguageClient) -> None:
+    _, cells, found = await _open(client, "nb/fix.ipynb")
+    dl104 = next(d for d in found[cells[2]].diagnostics if d.code == "DL104")
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=cells[2]),
+            range=dl104.range,
+            context=types.CodeActionContext(diagnostics=[dl104]),
+        )
+    )
+    by_title = {a.title: a for a in actions or [] if isinstance(a, types.CodeAction)}
+    fix = by_title["DL104: Use an identity comparison"]
+    assert apply_text_edits(CALLS, edits_for(fix.edit, cells[2])) == CALLS.replace(
+        "result == None", "result is None"
+    )
+    assert "Dismiss DL104…" in by_title
+
+
+async def test_the_lm_reviews_the_notebook_and_its_findings_land_on_their_cell(
+    lm_client: LanguageClient,
+) -> None:
+    _, cells, _ = await _open(
+        lm_client, "nb/lm.ipynb", last="def parse(text):\n    return eval(text)\n"
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while not (found := [d for d in lm_client.diagnostics.get(cells[2], []) if d.code == "LM-bug"]):
+        assert loop.time() < deadline, lm_client.diagnostics.get(cells[2])
+        await asyncio.sleep(0.05)
+    [finding] = found
+    assert finding.range.start.line == 1  # `return eval(text)`, in the cell's own lines
+    assert finding.data["origin"].startswith("repair@")
+    assert not [d for d in lm_client.diagnostics.get(cells[0], []) if d.code == "LM-bug"]
