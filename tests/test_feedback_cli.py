@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent
-from dspy_lsp.server.cli.feedback import since_time
+from dspy_lsp.server.cli.feedback import since_time, store_path
 from dspy_lsp.server.cli.main import main
-from dspy_lsp.server.store.feedback_store import FeedbackStore
+from dspy_lsp.server.store.feedback_store import FeedbackStore, default_store_path
 
 NOW = time.time()
 
@@ -89,3 +89,65 @@ def test_since_accepts_durations_and_iso_dates() -> None:
     assert since_time("2026-11-01T00:00:00+00:00") == 1793491200.0
     with pytest.raises(Exception, match="neither a duration"):
         since_time("last week")
+
+
+def test_stats_without_any_feedback_is_an_empty_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["feedback", "stats", "--workspace", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    header, totals, legend = out.out.splitlines()
+    assert header.split()[:3] == ["rule", "category", "version"]
+    assert totals.split() == ["all", *["0"] * 8, "—", "—"]
+    assert legend.startswith("acc accepted")
+    assert "no feedback recorded yet" in out.err
+
+
+def test_stats_of_a_store_without_events_is_an_empty_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "empty.sqlite3"
+    FeedbackStore(path, environ={}).close()
+    assert main(["feedback", "stats", "--store", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[0] == "all"
+    assert main(["feedback", "stats", "--store", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize("marker", [".git", "pyproject.toml"])
+def test_without_a_config_the_store_is_the_project_roots_whatever_the_directory(
+    tmp_path: Path, marker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A git root (or a pyproject.toml without [tool.dspy-lsp]) keys the store, so every
+    directory of the project reads the feedback the server recorded for it."""
+    root = tmp_path / "project"
+    (root / "src" / "deep").mkdir(parents=True)
+    (root / ".git").mkdir() if marker == ".git" else (root / marker).write_text("[project]\n")
+    for where in (root, root / "src", root / "src" / "deep"):
+        assert store_path(where, None) == default_store_path(root)
+    assert main(["feedback", "stats", "--workspace", str(root / "src")]) == 0
+    assert str(default_store_path(root)) in capsys.readouterr().err
+
+
+def test_learn_without_feedback_says_how_many_labelled_events_it_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["learn", "--workspace", str(tmp_path)]) == 0
+    assert "0 labelled events (need 20)" in capsys.readouterr().err
+    config = tmp_path / "config"
+    (config / "dspy-lsp").mkdir(parents=True)
+    (config / "dspy-lsp" / "config.toml").write_text("[learn]\nmin-new-labels = 5\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    assert main(["learn", "--workspace", str(tmp_path)]) == 0
+    assert "0 labelled events (need 5)" in capsys.readouterr().err
+
+
+def test_learn_below_the_threshold_says_what_it_has_and_needs(
+    store_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    programs = tmp_path / "programs"
+    argv = ["learn", "--store", str(store_file), "--programs-dir", str(programs)]
+    assert main([*argv, "--workspace", str(tmp_path)]) == 0
+    told = capsys.readouterr().err
+    assert "4 new labelled events; acceptance" in told and "(need 20)" in told
+    assert not programs.exists()

@@ -1,11 +1,13 @@
-"""``dspy-lsp check``: both tiers over files on disk, for CI and power users.
+"""``dspy-lsp check``: both tiers over files on disk (or stdin, ``-``), for CI and power users.
 
-Exit codes: 0 clean, 1 findings, 2 usage or internal error, an unknown rule code, or fixes that
-could not be written (each such file is named on stderr; the others are still fixed and
-reported), or an LM that cannot run: a local model that is missing, not a GGUF or without
-llama-cpp-python (before any file is analysed), or a model whose every call of the run failed or
-came back unreadable (after the rule findings are reported). An LM that fails on some files only
-is a warning; those files keep their rule findings.
+Exit codes: 0 clean (or ``--exit-zero``), 1 findings that fail the run (every rule finding; an
+LM finding only at or above ``--lm-fail-on``) or, with ``--diff``, fixes to apply, 2 usage or
+internal error, an unknown rule code, or fixes that could not be written (each such file is
+named on stderr; the others are still fixed and reported), or an LM that cannot run: a local
+model that is missing, not a GGUF or without llama-cpp-python (before any file is analysed), or
+a model whose every call of the run failed or came back unreadable (after the rule findings are
+reported). An LM that fails on some files only is a warning; those files keep their rule
+findings.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import os
 import sys
 import tokenize
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -34,8 +36,10 @@ from ..settings import (
     find_project_config,
     resolve,
 )
+from ..store.project_root import project_root
 from ..store.safe_write import replace_content
-from .fixed_text import fixed_text
+from .fix_report import fixable_per_rule, fixes_listed, unified_diff
+from .fixed_text import FixedText, fixed_text
 from .progress_bar import ProgressBar
 from .reporters import FileReport, printable_path, render_json, render_sarif, render_text
 from .results_cache import ResultsCache
@@ -44,6 +48,8 @@ from .rule_tier_run import open_caches, project_of, rule_results
 from .rule_workers import FileJob, Workers, worker_count
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+STDIN = Path("-")
+"""The path that stands for the source read from standard input."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class Source:
     resolved: ResolvedSettings
     text: str | None = None
     fixed: int = 0
+    fixed_rules: tuple[tuple[str, int], ...] = ()
+    """With ``--show-fixes``: how many findings of each rule ``--fix`` fixed."""
     skipped: FileReport | None = None
     unwritten: bool = False
     """``--fix`` found fixes but could not write them: the run ends in an error."""
@@ -65,10 +73,9 @@ class Source:
 def run_check(args: argparse.Namespace) -> int:
     from .. import version
 
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        shown = ", ".join(printable_path(str(p)) for p in missing)
-        print(f"dspy-lsp: no such file or directory: {shown}", file=sys.stderr)
+    problem = _usage_problem(args)
+    if problem is not None:
+        print(f"dspy-lsp: {problem}", file=sys.stderr)
         return EXIT_ERROR
     if args.output is not None and not args.output.parent.is_dir():
         shown = printable_path(str(args.output))
@@ -82,8 +89,14 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"dspy-lsp: error: {error}", file=sys.stderr)
     if unknown:
         return EXIT_ERROR
+    stdin = _reads_stdin(args)
     with Workers([resolved for _, resolved in roots], worker_count(os.environ)) as workers:
-        sources = _read_and_fix(args, roots, workers)
+        sources, raw = _stdin_source(roots) if stdin else (_read_all(roots), b"")
+        if args.diff:
+            return _show_diff(args, sources, _fix_all(args, sources, workers))
+        if args.fix:
+            fixes = _fix_all(args, sources, workers)
+            sources = [_fixed(s, f, write=not stdin) for s, f in zip(sources, fixes, strict=True)]
         lm = (
             None
             if args.no_lm
@@ -96,19 +109,27 @@ def run_check(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         lm_error = None
         if lm:
-            reports, lm_error = asyncio.run(_with_model(sources, lm))
+            reports, lm_error = asyncio.run(_with_model(sources, lm, args.lm_fail_on))
         else:
-            uncached = args.no_cache or args.fix  # --fix changes the files it reads
+            uncached = args.no_cache or args.fix or stdin  # --fix changes the files it reads
             caches = [None] * len(roots) if uncached else open_caches(roots, os.environ)
             reports = _rules_only(sources, caches, workers)
     if args.tests:
-        reports = asyncio.run(_with_tests(sources, reports, roots, lm))
-    if args.format == "json":
-        output = render_json(reports)
-    elif args.format == "sarif":
-        output = render_sarif(reports, version())
-    else:
-        output = render_text(reports)
+        reports = asyncio.run(_with_tests(sources, reports, roots, lm, args.lm_fail_on))
+    output = _render(reports, args.format, version(), statistics=args.statistics)
+    if args.show_fixes:  # after a text report; elsewhere on stderr, leaving the data parsable
+        listing = _fixes_shown(args, sources, reports)
+        if args.format == "text" and not args.statistics:
+            output += listing
+        else:
+            sys.stderr.write(listing)
+    if stdin and args.fix:
+        # As ruff does: the fixed source is the output (an editor or a pipe replaces the text
+        # with it), and the report goes to stderr.
+        if sources[0].text is not None:
+            sys.stdout.write(sources[0].text)
+        else:
+            _echo(raw)
     if args.output:
         try:
             args.output.write_text(output, encoding="utf-8")
@@ -117,7 +138,7 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"dspy-lsp: cannot write --output {shown}: {exc.strerror}", file=sys.stderr)
             return EXIT_ERROR
     else:
-        sys.stdout.write(output)
+        (sys.stderr if stdin and args.fix else sys.stdout).write(output)
     unwritten = sum(1 for s in sources if s.unwritten)
     if unwritten:
         files = "file" if unwritten == 1 else "files"
@@ -126,7 +147,52 @@ def run_check(args: argparse.Namespace) -> int:
     if lm_error is not None:
         print(f"dspy-lsp: error: {lm_error}", file=sys.stderr)
         return EXIT_ERROR
+    if args.exit_zero:
+        return EXIT_CLEAN
     return EXIT_FINDINGS if any(r.failing for r in reports) else EXIT_CLEAN
+
+
+def _render(
+    reports: Sequence[FileReport], fmt: str, tool_version: str, *, statistics: bool = False
+) -> str:
+    """The report in ``fmt`` (``check_options.OUTPUT_FORMATS``); with ``statistics``, the count
+    per rule instead (JSON for ``json``, else text), as ``ruff check --statistics``."""
+    if statistics:
+        from .statistics import render_statistics
+
+        return render_statistics(reports, as_json=fmt == "json")
+    if fmt == "json":
+        return render_json(reports)
+    if fmt == "sarif":
+        return render_sarif(reports, tool_version)
+    if fmt == "github":
+        from .ci_formats import render_github
+
+        return render_github(reports)
+    if fmt == "junit":
+        from .ci_formats import render_junit
+
+        return render_junit(reports)
+    return render_text(reports)
+
+
+def _reads_stdin(args: argparse.Namespace) -> bool:
+    return list(args.paths) == [STDIN]
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """Why the command line cannot run, in one line; None if it can."""
+    if STDIN in args.paths and not _reads_stdin(args):
+        return "- (read from stdin) cannot be given with other paths"
+    if args.stdin_filename is not None and not _reads_stdin(args):
+        return "--stdin-filename names the source read from stdin: give - as the path"
+    if _reads_stdin(args) and args.tests:
+        return "--tests runs the project's tests over files on disk, not stdin"
+    missing = [p for p in args.paths if p != STDIN and not p.exists()]
+    if missing:
+        shown = ", ".join(printable_path(str(p)) for p in missing)
+        return f"no such file or directory: {shown}"
+    return None
 
 
 def _cli_layer(args: argparse.Namespace) -> dict[str, object]:
@@ -140,9 +206,16 @@ def _cli_layer(args: argparse.Namespace) -> dict[str, object]:
     return layer
 
 
+def _targets(args: argparse.Namespace) -> list[Path]:
+    """The paths settings are looked up for: the command line's, or the file stdin stands for."""
+    if _reads_stdin(args):
+        return [args.stdin_filename or STDIN]
+    return list(args.paths)
+
+
 def _show_settings(args: argparse.Namespace) -> int:
     """Each setting in force for each path, and the layer it came from."""
-    for root_arg in args.paths:
+    for root_arg in _targets(args):
         project = find_project_config(root_arg.resolve())
         resolved = resolve({}, project, cli=_cli_layer(args), trust_project=args.trust_project)
         trust = "trusted" if resolved.project_trusted else "not trusted"
@@ -158,16 +231,21 @@ def _show_settings(args: argparse.Namespace) -> int:
 
 
 def settings_per_root(args: argparse.Namespace) -> list[tuple[Path, ResolvedSettings]]:
-    """The settings each path on the command line is checked under; each problem told once."""
+    """The settings each path on the command line is checked under; each problem told once.
+
+    Their root is the project's (``project_root``) even without ``[tool.dspy-lsp]``, so that
+    globs (``exclude``, per-file ``overrides``) mean the same from any directory.
+    """
     layer = _cli_layer(args)
     configs: dict[Path, ProjectConfig] = {}
     told: set[str] = set()
     roots = []
-    for root_arg in args.paths:
+    for root_arg in _targets(args):
         start = root_arg.resolve()
         if start not in configs:
             configs[start] = find_project_config(start)
         resolved = resolve({}, configs[start], cli=layer, trust_project=args.trust_project)
+        resolved = replace(resolved, root=project_root(start, resolved.root))
         for warning in resolved.warnings:
             if warning not in told and warning not in resolved.unknown_rules:
                 told.add(warning)
@@ -176,40 +254,136 @@ def settings_per_root(args: argparse.Namespace) -> list[tuple[Path, ResolvedSett
     return roots
 
 
-def _read_and_fix(
-    args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]], workers: Workers
-) -> list[Source]:
-    """Every file of the run, read; with ``--fix``, fixed (in ``workers``) and written back."""
-    sources = [
+def _read_all(roots: list[tuple[Path, ResolvedSettings]]) -> list[Source]:
+    return [
         _read(path, index, resolved)
         for index, (root_arg, resolved) in enumerate(roots)
-        for path in iter_python_files([root_arg], resolved.settings.exclude)
+        for path in iter_python_files([root_arg], resolved.settings.exclude, resolved.root)
     ]
-    if not args.fix:
-        return sources
+
+
+def _stdin_source(roots: list[tuple[Path, ResolvedSettings]]) -> tuple[list[Source], bytes]:
+    """The source on stdin, as the file ``--stdin-filename`` names (``-`` without it), and the
+    text as it came (what ``--fix`` gives back when it cannot be analysed)."""
+    [(path, resolved)] = roots
+    shown = path.as_posix()
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+    try:
+        text = decode_source(data)
+    except UndecodableSource as exc:
+        report = FileReport.of(shown, (_skipped(f"dspy-lsp skipped this input: {exc}"),))
+        return [Source(path, shown, 0, resolved, skipped=report)], data
+    return [Source(path, shown, 0, resolved, text)], data
+
+
+def _echo(data: bytes) -> None:
+    """Input that could not be analysed, given back byte for byte."""
+    sys.stdout.flush()
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:  # not a real file (a test's capture)
+        sys.stdout.write(data.decode("utf-8", errors="replace"))
+    else:
+        stream.write(data)
+        stream.flush()
+
+
+def _fix_all(
+    args: argparse.Namespace, sources: list[Source], workers: Workers
+) -> list[FixedText | None]:
+    """Each readable source's text with every allowed fix applied (None for skipped ones)."""
     allowed = frozenset(
         {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
     )
     readable = [s for s in sources if s.skipped is None]
     jobs = [FileJob(s.root, s.path, s.text or "") for s in readable]
+    task = partial(fixed_text, allowed=allowed, count_rules=args.show_fixes)
     with ProgressBar(len(jobs), verb="fixing") as bar:
-        fixes = workers.map(partial(fixed_text, allowed=allowed), jobs, bar.advance)
-    in_order = iter(fixes)
+        fixes = iter(workers.map(task, jobs, bar.advance))
     unformatted: set[str] = set()  # each reason told once
-    out = []
+    out: list[FixedText | None] = []
     for source in sources:
-        if source.skipped is not None:
-            out.append(source)
-            continue
-        done = next(in_order)
-        if done.unformatted and done.unformatted not in unformatted:
+        done = None if source.skipped is not None else next(fixes)
+        if done is not None and done.unformatted and done.unformatted not in unformatted:
             unformatted.add(done.unformatted)
             print(
                 f"dspy-lsp: the lines fixes touched were not formatted: {done.unformatted}",
                 file=sys.stderr,
             )
-        out.append(_written(source, done.text, done.fixed))
+        out.append(done)
     return out
+
+
+def _fixed(source: Source, done: FixedText | None, *, write: bool) -> Source:
+    """``source`` after its fixes, written back if ``write``; as it was if they could not be."""
+    if done is None:
+        return source
+    if done.text == source.text:
+        return replace(source, fixed=done.fixed)
+    if write:
+        try:
+            _write_preserving_encoding(source.path, done.text)
+        except (OSError, UnicodeEncodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            print(
+                f"dspy-lsp: could not write fixes to {printable_path(source.shown)}: {reason}",
+                file=sys.stderr,
+            )
+            return replace(source, unwritten=True)
+    return replace(source, text=done.text, fixed=done.fixed, fixed_rules=done.fixed_rules)
+
+
+def _show_diff(
+    args: argparse.Namespace, sources: list[Source], fixes: list[FixedText | None]
+) -> int:
+    """``--diff``: what ``--fix`` would change, as a unified diff; nothing is written. Exit 1
+    when there is something to change."""
+    changed = [
+        (source, done)
+        for source, done in zip(sources, fixes, strict=True)
+        if done is not None and done.text != source.text
+    ]
+    output = "".join(unified_diff(s.text or "", d.text, s.shown) for s, d in changed)
+    if args.output:
+        try:
+            args.output.write_text(output, encoding="utf-8")
+        except OSError as exc:
+            shown = printable_path(str(args.output))
+            print(f"dspy-lsp: cannot write --output {shown}: {exc.strerror}", file=sys.stderr)
+            return EXIT_ERROR
+    else:
+        sys.stdout.write(output)
+    count = sum(done.fixed for _, done in changed)
+    if not changed:
+        print("No fixes to apply.", file=sys.stderr)
+    elif args.show_fixes:
+        listed = [(s.shown, dict(d.fixed_rules)) for s, d in changed]
+        sys.stderr.write(fixes_listed(f"Would fix {_findings(count)}:", listed))
+    else:
+        files = "file" if len(changed) == 1 else "files"
+        print(f"Would fix {_findings(count)} in {len(changed)} {files}.", file=sys.stderr)
+    return EXIT_FINDINGS if changed and not args.exit_zero else EXIT_CLEAN
+
+
+def _fixes_shown(
+    args: argparse.Namespace, sources: Sequence[Source], reports: Sequence[FileReport]
+) -> str:
+    """``--show-fixes``: the fixes ``--fix`` applied, per file and rule; without ``--fix``, the
+    findings it would fix."""
+    if args.fix:
+        listed = [(s.shown, dict(s.fixed_rules)) for s in sources if s.fixed_rules]
+        count = sum(n for _, rules in listed for n in rules.values())
+        return fixes_listed(f"Fixed {_findings(count)}:", listed)
+    allowed = {FixSafety.SAFE, FixSafety.UNSAFE} if args.unsafe_fixes else {FixSafety.SAFE}
+    listed = [(r.path, fixable_per_rule(r.findings, allowed)) for r in reports]
+    listed = [(path, rules) for path, rules in listed if rules]
+    count = sum(n for _, rules in listed for n in rules.values())
+    flags = "--fix --unsafe-fixes" if args.unsafe_fixes else "--fix"
+    return fixes_listed(f"{_findings(count)} fixable with `dspy-lsp check {flags}`:", listed)
+
+
+def _findings(count: int) -> str:
+    return f"{count} finding{'' if count == 1 else 's'}"
 
 
 def _read(path: Path, root: int, resolved: ResolvedSettings) -> Source:
@@ -226,22 +400,6 @@ def _skipped(message: str) -> Finding:
     from ...analyzers.engine import SKIPPED, meta_finding
 
     return meta_finding(SKIPPED, Severity.INFO, message, Span.of(0, 0, 0, 0))
-
-
-def _written(source: Source, new_text: str, fixed: int) -> Source:
-    """``source`` after its fixes, written back; as it was if they could not be written."""
-    if new_text == source.text:
-        return replace(source, fixed=fixed)
-    try:
-        _write_preserving_encoding(source.path, new_text)
-    except (OSError, UnicodeEncodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        print(
-            f"dspy-lsp: could not write fixes to {printable_path(source.shown)}: {reason}",
-            file=sys.stderr,
-        )
-        return replace(source, unwritten=True)
-    return replace(source, text=new_text, fixed=fixed)
 
 
 def _rules_only(
@@ -273,7 +431,7 @@ def cannot_run(settings: LmSettings) -> str | None:
 
 
 async def _with_model(
-    sources: list[Source], settings: LmSettings
+    sources: list[Source], settings: LmSettings, lm_fail_on: str
 ) -> tuple[list[FileReport], str | None]:
     """Both tiers over every readable file, asking the model, with a progress bar on stderr;
     and why the LM tier never worked, if every call of the run failed (else None). An LM that
@@ -297,7 +455,8 @@ async def _with_model(
             else:
                 done = await run_with_model(source.text or "", source.path, source.resolved, tier)
                 first_error = first_error or done.lm_error
-                reports.append(FileReport.of(source.shown, done.analysis.findings, source.fixed))
+                findings = done.analysis.findings
+                reports.append(FileReport.of(source.shown, findings, source.fixed, lm_fail_on))
             progress.advance(task)
     stats = tier.stats
     print(
@@ -326,6 +485,7 @@ async def _with_tests(
     reports: list[FileReport],
     roots: list[tuple[Path, ResolvedSettings]],
     lm: LmSettings | None,
+    lm_fail_on: str,
 ) -> list[FileReport]:
     """``reports`` with the lines each project's failing tests point at (one recorded run per
     project, cached by its files' hash), ranked with a local model's surprise if there is one."""
@@ -357,7 +517,8 @@ async def _with_tests(
             continue
         relative = source.path.resolve().relative_to(where).as_posix()
         pointed = await tests_findings(source.text or "", relative, maps[where], tier)
-        out.append(FileReport.of(report.path, (*report.findings, *pointed), report.fixed))
+        findings = (*report.findings, *pointed)
+        out.append(FileReport.of(report.path, findings, report.fixed, lm_fail_on))
     if tier is not None:
         tier.cache.close()
     return out

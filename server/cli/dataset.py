@@ -25,6 +25,7 @@ import libcst as cst
 from ...analyzers.learning.bug_examples import BugExample, failing_tests
 from ...analyzers.learning.bug_mutations import BugMutant, Candidate, apply, candidates, schedule
 from ..verify.sandbox import TestRun, project_copy, run_tests
+from .help_text import described
 
 EXIT_OK, EXIT_ERROR = 0, 2
 BASELINE_TIMEOUT_S = 600.0
@@ -35,11 +36,16 @@ _NOT_SOURCE_DIRS = frozenset(
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dataset = sub.add_parser(
-        "dataset", help="build labelled datasets (bugs a project's tests catch)"
+        "dataset",
+        help="build labelled datasets (bugs a project's tests catch)",
+        description="Build labelled datasets from a project: `bugs` plants bugs and keeps those"
+        " its tests catch.",
     )
     verbs = dataset.add_subparsers(dest="verb", required=True)
     bugs = verbs.add_parser(
-        "bugs", help="plant bugs in a project's functions and keep those its tests catch"
+        "bugs",
+        help="plant bugs in a project's functions and keep those its tests catch",
+        description=described(__doc__),
     )
     bugs.add_argument("--project", type=Path, required=True, help="the project's root directory")
     bugs.add_argument(

@@ -1,7 +1,9 @@
 """``dspy-lsp feedback stats|export``: what users did with findings, per rule and program version.
 
 The store is found the way the server finds it: ``feedback.path`` from the project's settings,
-else the per-user file keyed by the workspace root.
+else the per-user file keyed by the project's root (``store.project_root``: the directory of
+``[tool.dspy-lsp]``, else the git root, else the nearest pyproject.toml), whichever directory
+inside the project the command runs in. No feedback yet is an empty table, not an error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from ..store.feedback_store import (
     RuleStats,
     default_store_path,
 )
+from ..store.project_root import project_root
+from .help_text import described
 
 EXIT_OK, EXIT_ERROR = 0, 2
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -41,17 +45,32 @@ _SHORT = {
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    feedback = sub.add_parser("feedback", help="acceptance statistics and exports of feedback")
+    feedback = sub.add_parser(
+        "feedback",
+        help="acceptance statistics and exports of feedback",
+        description=described(__doc__),
+    )
     verbs = feedback.add_subparsers(dest="verb", required=True)
-    stats = verbs.add_parser("stats", help="acceptance and dismissal rates per rule and version")
-    export = verbs.add_parser("export", help="every event, one JSON object per line")
+    about = "acceptance and dismissal rates per rule and version"
+    stats = verbs.add_parser("stats", help=about, description=f"Print the {about}.")
+    about = "every event, one JSON object per line"
+    export = verbs.add_parser("export", help=about, description=f"Export {about}.")
     for verb in (stats, export):
         verb.add_argument("--store", type=Path, help="the feedback database (default: found)")
-        verb.add_argument("--workspace", type=Path, default=None, help="default: current dir")
+        verb.add_argument(
+            "--workspace",
+            type=Path,
+            default=None,
+            help="a directory of the project whose feedback to read (default: the current one)",
+        )
         verb.add_argument("--since", type=since_time, help="7d, 24h, 30m or an ISO date")
     stats.add_argument("--until", type=since_time, help="7d, 24h, 30m or an ISO date")
-    stats.add_argument("--format", choices=("text", "json"), default="text")
-    export.add_argument("--format", choices=("jsonl",), default="jsonl")
+    stats.add_argument(
+        "--format", choices=("text", "json"), default="text", help="a table, or a JSON list"
+    )
+    export.add_argument(
+        "--format", choices=("jsonl",), default="jsonl", help="JSON Lines (the only format)"
+    )
     export.add_argument("--output", type=Path, help="write here instead of stdout")
 
 
@@ -70,21 +89,25 @@ def since_time(value: str, now: float | None = None) -> float:
 
 
 def store_path(workspace: Path | None, explicit: Path | None) -> Path:
+    """``explicit``, else ``feedback.path``, else the per-user file of the project's root."""
     if explicit is not None:
         return explicit
     directory = (workspace or Path.cwd()).resolve()
     resolved = project_settings(directory)
     if resolved.settings.feedback.path:
         return Path(resolved.settings.feedback.path)
-    return default_store_path(resolved.root or directory)
+    return default_store_path(project_root(directory, resolved.root) or directory)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     path = store_path(args.workspace, args.store)
     if not path.is_file():
-        print(f"dspy-lsp: no feedback recorded yet ({path} does not exist)", file=sys.stderr)
-        return EXIT_ERROR
+        if args.store is not None:  # a file named by hand that is not there: a typo, say so
+            print(f"dspy-lsp: no feedback recorded yet ({path} does not exist)", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"dspy-lsp: no feedback recorded yet ({path})", file=sys.stderr)
+        return _nothing_recorded(args, out)
     try:
         with FeedbackStore(path) as store:
             if args.verb == "export":
@@ -106,6 +129,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return EXIT_OK
 
 
+def _nothing_recorded(args: argparse.Namespace, out: TextIO) -> int:
+    """What a store without events gives: an empty table (or list), and no events exported."""
+    if args.verb == "export":
+        print("dspy-lsp: exported 0 events", file=sys.stderr)
+    elif args.format == "json":
+        out.write("[]\n")
+    else:
+        out.write(stats_table([]))
+    return EXIT_OK
+
+
 def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
@@ -123,9 +157,8 @@ def _as_json(row: RuleStats) -> dict[str, object]:
 
 
 def stats_table(rows: Sequence[RuleStats]) -> str:
-    """A plain-text table: one row per (rule, category, program version), then the totals."""
-    if not rows:
-        return "no feedback events in this window\n"
+    """A plain-text table: one row per (rule, category, program version), then the totals (all
+    zero when there are no rows)."""
     header = [
         "rule",
         "category",

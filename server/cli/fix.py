@@ -42,6 +42,7 @@ from ..verify.project_tests import ProjectTests
 from ..verify.sandbox import cancellable, project_copy
 from .attempt_recorder import AttemptRecorder
 from .check import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, cannot_run, settings_per_root
+from .help_text import described
 from .reporters import printable_path
 
 if TYPE_CHECKING:  # it imports dspy, which only a run that plans needs
@@ -49,7 +50,11 @@ if TYPE_CHECKING:  # it imports dspy, which only a run that plans needs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    fix = sub.add_parser("fix", help="fix findings with plans the project's tests have passed")
+    fix = sub.add_parser(
+        "fix",
+        help="fix findings with plans the project's tests have passed",
+        description=described(__doc__),
+    )
     fix.add_argument("paths", nargs="+", type=Path, help="files or directories to fix")
     fix.add_argument(
         "--goal",
@@ -179,7 +184,8 @@ async def _fix(
             coverage = await cancellable(tests.coverage)
             recorder = AttemptRecorder(project, resolved.settings.feedback)
             with project_copy(project) as copy:
-                for path in iter_python_files([root_arg], resolved.settings.exclude):
+                files = iter_python_files([root_arg], resolved.settings.exclude, resolved.root)
+                for path in files:
                     run = FileRun(args, tier, resolved, tests, copy, coverage, recorder)
                     outcomes += await run.fix(path)
             recorder.close()

@@ -5,10 +5,11 @@ A task of ``rule_workers``: pure text in, text out. Writing the file is left to 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...analyzers.models import FixSafety
+from ...analyzers.models import Finding, FixSafety
 from ..settings import ResolvedSettings
 
 
@@ -18,10 +19,17 @@ class FixedText:
     fixed: int
     unformatted: str
     """Why the touched lines were not formatted; "" when they were or nothing asks for it."""
+    fixed_rules: tuple[tuple[str, int], ...] = ()
+    """With ``count_rules``: (rule, findings fixed) for each rule whose findings went away."""
 
 
 def fixed_text(
-    text: str, path: Path, resolved: ResolvedSettings, *, allowed: frozenset[FixSafety]
+    text: str,
+    path: Path,
+    resolved: ResolvedSettings,
+    *,
+    allowed: frozenset[FixSafety],
+    count_rules: bool = False,
 ) -> FixedText:
     from ...analyzers.fixes import fix_all
     from ..analysis import codes_for
@@ -29,4 +37,15 @@ def fixed_text(
 
     new_text, fixed = fix_all(text, codes_for(path, resolved), allowed=allowed)
     new_text, why = format_fixed(text, new_text, resolved.formatter, stub=path.suffix == ".pyi")
-    return FixedText(new_text, fixed, why)
+    rules: tuple[tuple[str, int], ...] = ()
+    if count_rules and new_text != text:
+        from ..analysis import rule_tier
+
+        before = _fixable(rule_tier(text, path, resolved).findings, allowed)
+        after = _fixable(rule_tier(new_text, path, resolved).findings, allowed)
+        rules = tuple(sorted((before - after).items()))
+    return FixedText(new_text, fixed, why, rules)
+
+
+def _fixable(findings: tuple[Finding, ...], allowed: frozenset[FixSafety]) -> Counter[str]:
+    return Counter(f.rule for f in findings if f.fix is not None and f.fix.safety in allowed)

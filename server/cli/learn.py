@@ -19,6 +19,7 @@ from pathlib import Path
 from ...analyzers.learning.trigger import LearnState, acceptance, decide
 from ...analyzers.programs.kinds import ProgramKind
 from ..children import CLI, handover
+from .help_text import described
 from .optimize import add_ceilings
 from .run_settings import RunSettings, SettingsError, add_settings_flag, run_settings
 
@@ -28,29 +29,49 @@ _FORWARDED = ("program", "reflection_lm", "max_train", "max_dev")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    learn = sub.add_parser("learn", help="re-optimize when feedback calls for it")
+    learn = sub.add_parser(
+        "learn", help="re-optimize when feedback calls for it", description=described(__doc__)
+    )
     learn.add_argument("--watch", action="store_true", help="keep checking (else check once)")
     learn.add_argument("--interval", type=float, default=60.0, help="seconds between checks")
     learn.add_argument(
         "--window", type=int, help="verdicts acceptance is taken over (default: learn.window)"
     )
-    learn.add_argument("--min-new-labels", type=int, help="default: learn.min_new_labels")
-    learn.add_argument("--workspace", type=Path, default=None)
-    learn.add_argument("--store", type=Path)
-    learn.add_argument("--programs-dir", type=Path)
     learn.add_argument(
-        "--program", choices=[k.value for k in ProgramKind], default=ProgramKind.ANALYZE.value
+        "--min-new-labels",
+        type=int,
+        help="new labelled events that start a run (default: learn.min_new_labels, 20)",
+    )
+    learn.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="a directory of the project to learn for (default: the current one)",
+    )
+    learn.add_argument(
+        "--store", type=Path, help="the feedback database (default: the project's, per user)"
+    )
+    learn.add_argument(
+        "--programs-dir", type=Path, help="the program registry (default: lm.programs_dir)"
+    )
+    learn.add_argument(
+        "--program",
+        choices=[k.value for k in ProgramKind],
+        default=ProgramKind.ANALYZE.value,
+        help="the program to re-optimize (default: analyze)",
     )
     learn.add_argument(
         "--optimizer", choices=("bootstrap", "mipro", "gepa"), help="default: learn.optimizer"
     )
-    learn.add_argument("--lm")
-    learn.add_argument("--api-base")
-    learn.add_argument("--api-key-env")
-    learn.add_argument("--reflection-lm")
-    learn.add_argument("--budget", type=int)
-    learn.add_argument("--max-train", type=int)
-    learn.add_argument("--max-dev", type=int)
+    learn.add_argument("--lm", metavar="MODEL", help="the dspy model (default: lm.model)")
+    learn.add_argument("--api-base", help="with --lm: the OpenAI-compatible endpoint")
+    learn.add_argument("--api-key-env", help="with --lm: the variable holding the API key")
+    learn.add_argument(
+        "--reflection-lm", metavar="MODEL", help="proposes instructions (gepa, mipro)"
+    )
+    learn.add_argument("--budget", type=int, help="candidate programs to try (learn.budget)")
+    learn.add_argument("--max-train", type=int, help="training examples at most")
+    learn.add_argument("--max-dev", type=int, help="examples held out for scoring at most")
     add_ceilings(learn)
     add_settings_flag(learn)
 
@@ -94,16 +115,24 @@ def check_once(args: argparse.Namespace, setup: RunSettings) -> int:
     from ..store.feedback_store import FeedbackStore
 
     store, programs, window = setup.store, setup.programs, setup.settings.learn.window
-    if not store.is_file():
-        return EXIT_OK  # no feedback yet
-    with FeedbackStore(store) as opened:
-        events = [(s.id, s.event.kind) for s in opened.events()]
-    state = read_state(state_path(programs))
     min_new_labels = setup.settings.learn.min_new_labels
-    decision = decide(events, state, window=window, min_new_labels=min_new_labels)
-    print(f"dspy-lsp learn: {decision.reason}", file=sys.stderr)
-    if not decision.run:
+    events = []
+    if store.is_file():
+        with FeedbackStore(store) as opened:
+            events = [(s.id, s.event.kind) for s in opened.events()]
+    if not events:
+        print(
+            f"dspy-lsp learn: 0 labelled events (need {min_new_labels}); no feedback recorded"
+            f" yet ({store})",
+            file=sys.stderr,
+        )
         return EXIT_OK
+    state = read_state(state_path(programs))
+    decision = decide(events, state, window=window, min_new_labels=min_new_labels)
+    if not decision.run:
+        print(f"dspy-lsp learn: {decision.reason} (need {min_new_labels})", file=sys.stderr)
+        return EXIT_OK
+    print(f"dspy-lsp learn: {decision.reason}", file=sys.stderr)
     finished = subprocess.run(optimize_command(args, setup), check=False)
     print(f"dspy-lsp learn: optimize exited with {finished.returncode}", file=sys.stderr)
     kinds = [kind for _, kind in events]

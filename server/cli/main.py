@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .check_options import LM_FAIL_ON, OUTPUT_FORMATS
+from .help_text import described
+
 if TYPE_CHECKING:
     from ..lsp.guarded_server import GuardedServer
 
@@ -46,14 +49,70 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     (the others are listed by name and help), else every verb gets them."""
     from .. import version
 
-    parser = argparse.ArgumentParser(prog="dspy-lsp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="dspy-lsp", description=described(__doc__))
     parser.add_argument("--version", action="version", version=f"dspy-lsp {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    check = sub.add_parser("check", help="analyse files or directories")
-    check.add_argument("paths", nargs="+", type=Path)
-    check.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    check = sub.add_parser(
+        "check",
+        help="analyse files or directories",
+        description="Run the rules (and the LM tier, if configured) over files or directories,"
+        " as ruff check does. Exit 0 clean, 1 findings (rule findings; LM findings only with"
+        " --lm-fail-on) or, with --diff, fixes to apply, 2 usage or internal error.",
+    )
+    check.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="files and directories to check (directories: their .py and .pyi files, less"
+        " exclude and .gitignore); - reads the source from stdin",
+    )
+    check.add_argument(
+        "--output-format",
+        "--format",
+        dest="format",
+        choices=OUTPUT_FORMATS,
+        default="text",
+        help="how findings are reported: text, json, sarif (code scanning), github (workflow"
+        " annotations) or junit; --format is the same option",
+    )
     check.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print what --fix would change as a unified diff and write nothing; exit 1 if"
+        " there is anything to change",
+    )
+    check.add_argument(
+        "--show-fixes",
+        action="store_true",
+        help="list the fixes per file and rule: those --fix applied, else those it would apply",
+    )
+    check.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even if there are findings (2 still means an error)",
+    )
+    check.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print how many findings each rule has instead of the findings",
+    )
+    check.add_argument(
+        "--stdin-filename",
+        type=Path,
+        metavar="PATH",
+        help="with -: the file the source on stdin stands for (its settings, per-file"
+        " overrides and the path reported); with --fix the fixed source is printed",
+    )
+    check.add_argument(
+        "--lm-fail-on",
+        choices=LM_FAIL_ON,
+        default="never",
+        help="LM findings of this severity or worse fail the run (default: never; rule"
+        " findings always do)",
+    )
     check.add_argument(
         "--unsafe-fixes", action="store_true", help="with --fix, also apply unsafe fixes"
     )
@@ -86,9 +145,19 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     check.add_argument("--api-base", help="with --lm: the OpenAI-compatible endpoint")
     check.add_argument("--api-key-env", help="with --lm: the variable holding the API key")
 
-    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the language server (stdio by default)",
+        description="Run the language server for an editor: on stdio, or on TCP with a token.",
+    )
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
-    serve.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS)
+    serve.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="what the server logs to stderr (default: WARNING)",
+    )
     serve.add_argument(
         "--token-file",
         type=Path,
@@ -105,14 +174,28 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
 
     trust = sub.add_parser(
-        "trust", help="let a project's pyproject.toml choose LM endpoints, keys and paths"
+        "trust",
+        help="let a project's pyproject.toml choose LM endpoints, keys and paths",
+        description="Let a project's own settings choose what only your settings may: the LM"
+        " endpoint, model and key variable, data paths and learning.",
     )
-    trust.add_argument("path", nargs="?", type=Path, default=Path("."))
+    trust.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=Path("."),
+        help="the project's directory (default: the current one)",
+    )
     trust.add_argument("--remove", action="store_true", help="stop trusting the project")
     trust.add_argument("--list", action="store_true", help="list the trusted projects")
 
     rules = sub.add_parser("rules", help="list the rules with their documentation")
-    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    rules.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="text, JSON, or a Markdown table (default: text)",
+    )
     rules.add_argument(
         "--output-dir",
         type=Path,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...analyzers.programs.kinds import FINDER_NAMES, FINDERS, ProgramKind
+from .help_text import described
 from .run_settings import RunSettings, SettingsError, add_settings_flag, run_settings
 
 if TYPE_CHECKING:
@@ -27,9 +28,16 @@ EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    opt = sub.add_parser("optimize", help="compile better programs from feedback and examples")
+    opt = sub.add_parser(
+        "optimize",
+        help="compile better programs from feedback and examples",
+        description=described(__doc__),
+    )
     opt.add_argument(
-        "--program", choices=[k.value for k in ProgramKind], default=ProgramKind.ANALYZE.value
+        "--program",
+        choices=[k.value for k in ProgramKind],
+        default=ProgramKind.ANALYZE.value,
+        help="the program to optimize (default: analyze)",
     )
     opt.add_argument(
         "--optimizer", choices=("bootstrap", "mipro", "gepa"), help="default: learn.optimizer"
@@ -48,8 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     opt.add_argument("--workspace", type=Path, default=None, help="default: current directory")
     opt.add_argument("--store", type=Path, help="feedback database (default: the workspace's)")
     opt.add_argument("--programs-dir", type=Path, help="default: lm.programs_dir or per user")
-    opt.add_argument("--max-train", type=int, default=40)
-    opt.add_argument("--max-dev", type=int, default=20)
+    opt.add_argument("--max-train", type=int, default=40, help="training examples at most (40)")
+    opt.add_argument(
+        "--max-dev", type=int, default=20, help="examples held out for scoring at most (20)"
+    )
     opt.add_argument("--no-mutations", action="store_true", help="skip self-generated examples")
     opt.add_argument("--no-rule-examples", action="store_true", help="skip the rules' examples")
     opt.add_argument(
@@ -64,9 +74,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="the finders (analyze, repair): finding F1, or hit@k of the bug lines less false"
         " alarms on fixed code (defaults: analyze f1, repair hit@3)",
     )
-    opt.add_argument("--seed", type=int, default=0)
-    opt.add_argument("--threads", type=int, default=2)
-    opt.add_argument("--format", choices=("text", "json"), default="text")
+    opt.add_argument(
+        "--seed", type=int, default=0, help="seeds the random choices (examples, optimizer)"
+    )
+    opt.add_argument(
+        "--threads", type=int, default=2, help="LM calls at once (scoring and optimizing)"
+    )
+    opt.add_argument(
+        "--format", choices=("text", "json"), default="text", help="how the report is printed"
+    )
     add_ceilings(opt)
     add_settings_flag(opt)
 

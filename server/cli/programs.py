@@ -19,6 +19,7 @@ from typing import Any
 from ...analyzers.programs.artifact import ArtifactError
 from ..store.artifacts import KINDS, programs_dir
 from ..store.registry import ActiveProgram, ArtifactMeta, ProgramRegistry, RegistryError
+from .help_text import described
 
 EXIT_OK, EXIT_ERROR = 0, 2
 BUILTIN = "builtin"
@@ -53,25 +54,31 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="the registry (default: lm.programs_dir of the project here, else the user's)",
     )
     programs = subparsers.add_parser(
-        "programs", help="list, show, activate, roll back and compare optimized programs"
+        "programs",
+        help="list, show, activate, roll back and compare optimized programs",
+        description=described(__doc__),
     )
     actions = programs.add_subparsers(dest="programs_command", required=True)
     listing = actions.add_parser("list", parents=[common], help="saved versions per kind")
-    listing.add_argument("kind", nargs="?", choices=KINDS)
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("kind", nargs="?", choices=KINDS, help="only this kind (default: all)")
+    listing.add_argument(
+        "--format", choices=("text", "json"), default="text", help="a table, or JSON"
+    )
     show = actions.add_parser(
         "show", parents=[common], help="the prompt a program sends, with its metadata"
     )
     show.add_argument(
         "target", nargs="?", metavar="KIND|VERSION", help="default: the active programs"
     )
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument(
+        "--format", choices=("text", "json"), default="text", help="the prompt as text, or JSON"
+    )
     activate = actions.add_parser("activate", parents=[common], help="make a version active")
     activate.add_argument("version", metavar="VERSION", help="an id, a prefix, or KIND@builtin")
     rollback = actions.add_parser(
         "rollback", parents=[common], help="go back to the previously active version"
     )
-    rollback.add_argument("kind", choices=KINDS)
+    rollback.add_argument("kind", choices=KINDS, help="the kind whose active version goes back")
     diff = actions.add_parser(
         "diff", parents=[common], help="how the prompt changes from one program to another"
     )

@@ -19,9 +19,16 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from ...analyzers.models import Finding, Fix, FixSafety, Position, Severity
+from ...analyzers.models import Finding, Fix, FixSafety, Position, Severity, Span
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_FAILING_LM = {
+    "error": frozenset({Severity.ERROR}),
+    "warning": frozenset({Severity.ERROR, Severity.WARNING}),
+    "never": frozenset(),
+}
+"""Each choice of ``--lm-fail-on`` (``check_options.LM_FAIL_ON``): the severities at which an
+LM finding fails the run."""
 _SARIF_LEVEL = {
     Severity.ERROR: "error",
     Severity.WARNING: "warning",
@@ -43,19 +50,39 @@ class FileReport:
     fixed: int = 0
 
     @classmethod
-    def of(cls, path: str, findings: Sequence[Finding], fixed: int = 0) -> FileReport:
-        return cls(path, tuple(findings), fails_the_run(findings), fixed)
+    def of(
+        cls, path: str, findings: Sequence[Finding], fixed: int = 0, lm_fail_on: str = "never"
+    ) -> FileReport:
+        return cls(path, tuple(findings), fails_the_run(findings, lm_fail_on), fixed)
 
 
 def _safe(finding: Finding) -> bool:
     return finding.fix is not None and finding.fix.safety == FixSafety.SAFE
 
 
-def fails_the_run(findings: Sequence[Finding]) -> bool:
-    """Skipped files are reported but do not fail a run; every other finding does."""
+def fails_the_run(findings: Sequence[Finding], lm_fail_on: str = "never") -> bool:
+    """Skipped files are reported but do not fail a run; an LM finding fails it only at or above
+    ``lm_fail_on`` (a model's opinion does not break CI unless asked to); every other finding
+    does."""
     from ...analyzers.engine import SKIPPED
+    from ...analyzers.lm_findings import LM_RULE_PREFIX
 
-    return any(finding.rule != SKIPPED for finding in findings)
+    failing_lm = _FAILING_LM[lm_fail_on]
+    return any(
+        finding.rule != SKIPPED
+        and (not finding.rule.startswith(LM_RULE_PREFIX) or finding.severity in failing_lm)
+        for finding in findings
+    )
+
+
+def rule_name(code: str) -> str:
+    """A rule's name (``none-comparison``), a meta finding's, else the code (LM findings)."""
+    from ...analyzers.engine import SKIPPED, SYNTAX_ERROR
+    from ...analyzers.rules import ALL_RULES
+
+    if code in ALL_RULES:
+        return ALL_RULES[code].NAME
+    return {SYNTAX_ERROR: "syntax-error", SKIPPED: "skipped-file"}.get(code, code)
 
 
 def printable_path(path: str) -> str:
@@ -175,6 +202,7 @@ def _sarif_uri(path: str) -> dict[str, str]:
 
 def _sarif_rules() -> list[dict[str, Any]]:
     from ...analyzers.engine import SKIPPED, SYNTAX_ERROR
+    from ...analyzers.rule_docs import rule_doc_url
     from ...analyzers.rules import ALL_RULES
 
     meta_docs = {
@@ -190,18 +218,24 @@ def _sarif_rules() -> list[dict[str, Any]]:
             "name": name,
             "shortDescription": {"text": text},
             "fullDescription": {"text": text},
+            "helpUri": rule_doc_url(code),
             "defaultConfiguration": {"level": "error" if code == SYNTAX_ERROR else "note"},
         }
         for code, (name, text) in meta_docs.items()
     ]
     for code, rule in ALL_RULES.items():
+        docs = rule_doc_url(code)
         rules.append(
             {
                 "id": code,
                 "name": rule.NAME,
                 "shortDescription": {"text": rule.MESSAGE},
                 "fullDescription": {"text": rule.RATIONALE},
-                "help": {"text": f"{rule.MESSAGE}\n\n{rule.RATIONALE}"},
+                "help": {
+                    "text": f"{rule.MESSAGE}\n\n{rule.RATIONALE}\n\n{docs}",
+                    "markdown": f"{rule.MESSAGE}\n\n{rule.RATIONALE}\n\n[{code}]({docs})",
+                },
+                "helpUri": docs,
                 "defaultConfiguration": {"level": _SARIF_LEVEL[rule.SEVERITY]},
                 "properties": {"fixSafety": rule.FIX_SAFETY.value},
             }
@@ -209,11 +243,44 @@ def _sarif_rules() -> list[dict[str, Any]]:
     return rules
 
 
+def _sarif_region(span: Span) -> dict[str, int]:
+    """1-based lines and columns (code points); the end column is just past the region."""
+    return {
+        "startLine": span.start.line + 1,
+        "startColumn": span.start.column + 1,
+        "endLine": span.end.line + 1,
+        "endColumn": span.end.column + 1,
+    }
+
+
+def _sarif_fix(fix: Fix, artifact: dict[str, str]) -> dict[str, Any]:
+    """A SARIF ``fix``: each edit a replacement of a region of the one file it changes."""
+    return {
+        "description": {"text": fix.title},
+        "artifactChanges": [
+            {
+                "artifactLocation": artifact,
+                "replacements": [
+                    {
+                        "deletedRegion": _sarif_region(edit.span),
+                        "insertedContent": {"text": edit.new_text},
+                    }
+                    for edit in fix.edits
+                ],
+            }
+        ],
+        "properties": {"safety": fix.safety.value},
+    }
+
+
 def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
+    from ...analyzers.rule_docs import REPOSITORY
+
     rules = _sarif_rules()
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = []
     for report in reports:
+        artifact = _sarif_uri(report.path)
         for f in report.findings:
             results.append(
                 {
@@ -224,17 +291,13 @@ def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
                     "locations": [
                         {
                             "physicalLocation": {
-                                "artifactLocation": _sarif_uri(report.path),
-                                "region": {
-                                    "startLine": f.span.start.line + 1,
-                                    "startColumn": f.span.start.column + 1,
-                                    "endLine": f.span.end.line + 1,
-                                    "endColumn": f.span.end.column + 1,
-                                },
+                                "artifactLocation": artifact,
+                                "region": _sarif_region(f.span),
                             }
                         }
                     ],
                     "partialFingerprints": {"dspyLspFindingId/v1": f.id},
+                    **({"fixes": [_sarif_fix(f.fix, artifact)]} if f.fix is not None else {}),
                     "properties": {
                         "confidence": f.confidence,
                         "origin": f.origin,
@@ -251,7 +314,7 @@ def render_sarif(reports: Sequence[FileReport], tool_version: str) -> str:
                     "driver": {
                         "name": "dspy-lsp",
                         "version": tool_version,
-                        "informationUri": "https://github.com/dspy-lsp/dspy-lsp",
+                        "informationUri": REPOSITORY,
                         "rules": rules,
                     }
                 },

@@ -70,6 +70,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
     from ..settings import Settings, explain, project_settings
     from ..store.artifacts import programs_dir
     from ..store.feedback_store import default_store_path
+    from ..store.project_root import project_root
 
     workspace = (args.workspace or Path.cwd()).resolve()
     if args.settings_json is not None:
@@ -80,7 +81,8 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         root, warnings = workspace, ()
     else:
         resolved = project_settings(workspace)
-        base, root, warnings = resolved.settings, resolved.root or workspace, resolved.warnings
+        root = project_root(workspace, resolved.root) or workspace
+        base, warnings = resolved.settings, resolved.warnings
     try:
         settings = Settings.model_validate(_with_flags(base.model_dump(), args))
     except ValidationError as exc:
