@@ -1,4 +1,5 @@
-"""``python -m dspy_lsp.server.cli VERB ...``: the same as the ``dspy-lsp`` script."""
+"""``python -m dspy_lsp VERB ...`` (and ``python -m dspy_lsp.server.cli``): the ``dspy-lsp``
+script. Installed as both modules, so it imports the CLI by its absolute name."""
 
 import os
 import sys
@@ -8,6 +9,6 @@ import sys
 if not sys.flags.safe_path and sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from .main import main
+from dspy_lsp.server.cli.main import main
 
 sys.exit(main())
