@@ -108,7 +108,11 @@ export function activate(context: vscode.ExtensionContext): void {
         }
         const canInstall = check.kind !== "failed" && server.bundle() !== undefined;
         const items = canInstall ? [install, docs, RESTART] : [SHOW_OUTPUT, docs, RESTART];
-        const hint = canInstall ? " Install the dspy-lsp bundled with the extension?" : "";
+        const hint = canInstall
+            ? " Install the dspy-lsp bundled with the extension?"
+            : check.kind === "missing-package"
+              ? " This build of the extension bundles no wheel: install dspy-lsp there with pip (pip install -e . in its repository)."
+              : "";
         const choice = await vscode.window.showErrorMessage(`${check.message}${hint}`, ...items);
         if (choice === install) {
             await installPackage(interpreter);
