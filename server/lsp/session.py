@@ -297,8 +297,12 @@ class Session(GuardedServer):
 
         if self._feedback is None:
             self._feedback = FeedbackRecorder(self.tell)
+        from ..store.project_root import project_root
+
         resolved = self.root_settings()
-        root = resolved.root or Path(self.workspace.root_path or Path.cwd())
+        # Keyed as the CLI keys it: a folder opened inside a git repository shares its store.
+        opened = Path(self.workspace.root_path or Path.cwd())
+        root = project_root(opened, resolved.root) or opened
 
         def relative(uri: str) -> str | None:
             path = _path(uri)
