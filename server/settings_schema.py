@@ -119,6 +119,12 @@ def _camel(name: str) -> str:
 # -- VS Code ------------------------------------------------------------------------------------
 
 
+PER_FOLDER = frozenset(
+    {"select", "ignore", "overrides", "exclude", "debounce_ms", "max_file_chars", "actions"}
+)
+"""Top-level settings the server resolves for each document's directory (``settings_for``)."""
+
+
 def vscode_properties(docs: Sequence[SettingDoc]) -> dict[str, dict[str, Any]]:
     """The generated category's properties, keyed ``dspy-lsp.<editorKey>``."""
     properties = {}
@@ -126,7 +132,9 @@ def vscode_properties(docs: Sequence[SettingDoc]) -> dict[str, dict[str, Any]]:
         prop = {k: doc.schema[k] for k in _SCHEMA_KEYS if k in doc.schema}
         prop["default"] = doc.default
         prop["markdownDescription"] = f"{doc.description} Server key `{doc.toml_key}`."
-        prop["scope"] = "window"
+        # Keys the server resolves per document may differ per folder of a multi-root
+        # workspace; the LM, feedback, learning and tests run once per server (its root).
+        prop["scope"] = "resource" if doc.path[0] in PER_FOLDER else "window"
         prop["order"] = order
         if doc.trusted_only:
             prop["restricted"] = True

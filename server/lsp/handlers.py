@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from .constants import (
     CMD_ANALYZE_FILE,
@@ -172,11 +174,21 @@ async def did_change_configuration(ls: Session, params: types.DidChangeConfigura
 
     settings = editor_section(params.settings)
     caps = ls.client_capabilities.workspace
+    folders = list(ls.workspace.folders.values())
+    ls.folder_settings = {}
     if not settings and caps is not None and caps.configuration:
-        pulled = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section=SOURCE)])
-        )
+        # One pull for the window, one per folder: in a multi-root workspace each folder may
+        # choose its own rules (VS Code answers a scopeUri with that folder's merged values).
+        items = [types.ConfigurationItem(section=SOURCE)] + [
+            types.ConfigurationItem(section=SOURCE, scope_uri=f.uri) for f in folders
+        ]
+        pulled = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
+        pulled = list(pulled or [])
         settings = editor_section(pulled[0] if pulled else None)
+        for folder, answer in zip(folders, pulled[1:], strict=False):
+            per_folder = editor_section(answer)
+            if per_folder and per_folder != settings:
+                ls.folder_settings[Path(to_fs_path(folder.uri))] = per_folder
     # eglot sends an empty notification right after connecting and answers the pull with
     # nothing: that must not wipe what initializationOptions said.
     ls.editor_settings = settings or editor_section(ls.initialization_options)

@@ -51,6 +51,9 @@ class Session(GuardedServer):
     def __init__(self) -> None:
         super().__init__(SOURCE, version(), NOTEBOOK_SYNC)
         self.editor_settings: dict[str, Any] = {}
+        # Multi-root: each workspace folder's own editor settings (pulled with its scopeUri),
+        # for the documents under it; the others get ``editor_settings``.
+        self.folder_settings: dict[Path, dict[str, Any]] = {}
         self.initialization_options: Any = None
         # The client's word on trust, from initializationOptions only (see settings.resolve).
         self.trust_project = False
@@ -123,12 +126,13 @@ class Session(GuardedServer):
 
         if directory not in self._projects:
             self._projects[directory] = find_project_config(directory)
-        inputs = (dict(self.editor_settings), self.trust_project, self.restricted, stamp())
+        editor = self._editor_layer(directory)
+        inputs = (dict(editor), self.trust_project, self.restricted, stamp())
         cached = self._resolved.get(directory)
         if cached is not None and cached[0] == inputs:
             return cached[1]
         resolved = resolve(
-            self.editor_settings,
+            editor,
             self._projects[directory],
             trust_project=self.trust_project,
             restricted=self.restricted,
@@ -141,6 +145,13 @@ class Session(GuardedServer):
             self._trust_notices.add(resolved.trust_notice)
             self.tell(f"dspy-lsp: {resolved.trust_notice}", True)
         return resolved
+
+    def _editor_layer(self, directory: Path) -> dict[str, Any]:
+        """The editor settings of the deepest workspace folder holding ``directory``."""
+        holding = [f for f in self.folder_settings if f == directory or f in directory.parents]
+        if not holding:
+            return self.editor_settings
+        return self.folder_settings[max(holding, key=lambda f: len(f.parts))]
 
     def report_config_error(self, error: str) -> None:
         """Each distinct config problem is shown once, not on every keystroke."""
