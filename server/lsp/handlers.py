@@ -176,16 +176,18 @@ async def did_change_configuration(ls: Session, params: types.DidChangeConfigura
     caps = ls.client_capabilities.workspace
     folders = list(ls.workspace.folders.values())
     ls.folder_settings = {}
-    if not settings and caps is not None and caps.configuration:
-        # One pull for the window, one per folder: in a multi-root workspace each folder may
-        # choose its own rules (VS Code answers a scopeUri with that folder's merged values).
-        items = [types.ConfigurationItem(section=SOURCE)] + [
-            types.ConfigurationItem(section=SOURCE, scope_uri=f.uri) for f in folders
-        ]
-        pulled = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
-        pulled = list(pulled or [])
-        settings = editor_section(pulled[0] if pulled else None)
-        for folder, answer in zip(folders, pulled[1:], strict=False):
+    if caps is not None and caps.configuration and (folders or not settings):
+        # The window's settings unless the notification carried them, and each folder's: in a
+        # multi-root workspace a folder may choose its own rules (VS Code answers a scopeUri
+        # with that folder's merged values).
+        window = [] if settings else [types.ConfigurationItem(section=SOURCE)]
+        items = window + [types.ConfigurationItem(section=SOURCE, scope_uri=f.uri) for f in folders]
+        pulled = list(
+            await ls.workspace_configuration_async(types.ConfigurationParams(items=items)) or []
+        )
+        if window:
+            settings = editor_section(pulled.pop(0) if pulled else None)
+        for folder, answer in zip(folders, pulled, strict=False):
             per_folder = editor_section(answer)
             if per_folder and per_folder != settings:
                 ls.folder_settings[Path(to_fs_path(folder.uri))] = per_folder

@@ -20,7 +20,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 SOURCE = "def check(x):\n    return x == None\n"
 
 
-async def test_each_folder_gets_its_own_editor_settings(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "pushed",
+    [None, {"dspy-lsp": {"debounce_ms": 0}}],
+    ids=["pulled", "pushed-with-the-notification"],  # VS Code pushes the window's settings
+)
+async def test_each_folder_gets_its_own_editor_settings(
+    tmp_path: Path, pushed: dict | None
+) -> None:
     quiet, loud = tmp_path / "quiet", tmp_path / "loud"
     for folder in (quiet, loud):
         folder.mkdir()
@@ -51,7 +58,7 @@ async def test_each_folder_gets_its_own_editor_settings(tmp_path: Path) -> None:
             client,
             quiet_uri,
             lambda: client.workspace_did_change_configuration(
-                types.DidChangeConfigurationParams(settings=None)
+                types.DidChangeConfigurationParams(settings=pushed)
             ),
             None,
         )
