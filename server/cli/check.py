@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import TextIO
 
 from ...analyzers.models import Finding, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
@@ -130,15 +131,8 @@ def run_check(args: argparse.Namespace) -> int:
             sys.stdout.write(sources[0].text)
         else:
             _echo(raw)
-    if args.output:
-        try:
-            args.output.write_text(output, encoding="utf-8")
-        except OSError as exc:
-            shown = printable_path(str(args.output))
-            print(f"dspy-lsp: cannot write --output {shown}: {exc.strerror}", file=sys.stderr)
-            return EXIT_ERROR
-    else:
-        (sys.stderr if stdin and args.fix else sys.stdout).write(output)
+    if not _write_report(output, args.output, sys.stderr if stdin and args.fix else sys.stdout):
+        return EXIT_ERROR
     unwritten = sum(1 for s in sources if s.unwritten)
     if unwritten:
         files = "file" if unwritten == 1 else "files"
@@ -333,6 +327,20 @@ def _fixed(source: Source, done: FixedText | None, *, write: bool) -> Source:
     return replace(source, text=done.text, fixed=done.fixed, fixed_rules=done.fixed_rules)
 
 
+def _write_report(output: str, path: Path | None, stream: TextIO) -> bool:
+    """Write the report to ``--output`` or ``stream``; False (said on stderr) if it cannot be."""
+    if path is None:
+        stream.write(output)
+        return True
+    try:
+        path.write_text(output, encoding="utf-8")
+    except OSError as exc:
+        shown = printable_path(str(path))
+        print(f"dspy-lsp: cannot write --output {shown}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
+
+
 def _show_diff(
     args: argparse.Namespace, sources: list[Source], fixes: list[FixedText | None]
 ) -> int:
@@ -344,15 +352,8 @@ def _show_diff(
         if done is not None and done.text != source.text
     ]
     output = "".join(unified_diff(s.text or "", d.text, s.shown) for s, d in changed)
-    if args.output:
-        try:
-            args.output.write_text(output, encoding="utf-8")
-        except OSError as exc:
-            shown = printable_path(str(args.output))
-            print(f"dspy-lsp: cannot write --output {shown}: {exc.strerror}", file=sys.stderr)
-            return EXIT_ERROR
-    else:
-        sys.stdout.write(output)
+    if not _write_report(output, args.output, sys.stdout):
+        return EXIT_ERROR
     count = sum(done.fixed for _, done in changed)
     if not changed:
         print("No fixes to apply.", file=sys.stderr)

@@ -19,21 +19,11 @@ from dspy_lsp.server.lsp.dismiss_menu import FALSE_POSITIVE, NOT_NOW
 from dspy_lsp.server.store.feedback_store import FeedbackStore
 
 from .conftest import SERVER, _capabilities, _start, workspace_file
+from .test_feedback import SOURCE
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 STORE = scratch_dir("dspy-lsp-dismiss-") / "feedback.sqlite3"
-
-SOURCE = (
-    "import json\n"
-    "\n"
-    "\n"
-    "def load(path):\n"
-    "    data = json.load(open(path))\n"
-    "    if data == None:\n"
-    "        return {}\n"
-    "    return data\n"
-)
 
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
