@@ -27,6 +27,7 @@ RANKS = (
     ("dspy_lsp.server.long_lived", 2),  # imports without full collections
     ("dspy_lsp.server.lm", 3),
     ("dspy_lsp.server.analysis", 4),
+    ("dspy_lsp.server.dashboard", 4),  # the data of mission control, and its page
     ("dspy_lsp.server.lsp", 5),
     ("dspy_lsp.server.cli", 6),  # `serve` starts the language server
     ("dspy_lsp.server.__main__", 7),  # ``python -m dspy_lsp.server``
