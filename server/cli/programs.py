@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...analyzers.programs.artifact import ArtifactError
+from ...analyzers.programs.prompt_text import Turn, prompt_text
 from ..store.artifacts import KINDS, programs_dir
 from ..store.registry import ActiveProgram, ArtifactMeta, ProgramRegistry, RegistryError
 from .help_text import described
@@ -36,13 +37,6 @@ class Program:
     meta: ArtifactMeta | None
     source: Path | None
     active: bool
-
-
-@dataclass(frozen=True)
-class Turn:
-    predictor: str
-    title: str  # "system", "demo 1, user", ...
-    content: str
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -204,8 +198,8 @@ def _diff(registry: ProgramRegistry, args: argparse.Namespace) -> int:
     old_version, old_turns = _render(old)
     new_version, new_turns = _render(new)
     lines = difflib.unified_diff(
-        _prompt_text(old_turns).splitlines(keepends=True),
-        _prompt_text(new_turns).splitlines(keepends=True),
+        prompt_text(old_turns).splitlines(keepends=True),
+        prompt_text(new_turns).splitlines(keepends=True),
         fromfile=old_version,
         tofile=new_version,
     )
@@ -278,33 +272,10 @@ def _source(chosen: ActiveProgram) -> str:
 # -- rendering ------------------------------------------------------------------------------
 def _render(program: Program) -> tuple[str, list[Turn]]:
     """The version id the server gives ``program`` and the messages it sends, inputs as ``{name}``."""
+    from ...analyzers.programs.prompt_text import render
+
     with contextlib.redirect_stdout(sys.stderr):  # dspy prints
-        import dspy
-
-        from ...analyzers.programs.modules import build, program_version
-
-        built = build(program.kind, program.state)
-        version = program.version or program_version(program.kind, built)
-        adapter = dspy.ChatAdapter()
-        turns: list[Turn] = []
-        for name, predictor in built.named_predictors():
-            inputs = {field: f"{{{field}}}" for field in predictor.signature.input_fields}
-            messages = adapter.format(predictor.signature, predictor.demos, inputs)
-            turns += [
-                Turn(name, _title(index, len(messages), m["role"]), m["content"])
-                for index, m in enumerate(messages)
-            ]
-    return version, turns
-
-
-def _title(index: int, count: int, role: str) -> str:
-    if index == 0 or index == count - 1:
-        return role
-    return f"demo {(index + 1) // 2}, {role}"
-
-
-def _prompt_text(turns: list[Turn]) -> str:
-    return "".join(f"=== {t.predictor}: {t.title} ===\n{t.content.rstrip()}\n\n" for t in turns)
+        return render(program.kind, program.state, program.version)
 
 
 def _describe(program: Program, version: str, turns: list[Turn]) -> str:
@@ -326,7 +297,7 @@ def _describe(program: Program, version: str, turns: list[Turn]) -> str:
         ]
         if meta.note:
             lines.append(f"  note       {meta.note}")
-    return "\n".join(lines) + "\n\n" + _prompt_text(turns).rstrip()
+    return "\n".join(lines) + "\n\n" + prompt_text(turns).rstrip()
 
 
 def _table(kind: str, metas: list[ArtifactMeta], active: ActiveProgram) -> str:
