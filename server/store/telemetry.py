@@ -32,9 +32,22 @@ from .paths import user_dir
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("ok", "cache_hit", "error", "timeout", "unparsable", "rate_limited", "breaker_open")
+OUTCOMES = (
+    "ok",
+    "cache_hit",
+    "error",
+    "timeout",
+    "unparsable",
+    "rate_limited",
+    "breaker_open",
+    "cancelled",
+)
 """How a call ended. ``breaker_open``: refused by the open circuit, never sent; ``cache_hit``:
-answered from the LM cache, never sent; ``unparsable``: the model answered out of shape."""
+answered from the LM cache, never sent; ``unparsable``: the model answered out of shape;
+``cancelled``: the request was withdrawn (the user typed on), neither a success nor an error."""
+
+# Outcomes that are not failures.
+_NOT_ERRORS = frozenset({"ok", "cache_hit", "cancelled"})
 
 # Outcomes that never reached the model: left out of the latency percentiles.
 _NOT_SENT = frozenset({"cache_hit", "breaker_open"})
@@ -97,8 +110,8 @@ class LmCall:
 class DailyUsage:
     """One UTC day of one model, program and version.
 
-    ``calls`` counts every outcome, cache hits included; ``errors`` every outcome but ``ok`` and
-    ``cache_hit``. Latency percentiles (nearest rank) cover the calls sent to the model (not
+    ``calls`` counts every outcome, cache hits included; ``errors`` every outcome but ``ok``,
+    ``cache_hit`` and ``cancelled``. Latency percentiles (nearest rank) cover the calls sent to the model (not
     cache hits nor calls the open breaker refused); None without one. Breaker openings belong
     to a model, not a program: they are counted on the row whose program and version are "".
     """
@@ -383,7 +396,7 @@ def _aggregate(calls: list[_Row], openings: list[tuple[float, str]]) -> list[Dai
                 version=version,
                 calls=len(rows),
                 cache_hits=sum(r[8] == "cache_hit" for r in rows),
-                errors=sum(r[8] not in ("ok", "cache_hit") for r in rows),
+                errors=sum(r[8] not in _NOT_ERRORS for r in rows),
                 prompt_tokens=sum(r[4] for r in rows),
                 completion_tokens=sum(r[5] for r in rows),
                 cost_usd=sum(r[6] for r in rows),
