@@ -158,6 +158,14 @@ def classify(exc: BaseException) -> Failure:
     return classify_lm_error(exc)
 
 
+def outcome_of(exc: BaseException) -> str:
+    """The telemetry outcome of a failed call: ``timeout``, ``rate_limited`` or ``error``."""
+    if caused_by(exc, CallDeadline):
+        return "timeout"
+    reason = classify(exc).reason
+    return {"timeout": "timeout", "rate_limit": "rate_limited"}.get(reason, "error")
+
+
 def describe(exc: BaseException, timeout_s: float) -> str:
     """One line for the status and the CLI: what failed, in the names of our settings."""
     from .transport import ReplyTooLarge

@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...analyzers.lm_findings import (
@@ -42,6 +44,7 @@ from ..settings import LmSettings
 from ..store.artifacts import KINDS, programs_dir
 from ..store.redaction import mark_secret_variable, scrub
 from ..store.registry import ActiveProgram, ProgramRegistry, problems_of
+from ..store.telemetry import LmCall, default_telemetry_path
 from .cache import CacheKey, LmCache
 from .errors import (
     CallDeadline,
@@ -49,10 +52,12 @@ from .errors import (
     LmUnparsable,
     classify,
     describe,
+    outcome_of,
     truncated_replies,
 )
 from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retries
 from .stats import LmStats
+from .telemetry_log import TelemetryLog, usage_of
 
 if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
     from ...analyzers.programs.attempts import Attempt, Critic
@@ -85,12 +90,20 @@ class LmTier:
         cache: LmCache,
         program_states: dict[str, dict[str, Any] | None] | None = None,
         lm: Any = None,
+        telemetry: Path | None = None,
     ) -> None:
-        """``lm``: a ready ``dspy.LM`` to use instead of building one from ``settings``."""
+        """``lm``: a ready ``dspy.LM`` to use instead of building one from ``settings``.
+
+        ``telemetry``: the store each call is recorded in; None records in the per-user one
+        when ``cache`` was given a file, and nowhere for a cache kept in memory (tests).
+        """
         self.settings = settings
         if settings.api_key_env:  # before anything can be logged or stored
             mark_secret_variable(settings.api_key_env)
         self.cache = cache
+        if telemetry is None and (cache.path is not None or cache.degraded_reason is not None):
+            telemetry = default_telemetry_path()
+        self.telemetry = TelemetryLog(telemetry) if telemetry is not None else None
         self.stats = LmStats()
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
         self.limiter = RateLimiter(settings.requests_per_minute)
@@ -318,9 +331,11 @@ class LmTier:
 
     async def _unit_findings(self, unit: Unit, rule_findings: Sequence[Finding]) -> None:
         key = self._key(unit)
+        looked_up = time.monotonic()
         cached = self.cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
+            self._record(self.finder, key.program_version, looked_up, "cache_hit")
             # Cached in reply order; entries from before ranks were kept get it back here.
             self._memory[unit.hash] = tuple(
                 RawFinding(**{"rank": place, **item})
@@ -361,11 +376,14 @@ class LmTier:
         assert self._semaphore is not None
 
         async def attempt() -> Any:
+            version = self.versions.get(kind, "")
             if not self.breaker.allow():
+                self._record(kind, version, time.monotonic(), "breaker_open")
                 raise LmUnavailable(f"circuit open for {self.settings.model}")
             await self.limiter.acquire()
             started = time.monotonic()
             lm = self._lm.copy()  # its own history: this call's finish reasons, nobody else's
+            outcome = "error"
             try:
                 with dspy.context(
                     lm=lm,
@@ -375,7 +393,11 @@ class LmTier:
                     prediction = await self._within_deadline(run)
             except LmUnavailable:
                 raise
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
             except dspy.AdapterParseError as exc:
+                outcome = "unparsable"
                 # The model answered, just not in shape: it is reachable, so the breaker stays
                 # closed; the unit gets no findings this time and nothing is cached for it.
                 self.breaker.record_success()
@@ -383,12 +405,16 @@ class LmTier:
                 self.stats.last_error = f"unparsable reply: {scrub(str(exc))[:200]}"
                 raise LmUnparsable(scrub(str(exc))[:200]) from exc
             except Exception as exc:
-                self.breaker.record_failure()
+                outcome = outcome_of(exc)
+                self._breaker_failed()
                 self.stats.failures += 1
                 self.stats.last_error = describe(exc, self.settings.timeout_s)
                 raise
+            else:
+                outcome = "ok"
             finally:
                 self.stats.truncated_replies += truncated_replies(lm.history)
+                self._record(kind, version, started, outcome, lm.history)
             self.breaker.record_success()
             self.stats.calls += 1
             self._count_usage(prediction)
@@ -397,6 +423,41 @@ class LmTier:
 
         async with self._semaphore:
             return await call_with_retries(attempt, self.retry, classify=classify)
+
+    def _breaker_failed(self) -> None:
+        """Count a failure with the breaker; its opening is recorded as telemetry."""
+        before = self.breaker.state
+        self.breaker.record_failure()
+        if self.telemetry is not None and before != "open" and self.breaker.state == "open":
+            self.telemetry.record_breaker_opening(self.settings.model or "", datetime.now(UTC))
+
+    def _record(
+        self,
+        kind: str,
+        version: str,
+        started: float,
+        outcome: str,
+        history: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Record one call as telemetry (tokens and cost from ``history``); never raises."""
+        if self.telemetry is None:
+            return
+        try:
+            prompt, completion, cost = usage_of(history)
+            call = LmCall(
+                at=datetime.now(UTC),
+                program=str(kind),
+                version=version,
+                model=self.settings.model or "",
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cost_usd=cost,
+                latency_s=time.monotonic() - started,
+                outcome=outcome,
+            )
+            self.telemetry.record(call)
+        except Exception as exc:  # telemetry is never worth failing a call over
+            log.debug("LM telemetry: not recorded: %s", exc)
 
     async def _within_deadline(self, run: Callable[[], Awaitable[Any]]) -> Any:
         """``run()``, cancelled once it has taken ``lm.timeout-s`` in all: lm15's timeouts bound
