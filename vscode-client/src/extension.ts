@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import type { InstallTarget } from "./bundled";
 import { cliArgs, cliContext, type CliSubcommand } from "./cli";
 import { activeFolder, readClientSettings, readExplicitSettings, serverFolder, workspaceTrusted } from "./config";
+import { DashboardError, DashboardProcess } from "./dashboard";
 import type { InstallOutcome } from "./install";
 import type { ImportCheck, ResolvedInterpreter } from "./interpreter";
 import { LanguageStatus, MANAGE_TRUST_COMMAND, RESTART_COMMAND, SHOW_STATUS_COMMAND } from "./languageStatus";
@@ -29,6 +30,7 @@ const COMMANDS = {
     optimizePrograms: "dspy-lsp.client.optimizePrograms",
     restartServer: RESTART_COMMAND,
     showOutput: "dspy-lsp.client.showOutput",
+    showDashboard: "dspy-lsp.showDashboard",
 } as const;
 
 const RESTART = "Restart";
@@ -36,6 +38,7 @@ const SHOW_OUTPUT = "Show Output";
 const MANAGE_TRUST = "Manage Workspace Trust";
 
 let manager: ServerManager | undefined;
+let dashboard: DashboardProcess | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
     const output = vscode.window.createOutputChannel("dspy-lsp");
@@ -63,7 +66,9 @@ export function activate(context: vscode.ExtensionContext): void {
     );
     manager = server;
     const statusItem = new LanguageStatus(server, () => readClientSettings(serverFolder()?.uri).pollSeconds, () => !workspaceTrusted());
-    context.subscriptions.push(output, server, statusItem);
+    const dashboardProcess = new DashboardProcess({ onOutput: (chunk) => output.append(`[dashboard] ${chunk}`) });
+    dashboard = dashboardProcess;
+    context.subscriptions.push(output, server, statusItem, dashboardProcess);
 
     const manageTrust = async (): Promise<void> => {
         await vscode.commands.executeCommand(MANAGE_TRUST_COMMAND);
@@ -246,7 +251,32 @@ export function activate(context: vscode.ExtensionContext): void {
         terminal.show();
     }
 
+    /** Starts `dspy-lsp dashboard` (once per window) with the server's Python and opens its page. */
+    async function showDashboard(): Promise<void> {
+        const python = server.serverPython;
+        if (python === undefined) {
+            void offer("dspy-lsp has not started a server yet, so there is no Python to run the dashboard with.", "error", RESTART, SHOW_OUTPUT);
+            return;
+        }
+        if (!dashboardProcess.started) {
+            output.appendLine(`[client] Dashboard (in ${server.workingDirectory()}): ${python} -P -m dspy_lsp dashboard --port 0`);
+        }
+        try {
+            const url = await vscode.window.withProgress(
+                { location: vscode.ProgressLocation.Window, title: "dspy-lsp: starting the dashboard" },
+                () => dashboardProcess.url(python, server.workingDirectory()),
+            );
+            output.appendLine(`[client] Dashboard: ${url}`);
+            await vscode.env.openExternal(vscode.Uri.parse(url));
+        } catch (error) {
+            const why = error instanceof DashboardError ? error.message : String(error);
+            output.appendLine(`[client] Dashboard: ${why}`);
+            await offer(`dspy-lsp: the dashboard did not start: ${why}`, "error", SHOW_OUTPUT);
+        }
+    }
+
     context.subscriptions.push(
+        vscode.commands.registerCommand(COMMANDS.showDashboard, showDashboard),
         vscode.commands.registerCommand(COMMANDS.analyzeFile, async () => {
             const editor = vscode.window.activeTextEditor;
             if (editor === undefined || editor.document.languageId !== "python") {
@@ -352,6 +382,8 @@ function storageDirectory(context: vscode.ExtensionContext, output: vscode.Outpu
 }
 
 export async function deactivate(): Promise<void> {
+    dashboard?.dispose();
+    dashboard = undefined;
     await manager?.stop();
     manager = undefined;
 }

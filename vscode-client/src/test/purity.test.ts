@@ -5,6 +5,7 @@ import { it } from "node:test";
 
 const PURE = [
     "settings.ts", "scopedSettings.ts", "interpreter.ts", "bundled.ts", "install.ts", "cli.ts", "restartPolicy.ts", "status.ts", "process.ts",
+    "dashboard.ts",
 ];
 
 it("keeps vscode out of the unit-tested modules", () => {
