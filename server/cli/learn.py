@@ -9,8 +9,6 @@ programs directory shares it. The running server picks up a new active version b
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 from ...analyzers.learning.trigger import LearnState, acceptance, decide
 from ...analyzers.programs.kinds import ProgramKind
 from ..children import CLI, handover
+from ..dashboard.run_records import RunRecorder, read_state, state_path, write_state
 from .help_text import described
 from .optimize import add_ceilings
 from .run_settings import RunSettings, SettingsError, add_settings_flag, run_settings
@@ -76,25 +75,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     add_settings_flag(learn)
 
 
-def state_path(programs_dir: Path) -> Path:
-    return programs_dir / "learn-state.json"
-
-
-def read_state(path: Path) -> LearnState:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return LearnState(int(raw["last_event_id"]), raw.get("baseline_acceptance"))
-    except (OSError, ValueError, KeyError, TypeError):
-        return LearnState()  # none yet, or unreadable: start afresh (costs one extra run)
-
-
-def write_state(path: Path, state: LearnState) -> None:
-    from ..store.safe_write import replace_content
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    replace_content(path, json.dumps(dataclasses.asdict(state)).encode("utf-8"), mode=0o600)
-
-
 def optimize_command(args: argparse.Namespace, setup: RunSettings) -> list[str]:
     """``dspy-lsp optimize`` for this run: its settings whole, plus the flags that are not
     settings."""
@@ -132,12 +112,19 @@ def check_once(args: argparse.Namespace, setup: RunSettings) -> int:
     if not decision.run:
         print(f"dspy-lsp learn: {decision.reason} (need {min_new_labels})", file=sys.stderr)
         return EXIT_OK
-    print(f"dspy-lsp learn: {decision.reason}", file=sys.stderr)
-    finished = subprocess.run(optimize_command(args, setup), check=False)
-    print(f"dspy-lsp learn: optimize exited with {finished.returncode}", file=sys.stderr)
+    record = RunRecorder(programs, "learn", args.program)  # the dashboard's jobs panel
+    record.say(f"dspy-lsp learn: {decision.reason}")
+    record.progress("optimize running", 0.0)
+    try:
+        finished = subprocess.run(optimize_command(args, setup), check=False)
+    except BaseException:
+        record.finish(EXIT_ERROR)
+        raise
+    record.say(f"dspy-lsp learn: optimize exited with {finished.returncode}")
     kinds = [kind for _, kind in events]
     baseline = acceptance(kinds[-window:]) if decision.acceptance is None else decision.acceptance
     write_state(state_path(programs), LearnState(max(i for i, _ in events), baseline))
+    record.finish(finished.returncode)
     return finished.returncode
 
 

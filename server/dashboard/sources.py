@@ -1,0 +1,208 @@
+"""Where the dashboard's data lives for a project, and reading it: found as the CLI finds it
+(the project's settings, ``feedback.path`` else the per-user file of the project's root,
+``lm.programs_dir`` else the per-user registry, the per-user telemetry file).
+
+Reading never raises for a missing or unreadable store: the panel it feeds says why it is empty.
+Nothing is created: a store that does not exist is not opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from ...analyzers.learning.records import FeedbackEvent
+from ..settings import project_settings
+from ..store.artifacts import KINDS, programs_dir
+from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
+from ..store.project_root import project_root as find_root
+from ..store.registry import ActiveProgram, ArtifactMeta, Pointer, ProgramRegistry, RegistryError
+from ..store.telemetry import (
+    DailyUsage,
+    TelemetryStore,
+    TelemetryStoreError,
+    default_telemetry_path,
+)
+from .models import LearnState, Sources
+from .run_records import RunRecord, read_runs, read_state, state_path
+
+
+@dataclass(frozen=True)
+class StorePaths:
+    project_root: Path | None
+    feedback: Path
+    programs: Path
+    telemetry: Path
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KindRead:
+    """One program kind as the registry holds it, with its prompts rendered."""
+
+    kind: str
+    metas: list[ArtifactMeta]
+    pointer: Pointer | None
+    pointer_written: datetime | None
+    """When ``<kind>/ACTIVE.json`` was last written."""
+    active: ActiveProgram
+    prompts: dict[str | None, str]
+    """Prompt text per saved version; None: the built-in program."""
+    builtin_version: str | None
+    problems: list[str]
+    prompt_problem: str | None
+
+
+@dataclass(frozen=True)
+class Read:
+    """Everything the panels are built from, with a note per source that could not be read."""
+
+    sources: Sources
+    events: list[FeedbackEvent] = field(default_factory=list)
+    kinds: list[KindRead] = field(default_factory=list)
+    usage: list[DailyUsage] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    learn_state: LearnState | None = None
+    feedback_note: str | None = None
+    usage_note: str | None = None
+
+
+def store_paths(directory: Path | None) -> StorePaths:
+    """The stores of the project ``directory`` belongs to, as ``feedback stats`` and
+    ``programs list`` resolve them there."""
+    start = (directory or Path.cwd()).resolve()
+    resolved = project_settings(start)
+    root = find_root(start, resolved.root)
+    configured = resolved.settings.feedback.path
+    return StorePaths(
+        project_root=root,
+        feedback=Path(configured) if configured else default_store_path(root or start),
+        programs=programs_dir(resolved.settings.lm.programs_dir),
+        telemetry=default_telemetry_path(),
+        warnings=tuple(resolved.warnings),
+    )
+
+
+def day_start(day: date) -> float:
+    """Epoch seconds of ``day``'s UTC midnight."""
+    return datetime.combine(day, time(), UTC).timestamp()
+
+
+def read_sources(directory: Path | None, *, since: date | None, now: datetime) -> Read:
+    """Read every store of the project ``directory`` belongs to (see ``store_paths``)."""
+    paths = store_paths(directory)
+    warnings = list(paths.warnings)
+    events, feedback_note = _events(paths.feedback, since)
+    registry = ProgramRegistry(paths.programs)
+    active, problems = registry.active_programs()
+    warnings += problems
+    kinds = [_kind(registry, kind, active[kind]) for kind in KINDS]
+    usage, usage_note = _usage(paths.telemetry, since, now)
+    runs, run_problems = read_runs(paths.programs)
+    warnings += run_problems
+    return Read(
+        sources=Sources(
+            project_root=str(paths.project_root) if paths.project_root else None,
+            feedback_store=str(paths.feedback),
+            programs_dir=str(paths.programs),
+            telemetry=str(paths.telemetry) if paths.telemetry.is_file() else None,
+            warnings=warnings,
+        ),
+        events=events,
+        kinds=kinds,
+        usage=usage,
+        runs=runs,
+        learn_state=_learn_state(paths.programs),
+        feedback_note=feedback_note,
+        usage_note=usage_note,
+    )
+
+
+def _kind(registry: ProgramRegistry, kind: str, active: ActiveProgram) -> KindRead:
+    metas, problems = registry.scan(kind)
+    try:
+        pointer = registry.pointer(kind)
+    except RegistryError as exc:
+        pointer, problems = None, [*problems, str(exc)]
+    prompts, builtin, prompt_problem = (
+        _prompts(registry, kind, metas) if metas else ({}, None, None)
+    )
+    return KindRead(
+        kind=kind,
+        metas=metas,
+        pointer=pointer,
+        pointer_written=_written(registry.root, kind),
+        active=active,
+        prompts=prompts,
+        builtin_version=builtin,
+        problems=problems,
+        prompt_problem=prompt_problem,
+    )
+
+
+def _events(path: Path, since: date | None) -> tuple[list[FeedbackEvent], str | None]:
+    if not path.is_file():
+        return [], f"no feedback recorded yet ({path})"
+    try:
+        with FeedbackStore(path) as store:
+            stored = store.events(since=day_start(since) if since else None)
+    except (FeedbackStoreError, OSError) as exc:
+        return [], f"the feedback store cannot be read: {exc}"
+    return [s.event for s in stored], None
+
+
+def _written(programs: Path, kind: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp((programs / kind / "ACTIVE.json").stat().st_mtime, UTC)
+    except OSError:
+        return None
+
+
+def _prompts(
+    registry: ProgramRegistry, kind: str, metas: Sequence[ArtifactMeta]
+) -> tuple[dict[str | None, str], str | None, str | None]:
+    """The prompt text of the built-in program (key None) and of each saved version, the
+    built-in program's version id, and why some could not be rendered (this imports dspy)."""
+    prompts: dict[str | None, str] = {}
+    problem = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # dspy prints
+            from ...analyzers.programs.prompt_text import prompt_text, render
+
+            builtin, turns = render(kind, None)
+            prompts[None] = prompt_text(turns)
+            for meta in metas:
+                try:
+                    state, _ = registry.load(kind, meta.version)
+                except RegistryError as exc:
+                    problem = str(exc)
+                    continue
+                prompts[meta.version] = prompt_text(render(kind, state, meta.version)[1])
+    except Exception as exc:  # the boundary: a prompt that cannot be rendered is a message
+        return prompts, None, f"prompts not rendered: {type(exc).__name__}: {exc}"
+    return prompts, builtin, problem
+
+
+def _usage(path: Path, since: date | None, now: datetime) -> tuple[list[DailyUsage], str | None]:
+    if not path.is_file():
+        return [], f"no LM calls recorded yet ({path})"
+    try:
+        with TelemetryStore(path) as store:
+            return store.daily(since, now.date()), None
+    except (TelemetryStoreError, OSError) as exc:
+        return [], f"the LM telemetry cannot be read: {exc}"
+
+
+def _learn_state(programs: Path) -> LearnState | None:
+    """learn's state, or None before its first run."""
+    path = state_path(programs)
+    if not path.is_file():
+        return None
+    state = read_state(path)
+    return LearnState(
+        last_event_id=state.last_event_id, baseline_acceptance=state.baseline_acceptance
+    )
