@@ -18,6 +18,9 @@
 --                     "none"), over any actions.dismiss in settings. Unset: the server's choice
 --   $NVIM_DSPY_LSP_PYTHON  a Python that has dspy-lsp installed (a virtualenv's, say): runs
 --                     `<python> -P -m dspy_lsp.server`; cmd wins over it
+--   dashboard_cmd     the :DspyLspDashboard command as a list; default
+--                     { <$NVIM_DSPY_LSP_PYTHON>, "-P", "-m", "dspy_lsp", "dashboard", "--port", "0" },
+--                     else { "dspy-lsp", "dashboard", "--port", "0" } (or vim.g.dspy_lsp_dashboard_cmd)
 --
 -- The server runs from a directory outside the project (cmd_cwd: stdpath("cache")/dspy-lsp, else
 -- the temporary directory), and Python with -P, so no file of the checkout is imported in place
@@ -30,6 +33,8 @@
 --   :DspyLspAnalyzeFile       run both tiers on the buffer now (dspy-lsp.analyzeFile)
 --   :DspyLspAnalyzeWorkspace  run both tiers on every Python file of the project root
 --                             (dspy-lsp.analyzeWorkspace); diagnostics arrive as files finish
+--   :DspyLspDashboard         start `dspy-lsp dashboard` on a free port of 127.0.0.1 (once per
+--                             Neovim, stopped when it exits) and show its URL
 -- Each shows its answer with vim.notify.
 
 local NAME = "dspy-lsp"
@@ -432,7 +437,115 @@ local function fix_all()
   end)
 end
 
+-- The dashboard: one process per Neovim, its URL read from the first line it prints.
+local DASHBOARD_LINE = "^dspy%-lsp dashboard: (http://127%.0%.0%.1:%d+/)$"
+local dashboard_job = { id = nil, url = nil, waiting = {} }
+
+local function dashboard_cmd()
+  local cmd = options.dashboard_cmd or vim.g.dspy_lsp_dashboard_cmd
+  if cmd then
+    return cmd
+  end
+  local python = vim.env.NVIM_DSPY_LSP_PYTHON
+  if python and python ~= "" then
+    return { python, "-P", "-m", "dspy_lsp", "dashboard", "--port", "0" }
+  end
+  return { "dspy-lsp", "dashboard", "--port", "0" }
+end
+
+local function dashboard_running()
+  return dashboard_job.id ~= nil and vim.fn.jobwait({ dashboard_job.id }, 0)[1] == -1
+end
+
+-- Calls on_url(url) (or on_url(nil, why)) once the dashboard printed its URL; starts it if needed.
+local function dashboard_url(on_url)
+  if dashboard_running() then
+    if dashboard_job.url then
+      on_url(dashboard_job.url)
+    else
+      table.insert(dashboard_job.waiting, on_url)
+    end
+    return
+  end
+  local job = { id = nil, url = nil, waiting = { on_url } }
+  local partial, first, stderr = "", nil, {}
+  local function settle(url, why)
+    local waiting = job.waiting
+    job.waiting = {}
+    for _, callback in ipairs(waiting) do
+      callback(url, why)
+    end
+  end
+  local cmd = dashboard_cmd()
+  local ok, id = pcall(vim.fn.jobstart, cmd, {
+    cwd = server_cwd(vim.fn.getcwd()),
+    on_stdout = function(_, data)
+      if first then
+        return
+      end
+      partial = partial .. (data[1] or "")
+      if #data < 2 then
+        return -- the line goes on in the next chunk
+      end
+      first = partial:gsub("\r$", "")
+      job.url = first:match(DASHBOARD_LINE)
+      if job.url then
+        settle(job.url)
+      else
+        settle(nil, "the dashboard printed " .. vim.inspect(first:sub(1, 200)) .. " instead of its URL")
+        vim.fn.jobstop(job.id)
+      end
+    end,
+    on_stderr = function(_, data)
+      for _, line in ipairs(data) do
+        if line ~= "" then
+          table.insert(stderr, line)
+          if #stderr > 3 then
+            table.remove(stderr, 1)
+          end
+        end
+      end
+    end,
+    on_exit = function(_, code)
+      if not job.url then
+        local why = "the dashboard exited (code " .. code .. ") before printing its URL"
+        if #stderr > 0 then
+          why = why .. ": " .. table.concat(stderr, " ")
+        end
+        settle(nil, why)
+      end
+      if dashboard_job == job then
+        dashboard_job = { id = nil, url = nil, waiting = {} }
+      end
+    end,
+  })
+  if not ok or id <= 0 then
+    settle(nil, "cannot start " .. table.concat(cmd, " ") .. (ok and "" or (": " .. tostring(id))))
+    return
+  end
+  job.id = id
+  dashboard_job = job
+end
+
+local function dashboard()
+  dashboard_url(vim.schedule_wrap(function(url, why)
+    if url then
+      vim.notify("dspy-lsp dashboard: " .. url)
+    else
+      vim.notify("dspy-lsp dashboard: " .. why, vim.log.levels.ERROR)
+    end
+  end))
+end
+
+local function stop_dashboard()
+  if dashboard_running() then
+    vim.fn.jobstop(dashboard_job.id)
+  end
+  dashboard_job = { id = nil, url = nil, waiting = {} }
+end
+
 local group = vim.api.nvim_create_augroup("dspy_lsp", { clear = true })
+vim.api.nvim_create_autocmd("VimLeavePre", { group = group, callback = stop_dashboard })
 vim.api.nvim_create_autocmd("FileType", {
   group = group,
   pattern = "python",
@@ -447,6 +560,7 @@ command("DspyLspFixAll", fix_all, "apply every safe fix")
 command("DspyLspStatus", status, "show the LM tier's state")
 command("DspyLspAnalyzeFile", analyze_file, "analyse this buffer now (rules and LM)")
 command("DspyLspAnalyzeWorkspace", analyze_workspace, "analyse every Python file of the project")
+command("DspyLspDashboard", dashboard, "start the dashboard and show its URL")
 
 local function setup(opts)
   options = vim.tbl_extend("force", options, opts or {})
@@ -460,6 +574,9 @@ local M = {
   status = status,
   analyze_file = analyze_file,
   analyze_workspace = analyze_workspace,
+  dashboard = dashboard,
+  dashboard_url = dashboard_url,
+  stop_dashboard = stop_dashboard,
 }
 _G.dspy_lsp = M
 return M

@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,90 @@ def test_dismiss_actions_false_leaves_only_the_fixes(commands: dict) -> None:
     fixes = [title for title in menu if title.startswith("DL104: ")]
     assert fixes, menu
     assert fixes[0] in commands["preferred"]
+
+
+DASHBOARD_DRIVER = """
+local shown = {}
+vim.notify = function(message, level)
+  table.insert(shown, { message = message, level = level or 2 })
+end
+local timeout = tonumber(vim.env.NVIM_DSPY_LSP_TEST_TIMEOUT_MS)
+vim.cmd("DspyLspDashboard")
+vim.wait(timeout, function() return #shown >= 1 end, 50)
+vim.cmd("DspyLspDashboard")
+vim.wait(timeout, function() return #shown >= 2 end, 50)
+local url = (shown[1] or {}).message and shown[1].message:match("(http://%S+)") or nil
+local fetched = url and vim.fn.system({
+  vim.env.NVIM_DSPY_LSP_PYTHON, "-c",
+  "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).status)",
+  url,
+}) or ""
+local out = io.open(vim.env.NVIM_DSPY_LSP_TEST_RESULT, "w")
+out:write(vim.fn.json_encode({ shown = shown, fetched = vim.trim(fetched) }))
+out:close()
+vim.cmd("qa!")
+"""
+
+
+def _dashboard_verb_missing() -> str | None:
+    """Why ``dspy-lsp dashboard`` cannot run here, or None."""
+    probe = subprocess.run(
+        [sys.executable, "-P", "-m", "dspy_lsp", "dashboard", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=HERE,
+    )
+    if probe.returncode == 0:
+        return None
+    last = (probe.stderr.strip().splitlines() or [""])[-1]
+    return f"the CLI has no working `dspy-lsp dashboard` verb ({last})"
+
+
+def test_dashboard_command_shows_the_url_of_one_running_dashboard(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    missing = _dashboard_verb_missing()
+    if missing is not None:
+        print(f"SKIP: {missing}")
+        pytest.skip(missing)
+    prepared = prepare(tmp_path_factory, "nvim", "install Debian's neovim package")
+    driver = prepared.tmp / "dashboard_driver.lua"
+    driver.write_text(DASHBOARD_DRIVER)
+    xdg = prepared.tmp / "xdg"
+    env = {
+        **os.environ,
+        "NVIM_DSPY_LSP_PYTHON": sys.executable,
+        "NVIM_DSPY_LSP_TEST_RESULT": str(prepared.result),
+        "NVIM_DSPY_LSP_TEST_TIMEOUT_MS": str(WAIT_MS),
+        **{f"XDG_{kind}_HOME": str(xdg / kind.lower()) for kind in ("CONFIG", "DATA", "STATE")},
+        "XDG_CACHE_HOME": str(xdg / "cache"),
+    }
+    command = [prepared.editor, "--headless", "--clean", "-u", str(HERE / "nvim_init.lua")]
+    subprocess.run(
+        [*command, "-c", f"luafile {driver}"],
+        cwd=prepared.tmp,
+        env=env,
+        timeout=RUN_TIMEOUT_S,
+        capture_output=True,
+        check=False,
+    )
+    result = json.loads(prepared.result.read_text())
+    first, second = result["shown"]
+    assert first["level"] == INFO, first
+    assert re.fullmatch(r"dspy-lsp dashboard: http://127\.0\.0\.1:\d+/", first["message"])
+    assert second == first  # the running dashboard, not a second one
+    assert result["fetched"] == "200"
+    url = first["message"].removeprefix("dspy-lsp dashboard: ")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # stopped when Neovim exited
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+        except urllib.error.URLError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the dashboard at {url} still answers after Neovim exited")
