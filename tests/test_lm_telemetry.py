@@ -149,3 +149,31 @@ def test_a_tier_with_its_cache_on_disk_records_in_the_per_user_file(tmp_path: Pa
     assert on_disk.telemetry is not None
     assert on_disk.telemetry.path == default_telemetry_path()
     assert LmTier(LmSettings(model="openai/x"), LmCache(None), {}).telemetry is None
+
+
+def test_check_records_its_calls_before_it_exits(fake: FakeOpenAI, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "mod.py").write_text(ONE_UNIT)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.dspy-lsp.lm]\n"
+        f'cache_path = "{(tmp_path / "cache.sqlite3").as_posix()}"\n'
+        'max_attempts = 1\ntimeout_s = 10\nfinder = "analyze"\n'
+    )
+    data = tmp_path / "data"
+    lm_options = ["--lm", "openai/fake", "--api-base", fake.base_url, "--trust-project"]
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "dspy_lsp", "check", *lm_options, "mod.py"],
+        cwd=tmp_path,
+        env={**os.environ, "XDG_DATA_HOME": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "LM tier: 1 calls" in result.stderr, result.stderr
+    with TelemetryStore(data / "dspy-lsp" / "lm-telemetry.sqlite3") as store:
+        calls = store.calls()
+    assert [(c.program, c.model, c.outcome) for c in calls] == [("analyze", "openai/fake", "ok")]
+    assert calls[0].prompt_tokens > 0
