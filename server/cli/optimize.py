@@ -21,6 +21,7 @@ from .help_text import described
 from .run_settings import RunSettings, SettingsError, add_settings_flag, run_settings
 
 if TYPE_CHECKING:
+    from ..dashboard.run_records import RunRecorder
     from ..lm.budget import LmBudget
     from ..settings import LmSettings
 
@@ -124,24 +125,38 @@ def _settings(args: argparse.Namespace) -> tuple[RunSettings, LmSettings]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..lm.budget import BudgetExhausted, LmBudget, budgeted
-    from ..lm.factory import build_lm
-    from ..store.registry import ProgramRegistry, RegistryError
-    from .training_data import by_source, gather
+    from ..dashboard.run_records import RunRecorder
 
     try:
         setup, lm_settings = _settings(args)
     except SettingsError as exc:
         print(f"dspy-lsp optimize: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    record = RunRecorder(setup.programs, "optimize", args.program)  # the dashboard's jobs
+    status = EXIT_ERROR
+    try:
+        status = _run(args, setup, lm_settings, record)
+    finally:
+        record.finish(status)
+    return status
+
+
+def _run(
+    args: argparse.Namespace, setup: RunSettings, lm_settings: LmSettings, record: RunRecorder
+) -> int:
+    from ..lm.budget import BudgetExhausted, LmBudget, budgeted
+    from ..lm.factory import build_lm
+    from ..store.registry import ProgramRegistry, RegistryError
+    from .training_data import by_source, gather
+
     if not lm_settings.model:
-        print("dspy-lsp optimize: no LM (pass --lm or set lm.model)", file=sys.stderr)
+        record.say("dspy-lsp optimize: no LM (pass --lm or set lm.model)")
         return EXIT_ERROR
     if args.metric and args.program not in FINDERS:
-        print(f"dspy-lsp optimize: --metric is for --program {FINDER_NAMES}", file=sys.stderr)
+        record.say(f"dspy-lsp optimize: --metric is for --program {FINDER_NAMES}")
         return EXIT_ERROR
     if args.examples is not None and not args.examples.is_file():
-        print(f"dspy-lsp optimize: no such file: {args.examples}", file=sys.stderr)
+        record.say(f"dspy-lsp optimize: no such file: {args.examples}")
         return EXIT_ERROR
     data = gather(
         store_path=setup.store,
@@ -154,19 +169,18 @@ def run(args: argparse.Namespace) -> int:
     )
     chosen = data.plans if ProgramKind(args.program).scored_on_rewrites else data.analysis
     train, dev = data.select(chosen, args.max_train, args.max_dev)
-    print(
+    record.say(
         f"dspy-lsp optimize: {len(train)} train ({by_source(train)}) / {len(dev)} dev"
         f" ({by_source(dev)}) examples, of {len(chosen.train)} / {len(chosen.dev)};"
         f" feedback events: {data.feedback_events}",
-        file=sys.stderr,
     )
     if not train or not dev:
-        print("dspy-lsp optimize: not enough labelled examples to train and test", file=sys.stderr)
+        record.say("dspy-lsp optimize: not enough labelled examples to train and test")
         return EXIT_ERROR
     registry = ProgramRegistry(setup.programs)
     active, problems = registry.active_programs()
     for problem in problems:
-        print(f"dspy-lsp optimize: {problem}", file=sys.stderr)
+        record.say(f"dspy-lsp optimize: {problem}")
     baseline_states = {kind: p.state for kind, p in active.items() if p.state is not None}
     budget = LmBudget(args.max_requests, args.max_tokens)
     try:
@@ -175,25 +189,23 @@ def run(args: argparse.Namespace) -> int:
         if args.reflection_lm:
             reflection_settings = lm_settings.model_copy(update={"model": args.reflection_lm})
             reflection = budgeted(build_lm(reflection_settings), budget)
-        result = _optimize(args, train, dev, lm, reflection, baseline_states, budget)
+        result = _optimize(args, train, dev, lm, reflection, baseline_states, budget, record)
     except BudgetExhausted as exc:  # whatever the partial run found stays unsaved
-        print(
+        record.say(
             f"dspy-lsp optimize: stopped: {exc}; nothing saved or activated"
             " (raise --max-requests / --max-tokens to allow more)",
-            file=sys.stderr,
         )
         return EXIT_ERROR
     except Exception as exc:  # the boundary: a failed optimization is a message, not a trace
-        print(f"dspy-lsp optimize: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        record.say(f"dspy-lsp optimize: failed: {type(exc).__name__}: {exc}")
         return EXIT_ERROR
     if (
         result.baseline.failed == result.baseline.n
         and result.optimized.failed == result.optimized.n
     ):
-        print(
+        record.say(
             "dspy-lsp optimize: the LM answered none of the dev examples (errors above);"
             " nothing saved",
-            file=sys.stderr,
         )
         return EXIT_ERROR
     try:
@@ -201,8 +213,9 @@ def run(args: argparse.Namespace) -> int:
             args, registry, active, result, chosen.hash, len(train), len(dev)
         )
     except RegistryError as exc:
-        print(f"dspy-lsp optimize: {exc}", file=sys.stderr)
+        record.say(f"dspy-lsp optimize: {exc}")
         return EXIT_ERROR
+    record.outcome(outcome.saved, outcome.activated)
     _report(args, result, outcome)
     return EXIT_OK
 
@@ -215,6 +228,7 @@ def _optimize(
     reflection: Any,
     baseline_states: dict[str, dict[str, Any]],
     budget: LmBudget,
+    record: RunRecorder,
 ) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -232,6 +246,7 @@ def _optimize(
 
         def on_progress(stage: str, fraction: float) -> None:
             progress.update(task, completed=fraction, description=f"{args.program}: {stage}")
+            record.progress(f"{args.program}: {stage}", fraction)
 
         return run_within(
             budget,
