@@ -11,7 +11,7 @@ from test_registry import save
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
 from dspy_lsp.analyzers.learning.trigger import LearnState
-from dspy_lsp.server.dashboard.panels import load_dashboard
+from dspy_lsp.server.dashboard.panels import load_ab, load_dashboard
 from dspy_lsp.server.dashboard.run_records import (
     RunRecorder,
     read_runs,
@@ -256,3 +256,15 @@ def test_a_run_record_keeps_the_last_lines_and_the_newest_runs(tmp_path: Path) -
         {"analyze": "analyze@1"},
         {},
     )
+
+
+def test_any_two_versions_can_be_compared(
+    project: Path, versions: tuple[ArtifactMeta, ArtifactMeta], feedback: None
+) -> None:
+    """B = the rule tier (0 of 3), A = the first version (1 of 4)."""
+    first, _ = versions
+    panel = load_ab(project, first.version, "rule", now=NOW)
+    assert panel.a is not None and panel.b is not None
+    assert (panel.a.accepted, panel.a.verdicts, panel.b.accepted, panel.b.verdicts) == (1, 4, 0, 3)
+    assert panel.difference == pytest.approx(-0.25)
+    assert panel.verdict == "not distinguishable from noise"

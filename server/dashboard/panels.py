@@ -48,7 +48,7 @@ from .models import (
     VersionsPanel,
 )
 from .run_records import RunRecord
-from .sources import KindRead, read_sources
+from .sources import KindRead, read_events, read_sources
 
 Z_95 = 1.959963984540054
 """The two-sided 95% normal quantile."""
@@ -653,6 +653,31 @@ def load_dashboard(
         usage=usage_panel(read.usage, read.sources.telemetry, read.usage_note),
         jobs=jobs_panel(read.runs, read.learn_state, alive),
         fix_loop=fix_loop_panel(events),
+    )
+
+
+def load_ab(
+    project_root: Path | None,
+    a: str,
+    b: str,
+    *,
+    now: datetime | None = None,
+    since: date | None = None,
+) -> AbPanel:
+    """The A/B panel for two versions the user chose (full ids, as ``versions`` lists them),
+    over the same window as ``load_dashboard``; reads only the feedback store."""
+    now = now or datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    events, note = read_events(project_root, since)
+    kind = b.partition("@")[0] or None
+    return ab_panel(
+        [e for e in events if e.created < now.timestamp()],
+        kind,
+        a,
+        b,
+        since=since,
+        until=now.date() + timedelta(days=1),
+        note=note,
     )
 
 

@@ -144,6 +144,13 @@ def _kind(registry: ProgramRegistry, kind: str, active: ActiveProgram) -> KindRe
     )
 
 
+def read_events(
+    directory: Path | None, since: date | None
+) -> tuple[list[FeedbackEvent], str | None]:
+    """The feedback events of the project ``directory`` belongs to, or why there are none."""
+    return _events(store_paths(directory).feedback, since)
+
+
 def _events(path: Path, since: date | None) -> tuple[list[FeedbackEvent], str | None]:
     if not path.is_file():
         return [], f"no feedback recorded yet ({path})"
