@@ -22,10 +22,11 @@ import math
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from . import sqlite_file as db
 from .paths import user_dir
@@ -336,7 +337,7 @@ _Row = tuple[float, str, str, str, int, int, float, float, str]
 def _select_calls(conn: sqlite3.Connection, start: float | None, end: float | None) -> list[_Row]:
     where, args = _between(start, end)
     sql = f"SELECT {_CALL_COLUMNS} FROM calls{where} ORDER BY at, id"
-    return [tuple(row) for row in conn.execute(sql, args)]  # type: ignore[misc]
+    return [tuple(row) for row in conn.execute(sql, args)]
 
 
 def _select_openings(
@@ -435,7 +436,7 @@ def _combine(a: DailyUsage, b: DailyUsage) -> DailyUsage:
     )
 
 
-def _usage(row: tuple[object, ...]) -> DailyUsage:
+def _usage(row: Sequence[Any]) -> DailyUsage:
     day, model, program, version, *rest = row
     calls, hits, errors, prompt, completion, cost, p50, p95, openings = rest
     return DailyUsage(
@@ -443,15 +444,15 @@ def _usage(row: tuple[object, ...]) -> DailyUsage:
         str(model),
         str(program),
         str(version),
-        int(calls),  # type: ignore[call-overload]
-        int(hits),  # type: ignore[call-overload]
-        int(errors),  # type: ignore[call-overload]
-        int(prompt),  # type: ignore[call-overload]
-        int(completion),  # type: ignore[call-overload]
-        float(cost),  # type: ignore[arg-type]
-        None if p50 is None else float(p50),  # type: ignore[arg-type]
-        None if p95 is None else float(p95),  # type: ignore[arg-type]
-        int(openings),  # type: ignore[call-overload]
+        int(calls),
+        int(hits),
+        int(errors),
+        int(prompt),
+        int(completion),
+        float(cost),
+        None if p50 is None else float(p50),
+        None if p95 is None else float(p95),
+        int(openings),
     )
 
 
