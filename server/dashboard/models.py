@@ -137,11 +137,14 @@ class VersionEntry(_Model):
     """Why ``prompt`` or ``diff`` could not be rendered."""
 
 
+ActiveSource = Literal["registry", "legacy", "builtin"]
+
+
 class KindTimeline(_Model):
     kind: str
     active: str | None
     """The active version; None for the built-in or legacy program."""
-    active_source: Literal["registry", "legacy", "builtin"]
+    active_source: ActiveSource
     versions: list[VersionEntry]
     """Oldest first."""
     problems: list[str]

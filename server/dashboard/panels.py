@@ -28,6 +28,7 @@ from .models import (
     AcceptancePoint,
     AcceptanceSeries,
     Activation,
+    ActiveSource,
     Bucket,
     Dashboard,
     FixCount,
@@ -259,7 +260,7 @@ def kind_timeline(
     metas: Sequence[ArtifactMeta],
     *,
     active: str | None,
-    active_source: str,
+    active_source: ActiveSource,
     activated: Iterable[str | None],
     prompts: Mapping[str | None, str],
     builtin_version: str | None = None,
@@ -311,7 +312,7 @@ def kind_timeline(
     return KindTimeline(
         kind=kind,
         active=active,
-        active_source=active_source,  # type: ignore[arg-type]
+        active_source=active_source,
         versions=entries,
         problems=list(problems),
     )
@@ -598,7 +599,7 @@ def versions_panel(programs_dir: str, kinds: Sequence[KindRead]) -> VersionsPane
     return VersionsPanel(programs_dir=programs_dir, kinds=timelines, note=note)
 
 
-def _source(chosen: ActiveProgram) -> str:
+def _source(chosen: ActiveProgram) -> ActiveSource:
     if chosen.meta:
         return "registry"
     return "legacy" if chosen.source else "builtin"
