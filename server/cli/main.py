@@ -26,12 +26,14 @@ EXIT_BROKEN_PIPE = 128 + 13
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 VERB_MODULES = {
+    "dashboard": "serve mission control: a local web page of metrics, versions and jobs",
     "dataset": "build labelled datasets (bugs a project's tests catch)",
     "feedback": "acceptance statistics and exports of feedback",
     "fix": "fix findings with plans the project's tests have passed",
     "learn": "re-optimize when feedback calls for it",
     "optimize": "compile better programs from feedback and examples",
     "programs": "list, show, activate, roll back and compare optimized programs",
+    "report": "write the dashboard as one self-contained HTML file",
 }
 """Verbs whose module (``cli/<verb>.py``) declares its own arguments, with their one-line help.
 
@@ -251,6 +253,14 @@ def _run(argv: Sequence[str]) -> int:
         return show_rule(args.code)
     if args.command == "trust":
         return trust(args)
+    if args.command == "dashboard":
+        from . import dashboard as dashboard_cli
+
+        return dashboard_cli.run(args)
+    if args.command == "report":
+        from . import report as report_cli
+
+        return report_cli.run(args)
     if args.command == "dataset":
         from . import dataset as dataset_cli
 
