@@ -32,6 +32,7 @@ if CHROMIUM is None or CHROMEDRIVER is None:
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="the dev extra installs selenium")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 ANNOUNCEMENT = re.compile(r"^dspy-lsp dashboard: (http://127\.0\.0\.1:\d+/)$")
@@ -165,6 +166,24 @@ def test_picking_a_version_shows_its_prompt_and_its_diff(
     assert re.search(r"^\+.*Look for eval and exec\.", diff, re.M), diff
     assert buttons[1].get_attribute("aria-pressed") == "true"
     assert _console_errors(browser) == []
+
+
+def test_clicking_a_versions_point_in_the_timeline_shows_it(
+    browser: WebDriver, dashboard_url: str
+) -> None:
+    _open_and_wait(browser, dashboard_url)
+    points = browser.find_elements("css selector", "#version-timeline g.mark-symbol path")
+    newest = [p for p in points if "state: active" in (p.get_attribute("aria-label") or "")]
+    assert newest, [p.get_attribute("aria-label") for p in points]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", newest[-1])
+    ActionChains(browser).move_to_element(newest[-1]).click().perform()
+    title = browser.find_element("id", "version-title")
+    deadline = time.monotonic() + 10
+    while not title.text and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert title.text.startswith("analyze analyze@")
+    assert "(parent analyze@" in title.text
+    assert "Look for eval and exec." in browser.find_element("id", "version-prompt").text
 
 
 def test_the_static_report_draws_offline_from_a_file_and_fetches_nothing(

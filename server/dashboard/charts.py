@@ -26,6 +26,8 @@ OUTCOMES = (
     ("self_fixed", "self-fixed"),
 )
 PERCENT = {"format": ".0%"}
+RULE_FINDINGS = "rule findings (no program)"
+"""The "version" of the rules' findings (program_version "rule"), as its series is labelled."""
 DAY = {"type": "temporal", "timeUnit": "utcyearmonthdate", "axis": {"format": "%b %d"}}
 """Days are ISO dates (UTC midnight to a browser): shown as days wherever the browser is."""
 
@@ -81,7 +83,7 @@ def _day(value: date | datetime) -> str:
 def _series_rows(series: Iterable[AcceptanceSeries], prefix: str) -> list[Row]:
     return [
         {
-            "series": f"{prefix}{one.key}",
+            "series": RULE_FINDINGS if prefix and one.key == "rule" else f"{prefix}{one.key}",
             "period": _day(point.period),
             "rate": point.rate,
             "accepted": point.accepted,
@@ -528,7 +530,7 @@ def fix_loop_days(dashboard: Dashboard) -> Spec | None:
         height=160,
         mark="bar",
         encoding={
-            "x": {"field": "key", "type": "ordinal", "title": None},
+            "x": {"field": "key", "type": "ordinal", "timeUnit": "utcyearmonthdate", "title": None},
             "y": {"field": "count", "type": "quantitative", "title": "attempts"},
             "color": _FIX_COLOUR,
             "tooltip": [{"field": "key", "title": "day"}, {"field": "result"}, {"field": "count"}],

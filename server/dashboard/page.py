@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
 
@@ -320,7 +320,7 @@ def _ab(dashboard: Dashboard) -> str:
     period = ""
     if panel.since or panel.until:
         start = panel.since.isoformat() if panel.since else "the first verdict"
-        end = panel.until.isoformat() if panel.until else "now"
+        end = (panel.until - timedelta(days=1)).isoformat() if panel.until else "now"
         period = f"<p>Both versions over the same period: {escape(start)} to {escape(end)}.</p>"
     return _section(
         "ab",
