@@ -285,10 +285,11 @@ def seed_project(tmp_path: Path) -> Path:
     """A project whose stores fill every panel, under ``tmp_path / "data"``: the caller points
     XDG_DATA_HOME there (for itself and any process it starts). Days count back from today.
 
-    Two analyze versions (v1 created 6 days ago, v2 3 days ago); v1 gets 2 accepted of 5
-    verdicts, v2 5 of 6; DL115 3 false positives of 4 verdicts, DL104 2 accepted of 3; the fix
-    loop 2 passed, 1 failed; 6 LM calls over two models and 3 days (2 cache hits) and one
-    breaker opening; an optimize run that finished and a learn run still going.
+    Two analyze versions (v1 created 6 days ago, dev 0.41 -> 0.63; v2 3 days ago, 0.63 ->
+    0.70, v2 active); LM-security under v1: 2 accepted of 5 verdicts, under v2: 5 of 6;
+    DL115: 3 false positives and 1 accepted; DL104: 2 accepted and 1 fixed by hand; the fix
+    loop: 3 attempts, 2 passed; 6 LM calls over two models and 3 days (2 cache hits, 4 paid
+    at $0.0004) and one breaker opening; an optimize run that finished, a learn run going on.
     """
     from test_registry import save
 

@@ -5,17 +5,20 @@ one. The page and the report escape every text a store gives them."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from dashboard_sample import CHILD, HOSTILE, PARENT, sample_dashboard
+from dashboard_sample import CHILD, HOSTILE, PARENT, sample_dashboard, seed_project
 from starlette.testclient import TestClient
 
 from dspy_lsp.server.dashboard.app import PANELS, create_app
 from dspy_lsp.server.dashboard.charts import chart_specs
 from dspy_lsp.server.dashboard.models import Dashboard
 from dspy_lsp.server.dashboard.page import SCRIPTS, page_data, report_page
+from dspy_lsp.server.dashboard.panels import load_dashboard
 
 LOCAL = "http://127.0.0.1:8350"
 TOKEN = "s3cret-token"
@@ -209,3 +212,88 @@ def test_the_report_inlines_its_scripts_and_may_fetch_nothing() -> None:
     assert "connect-src" not in policy.group(1)  # so fetches fall back to none
     assert "vegaEmbed(" in html
     assert HOSTILE not in html
+
+
+# -- over real stores -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app over ``seed_project``'s stores, read by ``load_dashboard`` on each request
+    (the numbers the tests expect are counted in ``seed_project``'s docstring)."""
+    base = tmp_path_factory.mktemp("dashboard-app")
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(base / "data")
+    try:
+        project: Path = seed_project(base)
+        app = create_app(lambda: load_dashboard(project))
+        with TestClient(app, base_url=LOCAL) as test_client:
+            yield test_client
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_DATA_HOME", None)
+        else:
+            os.environ["XDG_DATA_HOME"] = saved
+
+
+def test_the_ab_route_counts_each_versions_verdicts(seeded: TestClient) -> None:
+    ab = seeded.get("/api/ab").json()
+    assert (ab["a"]["accepted"], ab["a"]["verdicts"]) == (2, 5)
+    assert (ab["b"]["accepted"], ab["b"]["verdicts"]) == (5, 6)
+    assert ab["difference"] == pytest.approx(5 / 6 - 2 / 5)
+    assert ab["low"] < 0 < ab["high"]  # 11 verdicts cannot tell these apart
+    assert ab["verdict"] == "not distinguishable from noise"
+
+
+def test_the_rules_route_counts_outcomes_and_suggests_ignoring_the_most_dismissed(
+    seeded: TestClient,
+) -> None:
+    rules = seeded.get("/api/rules").json()
+    counts = {
+        row["rule"]: (row["accepted"], row["dismissed_false_positive"], row["self_fixed"])
+        for row in rules["rules"]
+    }
+    assert counts == {"DL115": (1, 3, 0), "DL104": (2, 0, 1), "LM-security": (7, 2, 0)}
+    assert rules["rules"][0]["rule"] == "DL115"
+    assert rules["rules"][0]["dismissal_rate"] == pytest.approx(3 / 4)
+    assert rules["most_dismissed"] == ["DL115"]
+    assert rules["suggestion"]["line"] == 'ignore = ["DL115"]'
+
+
+def test_the_usage_route_sums_the_calls(seeded: TestClient) -> None:
+    totals = seeded.get("/api/usage").json()["totals"]
+    assert (totals["calls"], totals["cache_hits"], totals["breaker_openings"]) == (6, 2, 1)
+    assert (totals["prompt_tokens"], totals["completion_tokens"]) == (6 * 900, 6 * 120)
+    assert totals["cost_usd"] == pytest.approx(4 * 0.0004)
+
+
+def test_the_versions_route_gives_each_versions_scores_prompt_and_diff(
+    seeded: TestClient,
+) -> None:
+    [analyze] = [k for k in seeded.get("/api/versions").json()["kinds"] if k["kind"] == "analyze"]
+    first, second = analyze["versions"]
+    assert (first["dev_before"], first["dev_after"]) == (0.41, 0.63)
+    assert (second["dev_before"], second["dev_after"], second["parent"]) == (
+        0.63,
+        0.70,
+        first["version"],
+    )
+    assert analyze["active"] == second["version"]
+    assert "Look for eval and exec." in second["prompt"]
+    assert "-" in second["diff"] and "Look only for eval." in second["diff"]
+
+
+def test_the_jobs_and_fix_loop_routes(seeded: TestClient) -> None:
+    jobs = seeded.get("/api/jobs").json()
+    assert jobs["running"] == 1
+    assert sorted(run["status"] for run in jobs["runs"]) == ["running", "succeeded"]
+    fix_loop = seeded.get("/api/fix_loop").json()
+    assert (fix_loop["attempts"], fix_loop["passed"], fix_loop["failed"]) == (3, 2, 1)
+
+
+def test_the_page_over_real_stores_has_every_chart(seeded: TestClient) -> None:
+    page = seeded.get("/").text
+    data = re.search(
+        r'<script type="application/json" id="dashboard-data">(.*?)</script>', page, re.S
+    )
+    assert data is not None
+    charts = json.loads(data.group(1))["charts"]
+    assert [name for name, spec in charts.items() if spec is None] == []

@@ -4,11 +4,13 @@ report is one file. Seeded with real stores under a private XDG data directory."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -75,10 +77,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@pytest.fixture
-def dashboard_process(project: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+@contextlib.contextmanager
+def _dashboard(project: Path, *options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``dspy-lsp dashboard --port 0`` as a user starts it, and the first line it printed."""
+    command = ["dashboard", "--port", "0", "--project", str(project), *options]
     process = subprocess.Popen(
-        [sys.executable, "-m", "dspy_lsp", "dashboard", "--port", "0", "--project", str(project)],
+        [sys.executable, "-m", "dspy_lsp", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -94,6 +98,12 @@ def dashboard_process(project: Path) -> Iterator[tuple[subprocess.Popen[str], st
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def dashboard_process(project: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with _dashboard(project) as started:
+        yield started
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -132,6 +142,20 @@ def test_the_dashboard_stops_cleanly_on_ctrl_c(
     assert process.wait(timeout=20) == 0
     assert process.stderr is not None
     assert "Traceback" not in process.stderr.read()
+
+
+def test_with_a_token_the_dashboard_answers_only_requests_that_carry_it(project: Path) -> None:
+    with _dashboard(project, "--token", "tok-123") as (_, line):
+        match = ANNOUNCEMENT.match(line)
+        assert match, line
+        url = f"http://127.0.0.1:{match.group(1)}/api/dashboard"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _get(url)
+        assert refused.value.code == 401
+        request = urllib.request.Request(url, headers={"Authorization": "Bearer tok-123"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+        assert _get(f"{url}?token=tok-123")[0] == 200
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "example.org", "::"])
