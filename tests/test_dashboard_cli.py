@@ -13,7 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -238,3 +238,21 @@ def test_the_report_refuses_to_write_through_a_link(
     assert main(["report", "--html", str(link), "--project", str(project)]) == 2
     assert target.read_text() == "keep me"
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_since_takes_a_day_or_a_duration_counted_in_utc_days() -> None:
+    from dspy_lsp.server.cli.dashboard import since_day
+
+    assert since_day("2026-11-01") == date(2026, 11, 1)
+    assert since_day("2d") in {
+        (datetime.now(UTC) - timedelta(days=2, seconds=s)).date() for s in (0, 60)
+    }
+
+
+def test_the_report_since_a_day_leaves_out_older_feedback(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.html"
+    tomorrow = (NOW + timedelta(days=1)).date().isoformat()
+    assert main(["report", "--html", str(out), "--project", str(project), "--since", tomorrow]) == 0
+    assert "<code>DL115</code>" not in out.read_text(encoding="utf-8")

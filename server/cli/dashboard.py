@@ -10,10 +10,11 @@ pip install "dspy-lsp[dashboard]". Exit codes: 0 stopped, 2 error (one line on s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .help_text import described
@@ -67,10 +68,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def since_day(value: str) -> date:
-    """``30d`` → the day thirty days ago; ``2026-11-01`` → that day."""
+    """``2026-11-01`` → that day; ``30d`` → the (UTC) day thirty days ago, as the panels count
+    days in UTC."""
+    with contextlib.suppress(ValueError):
+        return date.fromisoformat(value.strip())
     from .feedback import since_time
 
-    return datetime.fromtimestamp(since_time(value)).date()
+    return datetime.fromtimestamp(since_time(value), UTC).date()
 
 
 def is_loopback(host: str) -> bool:
