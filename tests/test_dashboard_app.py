@@ -297,3 +297,18 @@ def test_the_page_over_real_stores_has_every_chart(seeded: TestClient) -> None:
     assert data is not None
     charts = json.loads(data.group(1))["charts"]
     assert [name for name, spec in charts.items() if spec is None] == []
+
+
+def test_a_project_without_stores_gets_a_page_whose_panels_say_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "no-data"))
+    project = tmp_path / "fresh"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[tool.dspy-lsp]\n")
+    with TestClient(create_app(lambda: load_dashboard(project)), base_url=LOCAL) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert client.get("/api/dashboard").json()["usage"]["totals"]["calls"] == 0
+    assert all(spec is None for spec in chart_specs(load_dashboard(project)).values())
+    assert page.text.count('class="note"') >= 3

@@ -206,3 +206,36 @@ def test_the_static_report_draws_offline_from_a_file_and_fetches_nothing(
     assert len(drawn) == 13 and all(drawn.values()), drawn
     assert requests == []
     assert errors == []
+
+
+def test_the_ignore_line_can_be_copied(browser: WebDriver, dashboard_url: str) -> None:
+    _open_and_wait(browser, dashboard_url)
+    button = browser.find_element("css selector", "button[data-copy]")
+    button.click()
+    deadline = time.monotonic() + 10
+    while button.text == "copy" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # Headless Chromium may refuse the clipboard: then the line is selected for the user.
+    assert button.text in {"copied", "selected: copy it"}
+    if button.text == "selected: copy it":
+        assert (
+            browser.execute_script("return String(window.getSelection())") == 'ignore = ["DL115"]'
+        )
+    assert _console_errors(browser) == []
+
+
+def test_a_project_with_no_stores_says_so_in_each_chart_with_a_clean_console(
+    browser: WebDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "no-data"))
+    project = tmp_path / "fresh"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[tool.dspy-lsp]\n")
+    report = tmp_path / "empty.html"
+    assert main(["report", "--html", str(report), "--project", str(project)]) == 0
+    _open_and_wait(browser, report.as_uri())
+    texts = browser.execute_script(
+        "return Array.from(document.querySelectorAll('figure.chart')).map(e => e.textContent)"
+    )
+    assert texts and set(texts) == {"Nothing to draw yet."}
+    assert _console_errors(browser) == []

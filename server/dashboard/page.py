@@ -212,7 +212,8 @@ def _suggestion(suggestion: IgnoreSuggestion | None) -> str:
         f"<p>{escape(suggestion.reason)}</p>"
         f"<p>In <code>{escape(suggestion.file)}</code>, under"
         f" <code>{escape(suggestion.section)}</code>:</p>"
-        f'<pre class="copy">{escape(suggestion.line)}</pre></div>'
+        f'<pre class="copy" id="ignore-line">{escape(suggestion.line)}</pre>'
+        '<button type="button" data-copy="ignore-line">copy</button></div>'
     )
 
 
