@@ -301,7 +301,9 @@ def seed_project(tmp_path: Path) -> Path:
     from dspy_lsp.server.store.telemetry import LmCall, TelemetryStore, default_telemetry_path
 
     environ = {"XDG_DATA_HOME": str(tmp_path / "data")}
-    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    # Every record (up to 2 hours before this, 1 for LM calls) must lie in the past whenever
+    # the tests run: the dashboard leaves out what is later than now.
+    today = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     root = tmp_path / "project"
     root.mkdir()
     (root / "pyproject.toml").write_text("[tool.dspy-lsp]\n")
