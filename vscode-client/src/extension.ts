@@ -30,7 +30,7 @@ const COMMANDS = {
     optimizePrograms: "dspy-lsp.client.optimizePrograms",
     restartServer: RESTART_COMMAND,
     showOutput: "dspy-lsp.client.showOutput",
-    showDashboard: "dspy-lsp.showDashboard",
+    showDashboard: "dspy-lsp.client.showDashboard",
 } as const;
 
 const RESTART = "Restart";
