@@ -191,11 +191,10 @@ class AbPanel(_Model):
 
 
 # -- LM usage -------------------------------------------------------------------------------
-class UsageRow(_Model):
-    """One day of one model's LM calls (every program and version summed)."""
+class UsageDay(_Model):
+    """One day, every model summed."""
 
     day: date
-    model: str
     calls: int
     cache_hits: int
     errors: int
@@ -209,20 +208,10 @@ class UsageRow(_Model):
     breaker_openings: int
 
 
-class UsageDay(_Model):
-    """One day, every model summed."""
+class UsageRow(UsageDay):
+    """One day of one model's LM calls (every program and version summed)."""
 
-    day: date
-    calls: int
-    cache_hits: int
-    errors: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    cache_hit_rate: float | None
-    latency_p50_s: float | None
-    latency_p95_s: float | None
-    breaker_openings: int
+    model: str
 
 
 class UsageTotals(_Model):

@@ -17,6 +17,7 @@ from lsprotocol import types
 from security.harness import (
     AWS_SECRET,
     USER_KEY,
+    Machine,
     analyze,
     attacker_lm,
     command,
@@ -89,6 +90,13 @@ def test_row3_the_users_own_lm_config_still_runs_in_a_hostile_checkout(tmp_path:
         assert m.user_lm.request_count == 1 and "LM-bug" in result.stdout
 
 
+def _ours(m: Machine, path: str) -> bool:
+    """What the server may write in the user's home: its cache, and the LM telemetry file (at
+    a path no project setting can move) with the directories above it."""
+    telemetry = m.home / ".local" / "share" / "dspy-lsp" / "lm-telemetry.sqlite3"
+    return path.startswith(str(m.home / ".cache")) or Path(path) in (telemetry, *telemetry.parents)
+
+
 async def test_row5_a_project_cannot_point_the_cache_at_a_users_file(tmp_path: Path) -> None:
     with machine(tmp_path) as m:
         bashrc = m.home / ".bashrc"
@@ -108,7 +116,7 @@ async def test_row5_a_project_cannot_point_the_cache_at_a_users_file(tmp_path: P
         after = tree_digest(m.home)
         assert bashrc.read_text() == "echo hello\n"
         changed = {p for p in after if before.get(p) != after[p]}
-        assert all(p.startswith(str(m.home / ".cache")) for p in changed), changed
+        assert all(_ours(m, p) for p in changed), changed
 
 
 async def test_row5_a_trusted_cache_path_still_refuses_a_file_that_is_not_ours(
@@ -128,7 +136,9 @@ async def test_row5_a_trusted_cache_path_still_refuses_a_file_that_is_not_ours(
             info = await command(client, "dspy-lsp.debugInfo")
         assert result["lm_findings"] == 1  # an in-memory cache instead
         assert "another application's SQLite database" in info["lm"]["cache"]["degraded_reason"]
-        assert tree_digest(m.home) == before
+        after = tree_digest(m.home)
+        assert after[str(app_db)] == before[str(app_db)]
+        assert all(_ours(m, p) for p in after if before.get(p) != after[p])
 
 
 async def test_row6_a_project_cannot_choose_where_feedback_is_written(tmp_path: Path) -> None:

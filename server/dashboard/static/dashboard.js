@@ -16,29 +16,7 @@
     problem.textContent = version.problem || "";
     document.getElementById("version-prompt").textContent = version.prompt || "(no prompt rendered)";
     document.getElementById("version-diff").textContent = version.diff || "(no diff rendered)";
-    function copy(button) {
-    var source = document.getElementById(button.getAttribute("data-copy"));
-    var selectIt = function () {
-      var range = document.createRange();
-      range.selectNodeContents(source);
-      window.getSelection().removeAllRanges();
-      window.getSelection().addRange(range);
-      button.textContent = "selected: copy it";
-    };
-    // The clipboard needs a secure context (localhost is one; a file may not be).
-    if (!navigator.clipboard) return selectIt();
-    navigator.clipboard.writeText(source.textContent).then(function () {
-      button.textContent = "copied";
-    }, selectIt);
-  }
-
-  document.querySelectorAll("button[data-copy]").forEach(function (button) {
-    button.addEventListener("click", function () {
-      copy(button);
-    });
-  });
-
-  document.querySelectorAll("button[data-version]").forEach(function (button) {
+    document.querySelectorAll("button[data-version]").forEach(function (button) {
       button.setAttribute("aria-pressed", String(button.getAttribute("data-version") === id));
     });
   }
