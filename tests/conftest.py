@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +25,13 @@ for _name, _sub in (
 @pytest.fixture
 def examples_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def quiet_model_metadata() -> Iterator[None]:
+    """Dspy warns that the offline model-metadata refresh failed; that is expected here."""
+    logger = logging.getLogger("dspy.clients.model_metadata")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(previous)

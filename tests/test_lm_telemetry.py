@@ -3,7 +3,6 @@ FakeOpenAI): tokens as the endpoint reported them, and how the call ended."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,17 +16,9 @@ from dspy_lsp.server.lm.tier import LmTier, LmUnavailable
 from dspy_lsp.server.settings import LmSettings
 from dspy_lsp.server.store.telemetry import LmCall, TelemetryStore
 
+pytestmark = pytest.mark.usefixtures("quiet_model_metadata")
+
 ONE_UNIT = "def parse(text):\n    return eval(text)\n"
-
-
-@pytest.fixture(autouse=True)
-def quiet_model_metadata() -> Iterator[None]:
-    """Dspy warns that the offline model-metadata refresh failed; that is expected here."""
-    logger = logging.getLogger("dspy.clients.model_metadata")
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(previous)
 
 
 @pytest.fixture

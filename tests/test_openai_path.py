@@ -8,7 +8,6 @@ intended behaviour. Timeouts are short so the whole module runs in a few seconds
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 import urllib.error
@@ -32,6 +31,8 @@ from fakes import FakeOpenAI, Fault
 from dspy_lsp.server.lm.errors import Failure, classify_lm_error
 from dspy_lsp.server.lm.resilience import RetryPolicy, call_with_retries
 
+pytestmark = pytest.mark.usefixtures("quiet_model_metadata")
+
 CLIENT_TIMEOUT_S = 0.3
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=1.0, jitter=0.0)
 
@@ -50,16 +51,6 @@ def chat_adapter_reply(messages: list[dict[str, Any]]) -> str:
     return (
         f"[[ ## verdict ## ]]\nsmelly\n\n[[ ## reason ## ]]\nuses {code}\n\n[[ ## completed ## ]]"
     )
-
-
-@pytest.fixture(autouse=True)
-def quiet_model_metadata() -> Iterator[None]:
-    """Dspy warns that the offline model-metadata refresh failed; that is expected here."""
-    logger = logging.getLogger("dspy.clients.model_metadata")
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(previous)
 
 
 @pytest.fixture

@@ -165,6 +165,15 @@ local function dspy_client(bufnr)
   end
 end
 
+-- The buffer's dspy-lsp client, or nil after telling the user it is not attached.
+local function attached_client(bufnr)
+  local client = dspy_client(bufnr)
+  if not client then
+    vim.notify("dspy-lsp is not attached to this buffer", vim.log.levels.WARN)
+  end
+  return client
+end
+
 local function running_clients()
   local all = vim.lsp.get_clients and vim.lsp.get_clients() or vim.lsp.get_active_clients()
   return vim.tbl_filter(function(client)
@@ -379,9 +388,8 @@ end
 
 local function analyze_file()
   local bufnr = vim.api.nvim_get_current_buf()
-  local client = dspy_client(bufnr)
+  local client = attached_client(bufnr)
   if not client then
-    vim.notify("dspy-lsp is not attached to this buffer", vim.log.levels.WARN)
     return
   end
   local name = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(bufnr), ":t")
@@ -402,9 +410,8 @@ end
 
 local function fix_all()
   local bufnr = vim.api.nvim_get_current_buf()
-  local client = dspy_client(bufnr)
+  local client = attached_client(bufnr)
   if not client then
-    vim.notify("dspy-lsp is not attached to this buffer", vim.log.levels.WARN)
     return
   end
   local last = vim.api.nvim_buf_line_count(bufnr)
