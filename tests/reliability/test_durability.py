@@ -311,7 +311,14 @@ async def test_a_server_killed_mid_burst_loses_no_acknowledged_event(tmp_path: P
         else:
             assert len(w.acknowledged) == EVENTS_PER_SERVER == len(mine)
     # The others kept committing after the kill: the dead process held no lock that outlived it.
-    assert sum(after_kill(w, switch) for w in writers if w is not victim) > 0
+    # Unless the victim was starved of SQLite's lock until the others had finished (it dies only
+    # after its first acknowledgement): then the replacement server below makes that check.
+    others_finished = (
+        switch.acknowledged_at_kill - len(victim.acknowledged)
+        >= (len(SERVERS) - 1) * EVENTS_PER_SERVER
+    )
+    if not others_finished:
+        assert sum(after_kill(w, switch) for w in writers if w is not victim) > 0
     assert set(connections.values()) == {1}
 
     # The file keeps taking writes from a new server after the crash.
