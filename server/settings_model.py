@@ -26,6 +26,7 @@ PROJECT_SAFE_IN: dict[str, frozenset[str]] = {
     "feedback": frozenset({"enabled", "ignore_after_saves"}),
     "learn": frozenset(),
     "tests": frozenset(),
+    "store": frozenset(),
 }
 """Sections holding trusted-only keys, with the keys in them a project may still set."""
 
@@ -237,6 +238,24 @@ class ActionsSettings(_Strict):
     )
 
 
+class StoreSettings(_Strict):
+    """Where feedback, the LM cache, telemetry and programs live (every key is trusted-only:
+    a cloned project must not send its user's data to a database of its choosing)."""
+
+    url: str | None = Field(
+        default=None,
+        description="`postgresql://user@host/db` for a team store shared by everyone on the"
+        " project (needs `pip install 'dspy-lsp[team]'`; the password comes from `PGPASSWORD`"
+        " or `~/.pgpass`, never from the URL), or `sqlite:///path` for one SQLite file."
+        " Unset: SQLite files per user.",
+    )
+    user: str | None = Field(
+        default=None,
+        description="Who the rows you produce are attributed to in a team store. Unset:"
+        " `git config --global user.email`, else the login name.",
+    )
+
+
 class Settings(_Strict):
     """Everything one file is analysed under; the source of the editor's settings and the
     README's table (``settings_schema``)."""
@@ -271,7 +290,14 @@ class Settings(_Strict):
         "Larger files get a `DL001` note instead of analysis (the first analysis"
         " costs about 1 s per 100 kB on 2 cores; raise it if you can wait).",
     )
+    project: str | None = Field(
+        default=None,
+        min_length=1,
+        description="This project's key in a team store, the same for every clone. Unset: the"
+        " pyproject's `[project] name`, else the git remote URL.",
+    )
     lm: LmSettings = LmSettings()
+    store: StoreSettings = StoreSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     learn: LearnSettings = LearnSettings()
     tests: TestsSettings = TestsSettings()

@@ -35,3 +35,23 @@ def quiet_model_metadata() -> Iterator[None]:
     logger.setLevel(logging.ERROR)
     yield
     logger.setLevel(previous)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """The run's throwaway PostgreSQL cluster (see postgres_cluster.py); skipped, with the
+    reason printed, where the server binaries or the driver are missing."""
+    from postgres_cluster import missing_reason, remove_cluster, start_cluster
+
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(f"no PostgreSQL for the team-store tests: {reason}")
+    cluster = start_cluster()
+    yield cluster
+    remove_cluster(cluster)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: object) -> str:
+    """A fresh, empty database on the run's cluster: its URL (no password; trust on a socket)."""
+    return pg_cluster.create_database()  # type: ignore[attr-defined]
