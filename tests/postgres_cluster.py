@@ -8,6 +8,7 @@ user the Debian package creates. The cluster can be stopped and started mid-test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -100,8 +101,6 @@ def start_cluster() -> Cluster:
 
 
 def remove_cluster(cluster: Cluster) -> None:
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
         cluster.stop("immediate")
-    except subprocess.CalledProcessError:
-        pass  # already stopped
     shutil.rmtree(cluster.root, ignore_errors=True)
