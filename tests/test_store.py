@@ -112,6 +112,20 @@ def test_stats_per_rule_version_and_category() -> None:
     assert recent == [RuleStats("DL104", "rule@2", None, 1, 0, 0, 0, 0)]
 
 
+def test_by_user_counts_each_users_verdicts() -> None:
+    with FeedbackStore(None, environ={}, user="bo@example.com") as bo:
+        for n, kind in enumerate(["accepted", "dismissed_false_positive", "self_fixed"]):
+            bo.record(event(n, kind=kind))
+        bo.record(event(9, kind="accepted", created=5_000.0))
+        rows = bo.by_user()
+        recent = bo.by_user(since=5_000.0)
+    assert [(r.user, r.accepted, r.dismissed, r.self_fixed, r.verdicts) for r in rows] == [
+        ("bo@example.com", 2, 1, 1, 3)
+    ]
+    assert rows[0].acceptance_rate == 2 / 3 and rows[0].total == 4
+    assert [(r.user, r.total) for r in recent] == [("bo@example.com", 1)]
+
+
 def test_export_jsonl() -> None:
     with FeedbackStore(None, environ={}) as store:
         ids = [store.record(event(n, category="c" if n else None)) for n in range(3)]
@@ -392,7 +406,8 @@ def columns(path: Path) -> set[str]:
 def test_schema_matches_event_fields(tmp_path: Path) -> None:
     path = tmp_path / "f.sqlite3"
     FeedbackStore(path).close()
-    assert columns(path) == {"id"} | {f.name for f in dataclasses.fields(FeedbackEvent)}
+    fields = {f.name for f in dataclasses.fields(FeedbackEvent)}
+    assert columns(path) == {"id", "user_name", "event_key"} | fields
 
 
 def test_opening_twice_changes_nothing(tmp_path: Path) -> None:
@@ -658,3 +673,26 @@ def test_a_schema_2_file_keeps_its_unit_hashes_under_the_new_name(tmp_path: Path
         assert store.schema_version() == SCHEMA_VERSION
         [stored] = store.events()
     assert stored.event.unit_hash == "unit-1"
+
+
+def test_a_file_from_before_users_counts_its_events_under_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "f.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    _migrate(conn, MIGRATIONS[:-1], path)  # the schema before user_name and event_key
+    conn.execute(
+        "INSERT INTO events (kind, finding_id, rule, program_version, created)"
+        " VALUES ('accepted', 'f', 'DL104', 'rule', 1.0)"
+    )
+    conn.close()
+    with FeedbackStore(path, environ={}, user="ana@example.com") as store:
+        store.record(event(1, kind="dismissed_later"))
+        rows = store.by_user()
+    assert [(row.user, row.accepted, row.dismissed) for row in rows] == [
+        ("(unknown)", 1, 0),
+        ("ana@example.com", 0, 1),
+    ]
+    with sqlite3.connect(path) as conn:
+        keys = [row[0] for row in conn.execute("SELECT event_key FROM events ORDER BY id")]
+    conn.close()
+    assert keys[0] is None and len(keys[1]) == 36  # a uuid, made at record time

@@ -51,12 +51,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("CREATE INDEX IF NOT EXISTS events_kind ON events (kind)",),
     # The fix loop's attempts (fix_passed, fix_failed): new kinds, so a newer file again.
     ("CREATE INDEX IF NOT EXISTS events_finding ON events (finding_id)",),
+    # Who produced each event (per-user acceptance) and its idempotency key (an event copied to
+    # another store, or sent twice, is recognised). Older rows have neither: NULL.
+    (
+        "ALTER TABLE events ADD COLUMN user_name TEXT",
+        "ALTER TABLE events ADD COLUMN event_key TEXT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS events_event_key ON events (event_key)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = tuple(field.name for field in dataclasses.fields(FeedbackEvent))
+OWNER_COLUMNS = ("user_name", "event_key")
+"""Beside the event's own fields: who recorded it, and the key that makes sending it idempotent."""
+STORED_COLUMNS = (*COLUMNS, *OWNER_COLUMNS)
 REDACTED_FIELDS = ("edit", "code", "reason", "message", "context")
-INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+INSERT = (
+    f"INSERT INTO events ({', '.join(STORED_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(STORED_COLUMNS))})"
+)
+UNKNOWN_USER = "(unknown)"
+"""Who recorded an event from before users were recorded."""
 
 
 @dataclass(frozen=True)
@@ -67,15 +82,18 @@ class StoredEvent:
     event: FeedbackEvent
 
 
-def window(since: float | None, until: float | None) -> tuple[list[str], list[object]]:
-    """The conditions (and their parameters) for ``since <= created < until``."""
+def window(
+    since: float | None, until: float | None, mark: str = "?"
+) -> tuple[list[str], list[object]]:
+    """The conditions (and their parameters) for ``since <= created < until``; ``mark`` is the
+    driver's placeholder (``%s`` for PostgreSQL)."""
     where: list[str] = []
     params: list[object] = []
     if since is not None:
-        where.append("created >= ?")
+        where.append(f"created >= {mark}")
         params.append(since)
     if until is not None:
-        where.append("created < ?")
+        where.append(f"created < {mark}")
         params.append(until)
     return where, params
 

@@ -38,24 +38,26 @@ import logging
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ...analyzers.learning.records import FIX_ATTEMPT_KINDS, FeedbackEvent, FeedbackKind
+from ...analyzers.learning.records import FeedbackEvent, FeedbackKind
 from .feedback_schema import (
-    COLUMNS,
     INSERT,
     MIGRATIONS,
     SCHEMA_VERSION,
+    STORED_COLUMNS,
     TABLES,
+    UNKNOWN_USER,
     StoredEvent,
     select,
     stored,
     to_row,
     window,
 )
+from .feedback_stats import RuleStats, UserStats
 from .paths import user_dir
 from .redaction import env_secrets
 from .sqlite_file import (
@@ -77,56 +79,10 @@ from .sqlite_file import (
 
 log = logging.getLogger(__name__)
 
-# The kinds that count as a verdict on a finding. self_fixed is left out of the acceptance rate:
-# the user agreed something was wrong but did not take our fix, which says nothing either way.
-# The fix loop's attempts are the tests' verdicts on rewrites, not the user's on findings.
-_VERDICT_KINDS = tuple(
-    kind
-    for kind in FeedbackKind
-    if kind != FeedbackKind.SELF_FIXED and kind not in FIX_ATTEMPT_KINDS
-)
-
-
 # Longer than the cache's: a write that gives up loses an event, whereas a cache write that
 # gives up only costs a future LM call. Each transaction is one small insert, so a wait this long
 # means another process is stuck, not busy.
 _BUSY_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class RuleStats:
-    """Counts per kind for one rule, program version and category."""
-
-    rule: str
-    program_version: str
-    category: str | None
-    accepted: int
-    dismissed_false_positive: int
-    dismissed_later: int
-    ignored: int
-    self_fixed: int
-    missed: int = 0
-    """Lines users reported as a problem nothing showed (not a verdict on a finding)."""
-    fix_passed: int = 0
-    fix_failed: int = 0
-    """Attempts of the fix loop the tests passed and failed (not verdicts on a finding)."""
-
-    @property
-    def total(self) -> int:
-        return sum(getattr(self, kind) for kind in FeedbackKind)
-
-    @property
-    def acceptance_rate(self) -> float | None:
-        """accepted / all verdicts; None without a verdict (0.0 would read as "always refused")."""
-        verdicts = sum(getattr(self, kind) for kind in _VERDICT_KINDS)
-        return self.accepted / verdicts if verdicts else None
-
-    @property
-    def dismissal_rate(self) -> float | None:
-        """Dismissed (false positive or for now) / all verdicts; None without a verdict."""
-        verdicts = sum(getattr(self, kind) for kind in _VERDICT_KINDS)
-        dismissed = self.dismissed_false_positive + self.dismissed_later
-        return dismissed / verdicts if verdicts else None
 
 
 class FeedbackStoreError(Exception):
@@ -172,10 +128,12 @@ class FeedbackStore(LockedConnection):
         *,
         environ: Mapping[str, str] | None = None,
         notify: Callable[[str], None] = log.warning,
+        user: str | None = None,
     ) -> None:
         """Open (or create, or upgrade) the store at ``path``; ``None`` keeps it in memory.
 
-        ``environ`` supplies the values redacted as secrets (see ``env_secrets``); ``None`` reads
+        ``user`` is who the recorded events are from (see ``tenant.user_name``); None records
+        none, and ``by_user`` counts them under ``UNKNOWN_USER``. ``environ`` supplies the values redacted as secrets (see ``env_secrets``); ``None`` reads
         ``os.environ`` at each ``record``. ``notify`` hears, once each, that the events moved
         to another file (see the module's docstring). Raises ``FeedbackSchemaTooNewError`` for a
         file of a newer dspy-lsp and ``FeedbackStoreError`` when the file cannot be used.
@@ -184,6 +142,7 @@ class FeedbackStore(LockedConnection):
         """Where the events are: ``path``, or the file they were rescued to."""
         self._environ = environ
         self._notify = notify
+        self._user = user
         self._lock = threading.Lock()
         self._recorded = False
         self.moved_aside: Path | None = None
@@ -194,7 +153,7 @@ class FeedbackStore(LockedConnection):
     def record(self, event: FeedbackEvent) -> int:
         """Store ``event`` (redacted) and return its row id; it is on disk when this returns."""
         environ = os.environ if self._environ is None else self._environ
-        row = to_row(event, env_secrets(environ))
+        row = [*to_row(event, env_secrets(environ)), self._user, str(uuid.uuid4())]
         with self._lock, self._errors("record"):
             self._follow()
             try:
@@ -250,7 +209,7 @@ class FeedbackStore(LockedConnection):
             log.warning("feedback store: %s", exc)
             conn = self._open_file(target)
         try:
-            added, renamed = carry_rows(old, conn, "events", COLUMNS)
+            added, renamed = carry_rows(old, conn, "events", STORED_COLUMNS)
         except BaseException:
             conn.close()
             raise
@@ -297,6 +256,20 @@ class FeedbackStore(LockedConnection):
         with self._lock, self._errors("stats"):
             rows = self._connection().execute(query, [*FeedbackKind, *params]).fetchall()
         return [RuleStats(*row) for row in rows]
+
+    def by_user(self, since: float | None = None, until: float | None = None) -> list[UserStats]:
+        """Counts per user in the window, sorted by user; events recorded before users were
+        count under ``UNKNOWN_USER``."""
+        where, params = window(since, until)
+        counts = ", ".join("sum(kind = ?)" for _ in FeedbackKind)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        query = (
+            f"SELECT coalesce(user_name, ?) AS who, {counts} FROM events{clause}"
+            " GROUP BY who ORDER BY who"
+        )
+        with self._lock, self._errors("stats"):
+            rows = self._connection().execute(query, [UNKNOWN_USER, *FeedbackKind, *params])
+            return [UserStats(*row) for row in rows.fetchall()]
 
     def export_jsonl(self, out: TextIO, since: float | None = None) -> int:
         """Write one JSON object per event (``id`` plus the event's fields); return the count.
