@@ -34,6 +34,7 @@ VERB_MODULES = {
     "optimize": "compile better programs from feedback and examples",
     "programs": "list, show, activate, roll back and compare optimized programs",
     "report": "write the dashboard as one self-contained HTML file",
+    "store": "move your history into the team store",
 }
 """Verbs whose module (``cli/<verb>.py``) declares its own arguments, with their one-line help.
 
@@ -285,6 +286,10 @@ def _run(argv: Sequence[str]) -> int:
         from . import programs as programs_cli
 
         return programs_cli.run(args)
+    if args.command == "store":
+        from . import store as store_cli
+
+        return store_cli.run(args)
     try:
         return check(args)
     except KeyboardInterrupt:
