@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -30,8 +31,8 @@ def event(n: int, **fields: object) -> FeedbackEvent:
     return FeedbackEvent(**{**base, **fields})  # type: ignore[arg-type]
 
 
-def feedback_file(path: Path, count: int) -> Path:
-    with FeedbackStore(path) as store:
+def feedback_file(path: Path, count: int, user: str | None = None) -> Path:
+    with FeedbackStore(path, user=user) as store:
         for n in range(count):
             store.record(event(n))
     return path
@@ -112,6 +113,31 @@ def test_two_users_files_land_side_by_side_in_one_project(pg_url: str, tmp_path:
     assert rows(
         pg_url, "SELECT user_name, count(*) FROM feedback_events GROUP BY 1 ORDER BY 1"
     ) == [("ana", 4), ("bo", 2)]
+
+
+def test_rows_of_a_file_from_before_users_and_keys_are_migrated_once(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = feedback_file(tmp_path / "old.sqlite3", 3)
+    with sqlite3.connect(source) as conn:  # as an older dspy-lsp left them
+        conn.execute("UPDATE events SET user_name = NULL, event_key = NULL")
+    argv = ("--from", str(source), "--to", pg_url, "--project", "p", "--user", "ana")
+
+    assert migrate(*argv) == 0
+    assert migrate(*argv) == 0
+
+    assert "moved 0 feedback events (3 already there)" in capsys.readouterr().out
+    assert rows(pg_url, "SELECT user_name, count(*) FROM feedback_events GROUP BY 1") == [
+        ("ana", 3)
+    ]
+
+
+def test_the_user_a_file_recorded_wins_over_the_default(pg_url: str, tmp_path: Path) -> None:
+    source = feedback_file(tmp_path / "feedback.sqlite3", 2, user="bo@example.com")
+
+    assert migrate("--from", str(source), "--to", pg_url, "--project", "p", "--user", "ana") == 0
+
+    assert rows(pg_url, "SELECT DISTINCT user_name FROM feedback_events") == [("bo@example.com",)]
 
 
 def test_the_project_key_defaults_to_the_project_here(

@@ -109,8 +109,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     migrate.add_argument(
         "--user",
         metavar="NAME",
-        help="who the events are attributed to (default: store.user, else your global git"
-        " e-mail, else your login)",
+        help="who events the file does not attribute are attributed to (default: store.user,"
+        " else your global git e-mail, else your login)",
     )
     migrate.add_argument(
         "--workspace",
@@ -222,14 +222,32 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True)
 
 
-def read_events(path: Path) -> list[StoredEvent]:
+@dataclass(frozen=True)
+class SourceEvent:
+    """An event of a feedback file, with who recorded it and its key where the file has them
+    (files written before users were recorded have neither)."""
+
+    stored: StoredEvent
+    user: str | None
+    key: str | None
+
+
+def read_events(path: Path) -> list[SourceEvent]:
     """Every event of the feedback file at ``path``, oldest first."""
     _check_source(path, "events", "feedback")
     try:
-        with FeedbackStore(path) as store:
-            return store.events()
+        with FeedbackStore(path) as store:  # brings an older file up to date first
+            events = store.events()
+        with contextlib.closing(_read_only(path)) as conn:
+            owners = {
+                rowid: (user, key)
+                for rowid, user, key in conn.execute("SELECT id, user_name, event_key FROM events")
+            }
     except FeedbackStoreError as exc:
         raise MigrateError(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise MigrateError(f"the feedback file {path} cannot be read: {exc}") from None
+    return [SourceEvent(e, *owners.get(e.id, (None, None))) for e in events]
 
 
 def read_cache(path: Path) -> list[tuple[str, str, float]]:
@@ -246,24 +264,23 @@ def read_cache(path: Path) -> list[tuple[str, str, float]]:
     return [(str(d), str(v), float(t)) for d, v, t in rows]
 
 
-def event_key(user: str, event: StoredEvent) -> uuid.UUID:
-    """The same for the same row of the same user's file however often it is migrated; the
-    user is part of it, as two users' files number their rows alike."""
-    content = json.dumps([user, event.id, dataclasses.asdict(event.event)], sort_keys=True)
+def event_key(user: str, event: SourceEvent) -> uuid.UUID:
+    """The event's own key, else one derived from its row: the same however often the file is
+    migrated. The user is part of it, as two users' files number their rows alike."""
+    if event.key:
+        return uuid.UUID(event.key)
+    content = json.dumps([user, event.stored.id, dataclasses.asdict(event.stored.event)])
     return uuid.uuid5(EVENT_KEYS, content)
 
 
-def copy_events(pool: ConnectionPool, tenant: Tenant, events: Sequence[StoredEvent]) -> Moved:
-    """Insert ``events`` in one transaction; those already there are skipped."""
-    rows = [
-        (
-            tenant.project,
-            tenant.user,
-            event_key(tenant.user, e),
-            *(getattr(e.event, c) for c in COLUMNS),
-        )
-        for e in events
-    ]
+def copy_events(pool: ConnectionPool, tenant: Tenant, events: Sequence[SourceEvent]) -> Moved:
+    """Insert ``events`` in one transaction, each under the user who recorded it (else
+    ``tenant.user``); those already there are skipped."""
+    rows = []
+    for e in events:
+        user = e.user or tenant.user
+        fields = (getattr(e.stored.event, c) for c in COLUMNS)
+        rows.append((tenant.project, user, event_key(user, e), *fields))
     return Moved("feedback events", *_insert(pool, tenant, _INSERT_EVENT, rows))
 
 
