@@ -13,10 +13,12 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
+from dspy_lsp.server.store.feedback_backend import FeedbackBackend, open_feedback_store
 from dspy_lsp.server.store.feedback_schema import MIGRATIONS
 from dspy_lsp.server.store.feedback_store import (
     SCHEMA_VERSION,
@@ -29,6 +31,9 @@ from dspy_lsp.server.store.feedback_store import (
 )
 from dspy_lsp.server.store.redaction import REDACTED, env_secrets, redact
 from dspy_lsp.server.store.sqlite_file import APPLICATION_ID
+from dspy_lsp.server.store.store_choice import StoreChoice
+from dspy_lsp.server.store.store_url import parse_store_url
+from dspy_lsp.server.store.tenant import Tenant
 
 KINDS = tuple(FeedbackKind)
 
@@ -48,10 +53,35 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+class Opener(Protocol):
+    def __call__(
+        self, *, environ: dict[str, str] | None = None, user: str = "dev@example.com"
+    ) -> FeedbackBackend: ...
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens a store on the test's backend: a SQLite store in memory, or the team store of a
+    fresh PostgreSQL database, opened the way the server opens it."""
+    if request.param == "sqlite":
+
+        def local(*, environ: dict[str, str] | None = None, user: str = "dev@example.com"):
+            return FeedbackStore(None, environ=environ, user=user)
+
+        return local
+    url = parse_store_url(request.getfixturevalue("pg_url"))
+
+    def team(*, environ: dict[str, str] | None = None, user: str = "dev@example.com"):
+        choice = StoreChoice(url, Tenant("github.com/acme/app", user))
+        return open_feedback_store(choice, tmp_path / "unused.sqlite3", environ=environ)
+
+    return team
+
+
 # Record, read, stats, export.
 
 
-def test_record_and_read_back() -> None:
+def test_record_and_read_back(open_store: Opener) -> None:
     full = event(
         1,
         kind="self_fixed",
@@ -65,7 +95,7 @@ def test_record_and_read_back() -> None:
         code="x=1",
         reason="style",
     )
-    with FeedbackStore(None, environ={}) as store:
+    with open_store(environ={}) as store:
         ids = [store.record(event(0)), store.record(full), store.record(event(2))]
         stored = store.events()
     assert ids == sorted(ids) and len(set(ids)) == 3
@@ -73,8 +103,8 @@ def test_record_and_read_back() -> None:
     assert [s.event for s in stored] == [event(0), full, event(2)]
 
 
-def test_events_filters() -> None:
-    with FeedbackStore(None, environ={}) as store:
+def test_events_filters(open_store: Opener) -> None:
+    with open_store(environ={}) as store:
         for n, kind in enumerate(KINDS):
             store.record(event(n, kind=kind, created=float(n)))
         assert [s.event.created for s in store.events(since=1.0, until=3.0)] == [1.0, 2.0]
@@ -88,9 +118,9 @@ def test_events_filters() -> None:
             store.events(kinds=["bogus"])  # type: ignore[list-item]
 
 
-def test_stats_per_rule_version_and_category() -> None:
+def test_stats_per_rule_version_and_category(open_store: Opener) -> None:
     kinds = ["accepted", "accepted", "dismissed_false_positive", "dismissed_later", "self_fixed"]
-    with FeedbackStore(None, environ={}) as store:
+    with open_store(environ={}) as store:
         for n, kind in enumerate(kinds):
             store.record(event(n, kind=kind))
         store.record(event(10, kind="ignored", category="perf"))
@@ -112,8 +142,8 @@ def test_stats_per_rule_version_and_category() -> None:
     assert recent == [RuleStats("DL104", "rule@2", None, 1, 0, 0, 0, 0)]
 
 
-def test_by_user_counts_each_users_verdicts() -> None:
-    with FeedbackStore(None, environ={}, user="bo@example.com") as bo:
+def test_by_user_counts_each_users_verdicts(open_store: Opener) -> None:
+    with open_store(environ={}, user="bo@example.com") as bo:
         for n, kind in enumerate(["accepted", "dismissed_false_positive", "self_fixed"]):
             bo.record(event(n, kind=kind))
         bo.record(event(9, kind="accepted", created=5_000.0))
@@ -126,8 +156,8 @@ def test_by_user_counts_each_users_verdicts() -> None:
     assert [(r.user, r.total) for r in recent] == [("bo@example.com", 1)]
 
 
-def test_export_jsonl() -> None:
-    with FeedbackStore(None, environ={}) as store:
+def test_export_jsonl(open_store: Opener) -> None:
+    with open_store(environ={}) as store:
         ids = [store.record(event(n, category="c" if n else None)) for n in range(3)]
         out = io.StringIO()
         assert store.export_jsonl(out) == 3
@@ -155,8 +185,8 @@ def test_invalid_events_are_refused(fields: dict[str, object], message: str) -> 
         event(**fields)
 
 
-def test_closed_store_raises(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "f.sqlite3", environ={})
+def test_closed_store_raises(open_store: Opener) -> None:
+    store = open_store(environ={})
     store.close()
     store.close()
     with pytest.raises(FeedbackStoreError, match="closed"):
@@ -165,8 +195,8 @@ def test_closed_store_raises(tmp_path: Path) -> None:
         store.events()
 
 
-def test_threads_share_one_store() -> None:
-    with FeedbackStore(None, environ={}) as store:
+def test_threads_share_one_store(open_store: Opener) -> None:
+    with open_store(environ={}) as store:
 
         def burst(who: int) -> None:
             for n in range(50):
@@ -368,7 +398,7 @@ def test_env_secrets_picks_secret_names_with_real_values() -> None:
 
 
 def test_record_redacts_text_fields_and_environment_values(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, open_store: Opener
 ) -> None:
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-live-98765")
     secretive = event(
@@ -377,20 +407,20 @@ def test_record_redacts_text_fields_and_environment_values(
         reason="pasted tok-live-98765 by mistake",
         path="src/keys.py",
     )
-    with FeedbackStore(None) as store:  # environ=None: os.environ at record time
+    with open_store() as store:  # environ=None: os.environ at record time
         store.record(secretive)
         stored = store.events()[0].event
     assert stored.edit == f'api_key = "{REDACTED}"'
     assert stored.code == f"client.login(token='{REDACTED}')"
     assert stored.reason == f"pasted {REDACTED} by mistake"
     assert stored.path == "src/keys.py"
-    with FeedbackStore(None, environ={"X_SECRET": "code-word-1"}) as store:
+    with open_store(environ={"X_SECRET": "code-word-1"}) as store:
         store.record(event(code="say code-word-1 twice"))
-        assert store.events()[0].event.code == f"say {REDACTED} twice"
+        assert store.events()[-1].event.code == f"say {REDACTED} twice"
 
 
-def test_lone_surrogates_are_stored_replaced() -> None:
-    with FeedbackStore(None, environ={}) as store:
+def test_lone_surrogates_are_stored_replaced(open_store: Opener) -> None:
+    with open_store(environ={}) as store:
         store.record(event(code="x = '\ud800'"))
         assert store.events()[0].event.code == "x = '?'"
 

@@ -150,6 +150,11 @@ class FeedbackStore(LockedConnection):
         self._conn: sqlite3.Connection | None = self._open()
         self._identity = identity(path) if path is not None else None
 
+    @property
+    def where(self) -> str:
+        """Where the events are, for messages."""
+        return str(self.path or ":memory:")
+
     def record(self, event: FeedbackEvent) -> int:
         """Store ``event`` (redacted) and return its row id; it is on disk when this returns."""
         environ = os.environ if self._environ is None else self._environ
