@@ -1,3 +1,7 @@
+"""The LM cache: hits, misses, keys, LRU eviction and recovery. What the per-user SQLite cache
+and the team's PostgreSQL cache share runs on both (``open_cache`` is parametrized by backend);
+the file's own troubles (corruption, foreign files, permissions) are SQLite's alone."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,11 +11,15 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from dspy_lsp.server.lm.cache import CacheKey, LmCache, default_cache_path
+from dspy_lsp.server.lm.cache import CacheKey, LmCache, ResultCache, default_cache_path
+
+OpenCache = Callable[..., ResultCache]
 
 
 def key(n: int | str = 0, **parts: str) -> CacheKey:
@@ -29,8 +37,32 @@ def corrupt_siblings(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f"{path.name}.corrupt-*"))
 
 
-def test_hit_miss_and_stats() -> None:
-    with LmCache(None) as cache:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenCache]:
+    """``open_cache(max_entries=, clock=)``: a cache of one backend on a store that outlives
+    it (a file; a database), so a second cache opened later sees the first one's entries."""
+    if request.param == "sqlite":
+        yield lambda **options: LmCache(tmp_path / "lm.sqlite3", **options)
+        return
+    from dspy_lsp.server.store.postgres.lm_cache import TeamLmCache
+    from dspy_lsp.server.store.postgres.team_store import close_team_stores, team_store
+    from dspy_lsp.server.store.store_url import parse_store_url
+    from dspy_lsp.server.store.tenant import Tenant
+
+    dsn = parse_store_url(request.getfixturevalue("pg_url")).dsn
+    assert dsn is not None
+
+    def opened(max_entries: int = 50_000, clock: Callable[[], float] = time.time) -> ResultCache:
+        # Evicting on every put, as the SQLite cache does, so the bound is exact.
+        tenant = Tenant("acme/app", "alice")
+        return TeamLmCache(team_store(dsn), tenant, "db", max_entries, evict_every=1, clock=clock)
+
+    yield opened
+    close_team_stores()
+
+
+def test_hit_miss_and_stats(open_cache: OpenCache) -> None:
+    with open_cache() as cache:
         assert cache.get(key(1)) is None
         cache.put(key(1), '{"a": 1}')
         assert cache.get(key(1)) == '{"a": 1}'
@@ -40,11 +72,17 @@ def test_hit_miss_and_stats() -> None:
         stats = cache.stats()
     assert (stats.hits, stats.misses, stats.entries) == (3, 1, 1)
     assert stats.hit_rate == 0.75
-    assert stats.path is None and stats.degraded_reason is None
+    assert stats.degraded_reason is None
 
 
-def test_closed_cache_misses_quietly(tmp_path: Path) -> None:
-    cache = LmCache(tmp_path / "c.sqlite3")
+def test_an_in_memory_cache_has_no_file() -> None:
+    with LmCache(None) as cache:
+        stats = cache.stats()
+    assert stats.path is None and stats.location is None and stats.degraded_reason is None
+
+
+def test_closed_cache_misses_quietly(open_cache: OpenCache) -> None:
+    cache = open_cache()
     cache.close()
     cache.close()
     cache.put(key(), "x")
@@ -52,8 +90,8 @@ def test_closed_cache_misses_quietly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("field", ["unit_hash", "program_version", "model", "settings"])
-def test_keys_differing_in_one_part_miss(field: str) -> None:
-    with LmCache(None) as cache:
+def test_keys_differing_in_one_part_miss(open_cache: OpenCache, field: str) -> None:
+    with open_cache() as cache:
         cache.put(key(), "v")
         other = dataclasses.replace(key(), **{field: getattr(key(), field) + "'"})
         assert other.digest != key().digest
@@ -68,6 +106,14 @@ def test_digest_keeps_parts_apart() -> None:
     assert len(a.digest) == 64
 
 
+def test_entries_outlive_the_cache_that_stored_them(open_cache: OpenCache) -> None:
+    with open_cache() as first:
+        first.put(key(1), "one")
+    with open_cache() as second:
+        assert second.get(key(1)) == "one"
+        assert second.stats().entries == 1
+
+
 def test_persists_across_instances(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "lm.sqlite3"
     with LmCache(path) as first:
@@ -79,8 +125,8 @@ def test_persists_across_instances(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
 
 
-def test_lru_eviction() -> None:
-    with LmCache(None, max_entries=3, clock=fake_clock()) as cache:
+def test_lru_eviction(open_cache: OpenCache) -> None:
+    with open_cache(max_entries=3, clock=fake_clock()) as cache:
         for n in (1, 2, 3):
             cache.put(key(n), str(n))
         assert cache.get(key(1)) == "1"  # 1 is now the most recently used; 2 the least
@@ -90,9 +136,9 @@ def test_lru_eviction() -> None:
         assert [cache.get(key(n)) for n in (1, 3, 4)] == ["1", "3", "4"]
 
 
-def test_hits_within_touch_interval_do_not_write() -> None:
+def test_hits_within_touch_interval_do_not_write(open_cache: OpenCache) -> None:
     now = [1000.0]
-    with LmCache(None, max_entries=2, clock=lambda: now[0]) as cache:
+    with open_cache(max_entries=2, clock=lambda: now[0]) as cache:
         cache.put(key(1), "1")
         now[0] += 1
         cache.put(key(2), "2")
@@ -244,9 +290,9 @@ def test_default_cache_path(tmp_path: Path) -> None:
     assert default_cache_path({"XDG_CACHE_HOME": "relative/dir"}) == home
 
 
-def test_puts_past_the_limit_evict_down_to_it(tmp_path: Path) -> None:
+def test_puts_past_the_limit_evict_down_to_it(open_cache: OpenCache) -> None:
     """(Its cost beside an LM call is measured in benchmarks/lm_tier.py, not timed here.)"""
-    with LmCache(tmp_path / "lm.sqlite3", max_entries=500) as cache:
+    with open_cache(max_entries=500) as cache:
         for n in range(600):
             cache.put(key(n), "v" * 200)
         assert cache.stats().entries == 500

@@ -37,7 +37,7 @@ def make_tier(fake: FakeOpenAI, tmp_path: Path, **settings: object) -> LmTier:
 
 def recorded(tier: LmTier) -> list[LmCall]:
     assert tier.telemetry is not None and tier.telemetry.flush()
-    with TelemetryStore(tier.telemetry.path) as store:
+    with TelemetryStore(tier.telemetry.target) as store:
         return store.calls()
 
 
@@ -138,7 +138,7 @@ def test_a_tier_with_its_cache_on_disk_records_in_the_per_user_file(tmp_path: Pa
 
     on_disk = LmTier(LmSettings(model="openai/x"), LmCache(tmp_path / "c.sqlite3"), {})
     assert on_disk.telemetry is not None
-    assert on_disk.telemetry.path == default_telemetry_path()
+    assert on_disk.telemetry.target == default_telemetry_path()
     assert LmTier(LmSettings(model="openai/x"), LmCache(None), {}).telemetry is None
 
 

@@ -1,5 +1,8 @@
 """The telemetry store: per-call rows, per-day usage with hand-computed numbers, a bounded
-file (old days rolled up, totals kept), and a file that survives deletion and shared writers."""
+file (old days rolled up, totals kept), and a file that survives deletion and shared writers.
+
+What both backends share (recording, reading, the per-day numbers) runs on each: the per-user
+SQLite file and the team's PostgreSQL (``store`` is parametrized by ``backend``)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from dspy_lsp.server.lm.storage import TelemetryReader
 from dspy_lsp.server.store import telemetry
 from dspy_lsp.server.store.telemetry import (
     DailyUsage,
@@ -41,26 +46,47 @@ def call(
     return LmCall(at, program, version, model, *tokens, cost, latency, outcome)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TelemetryReader]:
+    """A new, empty store of either backend."""
+    if request.param == "sqlite":
+        with TelemetryStore(tmp_path / "telemetry.sqlite3") as opened:
+            yield opened
+        return
+    from dspy_lsp.server.store.postgres.team_store import close_team_stores, team_store
+    from dspy_lsp.server.store.postgres.telemetry import TeamTelemetry
+    from dspy_lsp.server.store.store_url import parse_store_url
+    from dspy_lsp.server.store.tenant import Tenant
+
+    dsn = parse_store_url(request.getfixturevalue("pg_url")).dsn
+    assert dsn is not None
+    try:
+        with TeamTelemetry(team_store(dsn), Tenant("acme/app", "alice"), "test db") as opened:
+            yield opened
+    finally:
+        close_team_stores()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> TelemetryStore:
+def sqlite_store(tmp_path: Path) -> Iterator[TelemetryStore]:
     with TelemetryStore(tmp_path / "telemetry.sqlite3") as opened:
-        yield opened  # type: ignore[misc]
+        yield opened
 
 
-def test_a_call_reads_back_as_it_was_recorded(store: TelemetryStore) -> None:
+def test_a_call_reads_back_as_it_was_recorded(store: TelemetryReader) -> None:
     recorded = call(NOW, "unparsable", 2.5, tokens=(404, 39), cost=0.0123)
     store.record(recorded)
     assert store.calls() == [recorded]
 
 
-def test_calls_are_selected_by_time_since_inclusive_until_exclusive(store: TelemetryStore) -> None:
+def test_calls_are_selected_by_time_since_inclusive_until_exclusive(store: TelemetryReader) -> None:
     for hour in (9, 10, 11):
         store.record(call(NOW.replace(hour=hour)))
     found = store.calls(since=NOW.replace(hour=10), until=NOW.replace(hour=11))
     assert [c.at.hour for c in found] == [10]
 
 
-def test_a_naive_time_is_taken_as_utc(store: TelemetryStore) -> None:
+def test_a_naive_time_is_taken_as_utc(store: TelemetryReader) -> None:
     store.record(call(datetime(2026, 12, 7, 12, 0)))
     assert store.calls()[0].at == NOW
 
@@ -74,7 +100,7 @@ def test_percentiles_are_nearest_rank() -> None:
 
 
 def test_a_day_sums_calls_tokens_cost_and_takes_latency_of_sent_calls_only(
-    store: TelemetryStore,
+    store: TelemetryReader,
 ) -> None:
     for n in range(1, 11):  # latencies 1..10 s, 100+10 tokens each
         store.record(call(NOW, "ok", float(n)))
@@ -100,7 +126,7 @@ def test_a_day_sums_calls_tokens_cost_and_takes_latency_of_sent_calls_only(
     )
 
 
-def test_days_models_programs_and_versions_are_separate_rows(store: TelemetryStore) -> None:
+def test_days_models_programs_and_versions_are_separate_rows(store: TelemetryReader) -> None:
     store.record(call(NOW))
     store.record(call(NOW - timedelta(days=1)))
     store.record(call(NOW, model="openai/other"))
@@ -120,7 +146,7 @@ def test_days_models_programs_and_versions_are_separate_rows(store: TelemetrySto
 
 
 def test_breaker_openings_are_counted_per_model_on_a_row_without_program(
-    store: TelemetryStore,
+    store: TelemetryReader,
 ) -> None:
     store.record(call(NOW))
     store.record_breaker_opening("openai/m", NOW)
@@ -129,44 +155,47 @@ def test_breaker_openings_are_counted_per_model_on_a_row_without_program(
     assert [(u.model, u.program, u.version, u.calls, u.breaker_openings) for u in opened] == [
         ("openai/m", "", "", 0, 2)
     ]
+    assert len(store.calls()) == 1  # an opening is not a call
 
 
 def test_roll_up_folds_whole_days_before_the_cutoff_and_deletes_their_rows(
-    store: TelemetryStore,
+    sqlite_store: TelemetryStore,
 ) -> None:
     cutoff = datetime(2026, 11, 7, tzinfo=UTC)  # 30 days before NOW's day, at midnight
-    store.record(call(cutoff - timedelta(seconds=1)))
-    store.record(call(cutoff))
-    assert store.roll_up(older_than_days=30, now=NOW) == 1
-    assert [c.at for c in store.calls()] == [cutoff]
-    assert [u.day for u in store.daily()] == [date(2026, 11, 6), date(2026, 11, 7)]
+    sqlite_store.record(call(cutoff - timedelta(seconds=1)))
+    sqlite_store.record(call(cutoff))
+    assert sqlite_store.roll_up(older_than_days=30, now=NOW) == 1
+    assert [c.at for c in sqlite_store.calls()] == [cutoff]
+    assert [u.day for u in sqlite_store.daily()] == [date(2026, 11, 6), date(2026, 11, 7)]
 
 
-def test_roll_up_keeps_every_total_and_the_percentiles(store: TelemetryStore) -> None:
+def test_roll_up_keeps_every_total_and_the_percentiles(sqlite_store: TelemetryStore) -> None:
     old = NOW - timedelta(days=40)
     for n in range(1, 21):
-        store.record(call(old, "ok" if n % 5 else "error", float(n), cost=0.25))
-    store.record(call(old, "cache_hit", 0.0, tokens=(0, 0), cost=0.0))
-    store.record_breaker_opening("openai/m", old)
-    before = store.daily()
-    assert store.roll_up(now=NOW) == 22
-    assert store.calls() == []
-    assert store.daily() == before
+        sqlite_store.record(call(old, "ok" if n % 5 else "error", float(n), cost=0.25))
+    sqlite_store.record(call(old, "cache_hit", 0.0, tokens=(0, 0), cost=0.0))
+    sqlite_store.record_breaker_opening("openai/m", old)
+    before = sqlite_store.daily()
+    assert sqlite_store.roll_up(now=NOW) == 22
+    assert sqlite_store.calls() == []
+    assert sqlite_store.daily() == before
     usage = next(u for u in before if u.program)
     assert (usage.calls, usage.errors, usage.cache_hits) == (21, 4, 1)
     assert (usage.prompt_tokens, usage.cost_usd) == (2000, 5.0)
     assert (usage.latency_p50_s, usage.latency_p95_s) == (10.0, 19.0)
 
 
-def test_a_row_arriving_after_its_day_was_rolled_up_adds_to_it(store: TelemetryStore) -> None:
+def test_a_row_arriving_after_its_day_was_rolled_up_adds_to_it(
+    sqlite_store: TelemetryStore,
+) -> None:
     old = NOW - timedelta(days=40)
-    store.record(call(old, latency=1.0))
-    store.roll_up(now=NOW)
-    store.record(call(old, "error", 3.0))
-    (usage,) = store.daily()
+    sqlite_store.record(call(old, latency=1.0))
+    sqlite_store.roll_up(now=NOW)
+    sqlite_store.record(call(old, "error", 3.0))
+    (usage,) = sqlite_store.daily()
     assert (usage.calls, usage.errors, usage.prompt_tokens) == (2, 1, 200)
-    store.roll_up(now=NOW)
-    assert store.daily() == [usage]
+    sqlite_store.roll_up(now=NOW)
+    assert sqlite_store.daily() == [usage]
 
 
 def test_opening_the_store_rolls_up_old_rows(tmp_path: Path) -> None:
@@ -180,15 +209,15 @@ def test_opening_the_store_rolls_up_old_rows(tmp_path: Path) -> None:
 
 
 def test_every_so_many_records_roll_up_old_rows(
-    store: TelemetryStore, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: TelemetryStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(telemetry, "ROLL_UP_EVERY", 3)
-    store.record(call(datetime.now(UTC) - timedelta(days=45)))
-    store.record(call(datetime.now(UTC)))
-    assert len(store.calls()) == 2
-    store.record(call(datetime.now(UTC)))
-    assert len(store.calls()) == 2  # the old one went into the daily table
-    assert sum(u.calls for u in store.daily()) == 3
+    sqlite_store.record(call(datetime.now(UTC) - timedelta(days=45)))
+    sqlite_store.record(call(datetime.now(UTC)))
+    assert len(sqlite_store.calls()) == 2
+    sqlite_store.record(call(datetime.now(UTC)))
+    assert len(sqlite_store.calls()) == 2  # the old one went into the daily table
+    assert sum(u.calls for u in sqlite_store.daily()) == 3
 
 
 def test_a_deleted_file_is_created_again_on_the_next_record(tmp_path: Path) -> None:

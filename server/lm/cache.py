@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
 
 from ..store import sqlite_file as db
 from ..store.paths import user_dir
@@ -52,7 +53,7 @@ _BUSY_TIMEOUT_S = 2.0
 
 # A hit refreshes last_used only when it is older than this: most hits stay read-only (readers
 # share the file; only a write takes it whole), at the price of LRU order being approximate to within a minute.
-_TOUCH_INTERVAL_S = 60.0
+TOUCH_INTERVAL_S = 60.0
 
 _EVICT = (
     "DELETE FROM entries WHERE digest IN (SELECT digest FROM entries ORDER BY last_used"
@@ -87,11 +88,39 @@ class CacheStats:
     """The file in use, or None when the cache lives in memory."""
     degraded_reason: str | None
     """Why the requested file is not in use, or None when all is well."""
+    location: str | None = None
+    """Where the entries are kept, for people: the file, or the team database (no password)
+    and project; None in memory."""
 
     @property
     def hit_rate(self) -> float:
         lookups = self.hits + self.misses
         return self.hits / lookups if lookups else 0.0
+
+
+class ResultCache(Protocol):
+    """What the LM tier needs of a cache: ``LmCache`` (per user) or ``TeamLmCache`` (a team's
+    project). Neither raises: a store that fails misses."""
+
+    path: Path | None
+    degraded_reason: str | None
+
+    def get(self, key: CacheKey) -> str | None: ...
+
+    def put(self, key: CacheKey, value: str) -> None: ...
+
+    def stats(self) -> CacheStats: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class SchemaTooNewError(Exception):
@@ -174,7 +203,7 @@ class LmCache(db.LockedConnection):
             self._hits += 1
             value, last_used = row
             now = self._clock()
-            if now - last_used >= _TOUCH_INTERVAL_S:
+            if now - last_used >= TOUCH_INTERVAL_S:
                 try:
                     self._conn.execute(
                         "UPDATE entries SET last_used = ? WHERE digest = ?", (now, digest)
@@ -214,6 +243,7 @@ class LmCache(db.LockedConnection):
                 entries=entries,
                 path=self.path,
                 degraded_reason=self.degraded_reason,
+                location=None if self.path is None else str(self.path),
             )
 
     # Opening and recovery (callers hold the lock, or run in __init__).

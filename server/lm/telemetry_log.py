@@ -1,7 +1,8 @@
 """The tier's LM calls, handed to the telemetry store on a thread of their own.
 
 Recording must never fail nor slow an LM call: ``record`` only queues (dropping the row when
-the queue is full), and one writer thread per process opens each store on first use and writes.
+the queue is full), and one writer thread per process opens each store (a per-user file, or a
+project in the team database) on first use and writes.
 A store that cannot be opened or written is logged once and its rows dropped. What is queued
 when the process exits is written first, for at most ``EXIT_FLUSH_S`` (``check --lm`` exits
 right after its last call).
@@ -17,10 +18,11 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from ..store.telemetry import LmCall, TelemetryStore, TelemetryStoreError
+from ..store.postgres.driver import TeamStoreUnavailable
+from ..store.telemetry import LmCall, TelemetryStoreError
+from .storage import TelemetryReader, TelemetryTarget, open_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +36,20 @@ class _Opening:
     at: datetime
 
 
-_Item = tuple[Path, LmCall | _Opening] | threading.Event
+_Item = tuple[TelemetryTarget, LmCall | _Opening] | threading.Event
 
 
 class TelemetryLog:
-    """Where one tier's calls go: the store at ``path``, written in the background."""
+    """Where one tier's calls go: the store at ``target``, written in the background."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, target: TelemetryTarget) -> None:
+        self.target = target
 
     def record(self, call: LmCall) -> None:
-        _writer().put((self.path, call))
+        _writer().put((self.target, call))
 
     def record_breaker_opening(self, model: str, at: datetime) -> None:
-        _writer().put((self.path, _Opening(model, at)))
+        _writer().put((self.target, _Opening(model, at)))
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until everything recorded so far is written; False if it took too long."""
@@ -73,8 +75,8 @@ def usage_of(history: Sequence[Mapping[str, Any]]) -> tuple[int, int, float]:
 class _Writer:
     def __init__(self) -> None:
         self._queue: queue.Queue[_Item] = queue.Queue(_QUEUE_SIZE)
-        self._stores: dict[Path, TelemetryStore] = {}
-        self._failed: set[Path] = set()
+        self._stores: dict[TelemetryTarget, TelemetryReader] = {}
+        self._failed: set[TelemetryTarget] = set()
         self._dropped = False
         self.pid = os.getpid()
         thread = threading.Thread(target=self._run, name="dspy-lsp telemetry", daemon=True)
@@ -105,14 +107,14 @@ class _Writer:
             except Exception as exc:  # the thread must outlive any one row
                 log.warning("LM telemetry: a row was not written: %s", exc)
 
-    def _write(self, path: Path, row: LmCall | _Opening) -> None:
-        store = self._stores.get(path)
+    def _write(self, target: TelemetryTarget, row: LmCall | _Opening) -> None:
+        store = self._stores.get(target)
         if store is None:
             try:
-                store = self._stores[path] = TelemetryStore(path)
-            except TelemetryStoreError as exc:
-                if path not in self._failed:
-                    self._failed.add(path)
+                store = self._stores[target] = open_telemetry(target)
+            except (TelemetryStoreError, TeamStoreUnavailable) as exc:
+                if target not in self._failed:
+                    self._failed.add(target)
                     log.warning("LM telemetry: not recorded: %s", exc)
                 return
         if isinstance(row, _Opening):

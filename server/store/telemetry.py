@@ -47,11 +47,11 @@ OUTCOMES = (
 answered from the LM cache, never sent; ``unparsable``: the model answered out of shape;
 ``cancelled``: the request was withdrawn (the user typed on), neither a success nor an error."""
 
-# Outcomes that are not failures.
-_NOT_ERRORS = frozenset({"ok", "cache_hit", "cancelled"})
+NOT_ERRORS = frozenset({"ok", "cache_hit", "cancelled"})
+"""Outcomes that are not failures."""
 
-# Outcomes that never reached the model: left out of the latency percentiles.
-_NOT_SENT = frozenset({"cache_hit", "breaker_open"})
+NOT_SENT = frozenset({"cache_hit", "breaker_open"})
+"""Outcomes that never reached the model: left out of the latency percentiles."""
 
 ROLL_UP_EVERY = 500
 """Records (per open store) between two roll-ups."""
@@ -213,7 +213,7 @@ class TelemetryStore(db.LockedConnection):
     def roll_up(self, older_than_days: int = DEFAULT_KEEP_DAYS, now: datetime | None = None) -> int:
         """Fold the rows of whole UTC days before ``now - older_than_days`` into ``daily`` and
         delete them; returns how many rows went. Never raises (logged once)."""
-        now = _aware(now or datetime.now(UTC))
+        now = as_utc(now or datetime.now(UTC))
         cutoff = datetime.combine(now.date() - timedelta(days=older_than_days), time(), UTC)
         with self._lock:
             self._since_roll_up = 0
@@ -245,8 +245,8 @@ class TelemetryStore(db.LockedConnection):
     def daily(self, since: date | None = None, until: date | None = None) -> list[DailyUsage]:
         """Per-day usage, ``since`` <= day <= ``until``: the rolled-up days and, aggregated the
         same way, the days still held as rows; ordered by day, model, program, version."""
-        start = _day_start(since) if since is not None else None
-        end = _day_start(until + timedelta(days=1)) if until is not None else None
+        start = day_start(since) if since is not None else None
+        end = day_start(until + timedelta(days=1)) if until is not None else None
         with self._lock, self._reading():
             conn = self._following()
             live = _aggregate(_select_calls(conn, start, end), _select_openings(conn, start, end))
@@ -318,16 +318,18 @@ def _connect(path: Path) -> sqlite3.Connection:
     )
 
 
-def _aware(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
+    """``at`` in UTC; a naive datetime is taken to be UTC."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _epoch(at: datetime) -> float:
     """Seconds since the epoch; a naive datetime is taken to be UTC."""
-    return _aware(at).timestamp()
+    return as_utc(at).timestamp()
 
 
-def _day_start(day: date) -> float:
+def day_start(day: date) -> float:
+    """Epoch seconds of ``day``'s UTC midnight."""
     return datetime.combine(day, time(), UTC).timestamp()
 
 
@@ -388,7 +390,7 @@ def _aggregate(calls: list[_Row], openings: list[tuple[float, str]]) -> list[Dai
         opened[(_day(at), model)] += 1
     out = []
     for (day, model, program, version), rows in groups.items():
-        latencies = [r[7] for r in rows if r[8] not in _NOT_SENT]
+        latencies = [r[7] for r in rows if r[8] not in NOT_SENT]
         out.append(
             DailyUsage(
                 day=day,
@@ -397,7 +399,7 @@ def _aggregate(calls: list[_Row], openings: list[tuple[float, str]]) -> list[Dai
                 version=version,
                 calls=len(rows),
                 cache_hits=sum(r[8] == "cache_hit" for r in rows),
-                errors=sum(r[8] not in _NOT_ERRORS for r in rows),
+                errors=sum(r[8] not in NOT_ERRORS for r in rows),
                 prompt_tokens=sum(r[4] for r in rows),
                 completion_tokens=sum(r[5] for r in rows),
                 cost_usd=sum(r[6] for r in rows),
