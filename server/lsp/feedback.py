@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pydantic import TypeAdapter, ValidationError
@@ -28,8 +29,13 @@ from ...analyzers.learning.sources import rule_category
 from ...analyzers.models import Finding
 from ...analyzers.units import Unit, place_in_unit, split_units, unit_named
 from ..settings import FeedbackSettings
-from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
+from ..store.feedback_backend import FeedbackBackend, feedback_choice, open_feedback_store
+from ..store.feedback_store import FeedbackStoreError, default_store_path
+from ..store.store_choice import LOCAL
 from .constants import CMD_FEEDBACK
+
+if TYPE_CHECKING:  # pydantic: the server answers initialize before it loads
+    from ..settings_model import Settings
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +124,10 @@ class FeedbackRecorder:
         self._tell = tell
         self._clock = clock
         self._lock = threading.Lock()
-        self._store: FeedbackStore | None = None
-        self._path: Path | None = None
-        self._broken: Path | None = None
+        self._store: FeedbackBackend | None = None
+        self._key: tuple[object, ...] | None = None
+        self._broken: tuple[object, ...] | None = None
+        self._default: Path | None = None
         self._held: list[FeedbackEvent] = []
         self._failing = False
         self.recorded = 0
@@ -132,8 +139,12 @@ class FeedbackRecorder:
         settings: FeedbackSettings,
         root: Path,
         relative: Callable[[str], str | None],
+        whole: Settings | None = None,
     ) -> list[int]:
         """Row ids of the stored events; empty when capture is off or the store is unusable.
+
+        ``whole`` (the resolved settings) chooses the team store with ``store.url``; without
+        it events go to ``feedback.path`` or the per-user file of ``root``.
 
         Serialised: the server records from worker threads, and threads opening the store at
         once would each open a connection, racing to create the file. SQLite then fails some
@@ -142,7 +153,8 @@ class FeedbackRecorder:
         if not settings.enabled:
             return []
         with self._lock:
-            store = self._open(Path(settings.path) if settings.path else default_store_path(root))
+            default = Path(settings.path) if settings.path else default_store_path(root)
+            store = self._open(default, root, whole)
             if store is None:
                 self.lost += len(payloads)
                 return []
@@ -163,6 +175,9 @@ class FeedbackRecorder:
                 self.recorded += 1
             return ids
 
+    def _warn(self, message: str) -> None:
+        self._tell(message, True)
+
     def _event(self, payload: FeedbackPayload, path: str | None) -> FeedbackEvent:
         return FeedbackEvent.of(payload, path=path, created=self._clock())
 
@@ -179,7 +194,7 @@ class FeedbackRecorder:
         self._held.extend(events[:room])
         self.lost += max(0, len(events) - room)
 
-    def _flush(self, store: FeedbackStore) -> None:
+    def _flush(self, store: FeedbackBackend) -> None:
         """Write the held events, oldest first; on the first failure the rest stay held."""
         written = 0
         for event in self._held:
@@ -194,24 +209,29 @@ class FeedbackRecorder:
         if not self._held:
             self._failing = False
             self._tell(
-                f"dspy-lsp: feedback is written to {store.path} again; {written} held events"
+                f"dspy-lsp: feedback is written to {store.where} again; {written} held events"
                 " were written.",
                 False,
             )
 
-    def _open(self, path: Path) -> FeedbackStore | None:
-        if self._store is not None and self._path == path:
+    def _open(self, default: Path, root: Path, whole: Settings | None) -> FeedbackBackend | None:
+        """The store for these settings: the one open if they have not changed, else the one
+        they choose (its problem, if any, told once: it is opened once)."""
+        store_settings = (whole.store.url, whole.store.user, whole.project) if whole else None
+        key = (default, root, store_settings)
+        if self._store is not None and self._key == key:
             return self._store
-        if self._broken == path:
+        if self._broken == key:
             return None
         self._close()
+        choice, user = feedback_choice(whole, root) if whole is not None else (LOCAL, None)
         try:
-            self._store = FeedbackStore(path, notify=lambda message: self._tell(message, True))
+            self._store = open_feedback_store(choice, default, self._warn, user=user)
         except FeedbackStoreError as exc:
-            self._broken = path
+            self._broken = key
             self._tell(f"dspy-lsp feedback is off for this session: {exc}", True)
             return None
-        self._path = path
+        self._key, self._default = key, default
         if self._store.moved_aside is not None:
             self._tell(
                 f"dspy-lsp: the feedback store was corrupt; kept it as {self._store.moved_aside}",
@@ -221,8 +241,17 @@ class FeedbackRecorder:
 
     @property
     def path(self) -> Path | None:
-        """Where events are written: the configured file, or where they were rescued to."""
-        return self._store.path if self._store is not None else None
+        """The SQLite file events are written to (the configured one, or where they were rescued
+        to); in team mode the local default, which a learn run is handed but does not use: it
+        finds the team store from the settings handed over with it."""
+        if self._store is None:
+            return None
+        return self._store.path or self._default
+
+    @property
+    def where(self) -> str | None:
+        """Where events are written, for the user: a file, or the team store and project."""
+        return self._store.where if self._store is not None else None
 
     def close(self) -> None:
         """Write what is held if the store works again, and close it; what is left is lost."""
@@ -239,5 +268,5 @@ class FeedbackRecorder:
                 self._held.clear()
             self._store.close()
         self._store = None
-        self._path = None
+        self._key = None
         self._failing = False

@@ -98,8 +98,12 @@ async def on_initialized(ls: Session, _: types.InitializedParams) -> None:
 
 @server.feature(types.SHUTDOWN)
 def shutdown(ls: Session, *args: Any) -> None:
-    """Before the client exits us: feedback held or in a file moved away goes to its path."""
+    """Before the client exits us: feedback held or in a file moved away goes to its path,
+    feedback queued for the team store is sent if it can be, and the team pools close."""
+    from ..store.postgres.team_store import close_team_stores
+
     ls.close_feedback()
+    close_team_stores()
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)

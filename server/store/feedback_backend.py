@@ -30,6 +30,8 @@ class FeedbackBackend(Protocol):
 
     path: Path | None
     """The SQLite file (None in memory, and for the team store)."""
+    moved_aside: Path | None
+    """Where a corrupt file found at open was moved (SQLite), or None."""
 
     @property
     def where(self) -> str:

@@ -77,6 +77,7 @@ class TeamFeedbackStore:
         assert url.dsn is not None
         self.path: Path | None = None
         """No file: the events are in the database (``where`` names it)."""
+        self.moved_aside: Path | None = None
         self.where = f"{url.display()} (project {tenant.project})"
         self.tenant = tenant
         self._environ = environ
