@@ -320,7 +320,12 @@ class Session(GuardedServer):
             return relative_path(path, root) if path is not None else None
 
         ids = await asyncio.to_thread(
-            self._feedback.record, payloads, resolved.settings.feedback, root, relative
+            self._feedback.record,
+            payloads,
+            resolved.settings.feedback,
+            root,
+            relative,
+            resolved.settings,
         )
         if ids and resolved.settings.learn.auto and resolved.settings.lm.model:
             await self._start_learning(resolved.settings, root)
@@ -484,7 +489,7 @@ class Session(GuardedServer):
             documents={uri: fingerprint(d) for uri, d in self.workspace.text_documents.items()},
             published=self.scheduler.published,
             feedback=FeedbackReport(
-                store=str(feedback.path) if feedback and feedback.path else None,
+                store=feedback.where if feedback else None,
                 recorded=feedback.recorded if feedback else 0,
                 lost=feedback.lost if feedback else 0,
                 hidden=sum(len(ids) for ids in self.hidden.values()),
