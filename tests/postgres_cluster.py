@@ -48,6 +48,8 @@ class Cluster:
     root: Path
     bin_dir: Path
     superuser: str = "dspy"
+    fsync: bool = False
+    """Off for the tests, which need no crash safety; on where commit latency is measured."""
 
     @property
     def socket_dir(self) -> Path:
@@ -71,7 +73,10 @@ class Cluster:
         )  # fmt: skip
 
     def start(self) -> None:
-        options = f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        fsync = "on" if self.fsync else "off"
+        options = (
+            f"-k {self.socket_dir} -c listen_addresses='' -c fsync={fsync} -c max_connections=200"
+        )
         self._run(
             "pg_ctl", "-D", str(self.root / "data"), "-o", options,
             "-l", str(self.root / "log"), "-w", "start",
@@ -90,10 +95,10 @@ class Cluster:
         return self.url(name)
 
 
-def start_cluster() -> Cluster:
+def start_cluster(*, fsync: bool = False) -> Cluster:
     bin_dir = _bin_dir()
     assert bin_dir is not None
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="dspy-lsp-pg-")), bin_dir)
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="dspy-lsp-pg-")), bin_dir, fsync=fsync)
     os.chmod(cluster.root, 0o755)
     cluster.init()
     cluster.start()
