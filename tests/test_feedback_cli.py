@@ -151,3 +151,60 @@ def test_learn_below_the_threshold_says_what_it_has_and_needs(
     told = capsys.readouterr().err
     assert "4 new labelled events; acceptance" in told and "(need 20)" in told
     assert not programs.exists()
+
+
+def test_stats_by_user_shows_each_developers_acceptance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "feedback.sqlite3"
+    with FeedbackStore(path, environ={}) as before_users:
+        before_users.record(_event("dismissed_later", "DL104", 500))
+    with FeedbackStore(path, environ={}, user="ana@example.com") as store:
+        for n, kind in enumerate(["accepted", "accepted", "dismissed_later"]):
+            store.record(_event(kind, "DL104", n))
+    assert main(["feedback", "stats", "--store", str(path), "--by-user"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["user", "acc"]
+    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    assert rows["(unknown)"][-3:] == ["1", "0%", "100%"]
+    assert rows["ana@example.com"][-3:] == ["3", "67%", "33%"]
+    assert rows["all"][-3:] == ["4", "50%", "50%"]
+    assert main(["feedback", "stats", "--store", str(path), "--by-user", "--format", "json"]) == 0
+    users = json.loads(capsys.readouterr().out)
+    assert [(u["user"], u["accepted"], u["verdicts"]) for u in users] == [
+        ("(unknown)", 0, 1),
+        ("ana@example.com", 2, 3),
+    ]
+
+
+def test_stats_by_user_reads_the_team_store_named_by_store_url(
+    pg_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dspy_lsp.server.store.feedback_backend import open_feedback_store
+    from dspy_lsp.server.store.store_choice import StoreChoice
+    from dspy_lsp.server.store.store_url import parse_store_url
+    from dspy_lsp.server.store.tenant import Tenant
+
+    for project, user, kind in (
+        ("acme-app", "ana@example.com", "accepted"),
+        ("acme-app", "bo@example.com", "dismissed_false_positive"),
+        ("another-app", "eve@example.com", "accepted"),
+    ):
+        choice = StoreChoice(parse_store_url(pg_url), Tenant(project, user))
+        with open_feedback_store(choice, tmp_path / "unused") as store:
+            store.record(_event(kind, "DL104", 1))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "acme-app"\n')
+    monkeypatch.setenv("DSPY_LSP_STORE__URL", pg_url)
+    argv = ["feedback", "stats", "--workspace", str(tmp_path), "--by-user", "--format", "json"]
+    assert main(argv) == 0
+    users = json.loads(capsys.readouterr().out)
+    assert [(u["user"], u["acceptance_rate"]) for u in users] == [
+        ("ana@example.com", 1.0),
+        ("bo@example.com", 0.0),
+    ]
+    assert main(["feedback", "export", "--workspace", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert len(out.out.splitlines()) == 2 and "project acme-app" in out.err
