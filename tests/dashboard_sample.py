@@ -30,6 +30,8 @@ from dspy_lsp.server.dashboard.models import (
     UsagePanel,
     UsageRow,
     UsageTotals,
+    UserRow,
+    UsersPanel,
     VersionEntry,
     VersionsPanel,
 )
@@ -276,6 +278,27 @@ def sample_dashboard() -> Dashboard:
                 FixCount(key=DAYS[5].isoformat(), attempts=4, passed=3, failed=1, pass_rate=0.75),
                 FixCount(key=DAYS[6].isoformat(), attempts=6, passed=4, failed=2, pass_rate=4 / 6),
             ],
+        ),
+        users=UsersPanel(
+            users=[
+                UserRow(
+                    user="ana@acme.example",
+                    verdicts=27,
+                    accepted=23,
+                    dismissed=3,
+                    acceptance_rate=23 / 27,
+                    dismissal_rate=3 / 27,
+                ),
+                UserRow(
+                    user=f"bo {HOSTILE}",
+                    verdicts=16,
+                    accepted=9,
+                    dismissed=6,
+                    acceptance_rate=9 / 16,
+                    dismissal_rate=6 / 16,
+                ),
+            ],
+            team=True,
         ),
     )
 

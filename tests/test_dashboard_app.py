@@ -31,7 +31,7 @@ def client() -> Iterator[TestClient]:
 
 
 def test_the_panels_are_the_models_panels() -> None:
-    assert PANELS == ("acceptance", "rules", "versions", "ab", "usage", "jobs", "fix_loop")
+    assert PANELS == ("acceptance", "rules", "versions", "ab", "usage", "jobs", "fix_loop", "users")
 
 
 def test_the_whole_model_is_served_as_json(client: TestClient) -> None:

@@ -122,7 +122,9 @@ def test_the_dashboard_announces_its_url_first_and_serves_the_stores(
     status, body = _get(f"http://127.0.0.1:{port}/api/dashboard")
     assert status == 200
     data = json.loads(body)
-    assert {"acceptance", "rules", "versions", "ab", "usage", "jobs", "fix_loop"} <= set(data)
+    assert {"acceptance", "rules", "versions", "ab", "usage", "jobs", "fix_loop", "users"} <= set(
+        data
+    )
     rules = {row["rule"]: row for row in data["rules"]["rules"]}
     assert (rules["DL115"]["accepted"], rules["DL115"]["dismissed_false_positive"]) == (1, 3)
     assert (rules["DL104"]["accepted"], rules["DL104"]["ignored"]) == (2, 1)

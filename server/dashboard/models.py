@@ -297,15 +297,43 @@ class FixLoopPanel(_Model):
     note: str | None = None
 
 
+# -- per user -------------------------------------------------------------------------------
+class UserRow(_Model):
+    """What one user did with the findings shown to them, over the window."""
+
+    user: str
+    """As recorded: ``store.user``, the git e-mail or the login; "(unknown)" for events
+    recorded before users were."""
+    verdicts: int
+    """Accepted, dismissed either way, or ignored."""
+    accepted: int
+    dismissed: int
+    """As a false positive or for now."""
+    acceptance_rate: float | None
+    dismissal_rate: float | None
+
+
+class UsersPanel(_Model):
+    users: list[UserRow]
+    """Most verdicts first, then by name."""
+    team: bool
+    """Read from the team store: every developer of the project, not only this machine's."""
+    note: str | None = None
+
+
 # -- the whole ------------------------------------------------------------------------------
 class Sources(_Model):
-    """Which files the dashboard read, found as the CLI finds them."""
+    """Which stores the dashboard read, found as the CLI finds them."""
 
     project_root: str | None
     feedback_store: str | None
+    """The SQLite file, or the team database and project."""
     programs_dir: str
     telemetry: str | None
+    """The telemetry file (None without one), or the team database and project."""
     warnings: list[str]
+    team: bool = False
+    """``store.url`` names a team (PostgreSQL) store for this project."""
 
 
 class Dashboard(_Model):
@@ -319,3 +347,4 @@ class Dashboard(_Model):
     usage: UsagePanel
     jobs: JobsPanel
     fix_loop: FixLoopPanel
+    users: UsersPanel

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 
 from .charts import JsonValue, chart_specs, short
-from .models import Dashboard, IgnoreSuggestion, JobRun, RuleRow, VersionEntry
+from .models import Dashboard, IgnoreSuggestion, JobRun, RuleRow, UserRow, VersionEntry
 
 STATIC = Path(__file__).parent / "static"
 SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "dashboard.js")
@@ -87,6 +87,7 @@ def _page(dashboard: Dashboard, *, scripts: str, policy: str | None) -> str:
         [
             _header(dashboard),
             _acceptance(dashboard),
+            _users(dashboard),
             _rules(dashboard),
             _versions(dashboard),
             _ab(dashboard),
@@ -169,6 +170,7 @@ def _header(dashboard: Dashboard) -> str:
         f'<a href="#{anchor}">{label}</a>'
         for anchor, label in (
             ("acceptance", "acceptance"),
+            ("users", "users"),
             ("rules", "rules"),
             ("versions", "versions"),
             ("ab", "A/B"),
@@ -201,6 +203,34 @@ def _acceptance(dashboard: Dashboard) -> str:
         _table(("version", "acceptance", "accepted", "verdicts"), rows, "numbers"),
         "<h3>Per rule category</h3>",
         _chart("acceptance-by-category", "acceptance rate per category"),
+    )
+
+
+def _user_row(row: UserRow) -> list[str]:
+    return [
+        escape(row.user),
+        str(row.verdicts),
+        str(row.accepted),
+        str(row.dismissed),
+        _rate(row.acceptance_rate),
+        _rate(row.dismissal_rate),
+    ]
+
+
+def _users(dashboard: Dashboard) -> str:
+    panel = dashboard.users
+    whose = "every developer of the project (the team store)" if panel.team else "this store"
+    return _section(
+        "users",
+        "Acceptance per user",
+        "Who accepts the findings, and who dismisses them? Verdicts per user of"
+        f" {whose}, most verdicts first.",
+        _note(panel.note),
+        _table(
+            ("user", "verdicts", "accepted", "dismissed", "acceptance", "dismissal"),
+            (_user_row(row) for row in panel.users),
+            "numbers",
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ...analyzers.learning.records import FeedbackEvent, FeedbackKind
 from ...analyzers.learning.trigger import VERDICTS
+from ..store.feedback_stats import UserStats
 from ..store.registry import ActiveProgram, ArtifactMeta, Pointer
 from ..store.telemetry import DailyUsage
 from .models import (
@@ -44,6 +45,8 @@ from .models import (
     UsagePanel,
     UsageRow,
     UsageTotals,
+    UserRow,
+    UsersPanel,
     Verdict,
     VersionEntry,
     VersionsPanel,
@@ -573,6 +576,26 @@ def fix_loop_panel(events: Sequence[FeedbackEvent]) -> FixLoopPanel:
     )
 
 
+# -- per user -------------------------------------------------------------------------------
+def users_panel(users: Sequence[UserStats], *, team: bool, note: str | None = None) -> UsersPanel:
+    """Acceptance per user, for the team lead: the users with verdicts, most first."""
+    rows = [
+        UserRow(
+            user=u.user,
+            verdicts=u.verdicts,
+            accepted=u.accepted,
+            dismissed=u.dismissed,
+            acceptance_rate=u.acceptance_rate,
+            dismissal_rate=u.dismissal_rate,
+        )
+        for u in sorted(users, key=lambda u: (-u.verdicts, u.user))
+        if u.verdicts
+    ]
+    if not rows and note is None:
+        note = "no verdicts on findings recorded in this period"
+    return UsersPanel(users=rows, team=team, note=note)
+
+
 # -- loading --------------------------------------------------------------------------------
 def versions_panel(programs_dir: str, kinds: Sequence[KindRead]) -> VersionsPanel:
     """Each kind's timeline from what the registry holds."""
@@ -654,6 +677,7 @@ def load_dashboard(
         usage=usage_panel(read.usage, read.sources.telemetry, read.usage_note),
         jobs=jobs_panel(read.runs, read.learn_state, alive),
         fix_loop=fix_loop_panel(events),
+        users=users_panel(read.users, team=read.sources.team, note=read.feedback_note),
     )
 
 

@@ -1,14 +1,16 @@
 """Where the dashboard's data lives for a project, and reading it: found as the CLI finds it
-(the project's settings, ``feedback.path`` else the per-user file of the project's root,
-``lm.programs_dir`` else the per-user registry, the per-user telemetry file).
+(the project's settings; feedback in the team store when ``store.url`` names one, else
+``feedback.path`` or the per-user file of the project's root; ``lm.programs_dir`` else the
+per-user registry; the team's LM telemetry, else the per-user telemetry file).
 
 Reading never raises for a missing or unreadable store: the panel it feeds says why it is empty.
-Nothing is created: a store that does not exist is not opened.
+Nothing is created: a SQLite store that does not exist is not opened.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,27 +18,31 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from ...analyzers.learning.records import FeedbackEvent
+from ..lm.storage import TelemetryTarget, location, open_telemetry, telemetry_target
 from ..settings import project_settings
 from ..store.artifacts import KINDS, programs_dir
-from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
+from ..store.feedback_backend import local_path, open_feedback_store, store_exists
+from ..store.feedback_stats import UserStats
+from ..store.feedback_store import FeedbackStoreError, default_store_path
+from ..store.postgres.driver import TeamStoreUnavailable
 from ..store.project_root import project_root as find_root
 from ..store.registry import ActiveProgram, ArtifactMeta, Pointer, ProgramRegistry, RegistryError
-from ..store.telemetry import (
-    DailyUsage,
-    TelemetryStore,
-    TelemetryStoreError,
-    default_telemetry_path,
-)
+from ..store.store_choice import StoreChoice, choose_store
+from ..store.telemetry import DailyUsage, TelemetryStoreError
 from .models import LearnState, Sources
 from .run_records import RunRecord, read_runs, read_state, state_path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class StorePaths:
     project_root: Path | None
     feedback: Path
+    """The SQLite file, when ``choice`` is not a team store."""
     programs: Path
-    telemetry: Path
+    telemetry: TelemetryTarget
+    choice: StoreChoice
     warnings: tuple[str, ...] = ()
 
 
@@ -63,6 +69,7 @@ class Read:
 
     sources: Sources
     events: list[FeedbackEvent] = field(default_factory=list)
+    users: list[UserStats] = field(default_factory=list)
     kinds: list[KindRead] = field(default_factory=list)
     usage: list[DailyUsage] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
@@ -78,12 +85,15 @@ def store_paths(directory: Path | None) -> StorePaths:
     resolved = project_settings(start)
     root = find_root(start, resolved.root)
     configured = resolved.settings.feedback.path
+    choice = choose_store(resolved.settings, root)
+    problem = (f"store.url: {choice.problem}",) if choice.problem else ()
     return StorePaths(
         project_root=root,
         feedback=Path(configured) if configured else default_store_path(root or start),
         programs=programs_dir(resolved.settings.lm.programs_dir),
-        telemetry=default_telemetry_path(),
-        warnings=tuple(resolved.warnings),
+        telemetry=telemetry_target(choice),
+        choice=choice,
+        warnings=(*resolved.warnings, *problem),
     )
 
 
@@ -96,7 +106,7 @@ def read_sources(directory: Path | None, *, since: date | None, now: datetime) -
     """Read every store of the project ``directory`` belongs to (see ``store_paths``)."""
     paths = store_paths(directory)
     warnings = list(paths.warnings)
-    events, feedback_note = _events(paths.feedback, since)
+    feedback = _feedback(paths, since, now)
     registry = ProgramRegistry(paths.programs)
     active, problems = registry.active_programs()
     warnings += problems
@@ -107,17 +117,19 @@ def read_sources(directory: Path | None, *, since: date | None, now: datetime) -
     return Read(
         sources=Sources(
             project_root=str(paths.project_root) if paths.project_root else None,
-            feedback_store=str(paths.feedback),
+            feedback_store=feedback.where,
             programs_dir=str(paths.programs),
-            telemetry=str(paths.telemetry) if paths.telemetry.is_file() else None,
+            telemetry=_telemetry_shown(paths.telemetry),
             warnings=warnings,
+            team=paths.choice.team,
         ),
-        events=events,
+        events=feedback.events,
+        users=feedback.users,
         kinds=kinds,
         usage=usage,
         runs=runs,
         learn_state=_learn_state(paths.programs),
-        feedback_note=feedback_note,
+        feedback_note=feedback.note,
         usage_note=usage_note,
     )
 
@@ -144,22 +156,39 @@ def _kind(registry: ProgramRegistry, kind: str, active: ActiveProgram) -> KindRe
     )
 
 
+@dataclass(frozen=True)
+class FeedbackRead:
+    """The project's events and per-user counts over the window, or why there are none."""
+
+    where: str
+    events: list[FeedbackEvent] = field(default_factory=list)
+    users: list[UserStats] = field(default_factory=list)
+    note: str | None = None
+
+
 def read_events(
     directory: Path | None, since: date | None
 ) -> tuple[list[FeedbackEvent], str | None]:
     """The feedback events of the project ``directory`` belongs to, or why there are none."""
-    return _events(store_paths(directory).feedback, since)
+    read = _feedback(store_paths(directory), since, None)
+    return read.events, read.note
 
 
-def _events(path: Path, since: date | None) -> tuple[list[FeedbackEvent], str | None]:
-    if not path.is_file():
-        return [], f"no feedback recorded yet ({path})"
-    try:
-        with FeedbackStore(path) as store:
-            stored = store.events(since=day_start(since) if since else None)
+def _feedback(paths: StorePaths, since: date | None, now: datetime | None) -> FeedbackRead:
+    """From the team store, or the SQLite file if there is one; ``now`` bounds the per-user
+    counts as the panels bound the events (None: only the events are read)."""
+    file = local_path(paths.choice, paths.feedback)
+    where = str(file) if file is not None else location(paths.choice)
+    if not store_exists(paths.choice, paths.feedback):
+        return FeedbackRead(where, note=f"no feedback recorded yet ({where})")
+    start = day_start(since) if since else None
+    try:  # the store's notices (store.url's problem, an outage) are already warnings or notes
+        with open_feedback_store(paths.choice, paths.feedback, log.info) as store:
+            events = [s.event for s in store.events(since=start)]
+            users = store.by_user(start, now.timestamp()) if now else []
     except (FeedbackStoreError, OSError) as exc:
-        return [], f"the feedback store cannot be read: {exc}"
-    return [s.event for s in stored], None
+        return FeedbackRead(where, note=f"the feedback store cannot be read: {exc}")
+    return FeedbackRead(where, events, users)
 
 
 def _written(programs: Path, kind: str) -> datetime | None:
@@ -194,14 +223,23 @@ def _prompts(
     return prompts, builtin, problem
 
 
-def _usage(path: Path, since: date | None, now: datetime) -> tuple[list[DailyUsage], str | None]:
-    if not path.is_file():
-        return [], f"no LM calls recorded yet ({path})"
+def _usage(
+    target: TelemetryTarget, since: date | None, now: datetime
+) -> tuple[list[DailyUsage], str | None]:
+    if isinstance(target, Path) and not target.is_file():
+        return [], f"no LM calls recorded yet ({target})"
     try:
-        with TelemetryStore(path) as store:
+        with open_telemetry(target) as store:
             return store.daily(since, now.date()), None
-    except (TelemetryStoreError, OSError) as exc:
+    except (TelemetryStoreError, TeamStoreUnavailable, OSError) as exc:
         return [], f"the LM telemetry cannot be read: {exc}"
+
+
+def _telemetry_shown(target: TelemetryTarget) -> str | None:
+    """The telemetry file, if there is one, or the team store's location."""
+    if isinstance(target, Path):
+        return str(target) if target.is_file() else None
+    return target.location
 
 
 def _learn_state(programs: Path) -> LearnState | None:
