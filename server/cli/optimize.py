@@ -146,7 +146,10 @@ def _run(
 ) -> int:
     from ..lm.budget import BudgetExhausted, LmBudget, budgeted
     from ..lm.factory import build_lm
-    from ..store.registry import ProgramRegistry, RegistryError
+    from ..store.postgres.registry import TeamRegistryUnavailable
+    from ..store.registry_choice import open_registry
+    from ..store.registry_contract import RegistryError
+    from ..store.store_choice import choose_store
     from .training_data import by_source, gather
 
     if not lm_settings.model:
@@ -177,7 +180,18 @@ def _run(
     if not train or not dev:
         record.say("dspy-lsp optimize: not enough labelled examples to train and test")
         return EXIT_ERROR
-    registry = ProgramRegistry(setup.programs)
+    # In team mode the versions go to the team store: what wins here runs for the whole team.
+    store = choose_store(setup.settings, setup.root)
+    if store.problem:
+        record.say(f"dspy-lsp optimize: {store.problem}")
+    registry = open_registry(store, setup.programs)
+    try:
+        registry.pointer(args.program)
+    except TeamRegistryUnavailable as exc:  # before the run spends anything
+        record.say(f"dspy-lsp optimize: {exc}")
+        return EXIT_ERROR
+    except RegistryError:
+        pass  # a broken pointer: active_programs says so, and the run goes on
     active, problems = registry.active_programs()
     for problem in problems:
         record.say(f"dspy-lsp optimize: {problem}")
@@ -290,7 +304,7 @@ def _save_and_activate(
     train_size: int,
     dev_size: int,
 ) -> Saved:
-    from ..store.registry import ArtifactMeta
+    from ..store.registry_contract import ArtifactMeta
 
     activate = result.improved or args.force
     created = datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,5 +1,8 @@
 """``dspy-lsp programs``: the saved program versions, which one runs, and the prompt it sends.
 
+In team mode (``store.url`` names PostgreSQL) they are the project's in the team store: an
+activation or a rollback here is every server's of the project.
+
 ``show`` and ``diff`` render prompts with dspy (a slow import); the other commands never import
 it. Exit codes: 0 done, 2 error (one line on stderr).
 """
@@ -19,7 +22,7 @@ from typing import Any
 from ...analyzers.programs.artifact import ArtifactError
 from ...analyzers.programs.prompt_text import Turn, prompt_text
 from ..store.artifacts import KINDS, programs_dir
-from ..store.registry import ActiveProgram, ArtifactMeta, ProgramRegistry, RegistryError
+from ..store.registry_contract import ActiveProgram, ArtifactMeta, Registry, RegistryError
 from .help_text import described
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -35,7 +38,7 @@ class Program:
     version: str | None  # None: computed from the state when rendered
     state: dict[str, Any] | None
     meta: ArtifactMeta | None
-    source: Path | None
+    where: str | None  # None: the built-in program
     active: bool
 
 
@@ -45,7 +48,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     common.add_argument(
         "--programs-dir",
         type=Path,
-        help="the registry (default: lm.programs_dir of the project here, else the user's)",
+        help="the registry (default: lm.programs_dir of the project here, else the user's;"
+        " in team mode the team store's, whatever this says)",
     )
     programs = subparsers.add_parser(
         "programs",
@@ -83,7 +87,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        registry = ProgramRegistry(args.programs_dir or _configured_dir())
+        registry = _open(args.programs_dir)
         return _COMMANDS[args.programs_command](registry, args)
     except (RegistryError, ArtifactError, OSError) as exc:
         print(f"dspy-lsp programs: {exc}", file=sys.stderr)
@@ -101,17 +105,27 @@ def main(argv: Sequence[str]) -> int:
     return run(args)
 
 
-def _configured_dir() -> Path:
+def _open(given: Path | None) -> Registry:
+    """The registry of the project here: the team store's in team mode, else ``given`` or
+    ``lm.programs_dir``."""
     from ..settings import project_settings
+    from ..store.project_root import project_root
+    from ..store.registry_choice import open_registry
+    from ..store.store_choice import choose_store
 
-    resolved = project_settings(Path.cwd())
-    for warning in resolved.warnings:
-        _warn(warning)
-    return programs_dir(resolved.settings.lm.programs_dir)
+    here = Path.cwd()
+    resolved = project_settings(here)
+    if given is None:
+        for warning in resolved.warnings:
+            _warn(warning)
+    choice = choose_store(resolved.settings, project_root(here, resolved.root) or here)
+    if choice.problem:
+        _warn(choice.problem)
+    return open_registry(choice, given or programs_dir(resolved.settings.lm.programs_dir))
 
 
 # -- commands -------------------------------------------------------------------------------
-def _list(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+def _list(registry: Registry, args: argparse.Namespace) -> int:
     active, problems = registry.active_programs()
     kinds = (args.kind,) if args.kind else KINDS
     scans = {kind: registry.scan(kind) for kind in kinds}
@@ -119,7 +133,7 @@ def _list(registry: ProgramRegistry, args: argparse.Namespace) -> int:
         _warn(message)
     if args.format == "json":
         payload = {
-            "programs_dir": str(registry.root),
+            "registry": registry.location,
             "kinds": {
                 kind: {
                     "active": active[kind].version,
@@ -138,14 +152,14 @@ def _list(registry: ProgramRegistry, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _show(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+def _show(registry: Registry, args: argparse.Namespace) -> int:
     active, problems = registry.active_programs()
     for message in problems:
         _warn(message)
     targets = (
         [_program(registry, args.target, active)]
         if args.target
-        else [_from_active(chosen) for chosen in active.values()]
+        else [_from_active(registry, chosen) for chosen in active.values()]
     )
     rendered = [(program, *_render(program)) for program in targets]
     if args.format == "json":
@@ -154,7 +168,7 @@ def _show(registry: ProgramRegistry, args: argparse.Namespace) -> int:
                 "kind": program.kind,
                 "version": version,
                 "active": program.active,
-                "source": str(program.source) if program.source else None,
+                "source": program.where,
                 "meta": asdict(program.meta) if program.meta else None,
                 "messages": [asdict(turn) for turn in turns],
             }
@@ -166,7 +180,7 @@ def _show(registry: ProgramRegistry, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _activate(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+def _activate(registry: Registry, args: argparse.Namespace) -> int:
     kind, version = _parse_ref(registry, args.version)
     if kind is None:
         raise RegistryError(_WHICH_BUILTIN)
@@ -177,7 +191,7 @@ def _activate(registry: ProgramRegistry, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _rollback(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+def _rollback(registry: Registry, args: argparse.Namespace) -> int:
     before = registry.active_programs()[0][args.kind]
     registry.rollback(args.kind)
     after = registry.active_programs()[0][args.kind]
@@ -185,7 +199,7 @@ def _rollback(registry: ProgramRegistry, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _diff(registry: ProgramRegistry, args: argparse.Namespace) -> int:
+def _diff(registry: Registry, args: argparse.Namespace) -> int:
     active, _ = registry.active_programs()
     # A bare "builtin" takes its kind from the other side.
     swapped = args.old == BUILTIN
@@ -207,7 +221,7 @@ def _diff(registry: ProgramRegistry, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS: dict[str, Callable[[ProgramRegistry, argparse.Namespace], int]] = {
+_COMMANDS: dict[str, Callable[[Registry, argparse.Namespace], int]] = {
     "list": _list,
     "show": _show,
     "activate": _activate,
@@ -217,7 +231,7 @@ _COMMANDS: dict[str, Callable[[ProgramRegistry, argparse.Namespace], int]] = {
 
 
 # -- naming programs ------------------------------------------------------------------------
-def _parse_ref(registry: ProgramRegistry, ref: str) -> tuple[str | None, str | None]:
+def _parse_ref(registry: Registry, ref: str) -> tuple[str | None, str | None]:
     """``(kind, full version)``; the version is None for ``KIND@builtin``, the kind for ``builtin``."""
     if ref == BUILTIN:
         return None, None
@@ -231,7 +245,7 @@ def _parse_ref(registry: ProgramRegistry, ref: str) -> tuple[str | None, str | N
 
 
 def _program(
-    registry: ProgramRegistry,
+    registry: Registry,
     ref: str,
     active: dict[str, ActiveProgram],
     kind: str | None = None,
@@ -241,7 +255,7 @@ def _program(
     ``kind`` says which built-in a bare ``builtin`` means.
     """
     if ref in KINDS:
-        return _from_active(active[ref])
+        return _from_active(registry, active[ref])
     named, version = _parse_ref(registry, ref)
     kind = named or kind
     if kind is None:
@@ -249,12 +263,16 @@ def _program(
     if version is None:
         return Program(kind, None, None, None, None, active[kind].state is None)
     state, meta = registry.load(kind, version)
-    path = registry.path_of(version)
-    return Program(kind, version, state, meta, path, active[kind].version == version)
+    where = registry.where(version)
+    return Program(kind, version, state, meta, where, active[kind].version == version)
 
 
-def _from_active(chosen: ActiveProgram) -> Program:
-    return Program(chosen.kind, chosen.version, chosen.state, chosen.meta, chosen.source, True)
+def _from_active(registry: Registry, chosen: ActiveProgram) -> Program:
+    if chosen.version:
+        where: str | None = registry.where(chosen.version)
+    else:
+        where = str(chosen.source) if chosen.source else None
+    return Program(chosen.kind, chosen.version, chosen.state, chosen.meta, where, True)
 
 
 def _label(chosen: ActiveProgram) -> str:
@@ -279,7 +297,7 @@ def _render(program: Program) -> tuple[str, list[Turn]]:
 
 
 def _describe(program: Program, version: str, turns: list[Turn]) -> str:
-    where = "built-in" if program.source is None else str(program.source)
+    where = program.where or "built-in"
     lines = [f"{version}{'  (active)' if program.active else ''}", f"  file       {where}"]
     if program.meta:
         meta = program.meta

@@ -50,6 +50,9 @@ class RunSettings:
     """The feedback database: ``feedback.path``, else the per-user file of the project."""
     programs: Path
     """The program registry: ``lm.programs_dir``, else the per-user directory."""
+    root: Path
+    """The project root: what the run's data is keyed by (the feedback file, the team store's
+    project key)."""
     warnings: tuple[str, ...] = ()
 
 
@@ -93,6 +96,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         settings=settings,
         store=Path(path) if path else default_store_path(root),
         programs=programs_dir(settings.lm.programs_dir),
+        root=root,
         warnings=warnings,
     )
 

@@ -15,7 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ..settings import LmSettings
-from .cache import LmCache, cache_path_of
+from ..store.store_choice import LOCAL, StoreChoice
+from .cache import LmCache
+from .storage import open_lm_cache, telemetry_target
 from .tier import LmStatus, LmTier, LmUnavailable
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ Work = Callable[[LmTier], Awaitable[None]]
 class LmJobs:
     def __init__(self, tell: Tell) -> None:
         self._tell = tell
-        self._settings: LmSettings | None = None
+        self._settings: tuple[LmSettings, StoreChoice] | None = None
         self.tier: LmTier | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, tuple[asyncio.TimerHandle, Work]] = {}
@@ -35,15 +37,17 @@ class LmJobs:
         self._last_state = ""
         self.refused = 0
 
-    def configure(self, settings: LmSettings) -> LmTier:
-        """Build the tier for these settings; keep the running one if nothing changed."""
-        if self.tier is not None and settings == self._settings:
+    def configure(self, settings: LmSettings, store: StoreChoice = LOCAL) -> LmTier:
+        """Build the tier for these settings and store (in team mode its cache and telemetry
+        are the project's in the team database); keep the running one if nothing changed."""
+        if self.tier is not None and (settings, store) == self._settings:
             return self.tier
         if self.tier is not None:
             self.tier.cache.close()
-        path = cache_path_of(settings)
-        self.tier = LmTier(settings, LmCache(path if settings.model else None))
-        self._settings = settings
+        cache = open_lm_cache(store, settings) if settings.model else LmCache(None)
+        telemetry = telemetry_target(store) if store.team and settings.model else None
+        self.tier = LmTier(settings, cache, telemetry=telemetry, store=store)
+        self._settings = (settings, store)
         self._report(self.tier.status())
         return self.tier
 

@@ -43,7 +43,9 @@ from ...analyzers.units import Unit, split_units
 from ..settings import LmSettings
 from ..store.artifacts import KINDS, programs_dir
 from ..store.redaction import mark_secret_variable, scrub
-from ..store.registry import ActiveProgram, ProgramRegistry, problems_of
+from ..store.registry_choice import open_registry
+from ..store.registry_contract import ActiveProgram, Registry, problems_of
+from ..store.store_choice import LOCAL, StoreChoice
 from ..store.telemetry import LmCall, default_telemetry_path
 from .cache import CacheKey, LmCache
 from .errors import (
@@ -91,8 +93,12 @@ class LmTier:
         program_states: dict[str, dict[str, Any] | None] | None = None,
         lm: Any = None,
         telemetry: Path | None = None,
+        store: StoreChoice = LOCAL,
     ) -> None:
         """``lm``: a ready ``dspy.LM`` to use instead of building one from ``settings``.
+
+        ``store``: the project's store; in team mode the programs are the team's
+        (``registry_choice``), else those of ``lm.programs_dir``.
 
         ``telemetry``: the store each call is recorded in; None records in the per-user one
         when ``cache`` was given a file, and nowhere for a cache kept in memory (tests).
@@ -110,9 +116,9 @@ class LmTier:
         self.retry = RetryPolicy(max_attempts=settings.max_attempts)
         self.artifact_problems: list[str] = []
         self._unfit: dict[str, str] = {}  # kind -> why its state was not built
-        self._registry: ProgramRegistry | None = None
+        self._registry: Registry | None = None
         if program_states is None and settings.model:
-            self._registry = ProgramRegistry(programs_dir(settings.programs_dir))
+            self._registry = open_registry(store, programs_dir(settings.programs_dir))
             self._active, self.artifact_problems = self._registry.active_programs()
             for problem in self.artifact_problems:
                 log.warning("program artifact: %s", problem)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..lm.jobs import LmJobs
     from ..lm.tier import LmTier
     from ..settings import ProjectConfig, ResolvedSettings, Settings
+    from ..store.store_choice import StoreChoice
     from .diagnostics_wire import DiagnosticsWire
     from .feedback import FeedbackPayload, FeedbackRecorder
     from .fix_cache import FixCache
@@ -76,6 +77,7 @@ class Session(GuardedServer):
         self.programs_watch: asyncio.Future[None] | None = None
         self._learner: LearnLauncher | None = None
         self._fix_cache: FixCache | None = None
+        self._store_choice: tuple[ResolvedSettings, StoreChoice] | None = None
         self.scheduler: Scheduler[Any] = Scheduler(
             self._analyze_snapshot, self._publish, self._current_version
         )
@@ -398,7 +400,20 @@ class Session(GuardedServer):
         return self._fix_cache
 
     def lm_tier(self) -> LmTier:
-        return self.lm_jobs.configure(self.root_settings().settings.lm)
+        return self.lm_jobs.configure(self.root_settings().settings.lm, self.store_choice())
+
+    def store_choice(self) -> StoreChoice:
+        """The store of the workspace's project, keyed as the CLI keys it; worked out again only
+        when the settings may have changed (the project key reads git's config)."""
+        from ..store.project_root import project_root
+        from ..store.store_choice import choose_store
+
+        resolved = self.root_settings()
+        if self._store_choice is None or self._store_choice[0] is not resolved:
+            opened = Path(self.workspace.root_path or Path.cwd())
+            root = project_root(opened, resolved.root) or opened
+            self._store_choice = (resolved, choose_store(resolved.settings, root))
+        return self._store_choice[1]
 
     def open_documents(self) -> list[str]:
         return list(self.workspace.text_documents)
@@ -441,14 +456,15 @@ class Session(GuardedServer):
     # -- program versions -------------------------------------------------------------------
     async def watch_programs(self) -> None:
         """Hot reload: ``dspy-lsp optimize``, ``programs activate`` and ``rollback`` change the
-        active versions on disk; a cheap stat each second notices, and the swap follows."""
+        active versions on disk or in the team store; a cheap look each second (off the event
+        loop: the team store is a network away) notices, and the swap follows."""
         seen: tuple[Any, ...] | None = None
         while True:
             await asyncio.sleep(PROGRAMS_POLL_S)
             tier = self.running_tier
             if tier is None or not tier.configured:
                 continue
-            signature = tier.programs_signature()
+            signature = await asyncio.to_thread(tier.programs_signature)
             if signature != seen:
                 seen = signature
                 self.reload_programs()

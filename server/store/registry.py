@@ -20,124 +20,72 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from ...analyzers.programs.artifact import ArtifactError, parse_state
 from .artifacts import KINDS, read_json, read_legacy_state
+from .registry_contract import (
+    FIX,
+    FORMAT,
+    HASH,
+    ActiveProgram,
+    ArtifactMeta,
+    Pointer,
+    Registry,
+    RegistryError,
+    activated,
+    as_pointer,
+    canonical_state,
+    check_kind,
+    check_version,
+    checked_artifact,
+    one_match,
+    problems_of,
+    rolled_back,
+    same_state,
+    wanted_kinds,
+)
 from .safe_write import fsync_dir, replace_content
 
-FORMAT = 1
 POINTER = "ACTIVE.json"
-_HASH = re.compile(r"[0-9a-f]{12}")
-_PREFIX = re.compile(r"[0-9a-f]{4,12}")
 Mark = tuple[int, int, int] | None
 
 
-class RegistryError(Exception):
-    """A registry operation that cannot be done; the message names the file and the remedy."""
+class ProgramRegistry(Registry):
+    """The registry in a directory: one user's, or whatever ``lm.programs_dir`` names."""
 
-
-@dataclass(frozen=True)
-class ArtifactMeta:
-    kind: str
-    version: str  # "<kind>@<12 hex>", as ``version_for`` computes it from the state
-    parent: str | None
-    optimizer: str
-    lm: str | None
-    reflection_lm: str | None
-    dataset_hash: str
-    train_size: int
-    dev_size: int
-    scores: dict[str, float]  # e.g. {"baseline_dev": 0.41, "dev": 0.63}
-    created: str  # ISO 8601, UTC
-    note: str = ""
-
-
-_META = TypeAdapter(ArtifactMeta)
-
-
-@dataclass(frozen=True)
-class ActiveProgram:
-    """What the server runs for one kind; no ``state`` means the built-in program."""
-
-    kind: str
-    version: str | None  # None: computed from the program (legacy file or built-in)
-    state: dict[str, Any] | None
-    meta: ArtifactMeta | None
-    source: Path | None  # the file the state came from
-    problem: str | None = None  # why the program meant to run could not: this is the fallback
-
-    def label(self) -> str:
-        if self.version:
-            return self.version
-        return f"the legacy {self.source}" if self.source else f"the built-in {self.kind} program"
-
-
-@dataclass(frozen=True)
-class Pointer:
-    active: str | None
-    history: tuple[str | None, ...] = field(default=())
-
-
-def version_for(kind: str, state: dict[str, Any]) -> str:
-    """The id the server gives ``state``: what it hashes to once written and read back."""
-    from ...analyzers.programs.modules import build, program_version
-
-    return program_version(kind, build(kind, json.loads(json.dumps(state))))
-
-
-class ProgramRegistry:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.location = str(root)
 
     # -- saved versions ---------------------------------------------------------------------
-    def save(self, state: dict[str, Any], meta: ArtifactMeta) -> Path:
-        """Write one version, in the contract's canonical form; the same version again is a no-op.
-
-        Imports dspy (to check the id).
-        """
-        _check_version(meta.kind, meta.version)
-        try:
-            plain = json.loads(json.dumps(state))
-        except (TypeError, ValueError) as exc:
-            raise RegistryError(f"{meta.version}: the state is not JSON ({exc})") from exc
-        try:
-            plain = parse_state(meta.kind, plain).dump()
-            computed = version_for(meta.kind, plain)
-        except ArtifactError as exc:
-            raise RegistryError(f"{meta.version}: not a program artifact: {exc}") from exc
-        if computed != meta.version:
-            raise RegistryError(
-                f"meta.version is {meta.version} but the state is {computed}; "
-                "compute it with registry.version_for(kind, state)"
-            )
+    def save(self, state: dict[str, Any], meta: ArtifactMeta) -> None:
+        plain = canonical_state(state, meta)
         path = self.path_of(meta.version)
         with self._locked(meta.kind):
             if path.exists():
                 existing, _ = _read_artifact(path, meta.version)
-                if parse_state(meta.kind, existing).dump() != plain:
+                if not same_state(meta.kind, existing, plain):
                     raise RegistryError(
                         f"{path} holds a different state under the same version; "
                         "it was edited by hand: remove it and save again"
                     )
-                return path
+                return
             payload = {"format": FORMAT, "meta": asdict(meta), "state": plain}
             _write_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        return path
 
     def path_of(self, version: str) -> Path:
         kind, _, digest = version.partition("@")
-        _check_version(kind, version)
+        check_version(kind, version)
         return self._dir(kind) / f"{digest}.json"
 
+    def where(self, version: str) -> str:
+        return str(self.path_of(version))
+
     def scan(self, kind: str) -> tuple[list[ArtifactMeta], list[str]]:
-        """The readable versions of ``kind``, oldest first, and a message per unreadable one."""
         metas: list[ArtifactMeta] = []
         problems: list[str] = []
         for path in self._version_files(kind):
@@ -147,32 +95,15 @@ class ProgramRegistry:
                 problems.append(str(exc))
         return sorted(metas, key=lambda m: (m.created, m.version)), problems
 
-    def versions(self, kind: str) -> list[ArtifactMeta]:
-        return self.scan(kind)[0]
-
     def resolve(self, ref: str, kind: str | None = None) -> str:
-        """The full version id ``ref`` names: ``analyze@3fa2c0e1d2b4``, ``analyze@3fa2``, ``3fa2``."""
-        named_kind, _, digest = ref.rpartition("@")
-        if named_kind:
-            if kind is not None and named_kind != kind:
-                raise RegistryError(f"{ref} is not a {kind} version")
-            kind = named_kind
-        if not _PREFIX.fullmatch(digest):
-            raise RegistryError(f"{ref!r} is not a version id (4 to 12 hex digits of the hash)")
-        kinds = (kind,) if kind else KINDS
-        matches = [
+        kinds, digest = wanted_kinds(ref, kind)
+        matches = (
             f"{k}@{path.stem}"
             for k in kinds
             for path in self._version_files(k)
             if path.stem.startswith(digest)
-        ]
-        if not matches:
-            raise RegistryError(
-                f"no saved version matches {ref} in {self.root}; see `dspy-lsp programs list`"
-            )
-        if len(matches) > 1:
-            raise RegistryError(f"{ref} is ambiguous ({', '.join(matches)}); give more of it")
-        return matches[0]
+        )
+        return one_match(ref, matches, self.location)
 
     def load(self, kind: str, version: str) -> tuple[dict[str, Any], ArtifactMeta]:
         full = self.resolve(version, kind)
@@ -188,21 +119,19 @@ class ProgramRegistry:
             return None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RegistryError(_bad_pointer(path, str(exc), kind)) from exc
-        pointer = _as_pointer(data)
+        pointer = as_pointer(data)
         if pointer is None:
             raise RegistryError(_bad_pointer(path, "not an active-version pointer", kind))
         return pointer
 
-    def active(self, kind: str) -> str | None:
-        pointer = self.pointer(kind)
-        return pointer.active if pointer else None
+    def pointer_written(self, kind: str) -> datetime | None:
+        try:
+            return datetime.fromtimestamp((self._dir(kind) / POINTER).stat().st_mtime, UTC)
+        except OSError:
+            return None
 
     def activate(self, kind: str, version: str | None) -> str | None:
-        """Make ``version`` (None: the built-in program) active; returns its full id.
-
-        The previous active version goes onto the history. A pointer file too broken to read
-        is replaced: activating is how the user repairs it.
-        """
+        """A pointer file too broken to read is replaced: activating is how the user repairs it."""
         target = None if version is None else self.resolve(version, kind)
         if target is not None:
             self.load(kind, target)  # never point the server at a file it cannot read
@@ -211,37 +140,28 @@ class ProgramRegistry:
                 current = self.pointer(kind)
             except RegistryError:
                 current = None
-            if current is None:
-                self._write_pointer(kind, Pointer(target))
-            elif current.active != target:
-                self._write_pointer(kind, Pointer(target, (*current.history, current.active)))
+            updated = activated(current, target)
+            if updated is not None:
+                self._write_pointer(kind, updated)
         return target
 
     def rollback(self, kind: str) -> str | None:
-        """Back to the version active before; returns it (None: built-in or the legacy file).
-
-        Past the first activation, the pointer is removed, so whatever ran before the registry
+        """Past the first activation, the pointer is removed, so whatever ran before the registry
         (the legacy ``<kind>.json`` or the built-in program) runs again.
         """
         with self._locked(kind):
-            current = self.pointer(kind)
-            if current is None:
-                raise RegistryError(
-                    f"no {kind} version was ever activated in {self.root}; nothing to roll back"
-                )
-            if not current.history:
+            updated = rolled_back(self.pointer(kind), kind, self.location)
+            if updated is None:
                 path = self._dir(kind) / POINTER
                 path.unlink()
                 fsync_dir(path.parent)
                 return None
-            previous = current.history[-1]
-            if previous is not None:
-                self.load(kind, previous)
-            self._write_pointer(kind, Pointer(previous, current.history[:-1]))
-            return previous
+            if updated.active is not None:
+                self.load(kind, updated.active)
+            self._write_pointer(kind, updated)
+            return updated.active
 
     def active_programs(self) -> tuple[dict[str, ActiveProgram], list[str]]:
-        """The program to run per kind, and the problems met on the way; never raises."""
         chosen = {kind: self._active_program(kind) for kind in KINDS}
         return chosen, problems_of(chosen, chosen)
 
@@ -282,8 +202,7 @@ class ProgramRegistry:
         return ActiveProgram(kind, None, None, None, None, why)
 
     def _dir(self, kind: str) -> Path:
-        if kind not in KINDS:
-            raise RegistryError(f"unknown program kind {kind!r}; expected one of {KINDS}")
+        check_kind(kind)
         return self.root / kind
 
     def _version_files(self, kind: str) -> list[Path]:
@@ -291,7 +210,7 @@ class ProgramRegistry:
         if not directory.is_dir():
             return []
         return sorted(
-            p for p in directory.iterdir() if p.suffix == ".json" and _HASH.fullmatch(p.stem)
+            p for p in directory.iterdir() if p.suffix == ".json" and HASH.fullmatch(p.stem)
         )
 
     def _write_pointer(self, kind: str, pointer: Pointer) -> None:
@@ -311,55 +230,19 @@ class ProgramRegistry:
             os.close(fd)
 
 
-def problems_of(chosen: dict[str, ActiveProgram], running: dict[str, ActiveProgram]) -> list[str]:
-    """A line per kind whose chosen program could not be used, naming what runs instead."""
-    return [f"{c.problem}; using {running[k].label()}" for k, c in chosen.items() if c.problem]
-
-
-def _check_version(kind: str, version: str) -> None:
-    if kind not in KINDS:
-        raise RegistryError(f"unknown program kind {kind!r}; expected one of {KINDS}")
-    prefix, _, digest = version.partition("@")
-    if prefix != kind or not _HASH.fullmatch(digest):
-        raise RegistryError(f"{version!r} is not a {kind} version id ({kind}@<12 hex digits>)")
-
-
 def _read_artifact(path: Path, version: str) -> tuple[dict[str, Any], ArtifactMeta]:
-    fix = "remove it, or activate another version with `dspy-lsp programs activate`"
     try:
         data = read_json(path)
     except FileNotFoundError as exc:
         raise RegistryError(f"{path}: {version} is not saved (was it removed?)") from exc
     except (OSError, ValueError) as exc:
-        raise RegistryError(f"{path}: {exc}; {fix}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("state"), dict):
-        raise RegistryError(f"{path}: not a program artifact; {fix}")
+        raise RegistryError(f"{path}: {exc}; {FIX}") from exc
+    if not isinstance(data, dict):
+        raise RegistryError(f"{path}: not a program artifact; {FIX}")
     fmt = data.get("format")
     if not isinstance(fmt, int) or fmt > FORMAT:
         raise RegistryError(f"{path}: format {fmt!r} is not one this dspy-lsp reads; upgrade it")
-    try:
-        meta = _META.validate_python(data.get("meta"))
-    except ValidationError as exc:
-        raise RegistryError(f"{path}: bad metadata ({exc.error_count()} errors); {fix}") from exc
-    if meta.version != version:
-        raise RegistryError(f"{path}: holds {meta.version}, not {version}; {fix}")
-    try:
-        parse_state(version.partition("@")[0], data["state"])
-    except ArtifactError as exc:
-        raise RegistryError(f"{path}: refused: {exc}; {fix}") from exc
-    return data["state"], meta
-
-
-def _as_pointer(data: Any) -> Pointer | None:
-    if not isinstance(data, dict) or "active" not in data:
-        return None
-    history = data.get("history", [])
-    if not isinstance(history, list):
-        return None
-    entries = [data["active"], *history]
-    if not all(e is None or isinstance(e, str) for e in entries):
-        return None
-    return Pointer(entries[0], tuple(history))
+    return checked_artifact(data.get("meta"), data.get("state"), version, str(path))
 
 
 def _bad_pointer(path: Path, why: str, kind: str) -> str:
