@@ -109,3 +109,49 @@ def test_row_security_hides_another_projects_feedback_from_a_raw_select(pg_url: 
             rows = conn.execute("SELECT project, finding_id FROM feedback_events").fetchall()
         assert rows == [("project-a", "a1")]
         assert conn.execute("SELECT count(*) FROM feedback_events").fetchone() == (0,)
+
+
+def test_training_data_is_every_developers_feedback_on_the_project(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from dspy_lsp.server.cli.training_data import gather
+
+    with (
+        open_team(pg_url, "acme/app", "ana@example.com") as ana,
+        open_team(pg_url, "acme/app", "bo@example.com") as bo,
+        open_team(pg_url, "acme/other") as other,
+    ):
+        ana.record(event("a"))
+        bo.record(event("b", "dismissed_false_positive"))
+        other.record(event("c"))
+    choice = StoreChoice(parse_store_url(pg_url), Tenant("acme/app", "cy@example.com"))
+    data = gather(
+        store_path=tmp_path / "unused.sqlite3",
+        workspace=tmp_path,
+        store=choice,
+        rule_examples=False,
+        mutations=False,
+    )
+    assert data.feedback_events == 2
+
+
+def test_the_fix_loops_attempts_go_to_the_team_store(pg_url: str, tmp_path: Path) -> None:
+    from dspy_lsp.analyzers.learning.records import FeedbackRecord
+    from dspy_lsp.server.cli.attempt_recorder import AttemptRecorder
+    from dspy_lsp.server.settings_model import FeedbackSettings, Settings
+
+    settings = Settings.model_validate(
+        {"project": "acme/app", "store": {"url": pg_url, "user": "ci@example.com"}}
+    )
+    recorder = AttemptRecorder(tmp_path, FeedbackSettings(), settings)
+    attempt = FeedbackRecord(
+        kind="fix_passed",  # type: ignore[arg-type]
+        finding_id="f1",
+        rule="DL104",
+        program_version="fix@1",
+    )
+    recorder.record("pkg/mod.py", [attempt])
+    recorder.close()
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT project, user_name, kind, path FROM feedback_events").fetchall()
+    assert rows == [("acme/app", "ci@example.com", "fix_passed", "pkg/mod.py")]

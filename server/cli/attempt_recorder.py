@@ -11,21 +11,32 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...analyzers.learning.records import FeedbackEvent, FeedbackRecord
 from ..settings import FeedbackSettings
-from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
+from ..store.feedback_backend import FeedbackBackend, feedback_choice, open_feedback_store
+from ..store.feedback_store import FeedbackStoreError, default_store_path
+from ..store.store_choice import LOCAL
+
+if TYPE_CHECKING:
+    from ..settings_model import Settings
 
 
 class AttemptRecorder:
-    def __init__(self, project: Path, settings: FeedbackSettings) -> None:
-        self._store: FeedbackStore | None = None
+    def __init__(
+        self, project: Path, settings: FeedbackSettings, whole: Settings | None = None
+    ) -> None:
+        """Records into the project's store: the team store when ``whole`` (the resolved
+        settings) names one with ``store.url``, else ``feedback.path`` or the per-user file."""
+        self._store: FeedbackBackend | None = None
         self.recorded = 0
         if not settings.enabled:
             return
         path = Path(settings.path) if settings.path else default_store_path(project)
+        choice, user = feedback_choice(whole, project) if whole is not None else (LOCAL, None)
         try:
-            self._store = FeedbackStore(path)
+            self._store = open_feedback_store(choice, path, _warn, user=user)
         except FeedbackStoreError as exc:
             self._fail(exc)
 
@@ -49,3 +60,7 @@ class AttemptRecorder:
     def _fail(self, exc: FeedbackStoreError) -> None:
         print(f"dspy-lsp: warning: the fix attempts are not recorded: {exc}", file=sys.stderr)
         self.close()
+
+
+def _warn(message: str) -> None:
+    print(f"dspy-lsp: warning: {message.removeprefix('dspy-lsp: ')}", file=sys.stderr)

@@ -18,7 +18,8 @@ from ...analyzers.learning.examples import AnalysisExample, PlanExample
 from ...analyzers.learning.mutations import from_mutations
 from ...analyzers.learning.sources import from_feedback, from_rule_examples
 from ..analysis import iter_python_files
-from ..store.feedback_store import FeedbackStore
+from ..store.feedback_backend import open_feedback_store, store_exists
+from ..store.store_choice import LOCAL, StoreChoice
 
 MAX_MUTATED_FILES = 40
 MAX_FILE_BYTES = 200_000
@@ -53,6 +54,7 @@ def gather(
     *,
     store_path: Path | None,
     workspace: Path,
+    store: StoreChoice = LOCAL,
     exclude: tuple[str, ...] = (),
     rule_examples: bool = True,
     mutations: bool = True,
@@ -60,7 +62,8 @@ def gather(
     seed: int = 0,
     dev_fraction: float = 0.25,
 ) -> TrainingData:
-    """Feedback (if the store exists), the rules' examples, mutations of the workspace's code
+    """Feedback (from the team store ``store`` names, else ``store_path`` if it exists: every
+    user's of the project in team mode), the rules' examples, mutations of the workspace's code
     and labelled bugs from ``examples`` (a JSONL), deduplicated and split deterministically
     (``seed`` salts the split)."""
     analysis: list[AnalysisExample] = []
@@ -71,9 +74,9 @@ def gather(
         analysis.extend(found[0])
         plans.extend(found[1])
 
-    if store_path is not None and store_path.is_file():
-        with FeedbackStore(store_path) as store:
-            stored = store.events()
+    if store_path is not None and store_exists(store, store_path):
+        with open_feedback_store(store, store_path) as opened:
+            stored = opened.events()
         events = len(stored)
         add(from_feedback(s.event for s in stored))
     if rule_examples:
