@@ -4,6 +4,7 @@ tables), and a team lead reads acceptance per user."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import urllib.parse
@@ -155,3 +156,10 @@ def test_the_fix_loops_attempts_go_to_the_team_store(pg_url: str, tmp_path: Path
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT project, user_name, kind, path FROM feedback_events").fetchall()
     assert rows == [("acme/app", "ci@example.com", "fix_passed", "pkg/mod.py")]
+
+
+def test_a_nul_in_the_code_is_stored_replaced_not_refused(pg_url: str) -> None:
+    """PostgreSQL's text cannot hold NUL: refused, it would block every event queued behind."""
+    with open_team(pg_url, "acme/app") as store:
+        store.record(dataclasses.replace(event("f"), code="x = '\x00'"))
+        assert store.events()[0].event.code == "x = '\ufffd'"

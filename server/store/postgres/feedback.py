@@ -106,7 +106,7 @@ class TeamFeedbackStore:
         """Store ``event`` (redacted); it is committed, to the database or to the local queue,
         when this returns. Returns the database's id, or its place in the queue."""
         environ = os.environ if self._environ is None else self._environ
-        row = to_row(event, env_secrets(environ))
+        row = [_text_safe(value) for value in to_row(event, env_secrets(environ))]
         key = str(uuid.uuid4())
         with self._lock:
             if self._closed:
@@ -334,6 +334,12 @@ class TeamFeedbackStore:
             raise FeedbackStoreError(
                 f"feedback store {self.where}: cannot {what} ({self._outbox.path}): {exc}"
             ) from exc
+
+
+def _text_safe(value: object) -> object:
+    """PostgreSQL's text cannot hold NUL (SQLite's can); one in a pasted snippet would make the
+    event, and every event queued behind it, unstorable. Replaced, as lone surrogates are."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def _psycopg_error() -> type[psycopg.Error]:
