@@ -95,6 +95,7 @@ def test_events_recorded_while_the_database_is_down_are_queued_then_sent_in_orde
         wait_until(lambda: store.queued == 0)
         wait_until(lambda: len(told) == 2)
     assert stored_names(pg_url) == ["before", "down-1", "down-2", "down-3", "after"]
+    assert len(told) == 2  # once for the outage, once when it is over
     assert "unreachable" in told[0] and "queued locally" in told[0]
     assert "is back" in told[1]
 

@@ -88,7 +88,6 @@ class TeamFeedbackStore:
         except (TeamStoreUnavailable, OSError, sqlite3.Error) as exc:
             raise FeedbackStoreError(f"cannot use the team store {self.where}: {exc}") from exc
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._told = False
@@ -111,24 +110,32 @@ class TeamFeedbackStore:
         with self._lock:
             if self._closed:
                 raise FeedbackStoreError(f"feedback store {self.where} is closed")
+            failure = None
             if self._flusher is None:
                 try:
                     return self._insert(key, row)
                 except unreachable_errors() as exc:
-                    log.info("team store %s unreachable: %s", self.where, exc)
                     # Not in the database, or committed there without our hearing: queued
                     # with the same key, either way it is stored once.
+                    failure = exc
             with self._errors("queue"):
                 place = self._outbox.put(key, self.tenant.user, row)
-            if not self._told:
-                self._told = True
-                self._notify(
-                    f"dspy-lsp: the team store {self.where} is unreachable;"
-                    f" {self._outbox.count()} feedback events are queued locally"
-                    f" ({self._outbox.path}) and will be sent when it is back."
-                )
+            if failure is not None:
+                self._tell_outage(failure)
             self._start_flusher()
             return place
+
+    def _tell_outage(self, exc: BaseException) -> None:
+        """Once per outage (the lock held)."""
+        if self._told:
+            return
+        self._told = True
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        self._notify(
+            f"dspy-lsp: the team store {self.where} is unreachable ({reason});"
+            f" {self._outbox.count()} feedback events are queued locally"
+            f" ({self._outbox.path}) and will be sent when it is back."
+        )
 
     def flush(self) -> int:
         """Send what is queued now, oldest first; returns how many events are left (the database
@@ -142,7 +149,9 @@ class TeamFeedbackStore:
                 self._send(batch)
             except unreachable_errors() as exc:
                 log.info("team store %s still unreachable: %s", self.where, exc)
-                return self.queued
+                with self._lock, self._errors("read the queue"):
+                    self._tell_outage(exc)
+                    return self._outbox.count()
             except (TeamStoreUnavailable, _psycopg_error()) as exc:
                 raise FeedbackStoreError(
                     f"feedback store {self.where}: send failed: {exc}"
@@ -158,8 +167,7 @@ class TeamFeedbackStore:
                 return
             self._closed = True
             flusher = self._flusher
-        self._stop.set()
-        self._wake.set()
+        self._stop.set()  # ends the sender's wait
         if flusher is not None:
             flusher.join()
         with contextlib.suppress(FeedbackStoreError):
@@ -280,16 +288,10 @@ class TeamFeedbackStore:
     def _query(self, query: str, params: Sequence[object]) -> list[tuple[object, ...]]:
         if self._closed:
             raise FeedbackStoreError(f"feedback store {self.where} is closed")
-        self._ensure_schema_for_reading()
-        try:
-            with tenant_transaction(self._team.pool, self.tenant) as conn:
-                return conn.execute(query, params).fetchall()
-        except _psycopg_error() as exc:
-            raise FeedbackStoreError(f"feedback store {self.where}: read failed: {exc}") from exc
-
-    def _ensure_schema_for_reading(self) -> None:
         try:
             self._ensure_schema()
+            with tenant_transaction(self._team.pool, self.tenant) as conn:
+                return conn.execute(query, params).fetchall()
         except _psycopg_error() as exc:
             raise FeedbackStoreError(f"feedback store {self.where}: read failed: {exc}") from exc
 
@@ -299,14 +301,12 @@ class TeamFeedbackStore:
                 target=self._flush_until_empty, name="dspy-lsp team feedback queue", daemon=True
             )
             self._flusher.start()
-        self._wake.set()
 
     def _flush_until_empty(self) -> None:
         """The background sender: retries with backoff until the queue is empty, then says so
         and ends (the next outage starts another)."""
         delay = _FIRST_RETRY_S
         while not self._stop.is_set():
-            self._wake.clear()
             try:
                 left = self.flush()
             except FeedbackStoreError as exc:
