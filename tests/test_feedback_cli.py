@@ -208,3 +208,30 @@ def test_stats_by_user_reads_the_team_store_named_by_store_url(
     assert main(["feedback", "export", "--workspace", str(tmp_path)]) == 0
     out = capsys.readouterr()
     assert len(out.out.splitlines()) == 2 and "project acme-app" in out.err
+
+
+def test_learn_counts_every_developers_feedback_in_the_team_store(
+    pg_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dspy_lsp.server.store.feedback_backend import open_feedback_store
+    from dspy_lsp.server.store.store_choice import StoreChoice
+    from dspy_lsp.server.store.store_url import parse_store_url
+    from dspy_lsp.server.store.tenant import Tenant
+
+    for user, kind in (
+        ("ana@example.com", "accepted"),
+        ("bo@example.com", "dismissed_false_positive"),
+    ):
+        choice = StoreChoice(parse_store_url(pg_url), Tenant("acme-app", user))
+        with open_feedback_store(choice, tmp_path / "unused") as store:
+            for n in range(2):
+                store.record(_event(kind, "DL104", n))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "acme-app"\n')
+    monkeypatch.setenv("DSPY_LSP_STORE__URL", pg_url)
+    programs = tmp_path / "programs"
+    argv = ["learn", "--workspace", str(tmp_path), "--programs-dir", str(programs)]
+    assert main(argv) == 0
+    assert "4 new labelled events; acceptance 50%" in capsys.readouterr().err

@@ -92,18 +92,24 @@ def check_once(args: argparse.Namespace, setup: RunSettings) -> int:
 
     Returns optimize's exit status, or EXIT_OK when the decision was not to run.
     """
-    from ..store.feedback_store import FeedbackStore
+    from ..store.feedback_backend import local_path, open_feedback_store, store_exists
+    from ..store.store_choice import choose_store
 
-    store, programs, window = setup.store, setup.programs, setup.settings.learn.window
+    programs, window = setup.programs, setup.settings.learn.window
     min_new_labels = setup.settings.learn.min_new_labels
+    # In team mode, every developer's feedback on the project counts.
+    store = choose_store(setup.settings, setup.root)
     events = []
-    if store.is_file():
-        with FeedbackStore(store) as opened:
+    if store_exists(store, setup.store):
+        with open_feedback_store(store, setup.store, _say) as opened:
             events = [(s.id, s.event.kind) for s in opened.events()]
+            where = opened.where
+    else:
+        where = str(local_path(store, setup.store))
     if not events:
         print(
             f"dspy-lsp learn: 0 labelled events (need {min_new_labels}); no feedback recorded"
-            f" yet ({store})",
+            f" yet ({where})",
             file=sys.stderr,
         )
         return EXIT_OK
@@ -126,6 +132,10 @@ def check_once(args: argparse.Namespace, setup: RunSettings) -> int:
     write_state(state_path(programs), LearnState(max(i for i, _ in events), baseline))
     record.finish(finished.returncode)
     return finished.returncode
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
