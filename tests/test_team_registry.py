@@ -17,6 +17,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from fakes.learner import CLEAN_CODE, Learner
+from fakes.openai_server import FakeOpenAI
 from test_registry import CODE, optimized_state, recording_tier, save, team_choice
 
 from dspy_lsp.analyzers.programs.artifact import parse_state
@@ -257,3 +259,46 @@ def test_a_version_saved_from_one_process_loads_in_another(pg_url: str) -> None:
     assert meta.version == version == version_for("plan", loaded)
     chosen, problems = registry.active_programs()
     assert problems == [] and chosen["plan"].version == version and chosen["plan"].source is None
+
+
+def _optimize(project: Path, url: str, fake: FakeOpenAI) -> subprocess.CompletedProcess[str]:
+    """``dspy-lsp optimize`` as CI runs it for the team: the team store from the environment."""
+    (project / "clean.py").write_text(CLEAN_CODE)
+    env = {**os.environ, "DSPY_LSP_STORE__URL": url, "DSPY_LSP_STORE__USER": "ci"}
+    return subprocess.run(
+        [
+            *CLI, "optimize", "--lm", "openai/learner", "--api-base", fake.base_url,
+            "--workspace", str(project), "--budget", "2", "--max-train", "6", "--max-dev", "6",
+            "--no-rule-examples", "--format", "json", "--programs-dir", str(project / "programs"),
+        ],
+        capture_output=True, text=True, env=env, cwd=project, timeout=300,
+    )  # fmt: skip
+
+
+def test_optimize_activates_for_the_team_only_what_beats_the_teams_active_program(
+    pg_url: str, tmp_path: Path
+) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "acme"\n')
+    registry = team_registry(pg_url)
+    with FakeOpenAI(responder=Learner()) as fake:
+        run = _optimize(project, pg_url, fake)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["improved"] is True
+    winner = report["activated"]["analyze"]
+    assert registry.active("analyze") == winner
+    assert not (project / "programs" / "analyze").exists()  # the team's, not a local one
+
+    # A run that does not beat the team's program saves its version and activates nothing.
+    with FakeOpenAI(responder=Learner(stubborn=True)) as fake:
+        again = _optimize(project, pg_url, fake)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["improved"] is False and second["activated"] == {}
+    assert registry.active("analyze") == winner
+    saved = [m.version for m in registry.versions("analyze")]
+    assert winner in saved and second["saved"]["analyze"] in saved
+    [meta] = [m for m in registry.versions("analyze") if m.version == second["saved"]["analyze"]]
+    assert meta.parent == winner  # its baseline was the team's active version

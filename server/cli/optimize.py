@@ -146,6 +146,7 @@ def _run(
 ) -> int:
     from ..lm.budget import BudgetExhausted, LmBudget, budgeted
     from ..lm.factory import build_lm
+    from ..store.feedback_store import FeedbackStoreError
     from ..store.postgres.registry import TeamRegistryUnavailable
     from ..store.registry_choice import open_registry
     from ..store.registry_contract import RegistryError
@@ -161,15 +162,25 @@ def _run(
     if args.examples is not None and not args.examples.is_file():
         record.say(f"dspy-lsp optimize: no such file: {args.examples}")
         return EXIT_ERROR
-    data = gather(
-        store_path=setup.store,
-        workspace=setup.workspace,
-        exclude=setup.settings.exclude,
-        rule_examples=not args.no_rule_examples,
-        mutations=not args.no_mutations,
-        examples=args.examples,
-        seed=args.seed,
-    )
+    # In team mode the feedback is every developer's of the project, and the versions go to
+    # the team store: what wins here runs for the whole team.
+    store = choose_store(setup.settings, setup.root)
+    if store.problem:
+        record.say(f"dspy-lsp optimize: {store.problem}")
+    try:
+        data = gather(
+            store_path=setup.store,
+            workspace=setup.workspace,
+            store=store,
+            exclude=setup.settings.exclude,
+            rule_examples=not args.no_rule_examples,
+            mutations=not args.no_mutations,
+            examples=args.examples,
+            seed=args.seed,
+        )
+    except FeedbackStoreError as exc:  # the team store down, or a file that cannot be read
+        record.say(f"dspy-lsp optimize: the feedback cannot be read: {exc}")
+        return EXIT_ERROR
     chosen = data.plans if ProgramKind(args.program).scored_on_rewrites else data.analysis
     train, dev = data.select(chosen, args.max_train, args.max_dev)
     record.say(
@@ -180,10 +191,6 @@ def _run(
     if not train or not dev:
         record.say("dspy-lsp optimize: not enough labelled examples to train and test")
         return EXIT_ERROR
-    # In team mode the versions go to the team store: what wins here runs for the whole team.
-    store = choose_store(setup.settings, setup.root)
-    if store.problem:
-        record.say(f"dspy-lsp optimize: {store.problem}")
     registry = open_registry(store, setup.programs)
     try:
         registry.pointer(args.program)
