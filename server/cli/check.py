@@ -440,11 +440,11 @@ async def _with_model(
     from rich.progress import Progress
 
     from ..analysis import run_with_model
-    from ..lm.cache import LmCache, cache_path_of
-    from ..lm.tier import LmTier
+    from ..lm.project_tiers import ProjectTiers
 
-    cache_path = cache_path_of(settings)
-    tier = LmTier(settings, LmCache(cache_path))
+    tiers = ProjectTiers(
+        settings, lambda problem: print(f"dspy-lsp: warning: {problem}", file=sys.stderr)
+    )
     reports: list[FileReport] = []
     first_error = None
     label = model_label(settings.model or "")
@@ -454,12 +454,13 @@ async def _with_model(
             if source.skipped is not None:
                 reports.append(source.skipped)
             else:
+                tier = tiers.of(source.resolved.settings, source.resolved.root)
                 done = await run_with_model(source.text or "", source.path, source.resolved, tier)
                 first_error = first_error or done.lm_error
                 findings = done.analysis.findings
                 reports.append(FileReport.of(source.shown, findings, source.fixed, lm_fail_on))
             progress.advance(task)
-    stats = tier.stats
+    stats = tiers.stats
     print(
         f"dspy-lsp: LM tier: {stats.calls} calls, {stats.cache_hits} cache hits, "
         f"{stats.prompt_tokens} prompt tokens, {stats.failures} failures, "
@@ -471,7 +472,7 @@ async def _with_model(
         ),
         file=sys.stderr,
     )
-    tier.cache.close()
+    tiers.close()
     failed = stats.failures + stats.unparsable_replies
     if failed and not stats.calls and not stats.cache_hits:
         why = first_error or stats.last_error

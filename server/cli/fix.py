@@ -168,16 +168,18 @@ def _tests_settings(args: argparse.Namespace, settings: TestsSettings) -> TestsS
 async def _fix(
     args: argparse.Namespace, roots: list[tuple[Path, ResolvedSettings]], settings: LmSettings
 ) -> list[Outcome]:
-    from ..lm.cache import LmCache, cache_path_of, coverage_dir
-    from ..lm.tier import LmTier
+    from ..lm.cache import coverage_dir
+    from ..lm.project_tiers import ProjectTiers
 
-    cache_path = cache_path_of(settings)
-    tier = LmTier(settings, LmCache(cache_path))
+    tiers = ProjectTiers(
+        settings, lambda problem: print(f"dspy-lsp: warning: {problem}", file=sys.stderr)
+    )
     outcomes: list[Outcome] = []
     try:
         for root_arg, resolved in roots:
             project = resolved.root or (root_arg if root_arg.is_dir() else root_arg.parent)
             project = project.resolve()
+            tier = tiers.of(resolved.settings, project)
             tests = ProjectTests(
                 project, _tests_settings(args, resolved.settings.tests), coverage_dir(settings)
             )
@@ -190,7 +192,7 @@ async def _fix(
                     outcomes += await run.fix(path)
             recorder.close()
     finally:
-        tier.cache.close()
+        tiers.close()
     return outcomes
 
 
