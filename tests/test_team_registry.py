@@ -24,8 +24,10 @@ from test_registry import CODE, optimized_state, recording_tier, save, team_choi
 from dspy_lsp.analyzers.programs.artifact import parse_state
 from dspy_lsp.server.children import CLI
 from dspy_lsp.server.store.postgres.registry import UNREACHABLE, TeamProgramRegistry
+from dspy_lsp.server.store.registry import ProgramRegistry
 from dspy_lsp.server.store.registry_choice import open_registry
 from dspy_lsp.server.store.registry_contract import ArtifactMeta, Pointer, version_for
+from dspy_lsp.server.store.registry_copy import copy_programs
 from dspy_lsp.server.store.tenant import Tenant
 
 
@@ -302,3 +304,33 @@ def test_optimize_activates_for_the_team_only_what_beats_the_teams_active_progra
     assert winner in saved and second["saved"]["analyze"] in saved
     [meta] = [m for m in registry.versions("analyze") if m.version == second["saved"]["analyze"]]
     assert meta.parent == winner  # its baseline was the team's active version
+
+
+def test_a_users_registry_copies_into_the_team_store_without_overriding_the_team(
+    pg_url: str, tmp_path: Path
+) -> None:
+    mine = ProgramRegistry(tmp_path / "programs")
+    first, second = save(mine, "first"), save(mine, "second")
+    plan = save(mine, "plan it", kind="plan")
+    mine.activate("analyze", first.version)
+    mine.activate("analyze", None)
+    mine.activate("analyze", second.version)
+    mine.activate("plan", plan.version)
+    (tmp_path / "programs" / "analyze" / "0123456789ab.json").write_text("{")
+    team = team_registry(pg_url)
+    theirs = save(team, "the team's plan", kind="plan")
+    team.activate("plan", theirs.version)
+
+    copied = copy_programs(mine, team)
+    assert copied.versions == 3
+    assert copied.activated == {"analyze": second.version}
+    assert copied.kept == {"plan": theirs.version}  # the team's choice stands
+    [problem] = copied.problems
+    assert "0123456789ab.json" in problem
+    assert team.pointer("analyze") == Pointer(second.version, (first.version, None))
+    assert {m.version for m in team.versions("analyze")} == {first.version, second.version}
+    assert team.rollback("analyze") is None and team.rollback("analyze") == first.version
+
+    again = copy_programs(mine, team)  # nothing new: the versions are there, pointers kept
+    assert again.versions == 3 and again.activated == {}
+    assert again.kept == {"analyze": first.version, "plan": theirs.version}

@@ -33,6 +33,11 @@ class RegistryError(Exception):
     """A registry operation that cannot be done; the message names the place and the remedy."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry's storage cannot be used right now (the team store down): no operation
+    can be done, whatever it is asked."""
+
+
 @dataclass(frozen=True)
 class ArtifactMeta:
     kind: str

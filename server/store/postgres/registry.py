@@ -39,6 +39,7 @@ from ..registry_contract import (
     Pointer,
     Registry,
     RegistryError,
+    RegistryUnavailable,
     activated,
     as_pointer,
     canonical_state,
@@ -69,8 +70,8 @@ UNREACHABLE = ("unreachable",)
 active programs once, and learns the problem."""
 
 
-class TeamRegistryUnavailable(RegistryError):
-    """The team store cannot be read or written right now (down, refused, no driver)."""
+class TeamRegistryUnavailable(RegistryUnavailable):
+    """The team store cannot be read or written right now (down, no driver)."""
 
 
 class TeamProgramRegistry(Registry):
