@@ -1,6 +1,6 @@
 """The dashboard's per-user acceptance, for the team lead: from the team store (every developer
 of the project, no other project's) and from a SQLite file (one user, or several after a
-migrate); with a team store, LM usage is the team's too."""
+migrate); with a team store, LM usage and program versions are the team's too."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_sample import HOSTILE, sample_dashboard
+from test_registry import save
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
 from dspy_lsp.server.cli.main import main
@@ -18,6 +19,7 @@ from dspy_lsp.server.dashboard.panels import load_dashboard, users_panel
 from dspy_lsp.server.store.feedback_backend import open_feedback_store
 from dspy_lsp.server.store.feedback_stats import UserStats
 from dspy_lsp.server.store.feedback_store import FeedbackStore, default_store_path
+from dspy_lsp.server.store.postgres.registry import TeamProgramRegistry
 from dspy_lsp.server.store.postgres.team_store import close_team_stores, team_store
 from dspy_lsp.server.store.postgres.telemetry import TeamTelemetry
 from dspy_lsp.server.store.store_choice import StoreChoice
@@ -192,6 +194,27 @@ def test_with_a_team_store_lm_usage_is_the_team_s(team: str, project: Path) -> N
     assert dashboard.sources.telemetry == f"{team} (project {PROJECT})"
 
 
+def test_with_a_team_store_the_versions_are_the_team_s(team: str, project: Path) -> None:
+    dsn = parse_store_url(team).dsn
+    assert dsn is not None
+    ours = TeamProgramRegistry(dsn, Tenant(PROJECT, "ci@acme.example"))
+    first = save(ours, "Look only for eval.", created="2026-11-01T09:00:00+00:00")
+    second = save(
+        ours, "Look for eval and exec.", parent=first.version, created="2026-11-03T09:00:00+00:00"
+    )
+    ours.activate("analyze", first.version)
+    ours.activate("analyze", second.version)
+    save(TeamProgramRegistry(dsn, Tenant("globex/app", "eve")), "Not ours.")
+
+    dashboard = load_dashboard(project)
+
+    (analyze,) = [k for k in dashboard.versions.kinds if k.kind == "analyze"]
+    assert [v.version for v in analyze.versions] == [first.version, second.version]
+    assert analyze.active == second.version
+    assert dashboard.sources.programs_dir == f"{team} (project {PROJECT})"
+    assert [a.version for a in dashboard.acceptance.activations if a.exact] == [second.version]
+
+
 def test_an_unreachable_team_store_is_a_note_not_an_error(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -205,3 +228,4 @@ def test_an_unreachable_team_store_is_a_note_not_an_error(
     assert dashboard.users.users == []
     for note in (dashboard.users.note, dashboard.acceptance.note, dashboard.usage.note):
         assert note is not None and "cannot be read" in note
+    assert all(kind.versions == [] and kind.problems for kind in dashboard.versions.kinds)

@@ -1,7 +1,8 @@
 """Where the dashboard's data lives for a project, and reading it: found as the CLI finds it
-(the project's settings; feedback in the team store when ``store.url`` names one, else
-``feedback.path`` or the per-user file of the project's root; ``lm.programs_dir`` else the
-per-user registry; the team's LM telemetry, else the per-user telemetry file).
+(the project's settings; when ``store.url`` names a team store, the project's feedback, program
+versions and LM telemetry there; else ``feedback.path`` or the per-user file of the project's
+root, ``lm.programs_dir`` else the per-user registry, and the per-user telemetry file; run
+records and learn's state always in the programs directory).
 
 Reading never raises for a missing or unreadable store: the panel it feeds says why it is empty.
 Nothing is created: a SQLite store that does not exist is not opened.
@@ -26,7 +27,14 @@ from ..store.feedback_stats import UserStats
 from ..store.feedback_store import FeedbackStoreError, default_store_path
 from ..store.postgres.driver import TeamStoreUnavailable
 from ..store.project_root import project_root as find_root
-from ..store.registry import ActiveProgram, ArtifactMeta, Pointer, ProgramRegistry, RegistryError
+from ..store.registry_choice import open_registry
+from ..store.registry_contract import (
+    ActiveProgram,
+    ArtifactMeta,
+    Pointer,
+    Registry,
+    RegistryError,
+)
 from ..store.store_choice import StoreChoice, choose_store
 from ..store.telemetry import DailyUsage, TelemetryStoreError
 from .models import LearnState, Sources
@@ -54,7 +62,7 @@ class KindRead:
     metas: list[ArtifactMeta]
     pointer: Pointer | None
     pointer_written: datetime | None
-    """When ``<kind>/ACTIVE.json`` was last written."""
+    """When the active pointer was last written."""
     active: ActiveProgram
     prompts: dict[str | None, str]
     """Prompt text per saved version; None: the built-in program."""
@@ -107,7 +115,7 @@ def read_sources(directory: Path | None, *, since: date | None, now: datetime) -
     paths = store_paths(directory)
     warnings = list(paths.warnings)
     feedback = _feedback(paths, since, now)
-    registry = ProgramRegistry(paths.programs)
+    registry = open_registry(paths.choice, paths.programs)
     active, problems = registry.active_programs()
     warnings += problems
     kinds = [_kind(registry, kind, active[kind]) for kind in KINDS]
@@ -118,7 +126,7 @@ def read_sources(directory: Path | None, *, since: date | None, now: datetime) -
         sources=Sources(
             project_root=str(paths.project_root) if paths.project_root else None,
             feedback_store=feedback.where,
-            programs_dir=str(paths.programs),
+            programs_dir=location(paths.choice) if paths.choice.team else str(paths.programs),
             telemetry=_telemetry_shown(paths.telemetry),
             warnings=warnings,
             team=paths.choice.team,
@@ -134,12 +142,15 @@ def read_sources(directory: Path | None, *, since: date | None, now: datetime) -
     )
 
 
-def _kind(registry: ProgramRegistry, kind: str, active: ActiveProgram) -> KindRead:
-    metas, problems = registry.scan(kind)
+def _kind(registry: Registry, kind: str, active: ActiveProgram) -> KindRead:
     try:
-        pointer = registry.pointer(kind)
+        metas, problems = registry.scan(kind)
+    except RegistryError as exc:  # the team store down
+        metas, problems = [], [str(exc)]
+    try:
+        pointer, written = registry.pointer(kind), registry.pointer_written(kind)
     except RegistryError as exc:
-        pointer, problems = None, [*problems, str(exc)]
+        pointer, written, problems = None, None, [*problems, str(exc)]
     prompts, builtin, prompt_problem = (
         _prompts(registry, kind, metas) if metas else ({}, None, None)
     )
@@ -147,7 +158,7 @@ def _kind(registry: ProgramRegistry, kind: str, active: ActiveProgram) -> KindRe
         kind=kind,
         metas=metas,
         pointer=pointer,
-        pointer_written=_written(registry.root, kind),
+        pointer_written=written,
         active=active,
         prompts=prompts,
         builtin_version=builtin,
@@ -191,15 +202,8 @@ def _feedback(paths: StorePaths, since: date | None, now: datetime | None) -> Fe
     return FeedbackRead(where, events, users)
 
 
-def _written(programs: Path, kind: str) -> datetime | None:
-    try:
-        return datetime.fromtimestamp((programs / kind / "ACTIVE.json").stat().st_mtime, UTC)
-    except OSError:
-        return None
-
-
 def _prompts(
-    registry: ProgramRegistry, kind: str, metas: Sequence[ArtifactMeta]
+    registry: Registry, kind: str, metas: Sequence[ArtifactMeta]
 ) -> tuple[dict[str | None, str], str | None, str | None]:
     """The prompt text of the built-in program (key None) and of each saved version, the
     built-in program's version id, and why some could not be rendered (this imports dspy)."""
