@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...analyzers.lm_findings import (
@@ -47,7 +46,7 @@ from ..store.registry_choice import open_registry
 from ..store.registry_contract import ActiveProgram, Registry, problems_of
 from ..store.store_choice import LOCAL, StoreChoice
 from ..store.telemetry import LmCall, default_telemetry_path
-from .cache import CacheKey, LmCache
+from .cache import CacheKey, ResultCache
 from .errors import (
     CallDeadline,
     LmUnavailable,
@@ -59,6 +58,7 @@ from .errors import (
 )
 from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retries
 from .stats import LmStats
+from .storage import TelemetryTarget
 from .telemetry_log import TelemetryLog, usage_of
 
 if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
@@ -89,10 +89,10 @@ class LmTier:
     def __init__(
         self,
         settings: LmSettings,
-        cache: LmCache,
+        cache: ResultCache,
         program_states: dict[str, dict[str, Any] | None] | None = None,
         lm: Any = None,
-        telemetry: Path | None = None,
+        telemetry: TelemetryTarget | None = None,
         store: StoreChoice = LOCAL,
     ) -> None:
         """``lm``: a ready ``dspy.LM`` to use instead of building one from ``settings``.
@@ -338,7 +338,9 @@ class LmTier:
     async def _unit_findings(self, unit: Unit, rule_findings: Sequence[Finding]) -> None:
         key = self._key(unit)
         looked_up = time.monotonic()
-        cached = self.cache.get(key)
+        # Off the event loop: the team's cache is a network away (a database that went down
+        # costs a connection timeout before the cache gives up on it for a while).
+        cached = await asyncio.to_thread(self.cache.get, key)
         if cached is not None:
             self.stats.cache_hits += 1
             self._record(self.finder, key.program_version, looked_up, "cache_hit")
@@ -370,7 +372,9 @@ class LmTier:
         self.stats.dropped_claims += len(dropped)
         for reason in dropped:
             log.info("dropped a model finding: %s", reason)
-        self.cache.put(key, json.dumps([asdict(f) for f in checked.findings]))
+        await asyncio.to_thread(
+            self.cache.put, key, json.dumps([asdict(f) for f in checked.findings])
+        )
         if key.program_version == self.versions[finder]:  # else swapped meanwhile
             self._memory[unit.hash] = checked.findings
 
