@@ -8,11 +8,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_registry import save
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent
 from dspy_lsp.server.cli.main import main
 from dspy_lsp.server.lm.cache import CacheKey, LmCache
 from dspy_lsp.server.store.feedback_store import FeedbackStore
+from dspy_lsp.server.store.postgres.registry import TeamProgramRegistry
+from dspy_lsp.server.store.registry import ProgramRegistry
+from dspy_lsp.server.store.store_url import parse_store_url
+from dspy_lsp.server.store.tenant import Tenant
 
 KINDS = ("accepted", "dismissed_false_positive", "accepted", "ignored", "dismissed_later")
 
@@ -173,6 +178,45 @@ def test_the_lm_cache_is_copied_when_named_and_only_once(
     assert rows(pg_url, "SELECT digest, value, project FROM lm_cache ORDER BY value") == [
         (key.digest, f'{{"findings": [{n}]}}', "p") for n, key in enumerate(keys)
     ]
+
+
+def test_a_registry_s_versions_and_active_pointer_are_copied(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = feedback_file(tmp_path / "feedback.sqlite3", 1)
+    mine = ProgramRegistry(tmp_path / "programs")
+    first = save(mine, "Look only for eval.", created="2026-11-01T09:00:00+00:00")
+    second = save(mine, "Look for exec too.", parent=first.version, created="2026-11-02T09:00")
+    mine.activate("analyze", first.version)
+    mine.activate("analyze", second.version)
+    argv = ("--from", str(source), "--to", pg_url, "--project", "p", "--user", "ana",
+            "--programs-from", str(tmp_path / "programs"))  # fmt: skip
+
+    assert migrate(*argv) == 0
+
+    out = capsys.readouterr().out
+    assert "copied 2 program versions (any already there kept)" in out
+    assert f"analyze: {second.version} is now active" in out
+    team = TeamProgramRegistry(str(parse_store_url(pg_url).dsn), Tenant("p", "lead"))
+    assert [m.version for m in team.versions("analyze")] == [first.version, second.version]
+    assert team.active("analyze") == second.version
+    assert migrate(*argv) == 0
+    assert f"analyze: the team's active {second.version} was kept" in capsys.readouterr().out
+
+
+def test_the_team_s_active_version_stands(pg_url: str, tmp_path: Path) -> None:
+    source = feedback_file(tmp_path / "feedback.sqlite3", 1)
+    team = TeamProgramRegistry(str(parse_store_url(pg_url).dsn), Tenant("p", "ci"))
+    theirs = save(team, "The team's own.", created="2026-11-05T09:00:00+00:00")
+    team.activate("analyze", theirs.version)
+    mine = ProgramRegistry(tmp_path / "programs")
+    mine.activate("analyze", save(mine, "Mine.", created="2026-11-01T09:00:00+00:00").version)
+
+    assert migrate("--from", str(source), "--to", pg_url, "--project", "p", "--user", "ana",
+                   "--programs-from", str(tmp_path / "programs")) == 0  # fmt: skip
+
+    assert team.active("analyze") == theirs.version
+    assert len(team.versions("analyze")) == 2
 
 
 def test_a_url_with_a_password_is_refused(

@@ -1,7 +1,8 @@
 """``dspy-lsp store migrate``: copy a user's history from the SQLite files into the team store.
 
 Feedback events go to the project's rows under the user's name; optionally, an LM cache file's
-entries go to the project's shared cache. Each event's key is derived from its content and its
+entries go to the project's shared cache and a program registry's versions to the team's (the
+team's active version stands where it has one). Each event's key is derived from its content and its
 row id in the file, so running the command again (or after an interrupted run) adds nothing
 twice. Sources are read, never changed. Exit codes: 0 done, 2 error (one line on stderr).
 """
@@ -28,6 +29,9 @@ from ..store import sqlite_file
 from ..store.feedback_schema import COLUMNS, StoredEvent
 from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
 from ..store.project_root import project_root
+from ..store.registry import ProgramRegistry
+from ..store.registry_contract import RegistryUnavailable
+from ..store.registry_copy import CopiedPrograms, copy_programs
 from ..store.store_url import StoreUrlError, parse_store_url
 from ..store.tenant import Tenant, project_key, user_name
 from .help_text import described
@@ -76,17 +80,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     verbs = store.add_subparsers(dest="verb", required=True)
     migrate = verbs.add_parser(
         "migrate",
-        help="copy feedback (and an LM cache) from SQLite into PostgreSQL",
+        help="copy feedback (and an LM cache, programs) into PostgreSQL",
         description="Copy the feedback events of a SQLite feedback file, and optionally an LM"
-        " cache file's entries, into a team store's rows of one project. Running it again adds"
-        " nothing twice.",
+        " cache file's entries and a program registry's versions, into a team store's rows of"
+        " one project. Running it again adds nothing twice.",
     )
     migrate.add_argument(
         "--from",
         dest="source",
         metavar="URL",
-        help="the feedback file, sqlite:///path or a path (default: this project's, as"
-        " feedback stats finds it)",
+        help="the feedback file, sqlite:///path or a path (default: this project's: feedback.path,"
+        " else the per-user file of the project's root)",
     )
     migrate.add_argument(
         "--to",
@@ -99,6 +103,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="URL",
         help="also copy this LM cache file's entries, sqlite:///path or a path (default: none;"
         " the per-user cache holds every project's units, so it is copied only when named)",
+    )
+    migrate.add_argument(
+        "--programs-from",
+        type=Path,
+        metavar="DIR",
+        help="also copy this program registry's versions, lm.programs_dir (default: none); a"
+        " kind's active version is copied only where the team has none",
     )
     migrate.add_argument(
         "--project",
@@ -123,19 +134,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
-        moved, target, tenant = _migrate(args)
+        lines, problems = _migrate(args)
     except MigrateError as exc:
         print(f"dspy-lsp: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    for item in moved:
-        out.write(
-            f"moved {item.added:,} {item.what} ({item.present:,} already there) to {target}"
-            f" for project {tenant.project}\n"
-        )
+    for problem in problems:
+        print(f"dspy-lsp: not copied: {problem}", file=sys.stderr)
+    out.write("".join(f"{line}\n" for line in lines))
     return EXIT_OK
 
 
-def _migrate(args: argparse.Namespace) -> tuple[list[Moved], str, Tenant]:
+def _migrate(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """What was moved, a line each, and what could not be (a version the team store refused)."""
     directory = (args.workspace or Path.cwd()).resolve()
     resolved = project_settings(directory)
     settings = resolved.settings
@@ -156,11 +166,36 @@ def _migrate(args: argparse.Namespace) -> tuple[list[Moved], str, Tenant]:
         feedback = default_store_path(root or directory)
     events = read_events(feedback)
     entries = read_cache(_source_path(args.cache_from, "--cache-from")) if args.cache_from else []
+    if args.programs_from and not args.programs_from.is_dir():
+        raise MigrateError(f"{args.programs_from} is not a directory (no programs to move)")
     pool = _open(dsn)
     moved = [copy_events(pool, tenant, events)]
     if args.cache_from:
         moved.append(copy_cache(pool, tenant, entries))
-    return moved, dsn, tenant
+    where = f"to {dsn} for project {tenant.project}"
+    lines = [f"moved {m.added:,} {m.what} ({m.present:,} already there) {where}" for m in moved]
+    if not args.programs_from:
+        return lines, []
+    copied = _copy_programs(args.programs_from, dsn, tenant)
+    lines.append(f"copied {copied.versions:,} program versions (any already there kept) {where}")
+    lines += [f"{kind}: {_program(v)} is now active" for kind, v in copied.activated.items()]
+    lines += [
+        f"{kind}: the team's active {_program(v)} was kept" for kind, v in copied.kept.items()
+    ]
+    return lines, copied.problems
+
+
+def _copy_programs(directory: Path, dsn: str, tenant: Tenant) -> CopiedPrograms:
+    from ..store.postgres.registry import TeamProgramRegistry
+
+    try:
+        return copy_programs(ProgramRegistry(directory), TeamProgramRegistry(dsn, tenant))
+    except RegistryUnavailable as exc:
+        raise MigrateError(str(exc)) from None
+
+
+def _program(version: str | None) -> str:
+    return version or "built-in program"
 
 
 def _target(url: str | None) -> str:
