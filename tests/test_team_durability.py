@@ -136,6 +136,7 @@ _WRITER = textwrap.dedent(
     from dspy_lsp.server.store.postgres.team_store import close_team_stores
 
     url, who, count, pause, root = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), Path(sys.argv[5])
+    acked = open(root / f"{who}.acked", "a", encoding="utf-8")
     settings = Settings.model_validate({"project": "github.com/acme/app", "store": {"url": url}})
     choice, user = feedback_choice(settings, root)
     store = open_feedback_store(choice, root / "unused.sqlite3", user=user)
@@ -144,7 +145,7 @@ _WRITER = textwrap.dedent(
             kind="accepted", finding_id=f"{who}-{n}", rule="DL104", program_version="rule",
             created=time.time(),
         ))
-        print(f"{who}-{n}", flush=True)  # acknowledged
+        print(f"{who}-{n}", file=acked, flush=True)  # acknowledged: record returned
         time.sleep(pause)
     if "--die" in sys.argv:
         time.sleep(60)  # killed here by the test
@@ -157,6 +158,8 @@ _WRITER = textwrap.dedent(
 def start_writer(
     url: str, who: str, count: int, pause: float, root: Path, *extra: str
 ) -> subprocess.Popen[str]:
+    """A process recording ``count`` events through the server's code path; each name goes to
+    ``root / <who>.acked`` once ``record`` returned."""
     return subprocess.Popen(
         [sys.executable, "-c", _WRITER, url, who, str(count), str(pause), str(root), *extra],
         stdout=subprocess.PIPE,
@@ -165,19 +168,22 @@ def start_writer(
     )
 
 
+def acked(root: Path, who: str) -> list[str]:
+    path = root / f"{who}.acked"
+    return path.read_text(encoding="utf-8").split() if path.exists() else []
+
+
 def test_a_queue_left_by_a_killed_server_is_sent_by_the_next(
     pg_url: str, pg_cluster: object, tmp_path: Path
 ) -> None:
     with database_down(pg_cluster):
         writer = start_writer(pg_url, "w", 5, 0.0, tmp_path, "--die")
-        acknowledged = []
-        assert writer.stdout is not None
-        while len(acknowledged) < 5:
-            line = writer.stdout.readline()
-            assert line, writer.stderr.read() if writer.stderr else "writer ended"
-            acknowledged.append(line.strip())
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.wait()
+        wait_until(lambda: len(acked(tmp_path, "w")) == 5 or writer.poll() is not None)
+        with contextlib.suppress(ProcessLookupError):  # ended early: its stderr says why
+            os.kill(writer.pid, signal.SIGKILL)
+        _, err = writer.communicate()
+        acknowledged = acked(tmp_path, "w")
+        assert len(acknowledged) == 5, err
     dsn = parse_store_url(pg_url).dsn
     assert dsn is not None
     with Outbox(outbox_path(dsn, PROJECT)) as queue:
@@ -194,9 +200,15 @@ def test_four_servers_lose_and_duplicate_nothing_when_the_database_restarts_mid_
     PostgreSQL is stopped and started in the middle. Every acknowledged event is stored once."""
     count = 200
     writers = [start_writer(pg_url, f"w{n}", count, 0.01, tmp_path) for n in range(4)]
-    acknowledged: list[str] = []
+
+    def under_way() -> bool:  # every burst started (or a writer ended early: its stderr says)
+        return all(acked(tmp_path, f"w{n}") for n in range(4)) or any(
+            writer.poll() is not None for writer in writers
+        )
+
     try:
-        time.sleep(1.0)  # the burst under way
+        wait_until(under_way)
+        time.sleep(0.3)
         with database_down(pg_cluster):
             time.sleep(1.5)
         outputs = [writer.communicate(timeout=300) for writer in writers]
@@ -204,9 +216,9 @@ def test_four_servers_lose_and_duplicate_nothing_when_the_database_restarts_mid_
         for writer in writers:
             if writer.poll() is None:
                 writer.kill()
-    for writer, (out, err) in zip(writers, outputs, strict=True):
+    for writer, (_, err) in zip(writers, outputs, strict=True):
         assert writer.returncode == 0, err
-        acknowledged += out.split()
+    acknowledged = [name for n in range(4) for name in acked(tmp_path, f"w{n}")]
     assert len(acknowledged) == 4 * count
     queued = [err for _, err in outputs if "queued locally" in err]
     assert queued, "the outage fell outside the burst"
