@@ -55,6 +55,4 @@ def parse_store_url(url: str) -> StoreUrl:
         if not parts.path.strip("/") and "dbname" not in options:
             raise StoreUrlError(f"store.url {url!r} names no database (postgresql://host/db)")
         return StoreUrl("postgresql", dsn=urllib.parse.urlunsplit(parts._replace(scheme=scheme)))
-    raise StoreUrlError(
-        f"store.url {url!r}: expected postgresql://user@host/db or sqlite:///path"
-    )
+    raise StoreUrlError(f"store.url {url!r}: expected postgresql://user@host/db or sqlite:///path")

@@ -93,7 +93,5 @@ def _git_remote(root: Path) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    remotes = dict(
-        line.split(" ", 1) for line in result.stdout.splitlines() if " " in line
-    )
+    remotes = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
     return remotes.get("remote.origin.url") or next(iter(remotes.values()), None)

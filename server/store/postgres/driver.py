@@ -27,8 +27,7 @@ def open_pool(dsn: str, *, max_size: int = 4, name: str = "dspy-lsp") -> Connect
         from psycopg_pool import ConnectionPool
     except ImportError as exc:
         raise TeamStoreUnavailable(
-            "store.url names PostgreSQL but psycopg is not installed:"
-            " pip install 'dspy-lsp[team]'"
+            "store.url names PostgreSQL but psycopg is not installed: pip install 'dspy-lsp[team]'"
         ) from exc
     kwargs: dict[str, Any] = {
         "connect_timeout": CONNECT_TIMEOUT_S,

@@ -122,9 +122,7 @@ def migrate(conn: psycopg.Connection) -> int:
     any number of processes at once."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS dspy_lsp_schema (version INTEGER NOT NULL)"
-        )
+        conn.execute("CREATE TABLE IF NOT EXISTS dspy_lsp_schema (version INTEGER NOT NULL)")
         row = conn.execute("SELECT version FROM dspy_lsp_schema").fetchone()
         if row is None:
             conn.execute("INSERT INTO dspy_lsp_schema (version) VALUES (0)")
