@@ -313,7 +313,12 @@ class TeamFeedbackStore:
                 log.warning("team store %s: queued feedback not sent: %s", self.where, exc)
                 left = -1
             with self._lock:
-                if left == 0 and not self._outbox.count():
+                try:
+                    empty = left == 0 and not self._outbox.count()
+                except sqlite3.Error as exc:  # keep trying: events may be waiting in it
+                    log.warning("team store %s: the queue cannot be read: %s", self.where, exc)
+                    empty = False
+                if empty:
                     self._flusher = None
                     if self._told:
                         self._told = False
