@@ -163,3 +163,35 @@ def test_a_nul_in_the_code_is_stored_replaced_not_refused(pg_url: str) -> None:
     with open_team(pg_url, "acme/app") as store:
         store.record(dataclasses.replace(event("f"), code="x = '\x00'"))
         assert store.events()[0].event.code == "x = '\ufffd'"
+
+
+def test_the_server_says_once_why_the_team_store_is_not_used_and_records_locally(
+    tmp_path: Path,
+) -> None:
+    """No project key (no name, no remote): the local file, and the reason told once."""
+    from dspy_lsp.analyzers.learning.records import FeedbackRecord
+    from dspy_lsp.server.lsp.feedback import FeedbackPayload, FeedbackRecorder
+    from dspy_lsp.server.settings_model import Settings
+    from dspy_lsp.server.store.feedback_store import FeedbackStore
+
+    told: list[str] = []
+    recorder = FeedbackRecorder(lambda message, _: told.append(message))
+    settings = Settings.model_validate(
+        {"store": {"url": "postgresql://dev@db.example.com/team", "user": "ana@example.com"}}
+    )
+    local = tmp_path / "feedback.sqlite3"
+    feedback = settings.feedback.model_copy(update={"path": str(local)})
+    record = FeedbackRecord(
+        kind="accepted",  # type: ignore[arg-type]
+        finding_id="f1",
+        rule="DL104",
+        program_version="rule",
+    )
+    payload = FeedbackPayload.of(record, "file:///ws/a.py")
+    for _ in range(3):
+        assert recorder.record([payload], feedback, tmp_path, lambda _: "a.py", settings)
+    recorder.close()
+    assert len(told) == 1 and "project key" in told[0]
+    with FeedbackStore(local) as store:
+        assert [r.user for r in store.by_user()] == ["ana@example.com"]
+        assert len(store.events()) == 3
