@@ -184,7 +184,7 @@ async def _fix(
                 project, _tests_settings(args, resolved.settings.tests), coverage_dir(settings)
             )
             coverage = await cancellable(tests.coverage)
-            recorder = AttemptRecorder(project, resolved.settings.feedback)
+            recorder = AttemptRecorder(project, resolved.settings.feedback, resolved.settings)
             with project_copy(project) as copy:
                 files = iter_python_files([root_arg], resolved.settings.exclude, resolved.root)
                 for path in files:
