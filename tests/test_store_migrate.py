@@ -145,6 +145,18 @@ def test_the_user_a_file_recorded_wins_over_the_default(pg_url: str, tmp_path: P
     assert rows(pg_url, "SELECT DISTINCT user_name FROM feedback_events") == [("bo@example.com",)]
 
 
+def test_a_nul_in_an_event_s_text_does_not_stop_the_migration(pg_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "feedback.sqlite3"
+    with FeedbackStore(source) as store:  # SQLite keeps a NUL; PostgreSQL's text cannot
+        store.record(event(0, code="data = b'\x00'  # pasted\x00"))
+
+    assert migrate("--from", str(source), "--to", pg_url, "--project", "p", "--user", "ana") == 0
+
+    assert rows(pg_url, "SELECT code FROM feedback_events") == [
+        ("data = b'\ufffd'  # pasted\ufffd",)
+    ]
+
+
 def test_the_project_key_defaults_to_the_project_here(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

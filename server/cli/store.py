@@ -28,6 +28,7 @@ from ..settings import project_settings
 from ..store import sqlite_file
 from ..store.feedback_schema import COLUMNS, StoredEvent
 from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
+from ..store.postgres.feedback import _text_safe
 from ..store.project_root import project_root
 from ..store.registry import ProgramRegistry
 from ..store.registry_contract import RegistryUnavailable
@@ -226,6 +227,7 @@ def _source_path(value: str, option: str) -> Path:
 def _open(dsn: str) -> ConnectionPool:
     """The team store's pool, its schema brought up to date."""
     from ..store.postgres.driver import TeamStoreUnavailable, unreachable_errors
+    from ..store.postgres.outage import database_errors
     from ..store.postgres.team_store import team_store
 
     try:
@@ -235,6 +237,8 @@ def _open(dsn: str) -> ConnectionPool:
         raise MigrateError(str(exc)) from None
     except unreachable_errors() as exc:
         raise MigrateError(f"the team store {dsn} cannot be reached: {exc}") from None
+    except database_errors() as exc:  # a newer schema, a role without the rights
+        raise MigrateError(f"the team store {dsn} cannot be used: {exc}") from None
     return store.pool
 
 
@@ -314,7 +318,7 @@ def copy_events(pool: ConnectionPool, tenant: Tenant, events: Sequence[SourceEve
     rows = []
     for e in events:
         user = e.user or tenant.user
-        fields = (getattr(e.stored.event, c) for c in COLUMNS)
+        fields = (_text_safe(getattr(e.stored.event, c)) for c in COLUMNS)
         rows.append((tenant.project, user, event_key(user, e), *fields))
     return Moved("feedback events", *_insert(pool, tenant, _INSERT_EVENT, rows))
 
@@ -332,6 +336,7 @@ def _insert(
 ) -> tuple[int, int]:
     """(added, already there) after inserting ``rows`` all at once or not at all."""
     from ..store.postgres.driver import unreachable_errors
+    from ..store.postgres.outage import database_errors
     from ..store.postgres.scope import tenant_transaction
 
     if not rows:
@@ -342,4 +347,6 @@ def _insert(
             added = cursor.rowcount
     except unreachable_errors() as exc:
         raise MigrateError(f"the team store went away; nothing was moved: {exc}") from None
+    except database_errors() as exc:
+        raise MigrateError(f"the team store refused the rows; nothing was moved: {exc}") from None
     return added, len(rows) - added
