@@ -293,3 +293,20 @@ def test_a_missing_source_is_an_error_not_a_new_file(
 
     assert f"{missing} does not exist" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_a_developer_with_no_history_yet_gets_a_ready_store_not_an_error(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "acme-app"\n')
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "empty-data"))
+    monkeypatch.chdir(project)
+
+    assert migrate("--to", pg_url, "--user", "ana") == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("no local feedback history at ") and "the team store is ready" in out
+    assert not (tmp_path / "empty-data").exists()  # nothing created to say there was nothing
+    assert rows(pg_url, "SELECT version FROM dspy_lsp_schema") == [(2,)]

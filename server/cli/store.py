@@ -28,7 +28,7 @@ from ..settings import project_settings
 from ..store import sqlite_file
 from ..store.feedback_schema import COLUMNS, StoredEvent
 from ..store.feedback_store import FeedbackStore, FeedbackStoreError, default_store_path
-from ..store.postgres.feedback import _text_safe
+from ..store.postgres.feedback import INSERT_EVENT, text_safe
 from ..store.project_root import project_root
 from ..store.registry import ProgramRegistry
 from ..store.registry_contract import RegistryUnavailable
@@ -46,11 +46,6 @@ EVENT_KEYS = uuid.UUID("5b0c6f0e-4f52-4d4e-9a36-64737079736c")
 """The uuid5 namespace of migrated events' keys; changing it would duplicate every event a
 second migrate copies."""
 
-_INSERT_EVENT = (
-    f"INSERT INTO feedback_events (project, user_name, event_key, {', '.join(COLUMNS)})"
-    f" VALUES (%s, %s, %s, {', '.join(['%s'] * len(COLUMNS))})"
-    " ON CONFLICT (project, event_key) DO NOTHING"
-)
 _INSERT_ENTRY = (
     "INSERT INTO lm_cache (project, digest, value, user_name, last_used)"
     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (project, digest) DO NOTHING"
@@ -165,7 +160,9 @@ def _migrate(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         feedback = Path(settings.feedback.path)
     else:
         feedback = default_store_path(root or directory)
-    events = read_events(feedback)
+    # A file named on the command line must exist; a developer with no history yet has none.
+    history = bool(args.source) or feedback.exists()
+    events = read_events(feedback) if history else []
     entries = read_cache(_source_path(args.cache_from, "--cache-from")) if args.cache_from else []
     if args.programs_from and not args.programs_from.is_dir():
         raise MigrateError(f"{args.programs_from} is not a directory (no programs to move)")
@@ -175,6 +172,8 @@ def _migrate(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         moved.append(copy_cache(pool, tenant, entries))
     where = f"to {dsn} for project {tenant.project}"
     lines = [f"moved {m.added:,} {m.what} ({m.present:,} already there) {where}" for m in moved]
+    if not history:
+        lines.insert(0, f"no local feedback history at {feedback}; the team store is ready")
     if not args.programs_from:
         return lines, []
     copied = _copy_programs(args.programs_from, dsn, tenant)
@@ -318,9 +317,9 @@ def copy_events(pool: ConnectionPool, tenant: Tenant, events: Sequence[SourceEve
     rows = []
     for e in events:
         user = e.user or tenant.user
-        fields = (_text_safe(getattr(e.stored.event, c)) for c in COLUMNS)
+        fields = (text_safe(getattr(e.stored.event, c)) for c in COLUMNS)
         rows.append((tenant.project, user, event_key(user, e), *fields))
-    return Moved("feedback events", *_insert(pool, tenant, _INSERT_EVENT, rows))
+    return Moved("feedback events", *_insert(pool, tenant, INSERT_EVENT, rows))
 
 
 def copy_cache(

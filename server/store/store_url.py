@@ -28,7 +28,7 @@ class StoreUrl:
 
     def display(self) -> str:
         """For messages and the dashboard."""
-        return f"sqlite:///{self.path}" if self.path is not None else str(self.dsn)
+        return f"sqlite://{self.path}" if self.path is not None else str(self.dsn)
 
 
 def parse_store_url(url: str) -> StoreUrl:

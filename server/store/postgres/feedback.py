@@ -46,11 +46,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_INSERT = (
+INSERT_EVENT = (
     f"INSERT INTO feedback_events (project, user_name, event_key, {', '.join(COLUMNS)})"
     f" VALUES (%s, %s, %s{', %s' * len(COLUMNS)})"
-    " ON CONFLICT (project, event_key) DO NOTHING RETURNING id"
+    " ON CONFLICT (project, event_key) DO NOTHING"
 )
+"""One event with its owner and idempotency key; one already there (the same key) is skipped."""
+_INSERT = f"{INSERT_EVENT} RETURNING id"
 _COUNTS = ", ".join("count(*) FILTER (WHERE kind = %s)" for _ in FeedbackKind)
 _KINDS = [str(kind) for kind in FeedbackKind]
 _BATCH = 100
@@ -105,7 +107,7 @@ class TeamFeedbackStore:
         """Store ``event`` (redacted); it is committed, to the database or to the local queue,
         when this returns. Returns the database's id, or its place in the queue."""
         environ = os.environ if self._environ is None else self._environ
-        row = [_text_safe(value) for value in to_row(event, env_secrets(environ))]
+        row = [text_safe(value) for value in to_row(event, env_secrets(environ))]
         key = str(uuid.uuid4())
         with self._lock:
             if self._closed:
@@ -272,7 +274,7 @@ class TeamFeedbackStore:
         self._ensure_schema()
         with tenant_transaction(self._team.pool, self.tenant) as conn:
             conn.cursor().executemany(
-                _INSERT.removesuffix(" RETURNING id"),
+                INSERT_EVENT,
                 [(*self._owner(queued.user, queued.event_key), *queued.row) for queued in batch],
             )
 
@@ -341,7 +343,7 @@ class TeamFeedbackStore:
             ) from exc
 
 
-def _text_safe(value: object) -> object:
+def text_safe(value: object) -> object:
     """PostgreSQL's text cannot hold NUL (SQLite's can); one in a pasted snippet would make the
     event, and every event queued behind it, unstorable. Replaced, as lone surrogates are."""
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
