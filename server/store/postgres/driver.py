@@ -8,6 +8,7 @@ later call.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ def open_pool(dsn: str, *, max_size: int = 4, name: str = "dspy-lsp") -> Connect
         raise TeamStoreUnavailable(
             "store.url names PostgreSQL but psycopg is not installed: pip install 'dspy-lsp[team]'"
         ) from exc
+    # The pool warns at every failed reconnection (several a second while the database is down);
+    # the stores say once that it is unreachable, and once that it is back.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {
         "connect_timeout": CONNECT_TIMEOUT_S,
         "application_name": name,
