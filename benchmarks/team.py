@@ -6,7 +6,8 @@ shared by the team, the popular ones opened far more often (Zipf), as on a real 
 one developer's server reviewed is a hit for the next: the cross-user hit rate means something.
 A miss stands for an LM call (not made: the model's time is not the store's) and stores the
 result. Then a saturation run: every user records as fast as it can, for the most events per
-second this machine sustains.
+second this machine sustains. Each run is made twice: against the team store, and against what
+every developer has without it, a SQLite feedback file and LM cache of their own (the anchor).
 
 Without ``--url``, a throwaway cluster is started as the tests start theirs
 (``tests/postgres_cluster.py``), but with ``fsync`` on: an event counts as kept only once it is
@@ -36,8 +37,9 @@ from typing import Any
 import psycopg
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
-from dspy_lsp.server.lm.cache import CacheKey
+from dspy_lsp.server.lm.cache import CacheKey, LmCache, ResultCache
 from dspy_lsp.server.store.feedback_backend import FeedbackBackend, open_feedback_store
+from dspy_lsp.server.store.feedback_store import FeedbackStore
 from dspy_lsp.server.store.postgres.lm_cache import TeamLmCache
 from dspy_lsp.server.store.postgres.team_store import close_team_stores, team_store
 from dspy_lsp.server.store.store_choice import StoreChoice
@@ -136,6 +138,7 @@ def simulate_user(
     data_dir: str,
     start: Any,
     results: Any,
+    local: bool,
 ) -> None:
     """One developer's server: opens its stores, waits for the others, then works ``seconds``.
     Its local queue for outages goes to the run's scratch data directory (``XDG_DATA_HOME``)."""
@@ -144,8 +147,14 @@ def simulate_user(
     tenant = Tenant(PROJECT, user)
     result = UserResult(user)
     rng = random.Random(index)
-    feedback = open_team_feedback(StoreChoice(parse_store_url(url), tenant))
-    cache = TeamLmCache(team_store(url), tenant, url)
+    feedback: FeedbackBackend
+    cache: ResultCache
+    if local:  # the anchor: this developer's own files, as without a team store
+        feedback = FeedbackStore(Path(data_dir) / f"{user}.sqlite3", user=user)
+        cache = LmCache(Path(data_dir) / f"{user}-lm-cache.sqlite3")
+    else:
+        feedback = open_team_feedback(StoreChoice(parse_store_url(url), tenant))
+        cache = TeamLmCache(team_store(url), tenant, url)
     weights = [1 / (k + 1) ** pace.zipf for k in range(pace.files)]
     cache.get(CacheKey("warm-up", VERSION, MODEL, "s"))  # connect before the clock starts
     start.wait()
@@ -176,7 +185,7 @@ def simulate_user(
     results.put(result)
 
 
-def open_file(cache: TeamLmCache, file: int, pace: Pace, user: str, result: UserResult) -> None:
+def open_file(cache: ResultCache, file: int, pace: Pace, user: str, result: UserResult) -> None:
     """Look up each unit of ``file``; a miss stands for an LM call, whose result is stored."""
     for unit in range(pace.units_per_file):
         key = CacheKey(f"file-{file}-unit-{unit}", VERSION, MODEL, "settings")
@@ -200,13 +209,19 @@ def measure(
 ) -> list[RunFigures]:
     """The editor run, then (``saturation_s`` > 0) the saturation run, on a cleared project."""
     prepare(url)
-    runs = [run(url, "editor rates", users, seconds, pace)]
+    runs = [
+        run(url, "editor rates, own SQLite files (anchor)", users, seconds, pace, local=True),
+        run(url, "editor rates, team store", users, seconds, pace, local=False),
+    ]
     if saturation_s > 0:
-        runs.append(run(url, "saturation", users, saturation_s, Pace(saturate=True)))
+        flat_out = Pace(saturate=True)
+        runs.append(run(url, "saturation, own SQLite files (anchor)", users, saturation_s,
+                        flat_out, local=True))  # fmt: skip
+        runs.append(run(url, "saturation, team store", users, saturation_s, flat_out, local=False))
     return runs
 
 
-def run(url: str, name: str, users: int, seconds: float, pace: Pace) -> RunFigures:
+def run(url: str, name: str, users: int, seconds: float, pace: Pace, *, local: bool) -> RunFigures:
     """``users`` processes against ``url`` for ``seconds``; their figures summed."""
     context = multiprocessing.get_context("fork")  # the children need none of main's imports
     start = context.Barrier(users + 1)
@@ -214,7 +229,8 @@ def run(url: str, name: str, users: int, seconds: float, pace: Pace) -> RunFigur
     data_dir = tempfile.mkdtemp(prefix="dspy-lsp-team-bench-")
     processes = [
         context.Process(
-            target=simulate_user, args=(url, i, pace, seconds, data_dir, start, results)
+            target=simulate_user,
+            args=(url, i, pace, seconds, data_dir, start, results, local),
         )
         for i in range(users)
     ]

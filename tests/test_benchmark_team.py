@@ -1,5 +1,6 @@
 """benchmarks/team.py in a small mode against the test cluster: every event a simulated user
-saw acknowledged is in the team store, and users hit entries others stored."""
+saw acknowledged is in the team store, users hit entries others stored, and the anchor (each
+user's own SQLite files) runs beside it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_every_acknowledged_event_is_stored_and_the_cache_is_shared(
          "--events-per-s", "10", "--opens-per-s", "10", "--files", "4", "--json", str(out)]
     )  # fmt: skip
 
-    editor, saturation = json.loads(out.read_text())["runs"]
+    own_editor, editor, own_saturation, saturation = json.loads(out.read_text())["runs"]
     with psycopg.connect(pg_url) as conn:
         stored = conn.execute("SELECT count(*), count(DISTINCT user_name) FROM feedback_events")
         assert stored.fetchone() == (editor["events"] + saturation["events"], 3)
@@ -32,3 +33,7 @@ def test_every_acknowledged_event_is_stored_and_the_cache_is_shared(
     assert editor["lookups"] > entries[0] and editor["hit_rate"] > 0
     assert 0 < editor["cross_user_hit_rate"] <= editor["hit_rate"]
     assert saturation["lookups"] == 0
+    # The anchor: each user's own files, never in the team store, and no one else's hits.
+    assert own_editor["events"] > 0 and own_saturation["events"] > 0
+    assert (own_editor["errors"], own_saturation["errors"]) == (0, 0)
+    assert own_editor["cross_user_hit_rate"] == 0
