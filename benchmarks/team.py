@@ -38,9 +38,9 @@ import psycopg
 
 from dspy_lsp.analyzers.learning.records import FeedbackEvent, FeedbackKind
 from dspy_lsp.server.lm.cache import CacheKey, LmCache, ResultCache
+from dspy_lsp.server.lm.team_cache import TeamLmCache
 from dspy_lsp.server.store.feedback_backend import FeedbackBackend, open_feedback_store
 from dspy_lsp.server.store.feedback_store import FeedbackStore
-from dspy_lsp.server.store.postgres.lm_cache import TeamLmCache
 from dspy_lsp.server.store.postgres.team_store import close_team_stores, team_store
 from dspy_lsp.server.store.store_choice import StoreChoice
 from dspy_lsp.server.store.store_url import parse_store_url

@@ -44,7 +44,7 @@ def open_cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenC
     if request.param == "sqlite":
         yield lambda **options: LmCache(tmp_path / "lm.sqlite3", **options)
         return
-    from dspy_lsp.server.store.postgres.lm_cache import TeamLmCache
+    from dspy_lsp.server.lm.team_cache import TeamLmCache
     from dspy_lsp.server.store.postgres.team_store import close_team_stores, team_store
     from dspy_lsp.server.store.store_url import parse_store_url
     from dspy_lsp.server.store.tenant import Tenant

@@ -36,7 +36,7 @@ def test_the_readme_settings_table_is_generated_from_the_model() -> None:
 def test_every_key_of_the_model_is_documented_once_with_a_description() -> None:
     docs = setting_docs()
     keys = [doc.path for doc in docs]
-    sections = {"lm", "feedback", "learn", "tests", "actions"}
+    sections = {"lm", "store", "feedback", "learn", "tests", "actions"}
     expected = [(name,) for name in Settings.model_fields if name not in sections]
     for section in sections:
         expected += [(section, key) for key in type(getattr(Settings(), section)).model_fields]

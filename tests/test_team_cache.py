@@ -16,8 +16,8 @@ import pytest
 from dspy_lsp.server.lm.cache import CacheKey
 from dspy_lsp.server.lm.storage import location as location_of
 from dspy_lsp.server.lm.storage import open_lm_cache
+from dspy_lsp.server.lm.team_cache import TeamLmCache
 from dspy_lsp.server.settings_model import LmSettings, Settings, StoreSettings
-from dspy_lsp.server.store.postgres.lm_cache import TeamLmCache
 from dspy_lsp.server.store.postgres.team_store import close_team_stores, team_store
 from dspy_lsp.server.store.store_choice import choose_store
 from dspy_lsp.server.store.store_url import parse_store_url

@@ -32,8 +32,8 @@ def open_lm_cache(choice: StoreChoice, settings: LmSettings) -> ResultCache:
     """The cache the tier for ``choice``'s project reads and fills."""
     if choice.tenant is not None and choice.url is not None and choice.url.dsn is not None:
         from ..store.postgres.driver import TeamStoreUnavailable
-        from ..store.postgres.lm_cache import TeamLmCache
         from ..store.postgres.team_store import team_store
+        from .team_cache import TeamLmCache
 
         try:
             return TeamLmCache(team_store(choice.url.dsn), choice.tenant, location(choice))

@@ -11,16 +11,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, TextIO
+from typing import Protocol, Self, TextIO
 
 from ...analyzers.learning.records import FeedbackEvent, FeedbackKind
 from .feedback_schema import StoredEvent
 from .feedback_stats import RuleStats, UserStats
 from .feedback_store import FeedbackStore
-from .store_choice import StoreChoice
-
-if TYPE_CHECKING:  # pydantic: the server answers initialize before it loads
-    from ..settings_model import Settings
+from .store_choice import StoreChoice, StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +103,7 @@ def store_exists(choice: StoreChoice, default_path: Path) -> bool:
     return path is None or path.is_file()
 
 
-def feedback_choice(settings: Settings, root: Path) -> tuple[StoreChoice, str]:
+def feedback_choice(settings: StoreSettings, root: Path) -> tuple[StoreChoice, str]:
     """The project's store and who records into it: the tenant's user in team mode, else
     ``store.user`` or the git e-mail or login (see ``tenant.user_name``)."""
     from .store_choice import choose_store

@@ -10,13 +10,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .store_url import StoreUrl, StoreUrlError, parse_store_url
 from .tenant import Tenant, project_key, user_name
 
-if TYPE_CHECKING:  # pydantic: the server answers initialize before it loads
-    from ..settings_model import Settings
+
+class StoreKeys(Protocol):
+    """The ``store`` section of the settings (the store sits below the settings' room)."""
+
+    @property
+    def url(self) -> str | None: ...
+
+    @property
+    def user(self) -> str | None: ...
+
+
+class StoreSettings(Protocol):
+    """What of the resolved settings decides the store: ``Settings`` has it."""
+
+    @property
+    def project(self) -> str | None: ...
+
+    @property
+    def store(self) -> StoreKeys: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +53,7 @@ class StoreChoice:
 LOCAL = StoreChoice(None, None)
 
 
-def choose_store(settings: Settings, root: Path | None) -> StoreChoice:
+def choose_store(settings: StoreSettings, root: Path | None) -> StoreChoice:
     """The store for the project at ``root`` (None: no project, e.g. a loose file)."""
     if not settings.store.url:
         return LOCAL

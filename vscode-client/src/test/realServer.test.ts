@@ -36,7 +36,7 @@ const python = process.env.DSPY_LSP_PYTHON ?? "python3";
 const TRUSTED: SessionTrust = { workspaceTrusted: true, trustProjectSettings: false };
 
 interface DebugInfo {
-    settings: { ignore: string[]; select: string[]; debounce_ms: number; lm: Record<string, unknown>; tests: Record<string, unknown> };
+    settings: { ignore: string[]; select: string[]; debounce_ms: number; lm: Record<string, unknown>; tests: Record<string, unknown>; project: string | null; store: Record<string, unknown> };
     config_errors: string[];
     trust?: { project_trusted: boolean; ignored_project_keys: string[]; restricted_mode: boolean };
 }
@@ -123,13 +123,14 @@ describe("the real dspy-lsp server", () => {
         if (skip) return t.skip(skip);
         const every = {
             select: ["DL1"], ignore: ["DL101"], overrides: [{ path: "tests/*", ignore: ["DL106"] }], exclude: ["build/*"],
-            debounceMs: 0, maxFileChars: 100_000,
+            debounceMs: 0, maxFileChars: 100_000, project: "acme-app",
             "lm.model": "openai/test-model", "lm.apiBase": "http://127.0.0.1:9/v1", "lm.apiKeyEnv": "NO_SUCH_KEY",
             "lm.temperature": 0, "lm.maxTokens": 100, "lm.timeoutS": 5, "lm.maxConcurrency": 2,
             "lm.requestsPerMinute": 10, "lm.maxAttempts": 2, "lm.breakerFailures": 2, "lm.breakerResetS": 5,
             "lm.runOn": ["command"], "lm.planAttempts": 1, "lm.cachePath": path.join(root, "cache.sqlite3"),
             "lm.programsDir": path.join(root, "programs"), "lm.maxQueue": 3, "lm.minConfidence": 0.2,
             "lm.finder": "analyze",
+            "store.url": `sqlite://${path.join(root, "team.sqlite3")}`, "store.user": "ana@example.com",
             "feedback.enabled": true, "feedback.path": path.join(root, "feedback.sqlite3"), "feedback.ignoreAfterSaves": 2,
             "learn.auto": false, "learn.window": 10, "learn.minNewLabels": 3, "learn.optimizer": "mipro", "learn.budget": 2,
             "learn.maxRequests": 50, "learn.maxTokens": 10_000,
@@ -147,6 +148,8 @@ describe("the real dspy-lsp server", () => {
         assert.equal(info.settings.lm.min_confidence, 0.2);
         assert.equal(info.settings.lm.finder, "analyze");
         assert.equal(info.settings.tests.command, "python3 -m pytest -q");
+        assert.equal(info.settings.project, "acme-app");
+        assert.equal(info.settings.store.user, "ana@example.com");
         const status = parseStatus(await command("dspy-lsp.status"));
         assert.ok(status);
         assert.equal(formatStatus(status).text, "$(check) LM ready");

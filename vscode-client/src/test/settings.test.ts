@@ -162,11 +162,12 @@ describe("setting tables", () => {
     it("cover every server key of the settings model with its snake_case path", () => {
         const paths = SERVER_SETTINGS.map((s) => s.path.join("."));
         assert.deepEqual(paths, [
-            "select", "ignore", "overrides", "exclude", "debounce_ms", "max_file_chars",
+            "select", "ignore", "overrides", "exclude", "debounce_ms", "max_file_chars", "project",
             "lm.model", "lm.api_base", "lm.api_key_env", "lm.temperature", "lm.max_tokens", "lm.finder", "lm.min_confidence",
             "lm.timeout_s",
             "lm.max_concurrency", "lm.requests_per_minute", "lm.max_attempts", "lm.breaker_failures",
             "lm.breaker_reset_s", "lm.run_on", "lm.plan_attempts", "lm.cache_path", "lm.programs_dir", "lm.max_queue",
+            "store.url", "store.user",
             "feedback.enabled", "feedback.path", "feedback.ignore_after_saves",
             "learn.auto", "learn.window", "learn.min_new_labels", "learn.optimizer", "learn.budget",
             "learn.max_requests", "learn.max_tokens",

@@ -43,12 +43,13 @@ describe("package.json and workspace trust", () => {
         assert.match(capability.description ?? "", /Restricted Mode/);
     });
 
-    it("marks every lm.* setting but lm.runOn, lm.minConfidence and lm.finder, every learn.* and tests.*, feedback.path, the interpreter and importStrategy restricted", () => {
+    it("marks every lm.* setting but lm.runOn, lm.minConfidence and lm.finder, every learn.*, tests.* and store.*, feedback.path, the interpreter and importStrategy restricted", () => {
         const expected = keys.filter(
             (k) =>
                 (k.startsWith("lm.") && !["lm.runOn", "lm.minConfidence", "lm.finder"].includes(k)) ||
                 k.startsWith("learn.") ||
                 k.startsWith("tests.") ||
+                k.startsWith("store.") ||
                 k === "feedback.path" ||
                 k === "interpreter" ||
                 k === "importStrategy" ||
@@ -56,6 +57,7 @@ describe("package.json and workspace trust", () => {
         );
         assert.ok(expected.includes("lm.model") && expected.includes("lm.apiKeyEnv") && expected.includes("learn.auto"));
         assert.ok(expected.includes("tests.command") && expected.includes("tests.python"));
+        assert.ok(expected.includes("store.url") && expected.includes("store.user") && !expected.includes("project"));
         for (const key of keys) {
             assert.equal(properties[`${SECTION}.${key}`]?.restricted === true, expected.includes(key), `${SECTION}.${key}`);
         }
