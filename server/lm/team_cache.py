@@ -16,9 +16,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
+from ..store.closing import ClosesOnExit
 from ..store.postgres.outage import RETRY_AFTER_S, Outage, database_errors
 from ..store.postgres.scope import tenant_transaction
 from ..store.postgres.team_store import TeamStore
@@ -34,7 +33,7 @@ _EVICT = (
 )
 
 
-class TeamLmCache:
+class TeamLmCache(ClosesOnExit):
     """The ``lm_cache`` table of one project, on the process's pool for the team database."""
 
     path = None
@@ -129,17 +128,6 @@ class TeamLmCache:
     def close(self) -> None:
         """Stops using the database; the pool is the process's (``close_team_stores``)."""
         self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _lookup(self, digest: str) -> str | None:
         """The value, refreshing its ``last_used`` when that is older than the touch interval

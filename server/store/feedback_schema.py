@@ -6,10 +6,10 @@ One definition of the row, shared by the store's writes and reads.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ...analyzers.learning.records import FeedbackEvent
+from ...analyzers.learning.records import FeedbackEvent, FeedbackKind
 from .redaction import redact
 
 TABLES = frozenset({"events"})
@@ -127,3 +127,13 @@ def _storable(value: object) -> object:
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
     return value
+
+
+def chosen_kinds(kinds: Iterable[FeedbackKind]) -> tuple[FeedbackKind, ...]:
+    """``kinds`` without repeats; an unknown kind is a ``ValueError`` naming the known ones."""
+    wanted = tuple(dict.fromkeys(kinds))
+    unknown = [kind for kind in wanted if kind not in set(FeedbackKind)]
+    if unknown:
+        expected = ", ".join(FeedbackKind)
+        raise ValueError(f"unknown feedback kinds {unknown}; expected some of {expected}")
+    return wanted

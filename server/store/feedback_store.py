@@ -52,6 +52,7 @@ from .feedback_schema import (
     TABLES,
     UNKNOWN_USER,
     StoredEvent,
+    chosen_kinds,
     select,
     stored,
     to_row,
@@ -236,11 +237,7 @@ class FeedbackStore(LockedConnection):
         """Events with ``since <= created < until`` (either bound optional), oldest id first."""
         where, params = window(since, until)
         if kinds is not None:
-            wanted = tuple(dict.fromkeys(kinds))
-            unknown = [kind for kind in wanted if kind not in set(FeedbackKind)]
-            if unknown:
-                expected = ", ".join(FeedbackKind)
-                raise ValueError(f"unknown feedback kinds {unknown}; expected some of {expected}")
+            wanted = chosen_kinds(kinds)
             if not wanted:
                 return []
             where.append(f"kind IN ({', '.join('?' * len(wanted))})")

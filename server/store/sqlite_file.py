@@ -17,13 +17,13 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+
+from .closing import ClosesOnExit
 
 log = logging.getLogger(__name__)
 
 
-class LockedConnection:
+class LockedConnection(ClosesOnExit):
     """One connection behind a lock, closed once; a context manager that closes it."""
 
     _lock: threading.Lock
@@ -35,17 +35,6 @@ class LockedConnection:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.close()
                 self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def retry_while_busy(

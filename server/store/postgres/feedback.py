@@ -25,11 +25,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ....analyzers.learning.records import FeedbackEvent, FeedbackKind
-from ..feedback_schema import COLUMNS, StoredEvent, stored, to_row, window
+from ..closing import ClosesOnExit
+from ..feedback_schema import COLUMNS, StoredEvent, chosen_kinds, stored, to_row, window
 from ..feedback_stats import RuleStats, UserStats
 from ..feedback_store import FeedbackStoreError
 from ..redaction import env_secrets
@@ -60,7 +60,7 @@ _BATCH = 100
 _FIRST_RETRY_S, _LAST_RETRY_S = 0.25, 5.0
 
 
-class TeamFeedbackStore:
+class TeamFeedbackStore(ClosesOnExit):
     """The project's feedback in the team database, with a local queue for outages.
 
     ``notify`` hears, once per outage, that events are being queued, and once that they were
@@ -178,17 +178,6 @@ class TeamFeedbackStore:
                 log.warning("%d feedback events stay queued in %s", left, self._outbox.path)
         self._outbox.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def events(
         self,
         since: float | None = None,
@@ -198,11 +187,7 @@ class TeamFeedbackStore:
         """Events with ``since <= created < until`` (either bound optional), oldest id first."""
         where, params = window(since, until, "%s")
         if kinds is not None:
-            wanted = tuple(dict.fromkeys(kinds))
-            unknown = [kind for kind in wanted if kind not in set(FeedbackKind)]
-            if unknown:
-                expected = ", ".join(FeedbackKind)
-                raise ValueError(f"unknown feedback kinds {unknown}; expected some of {expected}")
+            wanted = chosen_kinds(kinds)
             if not wanted:
                 return []
             where.append("kind = ANY(%s)")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from ..closing import ClosesOnExit
 from ..telemetry import (
     NOT_ERRORS,
     NOT_SENT,
@@ -65,7 +65,7 @@ class TeamTelemetryTarget:
     """For people: the database (no password) and project."""
 
 
-class TeamTelemetry:
+class TeamTelemetry(ClosesOnExit):
     """The ``lm_calls`` rows of one project, on the process's pool for the team database."""
 
     def __init__(
@@ -159,17 +159,6 @@ class TeamTelemetry:
 
     def close(self) -> None:
         """Nothing of its own to close: the pool is the process's (``close_team_stores``)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _filters(
