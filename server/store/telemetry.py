@@ -178,17 +178,7 @@ class TelemetryStore(db.LockedConnection):
     # -- writing ------------------------------------------------------------------------------
     def record(self, call: LmCall) -> None:
         """Store one call; a failure is logged (once) and swallowed."""
-        row = (
-            _epoch(call.at),
-            call.program,
-            call.version,
-            call.model,
-            int(call.prompt_tokens),
-            int(call.completion_tokens),
-            float(call.cost_usd),
-            float(call.latency_s),
-            call.outcome,
-        )
+        row = call_row(call, _epoch(call.at))
         self._write(f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def record_breaker_opening(self, model: str, at: datetime) -> None:
@@ -482,4 +472,19 @@ def _merge_daily(conn: sqlite3.Connection, usage: DailyUsage) -> None:
             usage.latency_p95_s,
             usage.breaker_openings,
         ),
+    )
+
+
+def call_row(call: LmCall, at: object) -> tuple[object, ...]:
+    """A call's values in the stores' column order, with ``at`` as the store keeps the time."""
+    return (
+        at,
+        call.program,
+        call.version,
+        call.model,
+        int(call.prompt_tokens),
+        int(call.completion_tokens),
+        float(call.cost_usd),
+        float(call.latency_s),
+        call.outcome,
     )

@@ -25,6 +25,7 @@ from ..telemetry import (
     LmCall,
     TelemetryStoreError,
     as_utc,
+    call_row,
     day_start,
 )
 from ..tenant import Tenant
@@ -84,19 +85,7 @@ class TeamTelemetry(ClosesOnExit):
     # -- writing ------------------------------------------------------------------------------
     def record(self, call: LmCall) -> None:
         """Store one call of this user; dropped (never raised) when the database cannot."""
-        self._insert(
-            (
-                as_utc(call.at),
-                call.program,
-                call.version,
-                call.model,
-                int(call.prompt_tokens),
-                int(call.completion_tokens),
-                float(call.cost_usd),
-                float(call.latency_s),
-                call.outcome,
-            )
-        )
+        self._insert(call_row(call, as_utc(call.at)))
 
     def record_breaker_opening(self, model: str, at: datetime) -> None:
         """Store that the circuit breaker opened for ``model``; never raises."""
