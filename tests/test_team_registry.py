@@ -334,3 +334,23 @@ def test_a_users_registry_copies_into_the_team_store_without_overriding_the_team
     again = copy_programs(mine, team)  # nothing new: the versions are there, pointers kept
     assert again.versions == 3 and again.activated == {}
     assert again.kept == {"analyze": first.version, "plan": theirs.version}
+
+
+def test_building_the_tier_leaves_the_team_store_for_later(tmp_path: Path) -> None:
+    """The server builds its tier on the editor's event loop: the team's programs are read at
+    their first use (in a worker thread) or by the watcher, never while the tier is built, so a
+    database that is down cannot hold the editor for the connection timeout."""
+    from security.test_team_store import listener
+
+    from dspy_lsp.server.store.postgres.team_store import close_team_stores
+
+    with listener() as database:
+        choice = team_choice(f"postgresql://ana@127.0.0.1:{database.port}/team")
+        try:
+            tier, _ = recording_tier(tmp_path / "programs", store=choice)
+            assert database.connections == 0
+            assert tier.reload_programs() is None  # unreachable: the built-in programs stay
+            assert database.connections >= 1
+            assert any("cannot" in p or "unreachable" in p for p in tier.artifact_problems)
+        finally:
+            close_team_stores()

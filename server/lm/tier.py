@@ -117,11 +117,13 @@ class LmTier:
         self.artifact_problems: list[str] = []
         self._unfit: dict[str, str] = {}  # kind -> why its state was not built
         self._registry: Registry | None = None
+        self._active: dict[str, ActiveProgram] | None
         if program_states is None and settings.model:
             self._registry = open_registry(store, programs_dir(settings.programs_dir))
-            self._active, self.artifact_problems = self._registry.active_programs()
-            for problem in self.artifact_problems:
-                log.warning("program artifact: %s", problem)
+            # The team store is a network away: its first read waits for the programs' first
+            # use, in a worker thread, instead of holding the editor's event loop (for the
+            # whole connection timeout when the database is down).
+            self._active = None if store.team else self._read_registry(self._registry)
         else:
             states = program_states or {}
             self._active = {
@@ -156,9 +158,17 @@ class LmTier:
             return LmStatus("circuit_open", self.settings.model, detail, stats)
         return LmStatus("ready", self.settings.model, "ready", stats)
 
+    def _read_registry(self, registry: Registry) -> dict[str, ActiveProgram]:
+        active, self.artifact_problems = registry.active_programs()
+        for problem in self.artifact_problems:
+            log.warning("program artifact: %s", problem)
+        return active
+
     def _ensure_loaded(self) -> None:
         """Build the LM and the active programs; runs in a worker thread, off the event loop."""
         with self._load_lock:
+            if self._active is None and self._registry is not None:
+                self._active = self._read_registry(self._registry)
             if self._built_from is not self._active:
                 self._load()
 
@@ -167,6 +177,7 @@ class LmTier:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         if self._lm is None:
             self._lm = self._build_lm()
+        assert self._active is not None  # read by _ensure_loaded
         self._swap(self._active)
 
     def _swap(self, active: dict[str, ActiveProgram]) -> None:
@@ -213,7 +224,8 @@ class LmTier:
             return None
         chosen, _ = self._registry.active_programs()
         # A version that cannot be read leaves its kind on the program it runs: the last good.
-        active = {kind: self._active[kind] if c.problem else c for kind, c in chosen.items()}
+        running = self._active or chosen  # never read yet: the registry's fallbacks
+        active = {kind: running[kind] if c.problem else c for kind, c in chosen.items()}
         problems = problems_of(chosen, active)
         for problem in set(problems) - set(self.artifact_problems):
             log.warning("program artifact: %s", problem)
