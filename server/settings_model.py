@@ -141,12 +141,14 @@ class LmSettings(_Strict):
 
 
 class FeedbackSettings(_Strict):
-    """What users do with findings, kept locally for the learning loop (never sent anywhere)."""
+    """What users do with findings, kept for the learning loop: on this machine, or in the
+    team's database when ``store.url`` names one (sent nowhere else)."""
 
     enabled: bool = Field(
         default=True,
         description="Record what you do with findings (fixes applied, dismissals) in a local"
-        " SQLite file, for `dspy-lsp optimize`. Nothing leaves the machine; secrets are redacted.",
+        " SQLite file, for `dspy-lsp optimize`; with a team `store.url`, in the team's database"
+        " instead. Nothing goes anywhere else; secrets are redacted.",
     )
     path: str | None = _place(
         "The feedback database.",
