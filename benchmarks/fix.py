@@ -7,8 +7,13 @@ the project (``verify.sandbox``; a test that hangs on a wrong fix is killed at `
 - ``resample``: up to ``--attempts`` plans, each sampled anew with the same prompt: pass@k
   without feedback (``FixLoop(feedback=False)``), what the loop must beat to show the failure
   text helps rather than another draw;
-- ``loop``: up to ``--attempts`` plans, each failure told to the next (``FixLoop``).
-Reported per variant: bugs whose fix passed the tests, attempts, tokens and seconds per bug.
+- ``loop``: up to ``--attempts`` plans, each failure told to the next (``FixLoop``);
+- ``edits``: up to ``--edits`` small edits of the bug line (``analyzers.repair_edits``), the
+  local model's likeliest first (any other model: a fixed order), and no plan;
+- ``edits+loop``: those edits, then the loop: what the product runs.
+Reported per variant: bugs whose fix passed the tests, how many of those are the gold fix
+(the same syntax tree: a fix the tests pass but that differs from it may be right, or may only
+satisfy the tests), attempts (each a test run), plans asked, tokens and seconds per bug.
 
 Corpora: QuixBugs dev (``../shared/corpora/quixbugs``, the program's own upstream test file),
 or with ``--mutants`` a mutation corpus from ``build_bug_corpus.py`` (its project's sdist is
@@ -26,9 +31,11 @@ tests still fail), and once told the failure it answers the gold fix, so ``singl
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,15 +47,17 @@ from learning_report import table
 
 from dspy_lsp.analyzers.learning.bug_examples import BugExample, load_bug_examples
 from dspy_lsp.analyzers.models import Finding, Severity, Span
-from dspy_lsp.analyzers.programs.fix_loop import FixLoop
+from dspy_lsp.analyzers.programs.attempts import Attempt, offered
+from dspy_lsp.analyzers.programs.fix_loop import EditSearch, FixLoop
 from dspy_lsp.analyzers.programs.modules import RefactorPlanner
+from dspy_lsp.analyzers.repair_edits import Scores
 from dspy_lsp.server.verify.critic import ProjectCritic, pytest_command
 from dspy_lsp.server.verify.sandbox import project_copy
 
 QUIXBUGS = Path("/work/shared/corpora/quixbugs")
 
 
-VARIANTS = ("single", "resample", "loop")
+VARIANTS = ("single", "resample", "loop", "edits", "edits+loop")
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,10 @@ class VariantResult:
     variant: str
     bugs: int
     passed: int
+    gold: int
+    """Passing fixes that are the gold fix's syntax tree."""
     attempts: int
+    plans: int
     prompt_tokens: int
     completion_tokens: int
     seconds_per_bug: float
@@ -116,7 +128,9 @@ def run_variant(
 ) -> VariantResult:
     import asyncio
 
-    passed = tried = 0
+    passed = gold = tried = plans = 0
+    plan_count = 1 if name == "single" else 0 if name == "edits" else attempts
+    search = EditSearch(args.edits, likelihood(args)) if name.startswith("edits") else None
     meter.mark(name)
     with project_copy(corpus.root) as copy:
         for bug in corpus.bugs:
@@ -125,16 +139,19 @@ def run_variant(
             )
             loop = FixLoop(
                 RefactorPlanner(),
-                1 if name == "single" else attempts,
+                plan_count,
                 critic,
-                feedback=name == "loop",
+                feedback=name != "resample",
+                edits=search,
             )
             adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
             with planted(copy, bug) as source, dspy.context(adapter=adapter, track_usage=True):
                 outcome = asyncio.run(loop.acall(source=source, finding=finding_for(bug, source)))
             tried += len(outcome.attempts)
+            plans += sum(not a.title.startswith(EDIT_TITLE) for a in outcome.attempts)
             ok = outcome.plan is not None and outcome.plan.tests_passed > 0
             passed += ok
+            gold += ok and same_tree(offered(outcome.attempts), bug)
             print(f"{name} {bug.qualname}: {'pass' if ok else 'fail'}", file=sys.stderr)
     meter.mark("")
     phase = meter.phases[-1]
@@ -142,11 +159,41 @@ def run_variant(
         variant=name,
         bugs=len(corpus.bugs),
         passed=passed,
+        gold=gold,
         attempts=tried,
+        plans=plans,
         prompt_tokens=phase["prompt_tokens"],
         completion_tokens=phase["completion_tokens"],
         seconds_per_bug=phase["wall_s"] / max(1, len(corpus.bugs)),
     )
+
+
+EDIT_TITLE = "Edit: "
+
+
+def same_tree(attempt: Attempt | None, bug: BugExample) -> bool:
+    """Whether the passing rewrite is the gold fix, layout and comments aside."""
+    if attempt is None:
+        return False
+    try:
+        mine = ast.dump(ast.parse(textwrap.dedent(attempt.rewrite)))
+        theirs = ast.dump(ast.parse(textwrap.dedent(bug.fixed)))
+    except SyntaxError:
+        return False
+    return mine == theirs
+
+
+def likelihood(args: argparse.Namespace) -> Scores | None:
+    """The local model's log-likelihood of code texts, which orders the edits; None for other
+    LMs, whose chat endpoints give no prompt log-probabilities."""
+    if not args.lm.startswith("local/"):
+        return None
+    from dspy_lsp.analyzers.surprisal import PREFIX as SCORED_AFTER
+    from dspy_lsp.server.lm.llama_loading import model_path_of
+    from dspy_lsp.server.lm.local_engine import LlamaEngine
+
+    engine = LlamaEngine.shared(model_path_of(args.lm))
+    return lambda codes: engine.text_logprobs([SCORED_AFTER + c for c in codes])
 
 
 class EveryLm:
@@ -172,6 +219,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "lm": args.lm,
             "corpus": str(args.mutants or args.corpus),
             "attempts": args.attempts,
+            "edits": args.edits,
         },
         "variants": [{**asdict(r), "pass_rate": r.pass_rate} for r in results],
     }
@@ -197,9 +245,20 @@ def report(results: dict[str, Any]) -> str:
     head = (
         f"Fixes the tests passed: --lm {config['lm']}, {Path(config['corpus']).name}, bug line"
         f" given; single = pass@1, resample = pass@{config['attempts']} without feedback,"
-        f" loop = pass within {config['attempts']} attempts told each failure"
+        f" loop = pass within {config['attempts']} attempts told each failure;"
+        f" edits = up to {config['edits']} edits of the bug line under the tests"
+        " (local model: likeliest first), then the loop in edits+loop"
     )
-    columns = ("bugs", "passed", "pass_rate", "attempts", "prompt_tokens", "completion_tokens")
+    columns = (
+        "bugs",
+        "passed",
+        "pass_rate",
+        "gold",
+        "attempts",
+        "plans",
+        "prompt_tokens",
+        "completion_tokens",
+    )
     rows = [
         [v["variant"], *(v[c] for c in columns), v["seconds_per_bug"]] for v in results["variants"]
     ]
@@ -242,6 +301,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"which of {','.join(VARIANTS)} to run (default: all)",
     )
     p.add_argument("--attempts", type=int, default=3, help="plans per bug in the loop")
+    p.add_argument("--edits", type=int, default=8, help="edits of the bug line tried")
     p.add_argument("--python", default=sys.executable, help="the interpreter for the tests")
     p.add_argument("--timeout-s", type=float, default=30.0, help="per test run")
     return p.parse_args(argv)

@@ -225,6 +225,13 @@ class TestsSettings(_Strict):
     timeout_s: float = Field(
         default=300.0, gt=0, description="Seconds one test run may take before it is killed."
     )
+    edits: int = Field(
+        default=8,
+        ge=0,
+        description="Small edits of a finding's lines (an operator, a variable, an index, a"
+        " wrapped call) run under the tests before a plan is asked for, up to this many test"
+        " runs; a local model tries the likeliest first. 0: plans only.",
+    )
 
 
 class ActionsSettings(_Strict):

@@ -52,11 +52,13 @@ class Model(Fixer):
 
 
 def _fix(tmp_path: Path, *extra: str, model: Model | None = None) -> tuple[int, Path, Model]:
+    """``fix`` on the calc project; the loop's plans, not its edits, unless ``--edits`` says."""
     root = calc_project(tmp_path)
     model = model or Model()
+    edits = [] if "--edits" in extra else ["--edits", "0"]
     with FakeOpenAI(model) as fake:
         argv = ["fix", str(root / "calc.py"), "--lm", "openai/fake", "--api-base", fake.base_url]
-        code = main([*argv, "--python", sys.executable, *extra])
+        code = main([*argv, "--python", sys.executable, *edits, *extra])
     return code, root, model
 
 
@@ -88,6 +90,17 @@ def test_a_repair_the_tests_pass_is_the_fix_with_no_plan_asked(
     out = capsys.readouterr().out
     assert code == 0 and "fixed: apply the model's repair (tests pass: 2)" in out
     assert model.problems == []
+
+
+def test_an_edit_of_the_line_the_tests_pass_is_the_fix_before_any_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, root, model = _fix(tmp_path, "--no-coverage", "--edits", "8", "--apply")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "fixed: Edit: `return a - b` -> `return a + b` (tests pass: 2)" in out
+    assert "attempt 1: tests failed: E assert 6 == 5" in out  # the repair's own change
+    assert model.problems == [] and (root / "calc.py").read_text() == FIXED
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pytest_cov") is None, reason="needs pytest-cov")

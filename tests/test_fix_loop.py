@@ -15,7 +15,7 @@ from fakes.scripted_lm import scripted_lm
 
 from dspy_lsp.analyzers.fixes import apply_edits
 from dspy_lsp.analyzers.models import Finding, Severity, Span
-from dspy_lsp.analyzers.programs.fix_loop import FixLoop
+from dspy_lsp.analyzers.programs.fix_loop import EditSearch, FixLoop
 from dspy_lsp.analyzers.programs.modules import RefactorPlanner
 from dspy_lsp.server.verify.critic import NoCritic, ProjectCritic, passed_count, unit_tests
 from dspy_lsp.server.verify.sandbox import project_copy
@@ -58,13 +58,15 @@ def _planner(answers: list[str]) -> tuple[dspy.LM, list[str]]:
     return lm, asked
 
 
-async def _loop(tmp_path: Path, answers: list[str], attempts: int = 3) -> tuple[Any, list[str]]:
+async def _loop(
+    tmp_path: Path, answers: list[str], attempts: int = 3, edits: EditSearch | None = None
+) -> tuple[Any, list[str]]:
     root = _project(tmp_path)
     lm, asked = _planner(answers)
     tests = unit_tests(root, "calc.py", "add", (1, 2), coverage=None)
     with project_copy(root) as copy:
         critic = ProjectCritic(copy, "calc.py", tests, command=PYTEST, timeout_s=120)
-        planner = FixLoop(RefactorPlanner(), attempts, critic)
+        planner = FixLoop(RefactorPlanner(), attempts, critic, edits=edits)
         with dspy.context(lm=lm, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False)):
             outcome = await planner.acall(source=CALC, finding=FINDING)
     assert (root / "calc.py").read_text() == CALC  # untouched until the user accepts
@@ -134,3 +136,30 @@ def test_unittest_summaries_are_counted_too() -> None:
     assert passed_count("..\n----\nRan 2 tests in 0.001s\n\nOK\n") == 2
     assert passed_count("Ran 2 tests in 0.001s\n\nFAILED (failures=1)\n") == 0
     assert passed_count("3 passed, 1 warning in 0.2s") == 3
+
+
+async def test_an_edit_of_the_line_that_passes_the_tests_is_the_fix_and_no_plan_is_asked(
+    tmp_path: Path,
+) -> None:
+    outcome, asked = await _loop(tmp_path, ["never asked"], edits=EditSearch(budget=8))
+    assert asked == []
+    assert outcome.plan is not None and outcome.plan.tests_passed == 1
+    assert outcome.plan.title == "Edit: `return a - b` -> `return a + b`"
+    assert apply_edits(CALC, outcome.plan.edits) == "def add(a, b):\n    return a + b\n"
+    assert all(a.verdict is not None for a in outcome.attempts)  # each edit ran the tests
+
+
+async def test_the_score_orders_the_edits_and_the_budget_caps_the_test_runs(
+    tmp_path: Path,
+) -> None:
+    right = "def add(a, b):\n    return a * b\n"  # a plan the tests fail: only the edits pass
+    disliked = EditSearch(budget=2, score=lambda units: [-("a + b" in u) for u in units])
+    outcome, asked = await _loop(tmp_path, [right], attempts=1, edits=disliked)
+    edits = [a for a in outcome.attempts if a.title.startswith("Edit:")]
+    assert len(edits) == 2 and "a + b" not in "".join(a.rewrite for a in edits)
+    assert len(asked) == 1 and outcome.plan is not None and not outcome.plan.tests_passed
+
+    liked = EditSearch(budget=2, score=lambda units: [float("a + b" in u) for u in units])
+    outcome, asked = await _loop(tmp_path / "again", [right], attempts=1, edits=liked)
+    assert [a.title for a in outcome.attempts] == ["Edit: `return a - b` -> `return a + b`"]
+    assert asked == [] and outcome.plan is not None and outcome.plan.tests_passed == 1

@@ -288,3 +288,24 @@ def test_real_model_is_most_surprised_by_the_bug_in_gcd() -> None:
     surprise = line_surprisal(code, tokens)
     assert set(surprise) == {1, 2, 3, 4}
     assert max(surprise, key=lambda line: surprise[line]) in (1, 4)
+
+
+def test_real_model_scores_texts_alike_reusing_what_they_share_and_prefers_the_fix() -> None:
+    """``text_logprobs`` gives what one forward pass per text gives, evaluating only where each
+    text parts from the one before; the fixed gcd reads likelier than the buggy one."""
+    from dspy_lsp.analyzers.surprisal import PREFIX
+
+    path = _real_model()
+    head = PREFIX + "def gcd(a, b):\n    if b == 0:\n        return a\n"
+    texts = [head + "    return gcd(a % b, b)\n", head + "    return gcd(b, a % b)\n", "x"]
+    engine = LlamaEngine(path)
+    try:
+        batch = engine.text_logprobs(texts)
+        alone = [sum(lp for _, lp in engine.token_logprobs(t)) for t in texts[:2]]
+        lm = dspy.LM(f"local/{path}", engine=engine, cache=False, max_tokens=8, temperature=0)
+        assert lm("Say OK.")[0].strip()  # it still chats afterwards
+    finally:
+        engine.close()
+    assert batch[:2] == pytest.approx(alone, abs=0.05)
+    assert batch[2] == 0.0  # one token: nothing to score
+    assert batch[1] > batch[0]

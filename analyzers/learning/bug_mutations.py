@@ -142,7 +142,7 @@ def _off_by_one(fn: Function) -> Iterator[Site]:
 _PLAIN_BOUND = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
 
 
-def _shifted(bound: cst.BaseExpression, operator: cst.BaseBinaryOp) -> cst.BinaryOperation:
+def shifted(bound: cst.BaseExpression, operator: cst.BaseBinaryOp) -> cst.BinaryOperation:
     plain = isinstance(bound, _PLAIN_BOUND) or m.matches(
         bound, m.BinaryOperation(operator=m.Add() | m.Subtract())
     )
@@ -162,7 +162,7 @@ def _slice_bound(fn: Function) -> Iterator[Site]:
             if bound is None or m.matches(bound, m.Integer() | m.UnaryOperation(m.Minus())):
                 continue
             for operator in (cst.Add(), cst.Subtract()):
-                yield node, node.with_changes(**{field: _shifted(bound, operator)})
+                yield node, node.with_changes(**{field: shifted(bound, operator)})
 
 
 def _swap_args(fn: Function) -> Iterator[Site]:

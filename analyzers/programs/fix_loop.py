@@ -10,22 +10,38 @@ the critic is passed in: this module only decides.
 
 A finding that carries its own fix (the repair finder's change, a rule's fix) has it tried
 first, under the same tests and at no LM cost: a repair that passes is the fix, one that fails
-is what the first plan is told it tried.
+is what the first plan is told it tried. Then, with an ``EditSearch``, small edits of the
+finding's lines (``repair_edits``: an operator, a variable, an index), the likeliest first, up
+to its budget of test runs: most one-line bugs are one token off, and trying such an edit costs
+a test run where a plan costs a reply that writes the whole unit again.
 """
 
 from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
 
 import dspy
 
 from ..fixes import OverlappingEdits, apply_edits
 from ..lm_findings import UnreadableReply
 from ..models import Finding
-from ..plans import check_plan
+from ..plans import PlanCheck, check_plan
+from ..repair_edits import LineEdit, Scores, line_edits, rank
 from ..units import Unit, split_units, unit_named
 from .attempts import Attempt, Critic, failed_reason, offered, plan_of
 from .inputs import NOT_IN_A_UNIT, placed_problem, plan_inputs, retried_problem
 from .modules import RefactorPlanner
 from .verified_plan import Guard, sampled, unguarded
+
+
+@dataclass(frozen=True)
+class EditSearch:
+    """Up to ``budget`` edits of the finding's lines run under the tests, ordered by ``score``
+    (a unit's likelihood under a model; None: ``repair_edits.EDITS`` order)."""
+
+    budget: int
+    score: Scores | None = None
 
 
 class FixLoop(dspy.Module):
@@ -40,6 +56,7 @@ class FixLoop(dspy.Module):
         guard: Guard = unguarded,
         *,
         feedback: bool = True,
+        edits: EditSearch | None = None,
     ) -> None:
         super().__init__()
         self.planner = planner
@@ -49,6 +66,7 @@ class FixLoop(dspy.Module):
         self.feedback = feedback
         """False: retries are asked the same problem, sampled (what the loop is measured
         against: does the failure help, or only another draw?)."""
+        self.edits = edits
 
     async def aforward(self, source: str, finding: Finding) -> dspy.Prediction:
         located = placed_problem(split_units(source), finding)
@@ -68,6 +86,11 @@ class FixLoop(dspy.Module):
                     return self._outcome(source, finding, tried)
                 if self.feedback:
                     asked = retried_problem(problem, unit.text, own, verdict.output)
+        for edit, check in await self._edits(source, unit, finding):
+            verdict = await self.critic(apply_edits(source, check.edits))
+            tried.append(Attempt(edit.unit, problem, verdict, title=edit.title))
+            if verdict.passed:
+                return self._outcome(source, finding, tried)
         for n in range(self.attempts):
             inputs = plan_inputs(unit.text, unit.prompt_context, asked)
             try:
@@ -93,6 +116,27 @@ class FixLoop(dspy.Module):
             if self.feedback:
                 asked = retried_problem(problem, unit.text, rewrite, verdict.output)
         return self._outcome(source, finding, tried)
+
+    async def _edits(
+        self, source: str, unit: Unit, finding: Finding
+    ) -> list[tuple[LineEdit, PlanCheck]]:
+        """The edits to run, best first, with their checks: those the plan checks offer (they
+        bind every name they read), up to the budget; scoring them runs the model, so off the
+        event loop."""
+        search = self.edits
+        if search is None or search.budget <= 0:
+            return []
+        lines = (finding.span.start.line + 1, finding.span.end.line + 1)
+
+        def ranked() -> list[tuple[LineEdit, PlanCheck]]:
+            checked = {
+                e: check_plan(source, unit, e.unit, finding)
+                for e in line_edits(source, unit.qualname, lines)
+            }
+            usable = [e for e, check in checked.items() if check.offered]
+            return [(e, checked[e]) for e in rank(usable, search.score)[: search.budget]]
+
+        return await asyncio.to_thread(ranked)
 
     @staticmethod
     def _outcome(source: str, finding: Finding, tried: list[Attempt]) -> dspy.Prediction:

@@ -78,6 +78,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--max-attempts", type=int, default=3, metavar="N", help="plans per finding (default 3)"
     )
     fix.add_argument(
+        "--edits",
+        type=int,
+        metavar="N",
+        help="small edits of a finding's lines tried under the tests before any plan, the"
+        " local model's likeliest first (default: the tests.edits setting, 8; 0: plans only)",
+    )
+    fix.add_argument(
         "--timeout-s",
         type=float,
         metavar="S",
@@ -160,6 +167,7 @@ def _tests_settings(args: argparse.Namespace, settings: TestsSettings) -> TestsS
         "python": args.python,
         "command": args.tests,
         "timeout_s": args.timeout_s,
+        "edits": args.edits,
         "coverage": False if args.no_coverage else None,
     }
     return settings.model_copy(update={k: v for k, v in flags.items() if v is not None})
@@ -229,7 +237,9 @@ class FileRun:
                 outcomes.append(Outcome(path, shown, relative, text, finding, None, str(exc), ()))
                 continue
             critic = self.tests.critic(self.copy, relative, selected)
-            result = await self.tier.fix(text, finding, critic, self.args.max_attempts)
+            result = await self.tier.fix(
+                text, finding, critic, self.args.max_attempts, self.tests.settings.edits
+            )
             self.recorder.record(
                 relative,
                 attempt_records(units, finding, result.attempts, result.program_version),

@@ -261,6 +261,45 @@ class LlamaEngine:
             offset += len(pieces[i])
         return found
 
+    def text_logprobs(self, texts: Sequence[str]) -> list[float]:
+        """The log-probability of each of ``texts`` (of its tokens after the first), in one
+        hold of the model. Only what differs from the text before is evaluated, so texts that
+        begin alike (edits of one unit, sorted) cost a few tokens each; the logits of every
+        position are needed (``lookup_tokens`` > 0)."""
+        import numpy as np
+
+        if self.lookup_tokens <= 0:
+            raise LocalModelError("token log-probabilities need lookup_tokens > 0 (logits_all)")
+        found: list[float] = []
+        chosen: list[float] = []
+        """Log-probability of each token after the first of the text evaluated last."""
+        with self._lock:
+            llm = self._ensure_loaded()
+            llm.reset()
+            for text in texts:
+                tokens = llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=False)
+                tokens = tokens[: self.n_ctx]
+                if len(tokens) < 2:
+                    found.append(0.0)
+                    continue
+                held = llm.input_ids[: llm.n_tokens].tolist()
+                shared = next(
+                    (i for i, (a, b) in enumerate(zip(held, tokens, strict=False)) if a != b),
+                    min(len(held), len(tokens)),
+                )
+                shared = min(shared, len(tokens) - 1)  # the last token is evaluated again
+                llm.n_tokens = shared
+                llm.eval(tokens[shared:])
+                start = max(shared, 1)
+                rows = np.asarray(llm.scores[start - 1 : len(tokens) - 1], dtype=np.float64)
+                peak = rows.max(axis=1, keepdims=True)
+                normaliser = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
+                picked = rows[np.arange(len(rows)), tokens[start:]] - normaliser
+                chosen = chosen[: start - 1] + picked.tolist()
+                found.append(float(sum(chosen)))
+            llm.reset()  # the next chat evaluates its own prompt from the start
+        return found
+
     def close(self) -> None:
         """Free the model (waits for a running call); the next call loads it again."""
         with self._lock:

@@ -63,6 +63,7 @@ from .telemetry_log import TelemetryLog, usage_of
 
 if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
     from ...analyzers.programs.attempts import Attempt, Critic
+    from ...analyzers.repair_edits import Scores
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +335,17 @@ class LmTier:
                 found[unit.line_map[n - 1] + 1] = value
         return found
 
+    def _likelihood(self) -> Scores | None:
+        """The local model's log-likelihood of code texts, which orders the fix loop's edits;
+        None for a model served over HTTP (no prompt log-probabilities). Called in a worker
+        thread."""
+        from .factory import local_engine
+
+        engine = local_engine(self.settings)
+        if engine is None:
+            return None
+        return lambda codes: engine.text_logprobs([SURPRISAL_PREFIX + c for c in codes])
+
     @property
     def finder(self) -> ProgramKind:
         """The program that finds problems (``lm.finder``)."""
@@ -519,10 +531,13 @@ class LmTier:
         outcome = await planner.acall(source=text, finding=finding)
         return outcome.plan, outcome.reason
 
-    async def fix(self, text: str, finding: Finding, critic: Critic, attempts: int) -> FixOutcome:
-        """The fix loop for ``finding``: plans the ``critic``'s tests judge, each failure told to
-        the next attempt (``FixLoop``)."""
-        from ...analyzers.programs.fix_loop import FixLoop
+    async def fix(
+        self, text: str, finding: Finding, critic: Critic, attempts: int, edits: int = 0
+    ) -> FixOutcome:
+        """The fix loop for ``finding``: up to ``edits`` small edits of its lines, then plans,
+        the ``critic``'s tests judging each, each plan's failure told to the next
+        (``FixLoop``)."""
+        from ...analyzers.programs.fix_loop import EditSearch, FixLoop
 
         await self.ready_to_plan()
         version = self.versions[ProgramKind.PLAN]
@@ -531,6 +546,7 @@ class LmTier:
             attempts,
             critic,
             guard=lambda attempt: self._guarded(attempt, ProgramKind.PLAN),
+            edits=EditSearch(edits, self._likelihood()),
         )
         outcome = await loop.acall(source=text, finding=finding)
         return FixOutcome(outcome.plan, outcome.reason, tuple(outcome.attempts), version)

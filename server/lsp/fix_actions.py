@@ -84,6 +84,7 @@ class _Target:
     """The file's project-relative path."""
     place: UnitPlace
     attempts: int
+    edits: int
 
 
 def _target(ls: Session, uri: str, text: str, finding: Finding) -> _Target | str:
@@ -108,6 +109,7 @@ def _target(ls: Session, uri: str, text: str, finding: Finding) -> _Target | str
         relative=path.resolve().relative_to(root).as_posix(),
         place=place,
         attempts=lm.plan_attempts,
+        edits=resolved.settings.tests.edits,
     )
 
 
@@ -144,9 +146,9 @@ async def _run_loop(
     with contextlib.ExitStack() as stack:
         copy = await asyncio.to_thread(stack.enter_context, project_copy(tests.root))
         critic = _Reporting(
-            tests.critic(copy, target.relative, selected), progress, target.attempts
+            tests.critic(copy, target.relative, selected), progress, target.attempts + target.edits
         )
-        outcome = await tier.fix(text, finding, critic, target.attempts)
+        outcome = await tier.fix(text, finding, critic, target.attempts, target.edits)
     records = attempt_records(split_units(text), finding, outcome.attempts, outcome.program_version)
     await ls.record_feedback([FeedbackPayload.of(r, target.uri) for r in records])
     ls.fix_cache.put(key, outcome)
@@ -156,14 +158,14 @@ async def _run_loop(
 class _Reporting:
     """The critic, telling the progress which attempt's tests run."""
 
-    def __init__(self, critic: ProjectCritic, progress: Progress, attempts: int) -> None:
-        self.critic, self.progress, self.attempts = critic, progress, attempts
+    def __init__(self, critic: ProjectCritic, progress: Progress, most: int) -> None:
+        self.critic, self.progress, self.most = critic, progress, most
         self.ran = 0
 
     async def __call__(self, new_source: str) -> Verdict:
         self.ran += 1
         count = len(self.critic.tests)
-        self.progress.report(f"attempt {self.ran}/{self.attempts}: running {count} test(s)")
+        self.progress.report(f"attempt {self.ran}/{self.most}: running {count} test(s)")
         return await self.critic(new_source)
 
 

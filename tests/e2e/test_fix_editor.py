@@ -93,7 +93,7 @@ async def client(lsp_client: LanguageClient):
             "cache_path": f"{DATA}/lm.sqlite3",
             "plan_attempts": 3,
         },
-        "tests": {"timeout_s": 120},
+        "tests": {"timeout_s": 120, "edits": 0},  # the plans, not the edits, under test
     }
     await lsp_client.initialize_session(
         types.InitializeParams(

@@ -1,0 +1,83 @@
+"""The fix loop's small edits of a suspect line: each kind of edit, only on the lines named,
+distinct, and ordered by a model's score when one is given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from dspy_lsp.analyzers.repair_edits import EDITS, line_edits, rank
+
+SOURCE = """\
+def f(xs, n, node):
+    total = 0
+    for i in range(len(xs)):
+        if xs[i] < n and not node.done:
+            total = total + xs[i]
+    node.visit(total, n)
+    return helper(total)
+
+
+def helper(x):
+    return x
+"""
+
+
+def _afters(lines: tuple[int, int]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for edit in line_edits(SOURCE, "f", lines):
+        found.setdefault(edit.edit, set()).add(edit.after)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("edit", "lines", "expected"),
+    [
+        ("comparison", (4, 4), "if xs[i] >= n and not node.done:"),
+        ("arithmetic", (5, 5), "total = total - xs[i]"),
+        ("off-by-one", (2, 2), "total = 1"),
+        ("index-shift", (5, 5), "total = total + xs[i - 1]"),
+        ("swap-args", (6, 6), "node.visit(n, total)"),
+        ("variable", (7, 7), "return helper(n)"),
+        ("attribute", (6, 6), "node.done(total, n)"),
+        ("unwrap-call", (7, 7), "return total"),
+        ("drop-not", (4, 4), "if xs[i] < n and node.done:"),
+        ("add-not", (4, 4), "if not (xs[i] < n and not node.done):"),
+        ("boolean", (4, 4), "if xs[i] < n or not node.done:"),
+    ],
+)
+def test_each_edit_makes_its_change_on_the_lines_named(
+    edit: str, lines: tuple[int, int], expected: str
+) -> None:
+    assert edit in EDITS
+    assert expected in _afters(lines).get(edit, set())
+
+
+def test_edits_stay_on_the_lines_named_and_are_distinct() -> None:
+    edits = line_edits(SOURCE, "f", (5, 5))
+    assert edits and all(e.before == "total = total + xs[i]" for e in edits)
+    assert len({e.unit for e in edits}) == len(edits)
+    assert all("return helper(total)" in e.unit for e in edits)
+
+
+def test_nothing_for_a_function_that_is_not_there_or_a_file_that_does_not_parse() -> None:
+    assert line_edits(SOURCE, "missing", (1, 11)) == []
+    assert line_edits("def f(:\n", "f", (1, 1)) == []
+
+
+def test_rank_puts_the_likeliest_first_and_keeps_the_order_without_a_score() -> None:
+    edits = line_edits(SOURCE, "f", (4, 4))
+    assert rank(edits, None) == edits
+    asked: list[list[str]] = []
+
+    def score(texts: Sequence[str]) -> list[float]:
+        asked.append(list(texts))
+        return [1.0 if "not (" in text else 0.0 for text in texts]
+
+    ranked = rank(edits, score)
+    assert ranked[0].after == "if not (xs[i] < n and not node.done):"
+    assert ranked[1:] == [e for e in edits if e is not ranked[0]]
+    # one call, sorted texts (alike beginnings in a row), each the unit up to 2 lines past it
+    assert asked == [sorted(e.scored for e in edits)]
+    assert all(e.scored == "".join(e.unit.splitlines(keepends=True)[:6]) for e in edits)
