@@ -185,8 +185,12 @@ class LineEdit:
     before: str
     after: str
     """The changed lines, stripped: ``if x < y:`` -> ``if x <= y:``."""
+    lines: tuple[int, int]
+    """The changed lines of the file (1-based, inclusive)."""
     scored: str
     """What a model scores: the unit up to two lines past the change."""
+    scored_before: str
+    """The same lines of the unit as it was: what the edit is compared with."""
 
     @property
     def title(self) -> str:
@@ -223,7 +227,18 @@ def line_edits(source: str, qualname: str, lines: tuple[int, int]) -> list[LineE
             changed = made.unit.text.splitlines()[o0:u1]
             was = made.original.text.splitlines()[o0 : o0 + len(changed)]
             window = "".join(made.unit.text.splitlines(keepends=True)[: u1 + 2])
-            found.append(LineEdit(name, made.unit.text, _flat(was), _flat(changed), window))
+            window_before = "".join(made.original.text.splitlines(keepends=True)[: u1 + 2])
+            found.append(
+                LineEdit(
+                    name,
+                    made.unit.text,
+                    _flat(was),
+                    _flat(changed),
+                    made.file_lines,
+                    window,
+                    window_before,
+                )
+            )
     return found
 
 
@@ -244,3 +259,29 @@ def rank(edits: Sequence[LineEdit], score: Scores | None) -> list[LineEdit]:
     order = sorted(range(len(edits)), key=lambda i: edits[i].scored)
     values = dict(zip(order, score([edits[i].scored for i in order]), strict=True))
     return [edits[i] for i in sorted(range(len(edits)), key=lambda i: (-values[i], i))]
+
+
+@dataclass(frozen=True)
+class LikelierLine:
+    """A line some edit makes the model find likelier: a suspect, with that edit as its fix."""
+
+    gain: float
+    """How much likelier (natural log): the edit's score less the unit's own."""
+    edit: LineEdit
+
+
+def likelier_lines(edits: Sequence[LineEdit], score: Scores, margin: float) -> list[LikelierLine]:
+    """Per changed line, the edit the model likes best, kept when it beats the code as written
+    by more than ``margin``; biggest gain first. Correct code is usually what a model expects
+    most, so it gets nothing, while a one-token bug is often one edit away from code the model
+    expects far more (``gcd(a % b, b)`` against ``gcd(b, a % b)``)."""
+    texts = sorted({t for e in edits for t in (e.scored, e.scored_before)})
+    value = dict(zip(texts, score(texts), strict=True))
+    best: dict[tuple[int, int], LikelierLine] = {}
+    for edit in edits:
+        gain = value[edit.scored] - value[edit.scored_before]
+        held = best.get(edit.lines)
+        if held is None or gain > held.gain:
+            best[edit.lines] = LikelierLine(gain, edit)
+    kept = [b for b in best.values() if b.gain > margin]
+    return sorted(kept, key=lambda b: (-b.gain, b.edit.lines))

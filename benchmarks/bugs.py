@@ -20,6 +20,10 @@ tokens and seconds per unit. Variants, in one run:
 - ``repair-cot``: the repair signature under ``dspy.ChainOfThought`` (reasoning first), read the
   same way;
 - ``predict``: a plain ``dspy.Predict`` asked only to list the bug lines, most likely first;
+- with a local model, ``likelier``: the served finder of that name (``analyzers.likelier``):
+  the lines where a small edit (an operator, a variable, an index...) makes the unit likelier
+  to the model than it is by more than ``--margin`` nats, biggest gain first, at most 3 (no
+  generation, no tests);
 - with ``--spectra`` (the tests are run on the buggy and the fixed code, ``spectra.py``): ``spectrum``, the lines the failing tests point at (Ochiai,
   ``analyzers.fault_localisation``; no LM), and ``spectrum+repair``, the repair's claims on
   those lines first, then the rest of them; and with a local model ``spectrum+surprisal``,
@@ -41,6 +45,7 @@ import argparse
 import json
 import random
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -57,6 +62,8 @@ from dspy_lsp.analyzers.learning.bug_examples import load_bug_examples
 from dspy_lsp.analyzers.learning.dspy_glue import predicted
 from dspy_lsp.analyzers.learning.examples import AnalysisExample
 from dspy_lsp.analyzers.learning.metrics import NEAR, BugScores, Predicted, bug_scores, hit_at
+from dspy_lsp.analyzers.likelier import MARGIN as LIKELIER_MARGIN
+from dspy_lsp.analyzers.likelier import likelier_claims
 from dspy_lsp.analyzers.neighbours import without_neighbours
 from dspy_lsp.analyzers.programs.catalogue import spec
 from dspy_lsp.analyzers.programs.inputs import numbered, repair_inputs
@@ -64,8 +71,10 @@ from dspy_lsp.analyzers.programs.kinds import FINDERS, ProgramKind
 from dspy_lsp.analyzers.programs.modules import build, program_version
 from dspy_lsp.analyzers.programs.signatures import RepairUnit
 from dspy_lsp.analyzers.repair_claims import repair_hunks
+from dspy_lsp.analyzers.repair_edits import Scores
 from dspy_lsp.analyzers.surprisal import PREFIX as SURPRISAL_PREFIX
 from dspy_lsp.analyzers.surprisal import line_surprisal
+from dspy_lsp.analyzers.units import split_units
 from dspy_lsp.server.lm.llama_loading import PREFIX, model_path_of
 from dspy_lsp.server.lm.local_engine import LlamaEngine
 
@@ -190,6 +199,26 @@ def local_surprisal(args: argparse.Namespace) -> Surprise | None:
     return lambda code: line_surprisal(code, engine.token_logprobs(SURPRISAL_PREFIX + code))
 
 
+def local_scores(args: argparse.Namespace) -> Scores | None:
+    """The local model's log-likelihood of texts; None for other LMs (no prompt logprobs)."""
+    if not args.lm.startswith(PREFIX):
+        return None
+    engine = LlamaEngine.shared(model_path_of(args.lm))
+    return lambda texts: engine.text_logprobs([SURPRISAL_PREFIX + t for t in texts])
+
+
+def likelier_finder(scores: Scores, margin: float) -> Finder:
+    """The served ``likelier`` finder (``analyzers.likelier``) on the unit's function."""
+
+    def find(example: AnalysisExample) -> list[Predicted]:
+        code = textwrap.dedent(example.code)
+        unit = next(u for u in split_units(code) if u.kind == "function")
+        claims = likelier_claims(unit, scores, margin)
+        return [Predicted(c.line, c.end_line, c.category) for c in claims]
+
+    return find
+
+
 def spectrum_repair_finder(spectra: Mapping[str, Spectrum], repair: Finder) -> Finder:
     """Where the failing tests point, the repair confirming: its claims on suspect lines first
     (in its order), then the other suspect lines. A unit no failing test runs is not asked."""
@@ -277,6 +306,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, finder_of in baselines:
             if wanted is None or name in wanted:
                 results.append(run_variant(name, finder_of(), units, meter))
+        scores = local_scores(args)
+        if scores is not None and (wanted is None or "likelier" in wanted):
+            finder = likelier_finder(scores, args.margin)
+            results.append(run_variant("likelier", finder, units, meter))
         if args.spectra:
             bugs = load_bug_examples(args.corpus)[: args.limit]
             spectra = (
@@ -387,6 +420,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--variants", help="only these, comma-separated (chance always runs)")
     p.add_argument("--seed", type=int, default=0, help="of the chance baseline")
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=LIKELIER_MARGIN,
+        help=f"likelier: nats an edit must gain (default {LIKELIER_MARGIN})",
+    )
     p.add_argument(
         "--spectra",
         action="store_true",

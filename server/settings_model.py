@@ -72,13 +72,16 @@ class LmSettings(_Strict):
         " (one is about 100 tokens) or the rewrite of an 80-line function. A reply cut off"
         " here is counted as truncated (`check`'s summary, `dspy-lsp.status`).",
     )
-    finder: Literal["repair", "analyze"] = Field(
+    finder: Literal["repair", "analyze", "likelier"] = Field(
         default="repair",
         description="The program that finds problems. `repair` asks the model for each"
         " function with its bugs fixed and reports the lines it changed, each with the change"
         " as its message: on a small local model it finds real bugs where `analyze` finds"
         " none (see `benchmarks/bugs.py`). `analyze` asks for a reviewed list of findings"
-        " (bugs, design, performance, security), for models strong enough to name them.",
+        " (bugs, design, performance, security), for models strong enough to name them."
+        " `likelier` (local models only) writes nothing: it reports the lines where a small"
+        " edit (an operator, a variable, an index) makes the function much likelier to the"
+        " model, with that edit as the fix.",
     )
     min_confidence: float = Field(
         default=0.0,

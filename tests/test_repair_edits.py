@@ -3,11 +3,11 @@ distinct, and ordered by a model's score when one is given."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
-from dspy_lsp.analyzers.repair_edits import EDITS, line_edits, rank
+from dspy_lsp.analyzers.repair_edits import EDITS, likelier_lines, line_edits, rank
 
 SOURCE = """\
 def f(xs, n, node):
@@ -81,3 +81,30 @@ def test_rank_puts_the_likeliest_first_and_keeps_the_order_without_a_score() -> 
     # one call, sorted texts (alike beginnings in a row), each the unit up to 2 lines past it
     assert asked == [sorted(e.scored for e in edits)]
     assert all(e.scored == "".join(e.unit.splitlines(keepends=True)[:6]) for e in edits)
+
+
+GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
+
+
+def _expects(written: str) -> Callable[[Sequence[str]], list[float]]:
+    """A model that expects ``written`` (each text scores minus the characters it differs by
+    from the same stretch of it), asked once for every text, sorted."""
+
+    def score(texts: Sequence[str]) -> list[float]:
+        assert list(texts) == sorted(set(texts))
+        return [-float(sum(a != b for a, b in zip(t, written, strict=False))) for t in texts]
+
+    return score
+
+
+def test_the_line_an_edit_makes_likelier_is_the_suspect_with_that_edit_as_its_fix() -> None:
+    edits = line_edits(GCD, "gcd", (1, 4))
+    fixed = GCD.replace("gcd(a % b, b)", "gcd(b, a % b)")
+    [suspect] = likelier_lines(edits, _expects(fixed), margin=2.0)
+    assert suspect.edit.lines == (4, 4) and suspect.gain > 2.0
+    assert suspect.edit.after == "return gcd(b, a % b)"
+
+
+def test_code_as_the_model_expects_it_has_no_suspect() -> None:
+    edits = line_edits(GCD, "gcd", (1, 4))
+    assert edits and likelier_lines(edits, _expects(GCD), margin=0.0) == []

@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
     from ...analyzers.repair_edits import Scores
 
 log = logging.getLogger(__name__)
+LIKELIER = "likelier"
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ class LmTier:
         """
         if not self.configured or not self._memory:
             return []
-        version = self.versions.get(self.finder, "")
+        version = self.finder_version
         found = [
             place(unit, raw, version)
             for unit in split_units(text)
@@ -347,14 +348,24 @@ class LmTier:
         return lambda codes: engine.text_logprobs([SURPRISAL_PREFIX + c for c in codes])
 
     @property
-    def finder(self) -> ProgramKind:
-        """The program that finds problems (``lm.finder``)."""
-        return ProgramKind(self.settings.finder)
+    def finder(self) -> str:
+        """What finds problems (``lm.finder``): a program's kind, or ``likelier``, which asks
+        the local model to score edits rather than to write anything."""
+        return self.settings.finder
+
+    @property
+    def finder_version(self) -> str:
+        """What the finder's findings are cached and labelled under."""
+        if self.finder == LIKELIER:
+            from ...analyzers.likelier import VERSION
+
+            return VERSION
+        return self.versions.get(self.finder, "")
 
     def _key(self, unit: Unit) -> CacheKey:
         return CacheKey(
             unit_hash=unit.hash,
-            program_version=self.versions[self.finder],
+            program_version=self.finder_version,
             model=self.settings.model or "",
             settings=self.settings.fingerprint(),
         )
@@ -376,14 +387,21 @@ class LmTier:
             return
         self.stats.cache_misses += 1
         finder = self.finder
-        if finder is ProgramKind.REPAIR and not fits(unit.text, self.settings.max_tokens):
+        if finder == LIKELIER:
+            claims = check_claims(unit, await self._likelier(unit, key.program_version))
+            await asyncio.to_thread(
+                self.cache.put, key, json.dumps([asdict(f) for f in claims.findings])
+            )
+            self._memory[unit.hash] = claims.findings
+            return
+        if finder == ProgramKind.REPAIR and not fits(unit.text, self.settings.max_tokens):
             self.stats.too_long_to_repair += 1
             log.info("%s: too long to repair within lm.max-tokens; not asked", unit.qualname)
             self._memory[unit.hash] = ()
             return
         inputs: Mapping[str, str] = (
             repair_inputs(unit.text, unit.prompt_context)
-            if finder is ProgramKind.REPAIR
+            if finder == ProgramKind.REPAIR
             else analyze_inputs(
                 unit.text, unit.prompt_context, served_rule_notes(unit, rule_findings)
             )
@@ -399,8 +417,30 @@ class LmTier:
         await asyncio.to_thread(
             self.cache.put, key, json.dumps([asdict(f) for f in checked.findings])
         )
-        if key.program_version == self.versions[finder]:  # else swapped meanwhile
+        if key.program_version == self.finder_version:  # else swapped meanwhile
             self._memory[unit.hash] = checked.findings
+
+    async def _likelier(self, unit: Unit, version: str) -> list[RawFinding]:
+        """The likelier finder's claims on ``unit``: the local model scores edits of each line
+        (``analyzers.likelier``), in a worker thread; a model served over HTTP cannot."""
+        from ...analyzers.likelier import likelier_claims
+
+        score = self._likelihood()
+        if score is None:
+            raise LmUnavailable(
+                'lm.finder = "likelier" needs a local model (local/<path.gguf>): a model'
+                " served over HTTP gives no log-probabilities of a prompt"
+            )
+        started = time.monotonic()
+        try:
+            claims = await asyncio.to_thread(likelier_claims, unit, score)
+        except Exception:
+            self.stats.failures += 1
+            self._record(LIKELIER, version, started, "error")
+            raise
+        self.stats.calls += 1
+        self._record(LIKELIER, version, started, "ok")
+        return claims
 
     async def _guarded(self, run: Callable[[], Awaitable[Any]], kind: str) -> Any:
         """One program call under the breaker, the rate limit, the concurrency cap and retries,

@@ -1,0 +1,97 @@
+"""The likelier finder: lines where a small edit makes a function much likelier to the local
+model are findings, that edit their fix; code as the model expects it draws nothing. The model
+here is a stand-in engine that expects one text (each text scores minus the characters it
+differs by from the same stretch of it, five nats each), behind the tier as the real engine
+is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from fakes.reviewer import Reviewer
+from fakes.scripted_lm import scripted_lm
+
+from dspy_lsp.analyzers.fixes import apply_edits
+from dspy_lsp.analyzers.likelier import VERSION, likelier_claims
+from dspy_lsp.analyzers.models import FixSafety
+from dspy_lsp.analyzers.surprisal import PREFIX
+from dspy_lsp.analyzers.units import split_units
+from dspy_lsp.server.lm import factory
+from dspy_lsp.server.lm.cache import LmCache
+from dspy_lsp.server.lm.tier import LmTier, LmUnavailable
+from dspy_lsp.server.settings import LmSettings
+
+SOURCE = '''"""Shapes."""
+
+
+class Box:
+    def area(self):
+        return self.w - self.h
+
+    def name(self):
+        return "box"
+'''
+FIXED = SOURCE.replace("self.w - self.h", "self.w * self.h")
+
+
+class ExpectingEngine:
+    """Scores code by how close it is to the start of one of ``expected``'s units: five
+    nats a character that differs."""
+
+    def __init__(self, expected: str) -> None:
+        self.units = [u.text for u in split_units(expected)]
+        self.asked = 0
+
+    def text_logprobs(self, texts: Sequence[str]) -> list[float]:
+        self.asked += 1
+        return [self._score(t.removeprefix(PREFIX)) for t in texts]
+
+    def _score(self, text: str) -> float:
+        import textwrap
+
+        return max(
+            -5.0 * sum(a != b for a, b in zip(text, textwrap.dedent(u), strict=False))
+            for u in self.units
+        )
+
+
+def _tier(model: str) -> LmTier:
+    lm, _ = scripted_lm(Reviewer())
+    settings = LmSettings(model=model, max_attempts=1, finder="likelier")
+    return LmTier(settings, LmCache(None), program_states={}, lm=lm)
+
+
+def test_the_line_an_edit_makes_likelier_is_a_finding_with_the_edit_indented_as_its_fix() -> None:
+    method = next(u for u in split_units(SOURCE) if u.qualname == "Box.area")
+    [claim] = likelier_claims(method, ExpectingEngine(FIXED).text_logprobs)
+    assert (claim.line, claim.end_line, claim.rank) == (2, 2, 1)
+    assert (
+        claim.message
+        == "`return self.w - self.h` looks wrong: should it be `return self.w * self.h`?"
+    )
+    assert claim.replacement == "        return self.w * self.h\n"
+    assert 0.5 < claim.confidence < 1.0
+    assert likelier_claims(method, ExpectingEngine(SOURCE).text_logprobs) == []
+
+
+async def test_the_tier_shows_it_as_an_lm_bug_with_a_suggested_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = ExpectingEngine(FIXED)
+    monkeypatch.setattr(factory, "local_engine", lambda settings: engine)
+    lm_tier = _tier("local/model.gguf")
+    [finding] = await lm_tier.analyze(SOURCE, [])
+    assert (finding.rule, finding.span.start.line, finding.rank) == ("LM-bug", 5, 1)
+    assert finding.origin == VERSION
+    assert finding.fix is not None and finding.fix.safety == FixSafety.SUGGESTION
+    assert apply_edits(SOURCE, finding.fix.edits) == FIXED
+    assert lm_tier.stats.calls == 2  # area and name, one scoring each
+    asked = engine.asked
+    assert await lm_tier.analyze(SOURCE, []) == [finding]  # cached: not scored again
+    assert engine.asked == asked
+
+
+async def test_a_model_served_over_http_cannot_be_the_likelier_finder() -> None:
+    with pytest.raises(LmUnavailable, match="needs a local model"):
+        await _tier("openai/some-model").analyze(SOURCE, [])
