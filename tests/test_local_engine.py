@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import sys
 import threading
@@ -309,3 +310,26 @@ def test_real_model_scores_texts_alike_reusing_what_they_share_and_prefers_the_f
     assert batch[:2] == pytest.approx(alone, abs=0.05)
     assert batch[2] == 0.0  # one token: nothing to score
     assert batch[1] > batch[0]
+
+
+def test_real_model_likelier_finder_flags_the_gcd_bug_and_not_the_fixed_gcd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dspy-lsp check`` with ``lm.finder = "likelier"`` on the real model: the swapped
+    arguments are the finding, with the swap as its fix; the fixed function draws nothing."""
+    from dspy_lsp.server.cli.main import main
+
+    path = _real_model()
+    buggy = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
+    (tmp_path / "pyproject.toml").write_text('[tool.dspy-lsp.lm]\nfinder = "likelier"\n')
+    (tmp_path / "buggy.py").write_text(buggy)
+    (tmp_path / "fixed.py").write_text(buggy.replace("gcd(a % b, b)", "gcd(b, a % b)"))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        code = main(["check", str(tmp_path), "--lm", f"local/{path}", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    found = [(Path(f["path"]).name, f["start"]["line"], f["rule"]) for f in report]
+    assert code != 2 and found == [("buggy.py", 4, "LM-bug")], report
+    assert "gcd(b, a % b)" in report[0]["message"] and report[0]["fix"] is not None

@@ -87,6 +87,8 @@ class FixLoop(dspy.Module):
                 if self.feedback:
                     asked = retried_problem(problem, unit.text, own, verdict.output)
         for edit, check in await self._edits(source, unit, finding):
+            if edit.unit == own:  # the finding's own fix, already run
+                continue
             verdict = await self.critic(apply_edits(source, check.edits))
             tried.append(Attempt(edit.unit, problem, verdict, title=edit.title))
             if verdict.passed:
