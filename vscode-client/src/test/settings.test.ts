@@ -171,7 +171,7 @@ describe("setting tables", () => {
             "feedback.enabled", "feedback.path", "feedback.ignore_after_saves",
             "learn.auto", "learn.window", "learn.min_new_labels", "learn.optimizer", "learn.budget",
             "learn.max_requests", "learn.max_tokens",
-            "tests.enabled", "tests.python", "tests.command", "tests.coverage", "tests.timeout_s",
+            "tests.enabled", "tests.python", "tests.command", "tests.coverage", "tests.timeout_s", "tests.edits",
             "actions.dismiss",
         ]);
         assert.deepEqual(SERVER_KEYS, SERVER_SETTINGS.map((s) => s.key));
