@@ -24,11 +24,13 @@ from libcst.metadata import Assignment, ExpressionContext
 
 from .learning.bug_mutations import (
     OPERATORS,
+    STRING,
     Candidate,
     Function,
     Site,
     apply,
     functions,
+    same_spacing,
     shifted,
 )
 
@@ -48,13 +50,7 @@ _ARITHMETIC: tuple[type[cst.BaseBinaryOp], ...] = (
     cst.Divide,
     cst.Modulo,
 )
-_STRING = m.SimpleString() | m.FormattedString() | m.ConcatenatedString()
 _NOT_VARIABLES = frozenset({"self", "cls"})
-
-
-def _spaced(old: cst.CSTNode, new_type: type[cst.CSTNode]) -> cst.CSTNode:
-    kept = {k: getattr(old, k) for k in ("whitespace_before", "whitespace_after")}
-    return new_type(**kept)  # type: ignore[call-arg]
 
 
 def _any_comparison(fn: Function) -> Iterator[Site]:
@@ -65,7 +61,7 @@ def _any_comparison(fn: Function) -> Iterator[Site]:
             continue
         for other in _COMPARISONS:
             if other is not type(target.operator):
-                yield target, target.with_changes(operator=_spaced(target.operator, other))
+                yield target, target.with_changes(operator=same_spacing(target.operator, other))
 
 
 def _any_arithmetic(fn: Function) -> Iterator[Site]:
@@ -75,11 +71,11 @@ def _any_arithmetic(fn: Function) -> Iterator[Site]:
         assert isinstance(node, cst.BinaryOperation)
         if type(node.operator) not in _ARITHMETIC:
             continue
-        if m.matches(node.left, _STRING) or m.matches(node.right, _STRING):
+        if m.matches(node.left, STRING) or m.matches(node.right, STRING):
             continue
         for other in _ARITHMETIC:
             if other is not type(node.operator):
-                yield node, node.with_changes(operator=_spaced(node.operator, other))
+                yield node, node.with_changes(operator=same_spacing(node.operator, other))
 
 
 def _bound_names(fn: Function) -> list[str]:
@@ -134,7 +130,7 @@ def _index_shift(fn: Function) -> Iterator[Site]:
         value = node.value
         parts = [e.value for e in value.elements] if isinstance(value, cst.Tuple) else [value]
         for part in parts:
-            if m.matches(part, m.Integer() | _STRING | m.UnaryOperation(m.Minus())):
+            if m.matches(part, m.Integer() | STRING | m.UnaryOperation(m.Minus())):
                 continue
             for operator in (cst.Subtract(), cst.Add()):
                 yield part, shifted(part, operator)
@@ -153,7 +149,7 @@ def _swap_boolean(fn: Function) -> Iterator[Site]:
     for node in m.findall(fn.node.body, m.BooleanOperation()):
         assert isinstance(node, cst.BooleanOperation)
         other = cst.Or if isinstance(node.operator, cst.And) else cst.And
-        yield node, node.with_changes(operator=_spaced(node.operator, other))
+        yield node, node.with_changes(operator=same_spacing(node.operator, other))
 
 
 EDITS: dict[str, Callable[[Function], Iterator[Site]]] = {

@@ -94,10 +94,10 @@ _AUGMENTED_SWAPS: dict[type[cst.BaseAugOp], type[cst.BaseAugOp]] = {
     cst.AddAssign: cst.SubtractAssign,
     cst.SubtractAssign: cst.AddAssign,
 }
-_STRING = m.SimpleString() | m.FormattedString() | m.ConcatenatedString()
+STRING = m.SimpleString() | m.FormattedString() | m.ConcatenatedString()
 
 
-def _same_spacing(old: cst.CSTNode, new_type: type[cst.CSTNode]) -> cst.CSTNode:
+def same_spacing(old: cst.CSTNode, new_type: type[cst.CSTNode]) -> cst.CSTNode:
     """An operator of ``new_type`` spaced like ``old`` (``not in`` keeps its inner space)."""
     kept = {k: getattr(old, k) for k in ("whitespace_before", "whitespace_after")}
     return new_type(**kept)  # type: ignore[call-arg]
@@ -108,7 +108,7 @@ def _comparison_swap(fn: Function) -> Iterator[Site]:
     for target in m.findall(fn.node.body, m.ComparisonTarget()):
         assert isinstance(target, cst.ComparisonTarget)
         swapped = _COMPARISON_SWAPS[type(target.operator)]
-        yield target, target.with_changes(operator=_same_spacing(target.operator, swapped))
+        yield target, target.with_changes(operator=same_spacing(target.operator, swapped))
 
 
 def _arithmetic_swap(fn: Function) -> Iterator[Site]:
@@ -119,12 +119,12 @@ def _arithmetic_swap(fn: Function) -> Iterator[Site]:
     for node in m.findall(fn.node.body, m.BinaryOperation() | m.AugAssign()):
         if isinstance(node, cst.BinaryOperation):
             swapped = _ARITHMETIC_SWAPS.get(type(node.operator))
-            strings = m.matches(node.left, _STRING) or m.matches(node.right, _STRING)
+            strings = m.matches(node.left, STRING) or m.matches(node.right, STRING)
             if swapped is not None and not strings:
-                yield node, node.with_changes(operator=_same_spacing(node.operator, swapped))
+                yield node, node.with_changes(operator=same_spacing(node.operator, swapped))
         elif isinstance(node, cst.AugAssign) and type(node.operator) in _AUGMENTED_SWAPS:
             swapped_aug = _AUGMENTED_SWAPS[type(node.operator)]
-            yield node, node.with_changes(operator=_same_spacing(node.operator, swapped_aug))
+            yield node, node.with_changes(operator=same_spacing(node.operator, swapped_aug))
 
 
 def _off_by_one(fn: Function) -> Iterator[Site]:
