@@ -135,7 +135,7 @@ describe("the real dspy-lsp server", () => {
             "learn.auto": false, "learn.window": 10, "learn.minNewLabels": 3, "learn.optimizer": "mipro", "learn.budget": 2,
             "learn.maxRequests": 50, "learn.maxTokens": 10_000,
             "tests.enabled": false, "tests.python": "/usr/bin/python3", "tests.command": "python3 -m pytest -q",
-            "tests.coverage": false, "tests.timeoutS": 60, "actions.dismiss": "all",
+            "tests.coverage": false, "tests.timeoutS": 60, "tests.edits": 3, "actions.dismiss": "all",
         };
         assert.deepEqual(Object.keys(every).sort(), [...SERVER_KEYS].sort());
         await send(every);
@@ -148,6 +148,7 @@ describe("the real dspy-lsp server", () => {
         assert.equal(info.settings.lm.min_confidence, 0.2);
         assert.equal(info.settings.lm.finder, "analyze");
         assert.equal(info.settings.tests.command, "python3 -m pytest -q");
+        assert.equal(info.settings.tests.edits, 3);
         assert.equal(info.settings.project, "acme-app");
         assert.equal(info.settings.store.user, "ana@example.com");
         const status = parseStatus(await command("dspy-lsp.status"));
