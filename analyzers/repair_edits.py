@@ -244,6 +244,10 @@ def _flat(lines: Sequence[str]) -> str:
 
 Scores = Callable[[Sequence[str]], Sequence[float]]
 """A model's log-likelihood of each text (higher: reads more like code it expects)."""
+Screens = Callable[[str, Sequence[str]], Sequence[float]]
+"""A model's gain where each variant of a text first departs from it: the log-probability of
+the variant's token there less the text's, all from one pass over the text. A free first look
+at which edits could pay, before any is scored whole."""
 
 
 def rank(edits: Sequence[LineEdit], score: Scores | None) -> list[LineEdit]:

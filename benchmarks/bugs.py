@@ -23,7 +23,9 @@ tokens and seconds per unit. Variants, in one run:
 - with a local model, ``likelier``: the served finder of that name (``analyzers.likelier``):
   the lines where a small edit (an operator, a variable, an index...) makes the unit likelier
   to the model than it is by more than ``--margin`` nats, biggest gain first, at most 3 (no
-  generation, no tests);
+  generation, no tests), scoring whole only the 3 edits that gain most where they depart from
+  the code (one pass over it); ``likelier-all`` scores every edit whole (about 100 in a
+  15-line function: two minutes a unit on 2 cores), to show what the screen costs;
 - with ``--spectra`` (the tests are run on the buggy and the fixed code, ``spectra.py``): ``spectrum``, the lines the failing tests point at (Ochiai,
   ``analyzers.fault_localisation``; no LM), and ``spectrum+repair``, the repair's claims on
   those lines first, then the rest of them; and with a local model ``spectrum+surprisal``,
@@ -71,7 +73,7 @@ from dspy_lsp.analyzers.programs.kinds import FINDERS, ProgramKind
 from dspy_lsp.analyzers.programs.modules import build, program_version
 from dspy_lsp.analyzers.programs.signatures import RepairUnit
 from dspy_lsp.analyzers.repair_claims import repair_hunks
-from dspy_lsp.analyzers.repair_edits import Scores
+from dspy_lsp.analyzers.repair_edits import Scores, Screens
 from dspy_lsp.analyzers.surprisal import PREFIX as SURPRISAL_PREFIX
 from dspy_lsp.analyzers.surprisal import line_surprisal
 from dspy_lsp.analyzers.units import split_units
@@ -207,13 +209,24 @@ def local_scores(args: argparse.Namespace) -> Scores | None:
     return lambda texts: engine.text_logprobs([SURPRISAL_PREFIX + t for t in texts])
 
 
-def likelier_finder(scores: Scores, margin: float) -> Finder:
-    """The served ``likelier`` finder (``analyzers.likelier``) on the unit's function."""
+def local_screens(args: argparse.Namespace) -> Screens | None:
+    """The local model's gain where each variant departs from a text; None as ``local_scores``."""
+    if not args.lm.startswith(PREFIX):
+        return None
+    engine = LlamaEngine.shared(model_path_of(args.lm))
+    return lambda text, variants: engine.departure_logprobs(
+        SURPRISAL_PREFIX + text, [SURPRISAL_PREFIX + v for v in variants]
+    )
+
+
+def likelier_finder(scores: Scores, screens: Screens | None, margin: float) -> Finder:
+    """The served ``likelier`` finder (``analyzers.likelier``) on the unit's function; without
+    ``screens``, every edit is scored whole."""
 
     def find(example: AnalysisExample) -> list[Predicted]:
         code = textwrap.dedent(example.code)
         unit = next(u for u in split_units(code) if u.kind == "function")
-        claims = likelier_claims(unit, scores, margin)
+        claims = likelier_claims(unit, scores, screens, margin)
         return [Predicted(c.line, c.end_line, c.category) for c in claims]
 
     return find
@@ -307,9 +320,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if wanted is None or name in wanted:
                 results.append(run_variant(name, finder_of(), units, meter))
         scores = local_scores(args)
-        if scores is not None and (wanted is None or "likelier" in wanted):
-            finder = likelier_finder(scores, args.margin)
-            results.append(run_variant("likelier", finder, units, meter))
+        if scores is not None:
+            for name, screens in (("likelier", local_screens(args)), ("likelier-all", None)):
+                if name in (wanted or {"likelier"}):  # likelier-all only when asked for
+                    finder = likelier_finder(scores, screens, args.margin)
+                    results.append(run_variant(name, finder, units, meter))
         if args.spectra:
             bugs = load_bug_examples(args.corpus)[: args.limit]
             spectra = (

@@ -13,7 +13,7 @@ from fakes.reviewer import Reviewer
 from fakes.scripted_lm import scripted_lm
 
 from dspy_lsp.analyzers.fixes import apply_edits
-from dspy_lsp.analyzers.likelier import VERSION, likelier_claims
+from dspy_lsp.analyzers.likelier import SCREENED, VERSION, likelier_claims
 from dspy_lsp.analyzers.models import FixSafety
 from dspy_lsp.analyzers.surprisal import PREFIX
 from dspy_lsp.analyzers.units import split_units
@@ -42,10 +42,29 @@ class ExpectingEngine:
     def __init__(self, expected: str) -> None:
         self.units = [u.text for u in split_units(expected)]
         self.asked = 0
+        self.scored = 0
 
     def text_logprobs(self, texts: Sequence[str]) -> list[float]:
         self.asked += 1
+        self.scored += len(texts)
         return [self._score(t.removeprefix(PREFIX)) for t in texts]
+
+    def departure_logprobs(self, text: str, variants: Sequence[str]) -> list[float]:
+        """The score gained at the first character where each variant departs from text."""
+        gains = []
+        for variant in variants:
+            at = next(
+                (i for i, (a, b) in enumerate(zip(text, variant, strict=False)) if a != b), None
+            )
+            if at is None:
+                gains.append(0.0)
+                continue
+            end = at + 1
+            gains.append(
+                self._score(variant[:end].removeprefix(PREFIX))
+                - self._score(text[:end].removeprefix(PREFIX))
+            )
+        return gains
 
     def _score(self, text: str) -> float:
         import textwrap
@@ -73,6 +92,17 @@ def test_the_line_an_edit_makes_likelier_is_a_finding_with_the_edit_indented_as_
     assert claim.replacement == "        return self.w * self.h\n"
     assert 0.5 < claim.confidence < 1.0
     assert likelier_claims(method, ExpectingEngine(SOURCE).text_logprobs) == []
+
+
+def test_a_screen_leaves_only_the_edits_it_likes_best_to_score_whole() -> None:
+    """Where the model can screen (its gain where each edit departs from the code, one pass),
+    only ``SCREENED`` edits are scored whole, and the finding is the same."""
+    method = next(u for u in split_units(SOURCE) if u.qualname == "Box.area")
+    whole, screening = ExpectingEngine(FIXED), ExpectingEngine(FIXED)
+    [alone] = likelier_claims(method, whole.text_logprobs)
+    [screened] = likelier_claims(method, screening.text_logprobs, screening.departure_logprobs)
+    assert screened == alone
+    assert screening.scored <= 2 * SCREENED < whole.scored
 
 
 async def test_the_tier_shows_it_as_an_lm_bug_with_a_suggested_fix(

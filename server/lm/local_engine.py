@@ -300,6 +300,40 @@ class LlamaEngine:
             llm.reset()  # the next chat evaluates its own prompt from the start
         return found
 
+    def departure_logprobs(self, text: str, variants: Sequence[str]) -> list[float]:
+        """For each of ``variants``, at the first token where it departs from ``text``: the
+        log-probability of its token there less that of ``text``'s, all from one forward pass
+        over ``text`` (the context before a departure is ``text``'s own). 0 for a variant that
+        does not depart within ``text``, or departs at its first token (no context)."""
+        import numpy as np
+
+        if self.lookup_tokens <= 0:
+            raise LocalModelError("token log-probabilities need lookup_tokens > 0 (logits_all)")
+        with self._lock:
+            llm = self._ensure_loaded()
+            base = llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=False)
+            base = base[: self.n_ctx]
+            departures: list[tuple[int, int] | None] = []
+            for variant in variants:
+                tokens = llm.tokenize(variant.encode("utf-8", "surrogatepass"), add_bos=False)
+                at = next(
+                    (i for i, (a, b) in enumerate(zip(base, tokens, strict=False)) if a != b), 0
+                )
+                departures.append((at, tokens[at]) if at > 0 else None)
+            llm.reset()
+            llm.eval(base)
+            wanted = sorted({d[0] - 1 for d in departures if d is not None})
+            logits = np.asarray(llm.scores[wanted], dtype=np.float64) if wanted else None
+            llm.reset()  # the next chat evaluates its own prompt from the start
+        row_of = {position: i for i, position in enumerate(wanted)}
+        # Both tokens share one softmax, so the difference of their logits is the answer.
+        return [
+            0.0
+            if d is None or logits is None
+            else float(logits[row_of[d[0] - 1], d[1]] - logits[row_of[d[0] - 1], base[d[0]]])
+            for d in departures
+        ]
+
     def close(self) -> None:
         """Free the model (waits for a running call); the next call loads it again."""
         with self._lock:

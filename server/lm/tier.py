@@ -63,7 +63,7 @@ from .telemetry_log import TelemetryLog, usage_of
 
 if TYPE_CHECKING:  # importing it imports dspy, which the server does lazily
     from ...analyzers.programs.attempts import Attempt, Critic
-    from ...analyzers.repair_edits import Scores
+    from ...analyzers.repair_edits import Scores, Screens
 
 log = logging.getLogger(__name__)
 LIKELIER = "likelier"
@@ -347,6 +347,18 @@ class LmTier:
             return None
         return lambda codes: engine.text_logprobs([SURPRISAL_PREFIX + c for c in codes])
 
+    def _screens(self) -> Screens | None:
+        """The local model's gain where each edit departs from the code (one pass over it),
+        which picks the few edits the likelier finder scores whole; None as ``_likelihood``."""
+        from .factory import local_engine
+
+        engine = local_engine(self.settings)
+        if engine is None:
+            return None
+        return lambda code, variants: engine.departure_logprobs(
+            SURPRISAL_PREFIX + code, [SURPRISAL_PREFIX + v for v in variants]
+        )
+
     @property
     def finder(self) -> str:
         """What finds problems (``lm.finder``): a program's kind, or ``likelier``, which asks
@@ -433,7 +445,7 @@ class LmTier:
             )
         started = time.monotonic()
         try:
-            claims = await asyncio.to_thread(likelier_claims, unit, score)
+            claims = await asyncio.to_thread(likelier_claims, unit, score, self._screens())
         except Exception:
             self.stats.failures += 1
             self._record(LIKELIER, version, started, "error")
