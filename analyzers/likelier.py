@@ -27,10 +27,13 @@ MARGIN = 1.5
 MAX_FINDINGS = 3
 SCREENED = 3
 """Edits scored whole, the best by their gain at the token where they depart."""
+MAX_EDITS = 800
+"""More edits than this are not made (``TooManyEdits``): each is a parse and a render, about
+5 ms, and dense code has thousands in 20 lines."""
 VERSION = (
     "likelier@"
     + hashlib.sha256(
-        f"{sorted(EDITS)}|{MARGIN}|{MAX_FINDINGS}|{SCREENED}|{SCORED_AFTER}".encode()
+        f"{sorted(EDITS)}|{MARGIN}|{MAX_FINDINGS}|{SCREENED}|{MAX_EDITS}|{SCORED_AFTER}".encode()
     ).hexdigest()[:12]
 )
 """What its findings are cached under: a change of edits, margin or cap asks again."""
@@ -42,12 +45,12 @@ def likelier_claims(
     """The unit's lines some edit makes likelier by more than ``margin``, biggest gain first
     (at most ``MAX_FINDINGS``), each with that edit's lines as its replacement; none for a unit
     that is not a function. With ``screen``, only the ``SCREENED`` edits it likes best are
-    scored whole."""
+    scored whole. ``TooManyEdits`` for a function with more than ``MAX_EDITS``."""
     if unit.kind not in ("function", "method"):
         return []
     code = textwrap.dedent(unit.text)
     name = unit.qualname.rpartition(".")[2]
-    edits = line_edits(code, name, (1, len(split_lines(code))))
+    edits = line_edits(code, name, (1, len(split_lines(code))), MAX_EDITS)
     if screen is not None:
         edits = screened(code, edits, screen)
     found = likelier_lines(edits, score, margin)[:MAX_FINDINGS]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import libcst as cst
 import libcst.matchers as m
@@ -193,10 +194,17 @@ class LineEdit:
         return f"Edit: `{self.before}` -> `{self.after}`"
 
 
-def line_edits(source: str, qualname: str, lines: tuple[int, int]) -> list[LineEdit]:
+class TooManyEdits(ValueError):
+    """More edits than asked for: making each (a parse and a render) would take too long."""
+
+
+def line_edits(
+    source: str, qualname: str, lines: tuple[int, int], max_edits: int | None = None
+) -> list[LineEdit]:
     """Every edit of ``qualname``'s code on file ``lines`` (1-based, inclusive) that compiles
     and keeps the change on those lines, distinct, in ``EDITS`` order; none when ``source``
-    does not parse or ``qualname`` is not a function of it."""
+    does not parse or ``qualname`` is not a function of it. ``TooManyEdits`` when there
+    would be more than ``max_edits`` to try (dense code: thousands in 20 lines)."""
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError:
@@ -205,36 +213,42 @@ def line_edits(source: str, qualname: str, lines: tuple[int, int]) -> list[LineE
     if fn is None:
         return []
     first, last = lines
+    # A compound node may start a line above the lines asked about.
+    sites = (
+        (name, old, new)
+        for name, of in EDITS.items()
+        for old, new in of(fn)
+        if first - 1 <= fn.starts.get(old, (0, 0))[0] <= last
+    )
+    candidates = list(sites if max_edits is None else islice(sites, max_edits + 1))
+    if max_edits is not None and len(candidates) > max_edits:
+        raise TooManyEdits(f"{qualname} has more than {max_edits} small edits to try")
     seen: set[str] = set()
     found: list[LineEdit] = []
-    for name, sites in EDITS.items():
-        for old, new in sites(fn):
-            start = fn.starts.get(old, (0, 0))[0]
-            if not first - 1 <= start <= last:  # a compound node may start a line above
-                continue
-            made = apply(source, module, Candidate(qualname, name, old, new))
-            if made is None or made.file_lines[0] > last or made.file_lines[1] < first:
-                continue
-            if made.unit.text in seen:
-                continue
-            seen.add(made.unit.text)
-            u0, u1 = made.unit_lines
-            o0 = u0 - 1
-            changed = made.unit.text.splitlines()[o0:u1]
-            was = made.original.text.splitlines()[o0 : o0 + len(changed)]
-            window = "".join(made.unit.text.splitlines(keepends=True)[: u1 + 2])
-            window_before = "".join(made.original.text.splitlines(keepends=True)[: u1 + 2])
-            found.append(
-                LineEdit(
-                    name,
-                    made.unit.text,
-                    _flat(was),
-                    _flat(changed),
-                    made.file_lines,
-                    window,
-                    window_before,
-                )
+    for name, old, new in candidates:
+        made = apply(source, module, Candidate(qualname, name, old, new))
+        if made is None or made.file_lines[0] > last or made.file_lines[1] < first:
+            continue
+        if made.unit.text in seen:
+            continue
+        seen.add(made.unit.text)
+        u0, u1 = made.unit_lines
+        o0 = u0 - 1
+        changed = made.unit.text.splitlines()[o0:u1]
+        was = made.original.text.splitlines()[o0 : o0 + len(changed)]
+        window = "".join(made.unit.text.splitlines(keepends=True)[: u1 + 2])
+        window_before = "".join(made.original.text.splitlines(keepends=True)[: u1 + 2])
+        found.append(
+            LineEdit(
+                name,
+                made.unit.text,
+                _flat(was),
+                _flat(changed),
+                made.file_lines,
+                window,
+                window_before,
             )
+        )
     return found
 
 

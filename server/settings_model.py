@@ -72,16 +72,17 @@ class LmSettings(_Strict):
         " (one is about 100 tokens) or the rewrite of an 80-line function. A reply cut off"
         " here is counted as truncated (`check`'s summary, `dspy-lsp.status`).",
     )
-    finder: Literal["repair", "analyze", "likelier"] = Field(
-        default="repair",
-        description="The program that finds problems. `repair` asks the model for each"
-        " function with its bugs fixed and reports the lines it changed, each with the change"
-        " as its message: on a small local model it finds real bugs where `analyze` finds"
-        " none (see `benchmarks/bugs.py`). `analyze` asks for a reviewed list of findings"
-        " (bugs, design, performance, security), for models strong enough to name them."
-        " `likelier` (local models only) writes nothing: it reports the lines where a small"
-        " edit (an operator, a variable, an index) makes the function much likelier to the"
-        " model, with that edit as the fix.",
+    finder: Literal["auto", "repair", "analyze", "likelier"] = Field(
+        default="auto",
+        description="The program that finds problems. `auto`: `likelier` with a local model,"
+        " `repair` with one served over HTTP. `likelier` (local models only) writes nothing:"
+        " it reports the lines where a small edit (an operator, a variable, an index) makes"
+        " the function much likelier to the model, with that edit as the fix; on a small"
+        " local model it finds the most real bugs, in a few seconds a function (see"
+        " `benchmarks/bugs.py`). `repair` asks the model for each function with its bugs fixed"
+        " and reports the lines it changed, each with the change as its message. `analyze`"
+        " asks for a reviewed list of findings (bugs, design, performance, security), for"
+        " models strong enough to name them.",
     )
     min_confidence: float = Field(
         default=0.0,

@@ -75,9 +75,9 @@ class ExpectingEngine:
         )
 
 
-def _tier(model: str) -> LmTier:
+def _tier(model: str, finder: str = "likelier") -> LmTier:
     lm, _ = scripted_lm(Reviewer())
-    settings = LmSettings(model=model, max_attempts=1, finder="likelier")
+    settings = LmSettings.model_validate({"model": model, "max_attempts": 1, "finder": finder})
     return LmTier(settings, LmCache(None), program_states={}, lm=lm)
 
 
@@ -125,3 +125,27 @@ async def test_the_tier_shows_it_as_an_lm_bug_with_a_suggested_fix(
 async def test_a_model_served_over_http_cannot_be_the_likelier_finder() -> None:
     with pytest.raises(LmUnavailable, match="needs a local model"):
         await _tier("openai/some-model").analyze(SOURCE, [])
+
+
+async def test_by_default_a_local_model_finds_by_likelier_and_a_served_one_by_repair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert LmSettings().finder == "auto"
+    monkeypatch.setattr(factory, "local_engine", lambda settings: ExpectingEngine(FIXED))
+    local = _tier("local/model.gguf", "auto")
+    [finding] = await local.analyze(SOURCE, [])
+    assert (local.finder, finding.origin) == ("likelier", VERSION)
+    assert _tier("openai/some-model", "auto").finder == "repair"
+
+
+async def test_a_function_with_too_many_edits_is_counted_not_scored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = "".join(f"    x{i} = a[{i}] * b - c.d{i}(x, {i}) if x < {i} else y\n" for i in range(60))
+    dense = f"def f(a, b, c, x, y):\n{body}    return x\n"
+    engine = ExpectingEngine(dense)
+    monkeypatch.setattr(factory, "local_engine", lambda settings: engine)
+    lm_tier = _tier("local/model.gguf")
+    assert await lm_tier.analyze(dense, []) == []
+    assert lm_tier.stats.too_large_to_score == 1 and engine.asked == 0
+    assert lm_tier.status().stats["too_large_to_score"] == 1

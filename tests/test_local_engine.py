@@ -315,7 +315,8 @@ def test_real_model_scores_texts_alike_reusing_what_they_share_and_prefers_the_f
 def test_real_model_departure_gains_are_the_first_departing_tokens_own() -> None:
     """``departure_logprobs`` gives, from one pass over the text, what scoring each variant
     whole gives at its first departing token; the fix gains there, and a variant that only
-    goes on past the text's end gains nothing."""
+    goes on past the text's end gains nothing. Scoring texts next reads on from the text it
+    holds, and gives what one pass per text gives."""
     from dspy_lsp.analyzers.surprisal import PREFIX
 
     path = _real_model()
@@ -324,6 +325,7 @@ def test_real_model_departure_gains_are_the_first_departing_tokens_own() -> None
     engine = LlamaEngine(path)
     try:
         [gain, same, longer] = engine.departure_logprobs(buggy, [fixed, buggy, buggy + "x = 1\n"])
+        scored = engine.text_logprobs([buggy, fixed])  # reads on from the text held
         tokens = {t: engine.token_logprobs(t) for t in (buggy, fixed)}
     finally:
         engine.close()
@@ -331,6 +333,8 @@ def test_real_model_departure_gains_are_the_first_departing_tokens_own() -> None
     at = next(i for i, ((_, a), (_, b)) in enumerate(pairs) if abs(a - b) > 1e-3)
     assert gain == pytest.approx(tokens[fixed][at][1] - tokens[buggy][at][1], abs=0.05)
     assert gain > 0 and same == 0.0 and longer == 0.0
+    whole = [sum(lp for _, lp in tokens[t]) for t in (buggy, fixed)]
+    assert scored == pytest.approx(whole, abs=0.05)
 
 
 def test_real_model_likelier_finder_flags_the_gcd_bug_and_not_the_fixed_gcd(

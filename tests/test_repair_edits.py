@@ -7,7 +7,13 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from dspy_lsp.analyzers.repair_edits import EDITS, likelier_lines, line_edits, rank
+from dspy_lsp.analyzers.repair_edits import (
+    EDITS,
+    TooManyEdits,
+    likelier_lines,
+    line_edits,
+    rank,
+)
 
 SOURCE = """\
 def f(xs, n, node):
@@ -64,6 +70,17 @@ def test_edits_stay_on_the_lines_named_and_are_distinct() -> None:
 def test_nothing_for_a_function_that_is_not_there_or_a_file_that_does_not_parse() -> None:
     assert line_edits(SOURCE, "missing", (1, 11)) == []
     assert line_edits("def f(:\n", "f", (1, 1)) == []
+
+
+def test_dense_code_with_more_edits_than_allowed_is_refused_before_any_is_made() -> None:
+    body = "".join(f"    x{i} = a[{i}] * b - c.d{i}(x, {i}) if x < {i} else y\n" for i in range(60))
+    dense = f"def f(a, b, c, x, y):\n{body}    return x\n"
+    with pytest.raises(TooManyEdits, match="more than 800"):
+        line_edits(dense, "f", (1, 62), max_edits=800)
+    assert len(line_edits(SOURCE_FOR_CAP, "f", (1, 3), max_edits=800)) > 0
+
+
+SOURCE_FOR_CAP = "def f(a, b):\n    if a < b:\n        return a\n"
 
 
 def test_rank_puts_the_likeliest_first_and_keeps_the_order_without_a_score() -> None:

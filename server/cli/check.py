@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+from ...analyzers.likelier import MAX_EDITS
 from ...analyzers.models import Finding, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
 from ..lm.llama_loading import model_label
@@ -468,6 +469,12 @@ async def _with_model(
         + (
             f", {stats.too_long_to_repair} units too long to repair (raise lm.max-tokens)"
             if stats.too_long_to_repair
+            else ""
+        )
+        + (
+            f", {stats.too_large_to_score} functions too large to score (over"
+            f" {MAX_EDITS} small edits)"
+            if stats.too_large_to_score
             else ""
         ),
         file=sys.stderr,

@@ -263,9 +263,10 @@ class LlamaEngine:
 
     def text_logprobs(self, texts: Sequence[str]) -> list[float]:
         """The log-probability of each of ``texts`` (of its tokens after the first), in one
-        hold of the model. Only what differs from the text before is evaluated, so texts that
-        begin alike (edits of one unit, sorted) cost a few tokens each; the logits of every
-        position are needed (``lookup_tokens`` > 0)."""
+        hold of the model. Only what differs from what the model holds is evaluated (the text
+        before, or the text ``departure_logprobs`` read), so texts that begin alike (edits of
+        one unit, sorted) cost a few tokens each; the logits of every position are needed
+        (``lookup_tokens`` > 0)."""
         import numpy as np
 
         if self.lookup_tokens <= 0:
@@ -275,7 +276,6 @@ class LlamaEngine:
         """Log-probability of each token after the first of the text evaluated last."""
         with self._lock:
             llm = self._ensure_loaded()
-            llm.reset()
             for text in texts:
                 tokens = llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=False)
                 tokens = tokens[: self.n_ctx]
@@ -290,12 +290,13 @@ class LlamaEngine:
                 shared = min(shared, len(tokens) - 1)  # the last token is evaluated again
                 llm.n_tokens = shared
                 llm.eval(tokens[shared:])
-                start = max(shared, 1)
-                rows = np.asarray(llm.scores[start - 1 : len(tokens) - 1], dtype=np.float64)
+                # Rows of held tokens stay valid: read those not yet read, then the new ones.
+                known = min(len(chosen), max(shared, 1) - 1)
+                rows = np.asarray(llm.scores[known : len(tokens) - 1], dtype=np.float64)
                 peak = rows.max(axis=1, keepdims=True)
                 normaliser = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
-                picked = rows[np.arange(len(rows)), tokens[start:]] - normaliser
-                chosen = chosen[: start - 1] + picked.tolist()
+                picked = rows[np.arange(len(rows)), tokens[known + 1 :]] - normaliser
+                chosen = chosen[:known] + picked.tolist()
                 found.append(float(sum(chosen)))
             llm.reset()  # the next chat evaluates its own prompt from the start
         return found
@@ -324,7 +325,7 @@ class LlamaEngine:
             llm.eval(base)
             wanted = sorted({d[0] - 1 for d in departures if d is not None})
             logits = np.asarray(llm.scores[wanted], dtype=np.float64) if wanted else None
-            llm.reset()  # the next chat evaluates its own prompt from the start
+            # Held, not reset: the edits ``text_logprobs`` scores next begin with this text.
         row_of = {position: i for i, position in enumerate(wanted)}
         # Both tokens share one softmax, so the difference of their logits is the answer.
         return [

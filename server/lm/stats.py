@@ -31,6 +31,9 @@ class LmStats:
     too_long_to_repair: int = 0
     """Units the repair finder did not ask about: writing them out again would not fit in
     ``lm.max-tokens``, so the reply would be cut off and say nothing."""
+    too_large_to_score: int = 0
+    """Functions the likelier finder did not score: more small edits than it makes
+    (``analyzers.likelier.MAX_EDITS``)."""
     last_error: str = ""
 
     @property

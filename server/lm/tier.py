@@ -56,6 +56,7 @@ from .errors import (
     outcome_of,
     truncated_replies,
 )
+from .llama_loading import PREFIX as LOCAL_PREFIX
 from .resilience import CircuitBreaker, RateLimiter, RetryPolicy, call_with_retries
 from .stats import LmStats
 from .storage import TelemetryTarget
@@ -362,7 +363,10 @@ class LmTier:
     @property
     def finder(self) -> str:
         """What finds problems (``lm.finder``): a program's kind, or ``likelier``, which asks
-        the local model to score edits rather than to write anything."""
+        the local model to score edits rather than to write anything; ``auto`` is ``likelier``
+        on a local model, which a model served over HTTP cannot be, and ``repair`` there."""
+        if self.settings.finder == "auto":
+            return LIKELIER if (self.settings.model or "").startswith(LOCAL_PREFIX) else "repair"
         return self.settings.finder
 
     @property
@@ -400,7 +404,16 @@ class LmTier:
         self.stats.cache_misses += 1
         finder = self.finder
         if finder == LIKELIER:
-            claims = check_claims(unit, await self._likelier(unit, key.program_version))
+            from ...analyzers.repair_edits import TooManyEdits
+
+            try:
+                raw = await self._likelier(unit, key.program_version)
+            except TooManyEdits as exc:
+                self.stats.too_large_to_score += 1
+                log.info("%s: not scored by the likelier finder: %s", unit.qualname, exc)
+                self._memory[unit.hash] = ()
+                return
+            claims = check_claims(unit, raw)
             await asyncio.to_thread(
                 self.cache.put, key, json.dumps([asdict(f) for f in claims.findings])
             )
@@ -436,6 +449,7 @@ class LmTier:
         """The likelier finder's claims on ``unit``: the local model scores edits of each line
         (``analyzers.likelier``), in a worker thread; a model served over HTTP cannot."""
         from ...analyzers.likelier import likelier_claims
+        from ...analyzers.repair_edits import TooManyEdits
 
         score = self._likelihood()
         if score is None:
@@ -446,6 +460,8 @@ class LmTier:
         started = time.monotonic()
         try:
             claims = await asyncio.to_thread(likelier_claims, unit, score, self._screens())
+        except TooManyEdits:
+            raise
         except Exception:
             self.stats.failures += 1
             self._record(LIKELIER, version, started, "error")
