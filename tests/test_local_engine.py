@@ -340,13 +340,13 @@ def test_real_model_departure_gains_are_the_first_departing_tokens_own() -> None
 def test_real_model_likelier_finder_flags_the_gcd_bug_and_not_the_fixed_gcd(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``dspy-lsp check`` with ``lm.finder = "likelier"`` on the real model: the swapped
-    arguments are the finding, with the swap as its fix; the fixed function draws nothing."""
+    """``dspy-lsp check`` on the real model with the default finder (``auto``: likelier on a
+    local model): the swapped arguments are the finding, with the swap as its fix; the fixed
+    function draws nothing."""
     from dspy_lsp.server.cli.main import main
 
     path = _real_model()
     buggy = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
-    (tmp_path / "pyproject.toml").write_text('[tool.dspy-lsp.lm]\nfinder = "likelier"\n')
     (tmp_path / "buggy.py").write_text(buggy)
     (tmp_path / "fixed.py").write_text(buggy.replace("gcd(a % b, b)", "gcd(b, a % b)"))
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data")}
