@@ -289,7 +289,11 @@ def likelier_lines(edits: Sequence[LineEdit], score: Scores, margin: float) -> l
     by more than ``margin``; biggest gain first. Correct code is usually what a model expects
     most, so it gets nothing, while a one-token bug is often one edit away from code the model
     expects far more (``gcd(a % b, b)`` against ``gcd(b, a % b)``)."""
-    texts = sorted({t for e in edits for t in (e.scored, e.scored_before)})
+    # Last change first, each edit after its unit's window: every text then begins with the
+    # one before up to its own change, so a model that reads on from the text it holds (the
+    # unit, after a screen) reads only from each change to two lines past it.
+    order = sorted(edits, key=lambda e: (-e.lines[0], e.scored))
+    texts = list(dict.fromkeys(t for e in order for t in (e.scored_before, e.scored)))
     value = dict(zip(texts, score(texts), strict=True))
     best: dict[tuple[int, int], LikelierLine] = {}
     for edit in edits:

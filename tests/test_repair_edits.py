@@ -105,13 +105,17 @@ GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b
 
 def _expects(written: str) -> Callable[[Sequence[str]], list[float]]:
     """A model that expects ``written`` (each text scores minus the characters it differs by
-    from the same stretch of it), asked once for every text, sorted."""
+    from the same stretch of it), asked once for every text, each once."""
 
     def score(texts: Sequence[str]) -> list[float]:
-        assert list(texts) == sorted(set(texts))
+        assert len(texts) == len(set(texts))
         return [-float(sum(a != b for a, b in zip(t, written, strict=False))) for t in texts]
 
     return score
+
+
+def _departure(text: str, other: str) -> int:
+    return next((i for i, (a, b) in enumerate(zip(text, other, strict=False)) if a != b), len(text))
 
 
 def test_the_line_an_edit_makes_likelier_is_the_suspect_with_that_edit_as_its_fix() -> None:
@@ -125,3 +129,24 @@ def test_the_line_an_edit_makes_likelier_is_the_suspect_with_that_edit_as_its_fi
 def test_code_as_the_model_expects_it_has_no_suspect() -> None:
     edits = line_edits(GCD, "gcd", (1, 4))
     assert edits and likelier_lines(edits, _expects(GCD), margin=0.0) == []
+
+
+def test_texts_are_asked_last_change_first_each_after_its_window_of_the_unit() -> None:
+    """So each text begins as the one before it up to its own change: a model that reads on
+    from what it holds reads only from each change to the end of its window."""
+    edits = line_edits(GCD, "gcd", (1, 4))
+    asked: list[str] = []
+
+    def score(texts: Sequence[str]) -> list[float]:
+        asked.extend(texts)
+        return [0.0] * len(texts)
+
+    likelier_lines(edits, score, margin=0.0)
+    assert (
+        len(asked)
+        == len(set(asked))
+        == len({t for e in edits for t in (e.scored, e.scored_before)})
+    )
+    lines = [GCD[: _departure(t, GCD)].count("\n") for t in asked if not GCD.startswith(t)]
+    assert lines == sorted(lines, reverse=True) and lines[0] > lines[-1]
+    assert all(asked.index(e.scored_before) < asked.index(e.scored) for e in edits)
