@@ -247,7 +247,8 @@ local function describe_status(report)
     table.insert(lines, usage)
     local odd = {}
     local counters =
-      { "unparsable_replies", "truncated_replies", "dropped_claims", "too_long_to_repair" }
+      { "unparsable_replies", "truncated_replies", "dropped_claims", "too_long_to_repair",
+        "too_large_to_score" }
     for _, key in ipairs(counters) do
       if num(stats[key]) > 0 then
         table.insert(odd, (key:gsub("_", " ")) .. " " .. stats[key])
