@@ -137,6 +137,25 @@ def _index_shift(fn: Function) -> Iterator[Site]:
                 yield part, shifted(part, operator)
 
 
+def _drop_offset(fn: Function) -> Iterator[Site]:
+    """``x + 1`` -> ``x``, ``x - 1`` -> ``x``, ``1 + x`` -> ``x``: a bound or index one off
+    by an offset written out (``seqs[mid + 1:]``), where ``off-by-one`` changes a literal."""
+    one = m.Integer(value="1")
+    for node in m.findall(fn.node.body, m.BinaryOperation(operator=m.Add() | m.Subtract())):
+        assert isinstance(node, cst.BinaryOperation)
+        if m.matches(node.right, one):
+            yield node, _in_place_of(node, node.left)
+        elif m.matches(node.left, one) and isinstance(node.operator, cst.Add):
+            yield node, _in_place_of(node, node.right)
+
+
+def _in_place_of(node: cst.BinaryOperation, operand: cst.BaseExpression) -> cst.BaseExpression:
+    """``operand`` where ``node`` was: in ``node``'s parentheses unless it needs none."""
+    if isinstance(operand, cst.Name | cst.Attribute | cst.Call | cst.Subscript | cst.Integer):
+        return operand.with_changes(lpar=(), rpar=())
+    return operand.with_changes(lpar=node.lpar, rpar=node.rpar)
+
+
 def _unwrap_call(fn: Function) -> Iterator[Site]:
     """``f(x)`` -> ``x``: a call of one plain argument replaced by the argument."""
     for call in m.findall(fn.node.body, m.Call()):
@@ -161,6 +180,7 @@ EDITS: dict[str, Callable[[Function], Iterator[Site]]] = {
     "off-by-one": OPERATORS["off-by-one"],
     "slice-bound": OPERATORS["slice-bound"],
     "index-shift": _index_shift,
+    "drop-offset": _drop_offset,
     "swap-args": OPERATORS["swap-args"],
     "variable": _any_variable,
     "attribute": _any_attribute,

@@ -72,6 +72,12 @@ def test_nothing_for_a_function_that_is_not_there_or_a_file_that_does_not_parse(
     assert line_edits("def f(:\n", "f", (1, 1)) == []
 
 
+def test_drop_offset_takes_a_written_out_one_off_a_bound_keeping_needed_parentheses() -> None:
+    source = "def f(seqs, mid, n):\n    a = seqs[mid + 1:]\n    b = (n - 1) * 2\n    c = 1 + n\n"
+    found = {e.after for e in line_edits(source, "f", (2, 4)) if e.edit == "drop-offset"}
+    assert found == {"a = seqs[mid:]", "b = n * 2", "c = n"}
+
+
 def test_dense_code_with_more_edits_than_allowed_is_refused_before_any_is_made() -> None:
     body = "".join(f"    x{i} = a[{i}] * b - c.d{i}(x, {i}) if x < {i} else y\n" for i in range(60))
     dense = f"def f(a, b, c, x, y):\n{body}    return x\n"
