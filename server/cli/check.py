@@ -25,7 +25,6 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from ...analyzers.likelier import MAX_EDITS
 from ...analyzers.models import Finding, FixSafety, Severity, Span
 from ...analyzers.source import UndecodableSource, decode_source
 from ..lm.llama_loading import model_label
@@ -471,12 +470,7 @@ async def _with_model(
             if stats.too_long_to_repair
             else ""
         )
-        + (
-            f", {stats.too_large_to_score} functions too large to score (over"
-            f" {MAX_EDITS} small edits)"
-            if stats.too_large_to_score
-            else ""
-        ),
+        + (_too_large(stats.too_large_to_score) if stats.too_large_to_score else ""),
         file=sys.stderr,
     )
     tiers.close()
@@ -551,3 +545,11 @@ def _write_preserving_encoding(path: Path, text: str) -> None:
     target = path.resolve()
     encoding, _ = tokenize.detect_encoding(io.BytesIO(target.read_bytes()).readline)
     replace_content(target, text.encode(encoding))
+
+
+def _too_large(count: int) -> str:
+    """Said only once the likelier finder ran, which has imported libcst already: a run the
+    cache answers imports neither."""
+    from ...analyzers.likelier import MAX_EDITS
+
+    return f", {count} functions too large to score (over {MAX_EDITS} small edits)"
